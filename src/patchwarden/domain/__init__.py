@@ -1,0 +1,4 @@
+"""Frozen value types: assets, packages, advisories, findings, plans, events.
+
+The domain imports nothing else of patchwarden; every other layer speaks in these types.
+"""

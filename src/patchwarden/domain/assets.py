@@ -1,0 +1,351 @@
+"""Assets of every kind the seed names, each in an environment with an owner to be computed.
+
+An inventory file lists assets; ``kind`` picks the model. Every asset shares the fields of
+:class:`AssetBase` (environment, roles, criticality, exposure, service model, installed
+software, how to reach it, how to check its health); each kind adds what its patching needs:
+a VM's hypervisor, a cluster's controller and quorum, a storage system's redundant parts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field
+
+from patchwarden.domain.base import Value
+
+__all__ = [
+    "ID_PATTERN",
+    "Application",
+    "Asset",
+    "AssetBase",
+    "BlueGreen",
+    "Cluster",
+    "Connection",
+    "Criticality",
+    "Encryption",
+    "HealthCheck",
+    "Hypervisor",
+    "Image",
+    "Kind",
+    "Layer",
+    "LifecycleRule",
+    "LoadBalancer",
+    "OsInfo",
+    "Owner",
+    "Pool",
+    "ServiceModel",
+    "StorageAccount",
+    "StoragePart",
+    "StorageSystem",
+    "VirtualAppliance",
+    "Vm",
+]
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+
+
+class Kind(StrEnum):
+    """What an asset is."""
+
+    HYPERVISOR = "hypervisor"
+    VM = "vm"
+    IMAGE = "image"
+    VIRTUAL_APPLIANCE = "virtual_appliance"
+    APPLICATION = "application"
+    STORAGE_SYSTEM = "storage_system"
+    CLUSTER = "cluster"
+    LOAD_BALANCER = "load_balancer"
+    STORAGE_ACCOUNT = "storage_account"
+
+
+class ServiceModel(StrEnum):
+    """How the asset is consumed; decides, with the layer, who patches it."""
+
+    IAAS = "iaas"
+    PAAS = "paas"
+    SAAS = "saas"
+    BARE_METAL = "bare_metal"
+    ON_PREM = "on_prem"
+
+
+class Layer(StrEnum):
+    """A layer of the stack under the shared-responsibility model."""
+
+    HARDWARE = "hardware"
+    HYPERVISOR = "hypervisor"
+    OS = "os"
+    RUNTIME = "runtime"
+    APPLICATION = "application"
+    DATA = "data"
+    APPLIANCE_FIRMWARE = "appliance_firmware"
+    STORAGE_FIRMWARE = "storage_firmware"
+
+
+class Owner(StrEnum):
+    """Who is responsible for patching a layer."""
+
+    PROVIDER = "provider"
+    CUSTOMER = "customer"
+
+
+class Criticality(StrEnum):
+    """How much the business depends on an asset."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class OsInfo(Value):
+    """The operating system of a host or image."""
+
+    family: Literal["debian", "ubuntu", "rhel", "alma", "rocky", "alpine", "windows", "other"]
+    release: str = ""
+
+
+class Connection(Value):
+    """How to reach a host. ``sim`` hosts live in the simulated estate."""
+
+    transport: Literal["ssh", "local", "sim"] = "ssh"
+    address: str = ""
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    user: str = "root"
+    sudo: bool = False
+    reboot_command: tuple[str, ...] = ("systemctl", "reboot")
+    boot_id_command: tuple[str, ...] = ("cat", "/proc/sys/kernel/random/boot_id")
+
+
+class HealthCheck(Value):
+    """A check that says whether an asset serves well after a change."""
+
+    type: Literal["http", "tcp", "command"]
+    target: str
+    expect_status: int = 200
+    expect_body: str = ""
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 5.0
+
+
+class AssetBase(Value):
+    """Fields every asset has."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: str = ""
+    env: str
+    roles: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    criticality: Criticality = Criticality.MEDIUM
+    internet_facing: bool = False
+    service_model: ServiceModel = Field(
+        default=ServiceModel.IAAS, validation_alias=AliasChoices("service_model", "hosting")
+    )
+    provider: str = ""
+    os: OsInfo | None = None
+    packages: dict[str, str] = Field(default_factory=dict)
+    ecosystem: str = ""
+    connection: Connection | None = None
+    health: tuple[HealthCheck, ...] = ()
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name to show people: ``name`` if set, else ``id``."""
+        return self.name or self.id
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """Other assets this one names, by field: checked for dangling references."""
+        return {}
+
+
+class Capacity(Value):
+    """What a hypervisor can host."""
+
+    vcpus: Annotated[int, Field(ge=1)]
+    memory_gb: Annotated[int, Field(ge=1)]
+
+
+class Hypervisor(AssetBase):
+    """Virtualises a physical server; VMs are migrated off before it is patched."""
+
+    kind: Literal["hypervisor"]
+    platform: Literal["kvm", "esxi", "hyperv", "xen", "other"] = "kvm"
+    capacity: Capacity
+
+
+class Vm(AssetBase):
+    """A virtual machine on one of our hypervisors, or a cloud instance (no hypervisor)."""
+
+    kind: Literal["vm"]
+    hypervisor: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    image: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    vcpus: Annotated[int, Field(ge=1)] = 1
+    memory_gb: Annotated[int, Field(ge=1)] = 1
+    anti_affinity: str = ""
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """The hypervisor and image this VM names."""
+        refs: dict[str, tuple[str, ...]] = {}
+        if self.hypervisor:
+            refs["hypervisor"] = (self.hypervisor,)
+        if self.image:
+            refs["image"] = (self.image,)
+        return refs
+
+
+class Image(AssetBase):
+    """A VM template: patched offline, then instances are replaced from it."""
+
+    kind: Literal["image"]
+    format: Literal["qcow2", "raw", "vmdk", "ami", "vhd", "other"] = "qcow2"
+
+
+class VirtualAppliance(AssetBase):
+    """A vendor appliance delivered as a VM: firewall, load balancer, IDS/IPS."""
+
+    kind: Literal["virtual_appliance"]
+    function: Literal["firewall", "load_balancer", "ids", "ips", "waf", "vpn"]
+    vendor: str
+    product: str = ""
+    firmware: str
+    ha_peer: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    hypervisor: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """The HA peer and hypervisor this appliance names."""
+        refs: dict[str, tuple[str, ...]] = {}
+        if self.ha_peer:
+            refs["ha_peer"] = (self.ha_peer,)
+        if self.hypervisor:
+            refs["hypervisor"] = (self.hypervisor,)
+        return refs
+
+
+class Application(AssetBase):
+    """Software we run or subscribe to; ``hosting`` is a synonym of ``service_model``."""
+
+    kind: Literal["application"]
+    source: Literal["internal", "vendor"] = "internal"
+    vendor: str = ""
+    version: str = ""
+    update_channel: Literal["auto", "notify", "manual", "repository"] = "manual"
+    runs_on: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = ()
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """The hosts or clusters the application runs on."""
+        return {"runs_on": self.runs_on} if self.runs_on else {}
+
+
+class StoragePart(Value):
+    """One redundant part of a storage system, patched one at a time."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    type: Literal["san_switch", "controller", "hba", "raid_controller"]
+    firmware: str
+    redundancy_group: str
+
+
+class StorageSystem(AssetBase):
+    """A SAN or array: switches, controller heads, HBAs, RAID controllers."""
+
+    kind: Literal["storage_system"]
+    vendor: str = ""
+    parts: tuple[StoragePart, ...] = Field(min_length=1)
+
+
+class Cluster(AssetBase):
+    """Hosts that share a workload, patched node by node or through their controller."""
+
+    kind: Literal["cluster"]
+    software: str = ""
+    members: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = Field(min_length=1)
+    controller: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    quorum: Annotated[int, Field(ge=1)] | None = None
+    upgrade_mode: Literal["rolling", "controller"] = "rolling"
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """The members and the controller (master) node."""
+        refs: dict[str, tuple[str, ...]] = {"members": self.members}
+        if self.controller:
+            refs["controller"] = (self.controller,)
+        return refs
+
+
+class BlueGreen(Value):
+    """The two identical sides of a pool; ``active`` serves, the other is standby."""
+
+    blue: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = Field(min_length=1)
+    green: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = Field(min_length=1)
+    active: Literal["blue", "green"] = "green"
+
+
+class Pool(Value):
+    """A set of backends behind a load balancer."""
+
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    members: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = ()
+    min_healthy: Annotated[int, Field(ge=0)] | None = None
+    blue_green: BlueGreen | None = None
+
+    def all_members(self) -> tuple[str, ...]:
+        """Every backend of the pool, blue-green sides included."""
+        if self.blue_green is None:
+            return self.members
+        return self.members + self.blue_green.blue + self.blue_green.green
+
+
+class LoadBalancer(AssetBase):
+    """Spreads traffic over pools; hosts leave it before they are patched."""
+
+    kind: Literal["load_balancer"]
+    driver: str = "sim"
+    driver_config: dict[str, Any] = Field(default_factory=dict)
+    pools: tuple[Pool, ...] = Field(min_length=1)
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """Every pool member."""
+        members = tuple(m for pool in self.pools for m in pool.all_members())
+        return {"pools": members} if members else {}
+
+
+class Encryption(Value):
+    """Encryption of a storage account."""
+
+    at_rest: bool = True
+    in_transit: bool = True
+    key_management: Literal["provider", "customer"] = "provider"
+
+
+class LifecycleRule(Value):
+    """Move or delete data after it has not been touched for a while."""
+
+    after_days: Annotated[int, Field(ge=1)]
+    action: Literal["cool", "archive", "delete"]
+
+
+class StorageAccount(AssetBase):
+    """A cloud storage container: object, file or block, with tiers and redundancy."""
+
+    kind: Literal["storage_account"]
+    storage_type: Literal["object", "file", "block"]
+    tier: Literal["hot", "cool", "archive"] = "hot"
+    redundancy: Literal["local", "zone", "geo", "geo_zone"] = "local"
+    encryption: Encryption = Field(default_factory=Encryption)
+    lifecycle: tuple[LifecycleRule, ...] = ()
+    versioning: bool = False
+
+
+Asset = Annotated[
+    Hypervisor
+    | Vm
+    | Image
+    | VirtualAppliance
+    | Application
+    | StorageSystem
+    | Cluster
+    | LoadBalancer
+    | StorageAccount,
+    Field(discriminator="kind"),
+]
+"""Any asset; the ``kind`` field picks the model."""

@@ -1,0 +1,93 @@
+"""The one error hierarchy of patchwarden.
+
+::
+
+    PatchwardenError                 anything patchwarden raises on purpose
+    ├── InputError                   bad input from a person: exit code 2, nothing changed
+    │   ├── ValidationFailed         one or more problems in input files (file, line, field)
+    │   └── UsageError               a bad command-line argument or option
+    ├── StoreError                   the database could not be opened or migrated
+    ├── DriverError                  a driver could not carry out an action
+    │   └── TransientDriverError     ... and trying again may help (timeouts, busy)
+    └── CampaignFailed               the work ran and failed (exit code 1)
+
+Input errors are for people: each problem names where it is (file, line, field), what is
+wrong, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CampaignFailed",
+    "DriverError",
+    "InputError",
+    "PatchwardenError",
+    "Problem",
+    "StoreError",
+    "TransientDriverError",
+    "UsageError",
+    "ValidationFailed",
+]
+
+
+class PatchwardenError(Exception):
+    """Base of every error patchwarden raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(PatchwardenError):
+    """Bad input from a person; the command changed nothing."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem in an input file, located for a person to fix.
+
+    Example:
+        >>> str(Problem("inv.yaml", 12, "assets[3].memory_gb", "not a number", "write 64"))
+        'inv.yaml:12: assets[3].memory_gb: not a number (hint: write 64)'
+    """
+
+    file: str
+    line: int
+    field: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class ValidationFailed(InputError):
+    """One or more problems found in input files."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(InputError):
+    """A bad command-line argument or option."""
+
+
+class StoreError(PatchwardenError):
+    """The database could not be opened, migrated or written."""
+
+
+class DriverError(PatchwardenError):
+    """A driver could not carry out an action on the outside world."""
+
+
+class TransientDriverError(DriverError):
+    """A driver action failed in a way that trying again may fix."""
+
+
+class CampaignFailed(PatchwardenError):
+    """A campaign ran and failed (a step failed past the error budget)."""
