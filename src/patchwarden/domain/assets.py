@@ -21,6 +21,7 @@ __all__ = [
     "Asset",
     "AssetBase",
     "BlueGreen",
+    "Capacity",
     "Cluster",
     "Connection",
     "Criticality",
@@ -147,6 +148,7 @@ class AssetBase(Value):
     ecosystem: str = ""
     connection: Connection | None = None
     health: tuple[HealthCheck, ...] = ()
+    patch_after: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = ()
     description: str = ""
 
     @property
@@ -156,7 +158,7 @@ class AssetBase(Value):
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """Other assets this one names, by field: checked for dangling references."""
-        return {}
+        return {"patch_after": self.patch_after} if self.patch_after else {}
 
 
 class Capacity(Value):
@@ -186,7 +188,7 @@ class Vm(AssetBase):
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """The hypervisor and image this VM names."""
-        refs: dict[str, tuple[str, ...]] = {}
+        refs = super().references()
         if self.hypervisor:
             refs["hypervisor"] = (self.hypervisor,)
         if self.image:
@@ -214,7 +216,7 @@ class VirtualAppliance(AssetBase):
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """The HA peer and hypervisor this appliance names."""
-        refs: dict[str, tuple[str, ...]] = {}
+        refs = super().references()
         if self.ha_peer:
             refs["ha_peer"] = (self.ha_peer,)
         if self.hypervisor:
@@ -234,7 +236,10 @@ class Application(AssetBase):
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """The hosts or clusters the application runs on."""
-        return {"runs_on": self.runs_on} if self.runs_on else {}
+        refs = super().references()
+        if self.runs_on:
+            refs["runs_on"] = self.runs_on
+        return refs
 
 
 class StoragePart(Value):
@@ -266,7 +271,7 @@ class Cluster(AssetBase):
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """The members and the controller (master) node."""
-        refs: dict[str, tuple[str, ...]] = {"members": self.members}
+        refs = {**super().references(), "members": self.members}
         if self.controller:
             refs["controller"] = (self.controller,)
         return refs
@@ -305,8 +310,11 @@ class LoadBalancer(AssetBase):
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """Every pool member."""
+        refs = super().references()
         members = tuple(m for pool in self.pools for m in pool.all_members())
-        return {"pools": members} if members else {}
+        if members:
+            refs["pools"] = members
+        return refs
 
 
 class Encryption(Value):

@@ -1,0 +1,1 @@
+"""Pure assessment: responsibility, matching, risk and decisions."""
