@@ -1,0 +1,44 @@
+"""Patchwarden's database: SQLite by default, PostgreSQL-ready, migrated on open.
+
+Open it with :func:`open_store` (the URL from :func:`resolve_url`) and use the returned
+:class:`Store`; every method is one transaction. Schema changes are Alembic migrations in
+``migrations/versions``, applied automatically when the store opens.
+
+Example:
+    >>> import os
+    >>> with open_store(resolve_url(None, os.environ)) as store:  # doctest: +SKIP
+    ...     store.latest_run()
+"""
+
+from patchwarden.store.advisories import AdvisoryInput
+from patchwarden.store.db import ENV_VAR, default_url, open_store, resolve_url
+from patchwarden.store.records import (
+    AdvisoryRecord,
+    AssessmentRecord,
+    FindingRecord,
+    InventoryCounts,
+    InventoryRecord,
+    JournalEvent,
+    PlanRecord,
+    RunRecord,
+    UpsertCounts,
+)
+from patchwarden.store.repository import Store
+
+__all__ = [
+    "ENV_VAR",
+    "AdvisoryInput",
+    "AdvisoryRecord",
+    "AssessmentRecord",
+    "FindingRecord",
+    "InventoryCounts",
+    "InventoryRecord",
+    "JournalEvent",
+    "PlanRecord",
+    "RunRecord",
+    "Store",
+    "UpsertCounts",
+    "default_url",
+    "open_store",
+    "resolve_url",
+]

@@ -1,0 +1,99 @@
+"""Assessments and their findings: written once, read back by id or as the latest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from patchwarden.store.records import AssessmentRecord, FindingRecord
+from patchwarden.store.tables import Assessment, Finding
+from patchwarden.store.values import as_json, chunked
+
+__all__ = ["findings_for", "get_assessment", "latest_assessment", "record_assessment"]
+
+_REQUIRED = ("asset_id", "package", "advisory_id")
+_OPTIONAL = ("installed", "severity", "decision", "reason")  # default to ""
+
+
+def _text(finding: Mapping[str, Any], key: str, index: int, default: str | None) -> str | None:
+    value = finding.get(key, default)
+    if value is None and default is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"finding {index}: {key} must be a string, not {value!r}")
+    return str(value)  # plain str: StrEnum members become their value
+
+
+def _finding_row(finding: Mapping[str, Any], index: int) -> dict[str, Any]:
+    missing = [key for key in _REQUIRED if key not in finding]
+    if missing:
+        raise ValueError(f"finding {index} lacks {missing}")
+    row: dict[str, Any] = {key: _text(finding, key, index, "") for key in (*_REQUIRED, *_OPTIONAL)}
+    row["fixed"] = _text(finding, "fixed", index, None)
+    row["data"] = as_json(dict(finding), f"finding {index}")
+    return row
+
+
+def record_assessment(
+    session: Session,
+    summary: Mapping[str, Any],
+    findings: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> int:
+    """Store an assessment and its findings; returns the new assessment's id.
+
+    Each finding is a mapping with at least ``asset_id``, ``package`` and ``advisory_id``;
+    ``installed``, ``severity``, ``decision`` and ``reason`` default to ``""`` and ``fixed``
+    to ``None`` (no fix known). The whole mapping is also kept as ``data``.
+
+    Raises:
+        ValueError: a finding lacks a required key, has a non-string field, or is not JSON.
+    """
+    rows = [_finding_row(finding, index) for index, finding in enumerate(findings)]
+    assessment = Assessment(created_at=now, summary=as_json(dict(summary), "summary"))
+    session.add(assessment)
+    session.flush()  # assigns the id the findings refer to
+    for chunk in chunked(rows):
+        session.execute(insert(Finding), [{**r, "assessment_id": assessment.id} for r in chunk])
+    return assessment.id
+
+
+def _record(assessment: Assessment) -> AssessmentRecord:
+    return AssessmentRecord(assessment.id, assessment.created_at, assessment.summary)
+
+
+def latest_assessment(session: Session) -> AssessmentRecord | None:
+    """The most recently recorded assessment (ids only grow), or ``None``."""
+    query = select(Assessment).order_by(Assessment.id.desc()).limit(1)
+    assessment = session.scalars(query).first()
+    return None if assessment is None else _record(assessment)
+
+
+def get_assessment(session: Session, assessment_id: int) -> AssessmentRecord | None:
+    """The assessment with this id, or ``None``."""
+    assessment = session.get(Assessment, assessment_id)
+    return None if assessment is None else _record(assessment)
+
+
+def findings_for(session: Session, assessment_id: int) -> list[FindingRecord]:
+    """The findings of an assessment, in the order they were recorded."""
+    query = select(Finding).where(Finding.assessment_id == assessment_id).order_by(Finding.id)
+    return [
+        FindingRecord(
+            f.assessment_id,
+            f.asset_id,
+            f.package,
+            f.installed,
+            f.fixed,
+            f.advisory_id,
+            f.severity,
+            f.decision,
+            f.reason,
+            f.data,
+        )
+        for f in session.scalars(query)
+    ]

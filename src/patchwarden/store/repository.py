@@ -1,0 +1,337 @@
+"""The Store: every read and write of patchwarden's database, one transaction per call.
+
+Each public method is one transaction: it commits when it returns and rolls back, leaving
+the database as it was, when it raises. Database failures surface as
+:class:`~patchwarden.errors.StoreError`; mistakes by the caller (unknown ids, naive
+datetimes, data that is not JSON) as ``KeyError`` or ``ValueError`` before anything is
+written. The queries themselves live in the sibling modules, one per table group.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from patchwarden.domain.inventory import Inventory
+from patchwarden.errors import StoreError
+from patchwarden.store import advisories as advisory_ops
+from patchwarden.store import assessments as assessment_ops
+from patchwarden.store import inventory as inventory_ops
+from patchwarden.store import runs as run_ops
+from patchwarden.store.advisories import AdvisoryInput
+from patchwarden.store.records import (
+    AdvisoryRecord,
+    AssessmentRecord,
+    FindingRecord,
+    InventoryCounts,
+    InventoryRecord,
+    JournalEvent,
+    PlanRecord,
+    RunRecord,
+    UpsertCounts,
+)
+from patchwarden.store.tables import as_utc
+
+__all__ = ["READ_ONLY_OPTION", "Store", "describe_error"]
+
+READ_ONLY_OPTION = "patchwarden_read_only"
+"""Execution option marking read-only work; SQLite then begins a deferred transaction."""
+
+# Two appenders of the same run can pick the same seq on PostgreSQL (READ COMMITTED); the
+# primary key refuses the second, which simply tries again with the next number.
+_APPEND_ATTEMPTS = 5
+
+
+def describe_error(exc: BaseException) -> str:
+    """The first line of the driver's message: what went wrong, without SQL or parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Patchwarden's database: inventory, advisories, assessments, plans, runs, journal.
+
+    Made by :func:`patchwarden.store.open_store`, which also migrates the schema. Safe to
+    share between threads: each call takes its own pooled connection.
+
+    Args:
+        engine: An engine on a migrated database.
+        clock: Returns "now" (aware) for timestamps the store fills in.
+    """
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY_OPTION: True})
+        self._writes = sessionmaker(engine, expire_on_commit=False)
+        self._reads = sessionmaker(self._reader, expire_on_commit=False)
+        self._clock = clock or _utcnow
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for tools and tests that need raw access."""
+        return self._engine
+
+    def close(self) -> None:
+        """Release every connection; the store cannot be used afterwards."""
+        self._closed = True
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- transactions -----------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return as_utc(self._clock())
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    @contextmanager
+    def _session(self, action: str, *, write: bool) -> Iterator[Session]:
+        self._check_open()
+        factory = self._writes if write else self._reads
+        try:
+            with factory.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
+    @contextmanager
+    def _connection(self, action: str, *, write: bool) -> Iterator[Connection]:
+        self._check_open()
+        try:
+            with (self._engine if write else self._reader).begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
+    # -- inventory --------------------------------------------------------------------
+
+    def replace_inventory(
+        self, inventory: Inventory, owners: Mapping[str, str], sources: Mapping[str, str]
+    ) -> InventoryCounts:
+        """Make the stored snapshot equal ``inventory`` in one transaction.
+
+        Assets no longer listed are deleted, changed ones rewritten (``updated_at`` moves),
+        new ones inserted; identical ones are not touched.
+
+        Args:
+            inventory: The inventory just loaded.
+            owners: Who patches each asset, by asset id.
+            sources: Where each asset is defined (``file:line``), by asset id.
+
+        Returns:
+            How many assets were inserted, updated, deleted and left unchanged.
+
+        Raises:
+            ValueError: duplicate ids, or an asset missing from ``owners`` or ``sources``.
+            StoreError: the database refused the change; the previous snapshot is intact.
+        """
+        with self._session("replace the inventory", write=True) as session:
+            return inventory_ops.replace_inventory(session, inventory, owners, sources, self._now())
+
+    def inventory(self) -> list[InventoryRecord]:
+        """The stored inventory snapshot, by asset id."""
+        with self._session("read the inventory", write=False) as session:
+            return inventory_ops.inventory_rows(session)
+
+    # -- advisories -------------------------------------------------------------------
+
+    def upsert_advisories(self, records: Iterable[AdvisoryInput]) -> UpsertCounts:
+        """Insert new and rewrite changed advisories in one transaction.
+
+        Args:
+            records: ``(id, modified, withdrawn, data)`` tuples; timestamps aware.
+
+        Returns:
+            ``(inserted, updated, unchanged)``; unchanged rows were not written.
+
+        Raises:
+            ValueError: a naive timestamp or data that is not JSON; nothing is stored.
+            StoreError: the database refused the change; nothing is stored.
+        """
+        with self._session("store advisories", write=True) as session:
+            return advisory_ops.upsert_advisories(session, records, self._now())
+
+    def get_advisory(self, advisory_id: str) -> AdvisoryRecord | None:
+        """The advisory with this id, or ``None``."""
+        with self._session("read an advisory", write=False) as session:
+            return advisory_ops.get_advisory(session, advisory_id)
+
+    def advisories(self) -> list[AdvisoryRecord]:
+        """Every stored advisory, by id."""
+        with self._session("read advisories", write=False) as session:
+            return advisory_ops.all_advisories(session)
+
+    # -- assessments ------------------------------------------------------------------
+
+    def record_assessment(
+        self, summary: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]
+    ) -> int:
+        """Store an assessment with its findings; returns the assessment's id.
+
+        Each finding needs ``asset_id``, ``package`` and ``advisory_id``; ``installed``,
+        ``fixed``, ``severity``, ``decision`` and ``reason`` are optional. The whole
+        mapping is kept as the finding's ``data``.
+
+        Raises:
+            ValueError: a finding is malformed or not JSON; nothing is stored.
+        """
+        with self._session("record the assessment", write=True) as session:
+            return assessment_ops.record_assessment(session, summary, findings, self._now())
+
+    def latest_assessment(self) -> AssessmentRecord | None:
+        """The most recently recorded assessment, or ``None`` if there is none."""
+        with self._session("read the latest assessment", write=False) as session:
+            return assessment_ops.latest_assessment(session)
+
+    def get_assessment(self, assessment_id: int) -> AssessmentRecord | None:
+        """The assessment with this id, or ``None``."""
+        with self._session("read an assessment", write=False) as session:
+            return assessment_ops.get_assessment(session, assessment_id)
+
+    def findings_for(self, assessment_id: int) -> list[FindingRecord]:
+        """The findings of an assessment in recorded order (empty for an unknown id)."""
+        with self._session("read findings", write=False) as session:
+            return assessment_ops.findings_for(session, assessment_id)
+
+    # -- plans and runs ---------------------------------------------------------------
+
+    def save_plan(self, plan_hash: str, name: str, data: Mapping[str, Any]) -> bool:
+        """Store a plan under its content hash; ``True`` if new, ``False`` if already there.
+
+        Raises:
+            ValueError: the hash is empty or longer than 64 characters, or data not JSON.
+        """
+        try:
+            with self._session("save the plan", write=True) as session:
+                return run_ops.save_plan(session, plan_hash, name, data, self._now())
+        except StoreError as exc:
+            # Another writer saved the same plan between our check and our insert.
+            if isinstance(exc.__cause__, IntegrityError) and self.get_plan(plan_hash):
+                return False
+            raise
+
+    def get_plan(self, plan_hash: str) -> PlanRecord | None:
+        """The plan with this hash, or ``None``."""
+        with self._session("read a plan", write=False) as session:
+            return run_ops.get_plan(session, plan_hash)
+
+    def create_run(
+        self,
+        plan_hash: str,
+        *,
+        state: str = "pending",
+        started_at: datetime | None = None,
+        run_id: str | None = None,
+    ) -> RunRecord:
+        """Start a run of a stored plan.
+
+        Args:
+            plan_hash: The plan to run; it must have been saved.
+            state: The run's first state.
+            started_at: When it started; now if not given.
+            run_id: The run's id; a new UUID (hex) if not given.
+
+        Raises:
+            KeyError: no plan has this hash.
+        """
+        new_id = run_id or uuid.uuid4().hex
+        started = started_at or self._now()
+        with self._session("create the run", write=True) as session:
+            return run_ops.create_run(session, new_id, plan_hash, state, started)
+
+    def set_run_state(
+        self,
+        run_id: str,
+        state: str,
+        *,
+        finished_at: datetime | None = None,
+        summary: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        """Move a run to ``state``, setting ``finished_at`` and ``summary`` when given.
+
+        Raises:
+            KeyError: no run has this id.
+        """
+        with self._session("update the run", write=True) as session:
+            return run_ops.set_run_state(session, run_id, state, finished_at, summary)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with this id, or ``None``."""
+        with self._session("read a run", write=False) as session:
+            return run_ops.get_run(session, run_id)
+
+    def latest_run(self) -> RunRecord | None:
+        """The run started last, or ``None`` if there is none."""
+        with self._session("read the latest run", write=False) as session:
+            return run_ops.latest_run(session)
+
+    # -- journal ----------------------------------------------------------------------
+
+    def append_event(
+        self,
+        run_id: str,
+        step_id: str,
+        event: str,
+        payload: Mapping[str, Any],
+        at: datetime | None = None,
+    ) -> int:
+        """Append an event to a run's journal and commit it before returning.
+
+        The journal is append-only: there is no way to change or remove an event.
+
+        Args:
+            run_id: The run the event belongs to.
+            step_id: The plan step it concerns (``""`` for the run as a whole).
+            event: What happened, e.g. ``"started"`` or ``"succeeded"``.
+            payload: Details, as JSON-compatible data.
+            at: When it happened; now if not given.
+
+        Returns:
+            The event's sequence number: 1 for a run's first event, then one more each time.
+
+        Raises:
+            KeyError: no run has this id.
+            ValueError: naive ``at`` or a payload that is not JSON.
+            StoreError: the database refused the write.
+        """
+        when = at or self._now()
+        for _ in range(_APPEND_ATTEMPTS - 1):
+            try:
+                with self._connection("append to the journal", write=True) as connection:
+                    return run_ops.append_event(connection, run_id, step_id, event, payload, when)
+            except StoreError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        with self._connection("append to the journal", write=True) as connection:
+            return run_ops.append_event(connection, run_id, step_id, event, payload, when)
+
+    def events(self, run_id: str) -> list[JournalEvent]:
+        """A run's journal in order (empty for an unknown run)."""
+        with self._connection("read the journal", write=False) as connection:
+            return run_ops.events(connection, run_id)

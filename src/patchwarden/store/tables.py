@@ -1,0 +1,193 @@
+"""ORM models of the store: the schema that ``migrations/versions`` creates.
+
+The models and the migrations describe the same schema twice on purpose: migrations are
+history and must never change once released, models are the present. A test compares
+them (``alembic.autogenerate.compare_metadata``) so they cannot drift apart.
+
+Only portable types are used, because the same code later runs on PostgreSQL: ``JSON``
+rather than a dialect's own JSON type, and timezone-aware ``DateTime`` for every timestamp.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Advisory",
+    "Assessment",
+    "Base",
+    "Finding",
+    "InventoryAsset",
+    "JournalEntry",
+    "Plan",
+    "Run",
+    "UtcDateTime",
+    "as_utc",
+]
+
+# Named constraints: PostgreSQL needs names to alter or drop constraints later, and fixed
+# names keep the migrations and the models comparable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC; naive datetimes are refused because their zone is a guess.
+
+    Raises:
+        ValueError: ``value`` has no time zone.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given; use an aware one (UTC)")
+    return value.astimezone(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored in UTC and read back as aware UTC.
+
+    SQLite keeps no zone and returns naive values; PostgreSQL returns the session's zone.
+    Normalising both ways makes every backend hand out the same ``datetime``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC before storing."""
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite returns naive (it was stored in UTC)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# ``none_as_null``: Python ``None`` becomes SQL NULL rather than the JSON text ``null``,
+# so "no summary yet" is a NULL a query can test portably.
+NullableJSON = JSON(none_as_null=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
+
+
+class InventoryAsset(Base):
+    """One asset of the current inventory snapshot."""
+
+    __tablename__ = "inventory_assets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    env: Mapped[str] = mapped_column(String)
+    owner: Mapped[str] = mapped_column(String)
+    data: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String)
+    updated_at: Mapped[datetime]
+
+
+class Advisory(Base):
+    """One advisory as imported from a feed."""
+
+    __tablename__ = "advisories"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    modified: Mapped[datetime]
+    withdrawn: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]]
+    imported_at: Mapped[datetime]
+
+
+class Assessment(Base):
+    """One assessment: when it ran and its summary."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    summary: Mapped[dict[str, Any]]
+
+
+class Finding(Base):
+    """One finding of an assessment: a vulnerable package on an asset and what to do."""
+
+    __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_assessment_id", "assessment_id"),)
+
+    # The brief names no key for findings; a surrogate one keeps the ORM happy and lets
+    # several findings share (asset, package, advisory) if an assessment ever needs it.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    asset_id: Mapped[str] = mapped_column(String(64))
+    package: Mapped[str] = mapped_column(String)
+    installed: Mapped[str] = mapped_column(String)
+    fixed: Mapped[str | None] = mapped_column(String)
+    advisory_id: Mapped[str] = mapped_column(String)
+    severity: Mapped[str] = mapped_column(String)
+    decision: Mapped[str] = mapped_column(String)
+    reason: Mapped[str] = mapped_column(String)
+    data: Mapped[dict[str, Any]]
+
+
+class Plan(Base):
+    """A rollout plan, keyed by the hash of its content."""
+
+    __tablename__ = "plans"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+    name: Mapped[str] = mapped_column(String)
+    data: Mapped[dict[str, Any]]
+
+
+class Run(Base):
+    """One execution of a plan."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_plan_hash", "plan_hash"),
+        Index("ix_runs_started_at", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan_hash: Mapped[str] = mapped_column(ForeignKey("plans.hash"))
+    state: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    summary: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+
+
+class JournalEntry(Base):
+    """One event of a run's append-only journal."""
+
+    __tablename__ = "journal"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    step_id: Mapped[str] = mapped_column(String)
+    event: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]]
