@@ -1,0 +1,95 @@
+"""``patchwarden inventory validate|show``."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from patchwarden.assess.responsibility import responsibility_of
+from patchwarden.inventory import LoadedInventory, read_inventory
+from patchwarden.service.sources import demo_inventory
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Validate and show inventories.", no_args_is_help=True)
+
+
+def _load(files: list[Path], demo: bool) -> LoadedInventory:
+    return demo_inventory() if demo or not files else read_inventory(files)
+
+
+@app.command("validate")
+def validate(
+    files: list[Path] = typer.Argument(..., help="Inventory YAML files, merged."),
+) -> None:
+    """Check inventory files; one line per problem with file:line: field, exit 2 on any.
+
+    Example: patchwarden inventory validate inventory/*.yaml
+    """
+    loaded = read_inventory(files)
+    inv = loaded.inventory
+    kinds = Counter(str(a.kind) for a in inv.assets)
+    parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    typer.echo(
+        f"ok: {len(inv.assets)} assets in {len(files)} file(s) "
+        f"across {len(inv.environments)} environments ({parts})"
+    )
+
+
+@app.command("show")
+def show(
+    files: list[Path] = typer.Argument(None, help="Inventory YAML files (default: the demo estate)."),
+    owner: str | None = typer.Option(None, "--owner", help="Only assets patched by: provider or customer."),
+    env: str | None = typer.Option(None, "--env", help="Only this environment."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+    demo: bool = typer.Option(False, "--demo", help="Show the built-in demo estate."),
+) -> None:
+    """List assets with who patches each and why (shared-responsibility model).
+
+    Example: patchwarden inventory show inventory.yaml --owner provider
+    """
+    if owner not in (None, "provider", "customer"):
+        raise typer.BadParameter("use provider or customer", param_hint="--owner")
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--format")
+    loaded = _load(files or [], demo)
+    rows = []
+    for asset in loaded.inventory.assets:
+        resp = responsibility_of(asset)
+        if owner and resp.owner.value != owner:
+            continue
+        if env and asset.env != env:
+            continue
+        rows.append(
+            {
+                "id": asset.id,
+                "kind": str(asset.kind),
+                "env": asset.env,
+                "service_model": asset.service_model.value,
+                "owner": resp.owner.value,
+                "why": resp.reason,
+                "criticality": asset.criticality.value,
+                "internet_facing": asset.internet_facing,
+                "source": loaded.source_of(asset.id),
+            }
+        )
+    _render(rows, fmt)
+
+
+def _render(rows: list[dict[str, object]], fmt: Literal["table", "json"] | str) -> None:
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(show_lines=False)
+    for col in ("id", "kind", "env", "service_model", "owner", "why"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("id", "kind", "env", "service_model", "owner", "why")))
+    Console().print(table)
+    typer.echo(f"{len(rows)} asset(s)")

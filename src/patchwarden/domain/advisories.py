@@ -1,0 +1,115 @@
+"""Advisories, findings and decisions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from patchwarden.domain.base import Value
+
+__all__ = [
+    "Action",
+    "Advisory",
+    "Affected",
+    "Decision",
+    "Finding",
+    "Range",
+    "RangeEvent",
+    "Severity",
+]
+
+
+class Severity(StrEnum):
+    """Qualitative severity, as CVSS names it."""
+
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for none up to 4 for critical."""
+        return list(Severity).index(self)
+
+
+class RangeEvent(Value):
+    """One event of an OSV range: exactly one of the fields is set."""
+
+    introduced: str | None = None
+    fixed: str | None = None
+    last_affected: str | None = None
+    limit: str | None = None
+
+
+class Range(Value):
+    """An OSV affected range."""
+
+    type: Literal["ECOSYSTEM", "SEMVER", "GIT"]
+    events: tuple[RangeEvent, ...]
+
+
+class Affected(Value):
+    """One affected package of an advisory."""
+
+    ecosystem: str
+    package: str
+    ranges: tuple[Range, ...] = ()
+    versions: tuple[str, ...] = ()
+
+
+class Advisory(Value):
+    """A security advisory, normalised from OSV (and enriched from KEV, EPSS, CVSS)."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    published: datetime | None = None
+    modified: datetime
+    withdrawn: datetime | None = None
+    severity: Severity = Severity.MEDIUM
+    cvss_vector: str = ""
+    cvss_score: float | None = None
+    kev: bool = False
+    kev_due: date | None = None
+    epss: float | None = None
+    classification: Literal["security", "bugfix", "enhancement", "cosmetic"] = "security"
+    reboot_required: bool = False
+    affected: tuple[Affected, ...] = ()
+
+
+class Finding(Value):
+    """An asset exposed by an advisory through one installed package."""
+
+    asset_id: str
+    advisory_id: str
+    package: str
+    ecosystem: str
+    installed: str
+    fixed: str = ""
+    severity: Severity
+    cvss_score: float | None = None
+    kev: bool = False
+    epss: float | None = None
+
+
+class Action(StrEnum):
+    """What to do about a finding."""
+
+    EMERGENCY = "emergency"
+    NEXT_WINDOW = "next_window"
+    DEFER = "defer"
+    IGNORE = "ignore"
+
+
+class Decision(Value):
+    """The decision for one finding, with a sentence of why."""
+
+    asset_id: str
+    advisory_id: str
+    package: str
+    action: Action
+    reason: str
+    due: date | None = None

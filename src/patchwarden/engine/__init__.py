@@ -1,0 +1,1 @@
+"""Durable execution: a pure machine decides, the runner carries out and journals."""

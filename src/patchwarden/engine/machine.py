@@ -1,0 +1,201 @@
+"""The engine's deterministic core: plan + journal records -> what to do next.
+
+No I/O, no clock, no randomness: the same records always give the same answer, so a
+runner that crashed resumes by replaying its journal, and another runner (a durable
+workflow engine) could host the same logic.
+
+Rules:
+- waves run one after another, batches within a wave one after another, units of a batch
+  side by side, at most ``max_concurrency`` units in progress at once;
+- a unit's steps run in order; a step that failed fails its unit, which then runs its
+  rollback steps (those whose ``only_if`` action had started) when rollback is ``auto``;
+- a step journaled as started but neither finished nor running is run again: steps are
+  idempotent (check, then act), which is what makes resuming after ``kill -9`` safe;
+- once more units failed than ``max_errors`` allows, no new unit starts, and units in
+  progress finish (or roll back) so nothing is left drained or in maintenance;
+- a failure in an environment holds every later environment (promotion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from patchwarden.domain.plan import Plan, Step, StepAction, Unit
+
+__all__ = ["Progress", "Record", "UnitState", "Work", "evaluate"]
+
+
+class UnitState(StrEnum):
+    """Where a unit stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+    HELD = "held"
+    SKIPPED = "skipped"
+
+
+TERMINAL = frozenset(
+    {UnitState.SUCCEEDED, UnitState.ROLLED_BACK, UnitState.FAILED, UnitState.HELD, UnitState.SKIPPED}
+)
+FAILURES = frozenset({UnitState.ROLLED_BACK, UnitState.FAILED})
+
+
+@dataclass(frozen=True)
+class Record:
+    """One journal record as the machine sees it."""
+
+    step_id: str
+    event: str  # started | observed | retry | succeeded | failed
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Work:
+    """A step to start now, with inputs resolved from the journal (e.g. versions to restore)."""
+
+    step: Step
+    unit_id: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The machine's answer."""
+
+    units: Mapping[str, UnitState]
+    runnable: tuple[Work, ...]
+    errors: int
+    stopped: bool
+    done: bool
+    held_envs: tuple[str, ...]
+
+    def count(self, state: UnitState) -> int:
+        """How many units are in ``state``."""
+        return sum(1 for s in self.units.values() if s is state)
+
+
+@dataclass
+class _StepLog:
+    last: str = ""
+    first_observed: Mapping[str, Any] | None = None
+    result: Mapping[str, Any] | None = None
+
+
+def _logs(records: Iterable[Record]) -> dict[str, _StepLog]:
+    logs: dict[str, _StepLog] = {}
+    for rec in records:
+        log = logs.setdefault(rec.step_id, _StepLog())
+        if rec.event == "observed":
+            if log.first_observed is None:
+                log.first_observed = rec.payload
+            continue
+        if rec.event == "retry":
+            continue
+        log.last = rec.event
+        if rec.event in ("succeeded", "failed"):
+            log.result = rec.payload
+    return logs
+
+
+def _previous_versions(unit: Unit, logs: Mapping[str, _StepLog]) -> dict[str, str]:
+    """Versions before the patch: the first observation of the unit's patch step."""
+    for step in unit.steps:
+        if step.action is StepAction.PATCH:
+            observed = logs.get(step.id, _StepLog()).first_observed or {}
+            return dict(observed.get("previous", {}))
+    return {}
+
+
+def _unit_state(
+    unit: Unit, logs: Mapping[str, _StepLog], running: frozenset[str], auto_rollback: bool
+) -> tuple[UnitState, Work | None]:
+    started_actions: set[StepAction] = set()
+    for step in unit.steps:
+        log = logs.get(step.id)
+        if log is None or not log.last:
+            state = UnitState.RUNNING if started_actions else UnitState.PENDING
+            return state, Work(step, unit.id)
+        started_actions.add(step.action)
+        if log.last == "succeeded":
+            continue
+        if log.last == "started":
+            if step.id in running:
+                return UnitState.RUNNING, None
+            # Resume after a crash: run it again, with what it saw the first time.
+            return UnitState.RUNNING, Work(step, unit.id, {"observed": log.first_observed or {}})
+        break  # failed
+    else:
+        return UnitState.SUCCEEDED, None
+    if not auto_rollback:
+        return UnitState.FAILED, None
+    for step in unit.rollback:
+        if step.only_if is not None and step.only_if not in started_actions:
+            continue
+        log = logs.get(step.id)
+        if log is None or not log.last or (log.last == "started" and step.id not in running):
+            inputs: dict[str, Any] = {"observed": (log.first_observed if log else None) or {}}
+            if step.action is StepAction.RESTORE:
+                inputs["packages"] = _previous_versions(unit, logs)
+            return UnitState.ROLLING_BACK, Work(step, unit.id, inputs)
+        if log.last == "started":
+            return UnitState.ROLLING_BACK, None
+        if log.last == "failed":
+            return UnitState.FAILED, None
+    return UnitState.ROLLED_BACK, None
+
+
+def evaluate(plan: Plan, records: Iterable[Record], running: frozenset[str] = frozenset()) -> Progress:
+    """Decide what runs next. ``running`` holds the step ids the caller is running now."""
+    logs = _logs(records)
+    auto = plan.rollback == "auto"
+    states: dict[str, UnitState] = {}
+    pending_work: dict[str, Work] = {}
+    for unit in plan.units():
+        state, work = _unit_state(unit, logs, running, auto)
+        states[unit.id] = state
+        if work is not None:
+            pending_work[unit.id] = work
+
+    errors = sum(1 for s in states.values() if s in FAILURES)
+    stopped = errors > plan.max_errors
+    failed_envs = {w.env for w in plan.waves for b in w.batches for u in b.units if states[u.id] in FAILURES}
+    first_failed = min((plan.environments.index(e) for e in failed_envs), default=len(plan.environments))
+    held_envs = tuple(plan.environments[first_failed + 1 :])
+    in_progress = sum(1 for s in states.values() if s in (UnitState.RUNNING, UnitState.ROLLING_BACK))
+    runnable: list[Work] = []
+    gate_open = True  # false once an earlier wave/batch is not finished
+    for wave in plan.waves:
+        for batch in wave.batches:
+            for unit in batch.units:
+                state = states[unit.id]
+                if state in (UnitState.RUNNING, UnitState.ROLLING_BACK):
+                    if unit.id in pending_work:
+                        runnable.append(pending_work[unit.id])
+                    continue
+                if state is not UnitState.PENDING:
+                    continue
+                if wave.env in held_envs:
+                    states[unit.id] = UnitState.HELD
+                elif stopped:
+                    states[unit.id] = UnitState.SKIPPED
+                elif gate_open and in_progress < plan.max_concurrency:
+                    runnable.append(pending_work[unit.id])
+                    in_progress += 1
+            if any(states[u.id] not in TERMINAL for u in batch.units):
+                gate_open = False
+    done = all(s in TERMINAL for s in states.values())
+    return Progress(
+        units=states,
+        runnable=tuple(runnable),
+        errors=errors,
+        stopped=stopped,
+        done=done,
+        held_envs=held_envs if failed_envs else (),
+    )

@@ -1,0 +1,123 @@
+"""Carry out one step through the drivers: check first, then act, so re-running is safe."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from patchwarden.domain.plan import StepAction
+from patchwarden.drivers.protocols import (
+    Clock,
+    HealthChecker,
+    HypervisorDriver,
+    LoadBalancerDriver,
+    PackageDriver,
+    PowerDriver,
+)
+from patchwarden.engine.machine import Work
+from patchwarden.errors import DriverError, TransientDriverError
+
+__all__ = ["Drivers", "Observe", "StepExecutor"]
+
+Observe = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """The drivers a run uses; load balancers by inventory id."""
+
+    clock: Clock
+    packages: PackageDriver
+    power: PowerDriver
+    health: HealthChecker
+    hypervisors: HypervisorDriver
+    load_balancers: Mapping[str, LoadBalancerDriver]
+
+
+class StepExecutor:
+    """Maps each step action to driver calls."""
+
+    def __init__(self, drivers: Drivers, drain_poll_s: float = 2.0) -> None:
+        self.d = drivers
+        self.drain_poll_s = drain_poll_s
+
+    def _lb(self, params: Mapping[str, Any]) -> LoadBalancerDriver:
+        try:
+            return self.d.load_balancers[params["lb"]]
+        except KeyError:
+            raise DriverError(f"no driver for load balancer {params.get('lb')!r}") from None
+
+    async def run(self, work: Work, observe: Observe) -> dict[str, Any]:
+        """Run a step; returns what to journal. Raises DriverError on failure."""
+        step, p, target = work.step, work.step.params, work.step.target
+        match step.action:
+            case StepAction.DRAIN:
+                await self._lb(p).drain(p["pool"], target)
+                return {"state": await self._lb(p).state(p["pool"], target)}
+            case StepAction.WAIT_DRAINED:
+                return await self._wait_drained(p, target, step.timeout_s)
+            case StepAction.ENABLE:
+                await self._lb(p).enable(p["pool"], target)
+                return {"state": await self._lb(p).state(p["pool"], target)}
+            case StepAction.MAINTENANCE_ON | StepAction.MAINTENANCE_OFF:
+                on = step.action is StepAction.MAINTENANCE_ON
+                await self.d.hypervisors.set_maintenance(target, on)
+                return {"maintenance": on}
+            case StepAction.MIGRATE:
+                if await self.d.hypervisors.placement(p["vm"]) != p["destination"]:
+                    await self.d.hypervisors.migrate(p["vm"], p["destination"])
+                return {"vm": p["vm"], "on": await self.d.hypervisors.placement(p["vm"])}
+            case StepAction.PATCH:
+                wanted = {name: version for name, version in p["packages"]}
+                return await self._converge(target, wanted, work, observe)
+            case StepAction.RESTORE:
+                return await self._converge(target, dict(work.inputs.get("packages", {})), work, observe)
+            case StepAction.REBOOT:
+                return await self._reboot(target, step.timeout_s, work, observe)
+            case StepAction.HEALTH | StepAction.VERIFY:
+                result = await self.d.health.check(target)
+                if not result.ok:
+                    raise TransientDriverError(f"health check failed: {result.detail}")
+                return {"detail": result.detail}
+        raise DriverError(f"unknown action {step.action}")  # pragma: no cover - enum is closed
+
+    async def _converge(
+        self, host: str, wanted: Mapping[str, str], work: Work, observe: Observe
+    ) -> dict[str, Any]:
+        """Install what differs from ``wanted``; record what was there first."""
+        current = await self.d.packages.installed(host, list(wanted))
+        first = work.inputs.get("observed") or {}
+        previous = dict(first.get("previous", current))
+        if not first:
+            await observe({"previous": current})
+        todo = {name: v for name, v in wanted.items() if current.get(name) != v}
+        if todo:
+            await self.d.packages.install(host, todo)
+        after = await self.d.packages.installed(host, list(wanted))
+        wrong = {n: after.get(n, "(absent)") for n, v in wanted.items() if after.get(n) != v}
+        if wrong:
+            raise DriverError(f"{host}: after install, versions differ from target: {wrong}")
+        return {"previous": previous, "installed": after, "changed": sorted(todo)}
+
+    async def _reboot(self, host: str, timeout_s: float, work: Work, observe: Observe) -> dict[str, Any]:
+        before = await self.d.power.boot_id(host)
+        first = work.inputs.get("observed") or {}
+        if first.get("boot_id") and first["boot_id"] != before:
+            return {"boot_id": before, "note": "already rebooted before the runner restarted"}
+        if not first:
+            await observe({"boot_id": before})
+        after = await self.d.power.reboot(host, timeout_s)
+        if after == before:
+            raise DriverError(f"{host}: boot id unchanged after reboot")
+        return {"boot_id": after}
+
+    async def _wait_drained(self, p: Mapping[str, Any], host: str, timeout_s: float) -> dict[str, Any]:
+        lb = self._lb(p)
+        waited = 0.0
+        while (open_sessions := await lb.sessions(p["pool"], host)) > 0:
+            if waited >= timeout_s:
+                raise DriverError(f"{host}: {open_sessions} sessions still open after {timeout_s:.0f} s")
+            await self.d.clock.sleep(self.drain_poll_s)
+            waited += self.drain_poll_s
+        return {"sessions": 0, "waited_s": waited}

@@ -1,0 +1,1 @@
+"""Parsing advisory feeds (OSV, KEV, EPSS, CVSS) into domain values; fetching is elsewhere."""

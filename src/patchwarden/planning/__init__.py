@@ -1,0 +1,1 @@
+"""Pure planning: a campaign and the assessment in, a :class:`Plan` out."""

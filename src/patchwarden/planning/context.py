@@ -1,0 +1,55 @@
+"""What every strategy needs to know about a group in one environment."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from patchwarden.domain.assets import AssetBase, LoadBalancer, Pool
+from patchwarden.domain.campaign import GroupSpec
+from patchwarden.domain.inventory import Inventory
+from patchwarden.planning.steps import PatchSet
+
+__all__ = ["GroupContext", "Membership", "batch_size", "memberships"]
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A host's place behind a load balancer."""
+
+    lb: LoadBalancer
+    pool: Pool
+
+
+def memberships(inventory: Inventory) -> dict[str, Membership]:
+    """Which load-balancer pool each backend sits in (the first one, if several)."""
+    out: dict[str, Membership] = {}
+    for asset in inventory.assets:
+        if isinstance(asset, LoadBalancer):
+            for pool in asset.pools:
+                for member in pool.all_members():
+                    out.setdefault(member, Membership(asset, pool))
+    return out
+
+
+def batch_size(spec: int | str, total: int) -> int:
+    """``max_unavailable`` as a count: ``"20%"`` of 10 is 2; never below 1."""
+    if isinstance(spec, str):
+        return max(1, math.floor(total * int(spec.rstrip("%")) / 100))
+    return max(1, spec)
+
+
+@dataclass(frozen=True)
+class GroupContext:
+    """A group's assets in one environment, with their patch sets."""
+
+    wave_id: str
+    env: str
+    group: str
+    spec: GroupSpec
+    inventory: Inventory
+    assets: tuple[AssetBase, ...]
+    patches: Mapping[str, PatchSet]
+    reboot: Mapping[str, bool]
+    lb_of: Mapping[str, Membership]

@@ -1,0 +1,1 @@
+"""One module per rollout strategy; each turns a group's assets into batches of units."""

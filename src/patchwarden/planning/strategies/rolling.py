@@ -1,0 +1,59 @@
+"""Rolling, online behind a load balancer: drain, wait, patch, health, re-enable.
+
+Never more than ``max_unavailable`` hosts of a pool out at once, and never below the
+pool's ``min_healthy``. Hosts outside any pool roll the same way without the drain steps.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from patchwarden.domain.assets import AssetBase
+from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.planning.context import GroupContext, batch_size
+from patchwarden.planning.steps import host_unit
+
+__all__ = ["plan_rolling"]
+
+
+def plan_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
+    """Batches of at most ``max_unavailable`` hosts per pool, pools side by side."""
+    by_pool: dict[str, list[AssetBase]] = defaultdict(list)
+    for asset in ctx.assets:
+        member = ctx.lb_of.get(asset.id)
+        by_pool[f"{member.lb.id}/{member.pool.name}" if member else ""].append(asset)
+    lanes: list[list[list[AssetBase]]] = []
+    for key in sorted(by_pool):
+        hosts = by_pool[key]
+        if key:
+            member = ctx.lb_of[hosts[0].id]
+            pool_size = len(member.pool.all_members())
+            size = batch_size(ctx.spec.max_unavailable, pool_size)
+            if member.pool.min_healthy is not None:
+                size = max(1, min(size, pool_size - member.pool.min_healthy))
+        else:
+            size = batch_size(ctx.spec.max_unavailable, len(hosts))
+        lanes.append([hosts[i : i + size] for i in range(0, len(hosts), size)])
+    batches: list[Batch] = []
+    for index in range(max((len(lane) for lane in lanes), default=0)):
+        units = []
+        for lane in lanes:
+            if index < len(lane):
+                units.extend(_unit(ctx, host) for host in lane[index])
+        batches.append(Batch(id=f"{ctx.wave_id}#{index + 1}", units=tuple(units)))
+    return tuple(batches)
+
+
+def _unit(ctx: GroupContext, host: AssetBase) -> Unit:
+    member = ctx.lb_of.get(host.id)
+    if member is None:
+        return host_unit(ctx.wave_id, host.id, ctx.patches[host.id], ctx.reboot[host.id])
+    where = {"lb": member.lb.id, "pool": member.pool.name}
+    return host_unit(
+        ctx.wave_id,
+        host.id,
+        ctx.patches[host.id],
+        ctx.reboot[host.id],
+        before=[(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)],
+        after=[(StepAction.ENABLE, where)],
+    )

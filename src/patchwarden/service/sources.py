@@ -1,0 +1,97 @@
+"""Reading advisory files and built-in data into domain values (I/O lives here, not in feeds)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from patchwarden.domain.advisories import Advisory
+from patchwarden.domain.campaign import Campaign
+from patchwarden.errors import InputError, Problem, ValidationFailed
+from patchwarden.feeds.kev import apply_kev, parse_kev
+from patchwarden.feeds.osv import InvalidRecord, parse_osv
+from patchwarden.inventory import LoadedInventory, parse_inventory
+
+__all__ = [
+    "demo_advisories",
+    "demo_campaign",
+    "demo_inventory",
+    "parse_campaign",
+    "read_osv_records",
+]
+
+_DATA = resources.files("patchwarden.drivers.sim") / "data"
+
+
+def demo_inventory() -> LoadedInventory:
+    """The built-in demo estate, through the same loader as any inventory file."""
+    text = (_DATA / "demo-inventory.yaml").read_text(encoding="utf-8")
+    return parse_inventory([("demo-inventory.yaml", text)])
+
+
+def read_osv_records(texts: Iterable[tuple[str, str]]) -> tuple[list[Advisory], list[str]]:
+    """Parse OSV JSON texts (one record or a list per text); bad records become warnings."""
+    advisories: list[Advisory] = []
+    warnings: list[str] = []
+    for name, text in texts:
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as error:
+            warnings.append(f"{name}: skipped, not JSON ({error.msg} at line {error.lineno})")
+            continue
+        for record in data if isinstance(data, list) else [data]:
+            try:
+                advisories.append(parse_osv(record))
+            except InvalidRecord as error:
+                warnings.append(f"{name}: skipped, {error}")
+    return advisories, warnings
+
+
+def demo_advisories() -> list[Advisory]:
+    """The demo's OSV records, marked with the demo KEV catalog."""
+    folder = _DATA / "advisories"
+    texts = sorted(
+        (entry.name, entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".json")
+    )
+    advisories, warnings = read_osv_records(texts)
+    if warnings:  # shipped data must be clean; a warning here is a packaging bug
+        raise InputError("; ".join(warnings))
+    kev = parse_kev(json.loads((_DATA / "kev-demo.json").read_text(encoding="utf-8")))
+    return apply_kev(advisories, kev)
+
+
+def parse_campaign(name: str, text: str) -> Campaign:
+    """Validate a campaign YAML text; errors name file and field."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValidationFailed([Problem(name, 0, "", f"YAML syntax error: {error}", "")]) from error
+    try:
+        return Campaign.model_validate(raw)
+    except ValidationError as error:
+        raise ValidationFailed(
+            [
+                Problem(name, 0, ".".join(str(p) for p in e["loc"]), e["msg"], "")
+                for e in error.errors()
+            ]
+        ) from error
+
+
+def demo_campaign() -> Campaign:
+    """The demo's campaign."""
+    return parse_campaign(
+        "demo-campaign.yaml", (_DATA / "demo-campaign.yaml").read_text(encoding="utf-8")
+    )
+
+
+def read_campaign(path: Path) -> Campaign:
+    """Read a campaign file."""
+    return parse_campaign(str(path), path.read_text(encoding="utf-8"))
