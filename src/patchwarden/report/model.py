@@ -1,0 +1,271 @@
+"""The report's data model: plain frozen values, filled in by whoever runs a campaign.
+
+The report layer only renders. It does not compute compliance, risk or ownership; the
+service layer does, and hands the results over as a :class:`ReportData`. Every value here is
+a plain string, number, bool or aware datetime, so the HTML, CSV and JSON forms all say the
+same thing. Classes with more than three fields are keyword-only, so that two string fields
+cannot be swapped silently by position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+__all__ = [
+    "ACTIONS",
+    "SEVERITIES",
+    "AssetReport",
+    "BurndownPoint",
+    "CampaignReport",
+    "EnvCompliance",
+    "FindingRow",
+    "OwnerRow",
+    "ReportData",
+    "RiskyAsset",
+    "StepRow",
+    "Summary",
+    "WaveRow",
+]
+
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "none")
+"""Severity names, worst first; ``none`` also stands for unknown."""
+
+ACTIONS: tuple[str, ...] = ("emergency", "next_window", "defer", "ignore")
+"""Decision actions, most urgent first."""
+
+
+def _aware(owner: object, name: str, value: datetime | None) -> None:
+    # A naive datetime would print as if it were UTC and silently shift the timeline.
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{type(owner).__name__}.{name} must be timezone-aware, got {value!r}")
+
+
+def _frozen_counts(owner: object, name: str) -> None:
+    # Copy, then freeze: a caller mutating its dict later must not change a rendered report.
+    counts = dict(getattr(owner, name))
+    for key, value in counts.items():
+        if value < 0:
+            raise ValueError(f"{type(owner).__name__}.{name}[{key!r}] is negative: {value}")
+    object.__setattr__(owner, name, MappingProxyType(counts))
+
+
+def _empty_counts() -> Mapping[str, int]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class EnvCompliance:
+    """How many assets of one environment are compliant."""
+
+    env: str
+    compliant: int
+    total: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.compliant <= self.total:
+            raise ValueError(f"EnvCompliance({self.env!r}): need 0 <= compliant <= total")
+
+
+@dataclass(frozen=True)
+class BurndownPoint:
+    """Open findings at one moment of the campaign (virtual time)."""
+
+    at: datetime
+    open_findings: int
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        _aware(self, "at", self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskyAsset:
+    """An asset among the riskiest, with its score and why."""
+
+    asset_id: str
+    label: str
+    score: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        # JSON has no NaN or infinity, and a bar cannot be NaN pixels long.
+        if not math.isfinite(self.score):
+            raise ValueError(f"RiskyAsset({self.asset_id!r}).score must be finite")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnerRow:
+    """Who patches an asset (``provider`` or ``customer``) and why."""
+
+    asset_id: str
+    kind: str
+    env: str
+    owner: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaveRow:
+    """One wave of a campaign and how its units fared."""
+
+    name: str
+    env: str
+    group: str
+    strategy: str
+    units: int
+    succeeded: int
+    failed: int
+    rolled_back: int
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _aware(self, "started_at", self.started_at)
+        _aware(self, "finished_at", self.finished_at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignReport:
+    """A campaign run: its plan, final state and waves."""
+
+    name: str
+    plan_hash: str
+    state: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    waves: tuple[WaveRow, ...] = ()
+
+    def __post_init__(self) -> None:
+        _aware(self, "started_at", self.started_at)
+        _aware(self, "finished_at", self.finished_at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingRow:
+    """One advisory that applies to one package of one asset, and what was decided."""
+
+    advisory_id: str
+    aliases: tuple[str, ...] = ()
+    package: str
+    installed: str
+    fixed: str = ""
+    severity: str
+    cvss: float | None = None
+    kev: bool = False
+    decision: str
+    reason: str = ""
+    state: str
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the finding is still open."""
+        return self.state == "open"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRow:
+    """One step the engine ran (or skipped) on an asset."""
+
+    step_id: str
+    action: str
+    target: str
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        _aware(self, "started_at", self.started_at)
+        _aware(self, "finished_at", self.finished_at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetReport:
+    """Everything the report says about one asset: facts, findings and steps."""
+
+    asset_id: str
+    label: str
+    kind: str
+    env: str
+    owner: str
+    owner_reason: str = ""
+    criticality: str = "medium"
+    internet_facing: bool = False
+    compliant: bool
+    outcome: str
+    findings: tuple[FindingRow, ...] = ()
+    steps: tuple[StepRow, ...] = ()
+
+    @property
+    def open_findings(self) -> tuple[FindingRow, ...]:
+        """The findings still open."""
+        return tuple(f for f in self.findings if f.is_open)
+
+    @property
+    def troubled(self) -> bool:
+        """Whether a step failed or was rolled back on this asset."""
+        return any(s.status in ("failed", "rolled_back") for s in self.steps)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Summary:
+    """The headline numbers of a report."""
+
+    assets: int = 0
+    assets_by_kind: Mapping[str, int] = field(default_factory=_empty_counts)
+    findings_open_before: int = 0
+    findings_open_after: int = 0
+    emergency: int = 0
+    compliant_before: int = 0
+    compliant_after: int = 0
+    provider_owned: int = 0
+    patched_units: int = 0
+    failed_units: int = 0
+    rolled_back_units: int = 0
+
+    def __post_init__(self) -> None:
+        _frozen_counts(self, "assets_by_kind")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportData:
+    """A whole report; every section but the title and time may be empty.
+
+    Attributes:
+        title: Heading of the report.
+        generated_at: When the report was made (timezone-aware).
+        subtitle: One line of context, e.g. "simulated estate, seed 7".
+        summary: Headline numbers.
+        environments: Environment names in promotion order, earliest first.
+        compliance_by_env: Compliant and total assets per environment.
+        findings_by_severity: Open findings per severity (see :data:`SEVERITIES`).
+        decisions_by_action: Findings per decided action (see :data:`ACTIONS`).
+        burndown: Open findings over the campaign's (virtual) time, oldest first.
+        riskiest_assets: The riskiest assets, riskiest first.
+        responsibility: Who patches each asset, and why.
+        campaign: The campaign run, if one ran.
+        assets: Per-asset drill-down.
+    """
+
+    title: str
+    generated_at: datetime
+    subtitle: str = ""
+    summary: Summary = field(default_factory=Summary)
+    environments: tuple[str, ...] = ()
+    compliance_by_env: tuple[EnvCompliance, ...] = ()
+    findings_by_severity: Mapping[str, int] = field(default_factory=_empty_counts)
+    decisions_by_action: Mapping[str, int] = field(default_factory=_empty_counts)
+    burndown: tuple[BurndownPoint, ...] = ()
+    riskiest_assets: tuple[RiskyAsset, ...] = ()
+    responsibility: tuple[OwnerRow, ...] = ()
+    campaign: CampaignReport | None = None
+    assets: tuple[AssetReport, ...] = ()
+
+    def __post_init__(self) -> None:
+        _aware(self, "generated_at", self.generated_at)
+        _frozen_counts(self, "findings_by_severity")
+        _frozen_counts(self, "decisions_by_action")
