@@ -63,11 +63,13 @@ def check_references(assets: Sequence[AssetBase], origin: Origin) -> list[Proble
                     problems.append(at(asset, field, f"refers to unknown asset {target!r}", hint))
                 elif Kind(str(getattr(other, "kind", ""))) not in allowed:
                     kinds = " or ".join(sorted(k.value for k in allowed))
+                    other_kind = str(getattr(other, "kind", "?"))
+                    article = "an" if other_kind[0] in "aeiou" else "a"
                     problems.append(
                         at(
                             asset,
                             field,
-                            f"{target!r} is a {getattr(other, 'kind', '?')}, expected {kinds}",
+                            f"{target!r} is {article} {other_kind}, expected {kinds}",
                             "point it at an asset of the right kind",
                         )
                     )

@@ -1,0 +1,36 @@
+"""Public test helpers: the simulated estate, ready to drive, and (as they land) lab builders.
+
+Example:
+    >>> from patchwarden.testing import sim_drivers
+    >>> drivers, estate, inventory = sim_drivers()
+    >>> sorted(estate.hosts)[:2]
+    ['api-blue-01', 'api-blue-02']
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from patchwarden.domain.assets import LoadBalancer
+from patchwarden.domain.inventory import Inventory
+from patchwarden.drivers.sim import FailurePlan, ScaledClock, SimEstate
+from patchwarden.engine.steps import Drivers
+from patchwarden.service.sources import demo_inventory
+
+__all__ = ["FailurePlan", "SimEstate", "sim_drivers"]
+
+
+def sim_drivers(
+    inventory: Inventory | None = None,
+    *,
+    seed: int = 0,
+    failures: FailurePlan | None = None,
+    speed: float = 100_000.0,
+    start: datetime | None = None,
+) -> tuple[Drivers, SimEstate, Inventory]:
+    """Drivers over a simulated estate (the demo estate unless given), on a fast clock."""
+    inv = inventory or demo_inventory().inventory
+    clock = ScaledClock(start or datetime(2026, 1, 1, tzinfo=UTC), speed)
+    estate = SimEstate(inv, clock, seed=seed, failures=failures)
+    lbs = {a.id: estate for a in inv.assets if isinstance(a, LoadBalancer)}
+    return Drivers(clock, estate, estate, estate, estate, lbs), estate, inv

@@ -1,0 +1,119 @@
+"""The pure engine machine: ordering, rollback, error budget, promotion holds, resume."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from patchwarden.domain.plan import Batch, Plan, StepAction, Wave
+from patchwarden.engine.machine import Record, UnitState, evaluate
+from patchwarden.planning.steps import host_unit
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+LB = {"lb": "lb", "pool": "web"}
+
+
+def _unit(wave: str, host: str):  # type: ignore[no-untyped-def]
+    return host_unit(
+        wave, host, (("openssl", "2"),), False,
+        before=[(StepAction.DRAIN, LB), (StepAction.WAIT_DRAINED, LB)],
+        after=[(StepAction.ENABLE, LB)],
+    )
+
+
+def _plan(max_errors: int = 0, concurrency: int = 10) -> Plan:
+    waves = []
+    for env in ("qa", "prod"):
+        wid = f"{env}.web"
+        batches = (
+            Batch(id=f"{wid}#1", units=(_unit(wid, f"{env}-1"), _unit(wid, f"{env}-2"))),
+            Batch(id=f"{wid}#2", units=(_unit(wid, f"{env}-3"),)),
+        )
+        waves.append(Wave(id=wid, env=env, group="web", strategy="rolling", batches=batches))
+    return Plan(campaign="t", created_at=NOW, environments=("qa", "prod"), waves=tuple(waves),
+                max_errors=max_errors, max_concurrency=concurrency)
+
+
+def _succeed(records: list[Record], step_id: str) -> None:
+    records += [Record(step_id, "started"), Record(step_id, "succeeded")]
+
+
+def test_first_batch_starts_side_by_side_and_gates_the_next() -> None:
+    plan = _plan()
+    p = evaluate(plan, [])
+    assert [w.step.id for w in p.runnable] == ["qa.web/qa-1/00-drain", "qa.web/qa-2/00-drain"]
+
+
+def test_concurrency_limit() -> None:
+    p = evaluate(_plan(concurrency=1), [])
+    assert len(p.runnable) == 1
+
+
+def test_running_step_is_not_offered_again_but_a_crashed_one_is() -> None:
+    plan = _plan()
+    records = [Record("qa.web/qa-1/00-drain", "started")]
+    running = evaluate(plan, records, frozenset({"qa.web/qa-1/00-drain"}))
+    assert "qa.web/qa-1/00-drain" not in {w.step.id for w in running.runnable}
+    resumed = evaluate(plan, records, frozenset())
+    assert "qa.web/qa-1/00-drain" in {w.step.id for w in resumed.runnable}
+
+
+def test_failed_health_rolls_back_restoring_observed_versions() -> None:
+    plan = _plan(max_errors=5)
+    unit = plan.waves[0].batches[0].units[0]
+    records: list[Record] = []
+    for step in unit.steps[:2]:
+        _succeed(records, step.id)
+    patch = unit.steps[2]
+    records += [
+        Record(patch.id, "started"),
+        Record(patch.id, "observed", {"previous": {"openssl": "1"}}),
+        Record(patch.id, "succeeded", {"previous": {"openssl": "1"}}),
+    ]
+    health = unit.steps[3]
+    records += [Record(health.id, "started"), Record(health.id, "failed", {"error": "502"})]
+    p = evaluate(plan, records)
+    assert p.units[unit.id] is UnitState.ROLLING_BACK
+    work = next(w for w in p.runnable if w.unit_id == unit.id)
+    assert work.step.action is StepAction.RESTORE
+    assert work.inputs["packages"] == {"openssl": "1"}
+    for step in unit.rollback:
+        _succeed(records, step.id)
+    p = evaluate(plan, records)
+    assert p.units[unit.id] is UnitState.ROLLED_BACK
+    assert p.errors == 1
+
+
+def test_failure_before_patch_only_undoes_what_started() -> None:
+    plan = _plan(max_errors=5)
+    unit = plan.waves[0].batches[0].units[0]
+    records = [Record(unit.steps[0].id, "started"), Record(unit.steps[0].id, "failed")]
+    p = evaluate(plan, records)
+    work = next(w for w in p.runnable if w.unit_id == unit.id)
+    assert work.step.action is StepAction.ENABLE  # drained: re-enable; nothing to restore
+
+
+def test_error_budget_stops_new_units_and_holds_later_environments() -> None:
+    plan = _plan(max_errors=0)
+    unit = plan.waves[0].batches[0].units[0]
+    records = [Record(unit.steps[0].id, "started"), Record(unit.steps[0].id, "failed")]
+    for step in unit.rollback:
+        if step.only_if is StepAction.DRAIN:
+            _succeed(records, step.id)
+    other = plan.waves[0].batches[0].units[1]
+    for step in other.steps:
+        _succeed(records, step.id)
+    p = evaluate(plan, records)
+    assert p.stopped and p.done
+    assert p.units["qa.web/qa-3"] is UnitState.SKIPPED
+    assert p.units["prod.web/prod-1"] is UnitState.HELD
+    assert p.held_envs == ("prod",)
+
+
+def test_all_succeeded_is_done() -> None:
+    plan = _plan()
+    records: list[Record] = []
+    for unit in plan.units():
+        for step in unit.steps:
+            _succeed(records, step.id)
+    p = evaluate(plan, records)
+    assert p.done and not p.runnable and p.count(UnitState.SUCCEEDED) == 6
