@@ -1,0 +1,84 @@
+"""``patchwarden demo`` end to end, as a user runs it: a process, a data dir, a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from patchwarden.store import open_store
+
+
+@pytest.mark.timeout(120)
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "120"}
+    env.pop("PATCHWARDEN_DB", None)  # the default: a file in the user's data directory
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "patchwarden", "demo", "--out", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert took < 60
+    out = proc.stdout
+    assert "Plan '2026-11 security (demo)'" in out
+    assert "prod.hypervisors" in out and "prod.web" in out
+    assert "1 rolled back" in out
+    assert "Report:" in out
+
+    report = tmp_path / "out" / "report.html"
+    html = report.read_text()
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    summary = data["summary"]
+    assert summary["assets"] >= 60
+    assert summary["findings_open_after"] < summary["findings_open_before"]
+    assert summary["rolled_back_units"] == 1
+    assert summary["provider_owned"] == 3
+
+    db = tmp_path / "data" / "patchwarden" / "patchwarden.db"
+    assert db.exists()
+    with open_store(f"sqlite:///{db}") as store:
+        run = store.latest_run()
+        assert run is not None and run.state == "completed_with_failures"
+        events = store.events(run.id)
+        # Every side effect is bracketed: each started step has an outcome.
+        started = {e.step_id for e in events if e.event == "started"}
+        ended = {e.step_id for e in events if e.event in ("succeeded", "failed")}
+        assert started == ended
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+def test_demo_without_failures_patches_everything(tmp_path: Path) -> None:
+    from patchwarden.engine.machine import UnitState
+    from patchwarden.service.demo import run_demo
+
+    result = run_demo(
+        tmp_path / "out", f"sqlite:///{tmp_path / 'db.sqlite'}", inject_failures=False, speed=50_000
+    )
+    assert result.state == "completed"
+    assert all(s is UnitState.SUCCEEDED for s in result.progress.units.values())
+    # What the campaign targeted is gone on re-scan: only deferred/ignored/unplanned remain.
+    approved = {
+        (d.asset_id, d.advisory_id, d.package)
+        for d in result.before.decisions
+        if d.action.value in ("emergency", "next_window")
+    }
+    planned = {u.target for u in result.plan.units()}
+    left = [
+        f
+        for f in result.after.findings
+        if f.asset_id in planned and (f.asset_id, f.advisory_id, f.package) in approved
+    ]
+    assert left == []
+    assert any(f.package == "tzdata" for f in result.after.findings)  # cosmetic: ignored

@@ -1,0 +1,98 @@
+"""The runner over the simulated estate: failures roll back, crashes resume exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from patchwarden.assess.assessment import assess
+from patchwarden.domain.plan import Plan, StepAction
+from patchwarden.engine.journal import MemoryJournal
+from patchwarden.engine.machine import Record, UnitState, evaluate
+from patchwarden.engine.runner import Runner
+from patchwarden.engine.steps import StepExecutor
+from patchwarden.planning.plan import plan_campaign
+from patchwarden.service.sources import demo_advisories, demo_campaign, demo_inventory
+from patchwarden.testing import FailurePlan, sim_drivers
+
+NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+
+
+def _plan(max_errors: int = 2) -> Plan:
+    inv = demo_inventory().inventory
+    advisories = demo_advisories()
+    a = assess(inv, advisories, NOW)
+    plan = plan_campaign(inv, demo_campaign(), a.decisions, {x.id: x for x in advisories}, a.fixes, NOW)
+    return plan.model_copy(update={"max_errors": max_errors})
+
+
+def _run(plan: Plan, failures: FailurePlan | None = None, journal: MemoryJournal | None = None):  # type: ignore[no-untyped-def]
+    drivers, estate, _ = sim_drivers(failures=failures)
+    journal = journal or MemoryJournal()
+    progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
+    return progress, estate, journal
+
+
+def test_clean_run_patches_every_unit_and_leaves_no_host_drained() -> None:
+    plan = _plan()
+    progress, estate, _ = _run(plan)
+    assert progress.done and progress.count(UnitState.SUCCEEDED) == len(plan.units())
+    assert all(m.state == "ready" for m in estate.members.values())
+    assert not any(h.maintenance for h in estate.hosts.values())
+    for unit in plan.units():
+        patch = next(s for s in unit.steps if s.action is StepAction.PATCH)
+        for name, version in patch.params["packages"]:
+            assert estate.hosts[unit.target].packages[name] == version
+
+
+def test_broken_patch_is_rolled_back_and_host_returns_to_pool() -> None:
+    plan = _plan()
+    progress, estate, journal = _run(plan, FailurePlan(breaks_health=frozenset({"web-prod-02"})))
+    unit = next(u for u in plan.units() if u.target == "web-prod-02")
+    assert progress.units[unit.id] is UnitState.ROLLED_BACK
+    host = estate.hosts["web-prod-02"]
+    assert host.packages == host.original
+    assert estate.members[("web", "web-prod-02")].state == "ready"
+    health = [r for r in journal.records() if r.step_id.startswith(unit.id + "/") and r.event == "retry"]
+    assert health, "transient health failures are retried before giving up"
+
+
+def test_host_that_never_returns_fails_and_error_budget_stops_the_campaign() -> None:
+    plan = _plan(max_errors=0)
+    progress, estate, _ = _run(plan, FailurePlan(never_returns=frozenset({"hv-qa-01"})))
+    unit = next(u for u in plan.units() if u.target == "hv-qa-01")
+    assert progress.units[unit.id] in (UnitState.FAILED, UnitState.ROLLED_BACK)
+    assert progress.stopped
+    assert all(progress.units[u.id] in (UnitState.HELD, UnitState.SKIPPED) for u in plan.units() if u.id.startswith("prod."))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_crash_at_random_point_then_resume_patches_each_host_once(seed: int) -> None:
+    plan = _plan()
+    drivers, estate, _ = sim_drivers()
+    journal = MemoryJournal()
+    rng = random.Random(seed)
+    cut = rng.randint(20, 400)
+
+    async def crash_after_records() -> None:
+        task = asyncio.create_task(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
+        while len(journal.records()) < cut and not task.done():
+            await asyncio.sleep(0)
+        task.cancel()  # the runner dies mid-flight, as under kill -9: no cleanup of its own
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(crash_after_records())
+    # A started step without an outcome is exactly what a crash leaves behind.
+    progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
+    assert progress.done and progress.count(UnitState.SUCCEEDED) == len(plan.units())
+    installs = {h: sum(1 for line in s.log if line.startswith("install")) for h, s in estate.hosts.items()}
+    for unit in plan.units():
+        assert installs[unit.target] == 1, unit.target
+    assert all(m.state == "ready" for m in estate.members.values())
+    assert not any(h.maintenance for h in estate.hosts.values())
+    final = evaluate(plan, [*journal.records()])
+    assert final.done and isinstance(journal.records()[0], Record)
