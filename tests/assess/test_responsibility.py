@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from patchwarden.assess.responsibility import KIND_LAYERS, RESPONSIBILITY, responsibility_of
-from patchwarden.domain.assets import Application, Hypervisor, Kind, Layer, ServiceModel, StorageSystem, Vm
+from patchwarden.domain.assets import (
+    Application,
+    Hypervisor,
+    Kind,
+    Layer,
+    ServiceModel,
+    StorageSystem,
+    Vm,
+)
 
 CAP = {"vcpus": 8, "memory_gb": 32}
 
@@ -16,15 +24,44 @@ CAP = {"vcpus": 8, "memory_gb": 32}
         (Application(id="a", kind="application", env="prod", service_model="saas"), "provider"),
         (Application(id="a", kind="application", env="prod", service_model="paas"), "customer"),
         (Application(id="a", kind="application", env="prod", service_model="iaas"), "customer"),
-        (Hypervisor(id="h", kind="hypervisor", env="prod", service_model="iaas", capacity=CAP), "provider"),
-        (Hypervisor(id="h", kind="hypervisor", env="prod", service_model="bare_metal", capacity=CAP), "customer"),
-        (Hypervisor(id="h", kind="hypervisor", env="prod", service_model="on_prem", capacity=CAP), "customer"),
+        (
+            Hypervisor(id="h", kind="hypervisor", env="prod", service_model="iaas", capacity=CAP),
+            "provider",
+        ),
+        (
+            Hypervisor(
+                id="h", kind="hypervisor", env="prod", service_model="bare_metal", capacity=CAP
+            ),
+            "customer",
+        ),
+        (
+            Hypervisor(
+                id="h", kind="hypervisor", env="prod", service_model="on_prem", capacity=CAP
+            ),
+            "customer",
+        ),
         (Vm(id="v", kind="vm", env="prod", service_model="iaas"), "customer"),
         (Vm(id="v", kind="vm", env="prod", service_model="paas"), "provider"),
-        (StorageSystem(id="s", kind="storage_system", env="prod", service_model="iaas",
-                       parts=[{"id": "c", "type": "controller", "firmware": "1", "redundancy_group": "g"}]), "provider"),
-        (StorageSystem(id="s", kind="storage_system", env="prod", service_model="on_prem",
-                       parts=[{"id": "c", "type": "controller", "firmware": "1", "redundancy_group": "g"}]), "customer"),
+        (
+            StorageSystem(
+                id="s",
+                kind="storage_system",
+                env="prod",
+                service_model="iaas",
+                parts=[{"id": "c", "type": "controller", "firmware": "1", "redundancy_group": "g"}],
+            ),
+            "provider",
+        ),
+        (
+            StorageSystem(
+                id="s",
+                kind="storage_system",
+                env="prod",
+                service_model="on_prem",
+                parts=[{"id": "c", "type": "controller", "firmware": "1", "redundancy_group": "g"}],
+            ),
+            "customer",
+        ),
     ],
     ids=lambda v: getattr(v, "service_model", v) if not isinstance(v, str) else v,
 )

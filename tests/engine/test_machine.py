@@ -14,7 +14,10 @@ LB = {"lb": "lb", "pool": "web"}
 
 def _unit(wave: str, host: str):  # type: ignore[no-untyped-def]
     return host_unit(
-        wave, host, (("openssl", "2"),), False,
+        wave,
+        host,
+        (("openssl", "2"),),
+        False,
         before=[(StepAction.DRAIN, LB), (StepAction.WAIT_DRAINED, LB)],
         after=[(StepAction.ENABLE, LB)],
     )
@@ -29,8 +32,14 @@ def _plan(max_errors: int = 0, concurrency: int = 10) -> Plan:
             Batch(id=f"{wid}#2", units=(_unit(wid, f"{env}-3"),)),
         )
         waves.append(Wave(id=wid, env=env, group="web", strategy="rolling", batches=batches))
-    return Plan(campaign="t", created_at=NOW, environments=("qa", "prod"), waves=tuple(waves),
-                max_errors=max_errors, max_concurrency=concurrency)
+    return Plan(
+        campaign="t",
+        created_at=NOW,
+        environments=("qa", "prod"),
+        waves=tuple(waves),
+        max_errors=max_errors,
+        max_concurrency=concurrency,
+    )
 
 
 def _succeed(records: list[Record], step_id: str) -> None:

@@ -25,7 +25,9 @@ def _plan(max_errors: int = 2) -> Plan:
     inv = demo_inventory().inventory
     advisories = demo_advisories()
     a = assess(inv, advisories, NOW)
-    plan = plan_campaign(inv, demo_campaign(), a.decisions, {x.id: x for x in advisories}, a.fixes, NOW)
+    plan = plan_campaign(
+        inv, demo_campaign(), a.decisions, {x.id: x for x in advisories}, a.fixes, NOW
+    )
     return plan.model_copy(update={"max_errors": max_errors})
 
 
@@ -56,7 +58,9 @@ def test_broken_patch_is_rolled_back_and_host_returns_to_pool() -> None:
     host = estate.hosts["web-prod-02"]
     assert host.packages == host.original
     assert estate.members[("web", "web-prod-02")].state == "ready"
-    health = [r for r in journal.records() if r.step_id.startswith(unit.id + "/") and r.event == "retry"]
+    health = [
+        r for r in journal.records() if r.step_id.startswith(unit.id + "/") and r.event == "retry"
+    ]
     assert health, "transient health failures are retried before giving up"
 
 
@@ -66,7 +70,11 @@ def test_host_that_never_returns_fails_and_error_budget_stops_the_campaign() -> 
     unit = next(u for u in plan.units() if u.target == "hv-qa-01")
     assert progress.units[unit.id] in (UnitState.FAILED, UnitState.ROLLED_BACK)
     assert progress.stopped
-    assert all(progress.units[u.id] in (UnitState.HELD, UnitState.SKIPPED) for u in plan.units() if u.id.startswith("prod."))
+    assert all(
+        progress.units[u.id] in (UnitState.HELD, UnitState.SKIPPED)
+        for u in plan.units()
+        if u.id.startswith("prod.")
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -78,7 +86,9 @@ def test_crash_at_random_point_then_resume_patches_each_host_once(seed: int) -> 
     cut = rng.randint(20, 400)
 
     async def crash_after_records() -> None:
-        task = asyncio.create_task(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
+        task = asyncio.create_task(
+            Runner(plan, journal, StepExecutor(drivers), drivers.clock).run()
+        )
         while len(journal.records()) < cut and not task.done():
             await asyncio.sleep(0)
         task.cancel()  # the runner dies mid-flight, as under kill -9: no cleanup of its own
@@ -89,7 +99,9 @@ def test_crash_at_random_point_then_resume_patches_each_host_once(seed: int) -> 
     # A started step without an outcome is exactly what a crash leaves behind.
     progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
     assert progress.done and progress.count(UnitState.SUCCEEDED) == len(plan.units())
-    installs = {h: sum(1 for line in s.log if line.startswith("install")) for h, s in estate.hosts.items()}
+    installs = {
+        h: sum(1 for line in s.log if line.startswith("install")) for h, s in estate.hosts.items()
+    }
     for unit in plan.units():
         assert installs[unit.target] == 1, unit.target
     assert all(m.state == "ready" for m in estate.members.values())

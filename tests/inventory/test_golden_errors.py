@@ -48,7 +48,9 @@ def test_problems_from_several_files_are_all_reported(tmp_path: Path) -> None:
     a = tmp_path / "a.yaml"
     b = tmp_path / "b.yaml"
     a.write_text("assets:\n  - {id: web-01, kind: vm, env: prod, hypervisor: hv-01}\n")
-    b.write_text("assets:\n  - {id: web-01, kind: vm, env: qa}\n  - {id: x, kind: vm, env: nowhere}\n")
+    b.write_text(
+        "assets:\n  - {id: web-01, kind: vm, env: qa}\n  - {id: x, kind: vm, env: nowhere}\n"
+    )
     with pytest.raises(ValidationFailed) as caught:
         read_inventory([a, b])
     text = str(caught.value)
@@ -60,7 +62,9 @@ def test_problems_from_several_files_are_all_reported(tmp_path: Path) -> None:
 def test_files_merge_and_references_cross_files(tmp_path: Path) -> None:
     a = tmp_path / "hv.yaml"
     b = tmp_path / "vm.yaml"
-    a.write_text("assets:\n  - {id: hv-01, kind: hypervisor, env: prod, capacity: {vcpus: 8, memory_gb: 32}}\n")
+    a.write_text(
+        "assets:\n  - {id: hv-01, kind: hypervisor, env: prod, capacity: {vcpus: 8, memory_gb: 32}}\n"
+    )
     b.write_text("assets:\n  - {id: web-01, kind: vm, env: prod, hypervisor: hv-01}\n")
     loaded = read_inventory([a, b])
     assert [x.id for x in loaded.inventory.assets] == ["hv-01", "web-01"]

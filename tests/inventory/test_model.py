@@ -49,7 +49,9 @@ def test_storage_account_fields() -> None:
 
 
 def test_pool_members_include_blue_green_sides() -> None:
-    pool = Pool.model_validate({"name": "api", "members": ["a"], "blue_green": {"blue": ["b"], "green": ["g"]}})
+    pool = Pool.model_validate(
+        {"name": "api", "members": ["a"], "blue_green": {"blue": ["b"], "green": ["g"]}}
+    )
     assert pool.all_members() == ("a", "b", "g")
 
 

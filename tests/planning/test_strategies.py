@@ -21,7 +21,9 @@ def _demo_plan() -> Plan:
     inv = demo_inventory().inventory
     advisories = demo_advisories()
     a = assess(inv, advisories, NOW)
-    return plan_campaign(inv, demo_campaign(), a.decisions, {x.id: x for x in advisories}, a.fixes, NOW)
+    return plan_campaign(
+        inv, demo_campaign(), a.decisions, {x.id: x for x in advisories}, a.fixes, NOW
+    )
 
 
 def test_plan_is_deterministic_and_round_trips() -> None:
@@ -50,7 +52,9 @@ def test_rolling_never_exceeds_max_unavailable_and_drains_first() -> None:
         assert actions.index(StepAction.HEALTH) < actions.index(StepAction.ENABLE)
         # Rollback re-enables only after restoring and a passing health check.
         rb = [s.action for s in unit.rollback]
-        assert rb.index(StepAction.RESTORE) < rb.index(StepAction.HEALTH) < rb.index(StepAction.ENABLE)
+        assert (
+            rb.index(StepAction.RESTORE) < rb.index(StepAction.HEALTH) < rb.index(StepAction.ENABLE)
+        )
 
 
 def test_kernel_patch_installed_last_and_one_reboot_per_host() -> None:
@@ -59,7 +63,9 @@ def test_kernel_patch_installed_last_and_one_reboot_per_host() -> None:
         patch = next(s for s in unit.steps if s.action is StepAction.PATCH)
         names = [p[0] for p in patch.params["packages"]]
         if "linux-image-amd64" in names:
-            assert names[-1] in ("linux-image-amd64", "qemu-system-x86") or names[-1].startswith("linux")
+            assert names[-1] in ("linux-image-amd64", "qemu-system-x86") or names[-1].startswith(
+                "linux"
+            )
             assert [s.action for s in unit.steps].count(StepAction.REBOOT) == 1
 
 

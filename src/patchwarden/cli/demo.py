@@ -8,12 +8,19 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import Progress as EngineProgress
 from patchwarden.engine.machine import TERMINAL, UnitState
+from patchwarden.engine.machine import Progress as EngineProgress
 from patchwarden.service.demo import run_demo
 from patchwarden.store import resolve_url
 
@@ -27,9 +34,15 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     out: Path = typer.Option(Path("patchwarden-demo"), "--out", help="Where to write report.html."),
-    db: str | None = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB, then a file in the user data dir)."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Database URL (default: PATCHWARDEN_DB, then a file in the user data dir).",
+    ),
     seed: int = typer.Option(7, help="Seed of the simulated estate (which host misbehaves)."),
-    speed: float = typer.Option(3000.0, help="How much faster than real time the simulated clock runs."),
+    speed: float = typer.Option(
+        3000.0, help="How much faster than real time the simulated clock runs."
+    ),
     no_failures: bool = typer.Option(False, "--no-failures", help="Run without injected failures."),
 ) -> None:
     """Run the whole path on a simulated estate and write a report.
@@ -50,7 +63,7 @@ def demo(
         console=console,
         transient=False,
     )
-    tasks: dict[str, tuple[int, list[str]]] = {}
+    tasks: dict[str, tuple[TaskID, list[str]]] = {}
 
     def on_plan(plan: Plan) -> None:
         console.print(
@@ -63,17 +76,26 @@ def demo(
         bars.start()
 
     def on_progress(progress: EngineProgress) -> None:
-        for wave_id, (task, ids) in tasks.items():
+        for task, ids in tasks.values():
             states = Counter(progress.units[i] for i in ids)
             done = sum(n for s, n in states.items() if s in TERMINAL)
             bad = states[UnitState.ROLLED_BACK] + states[UnitState.FAILED]
-            status = f"[red]{bad} rolled back[/]" if bad else ("[green]done[/]" if done == len(ids) else "")
+            status = (
+                f"[red]{bad} rolled back[/]"
+                if bad
+                else ("[green]done[/]" if done == len(ids) else "")
+            )
             bars.update(task, completed=done, status=status)
 
     try:
         result = run_demo(
-            out, url, seed=seed, speed=speed, inject_failures=not no_failures,
-            on_plan=on_plan, on_progress=on_progress,
+            out,
+            url,
+            seed=seed,
+            speed=speed,
+            inject_failures=not no_failures,
+            on_plan=on_plan,
+            on_progress=on_progress,
         )
     finally:
         bars.stop()
@@ -81,10 +103,13 @@ def demo(
     table.add_column("")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")
-    table.add_row("open findings", str(len(result.before.findings)), str(len(result.after.findings)))
+    table.add_row(
+        "open findings", str(len(result.before.findings)), str(len(result.after.findings))
+    )
     acts = result.before.actions()
     console.print(
-        "Decisions: " + ", ".join(f"{n} {a.value}" for a, n in sorted(acts.items(), key=lambda kv: kv[0].value))
+        "Decisions: "
+        + ", ".join(f"{n} {a.value}" for a, n in sorted(acts.items(), key=lambda kv: kv[0].value))
     )
     console.print(table)
     units = Counter(result.progress.units.values())
@@ -95,5 +120,6 @@ def demo(
         f"{result.migrations} VM live migrations"
     )
     if result.failures.breaks_health:
-        console.print(f"Injected failure: patch breaks the service on {', '.join(sorted(result.failures.breaks_health))}")
+        hosts = ", ".join(sorted(result.failures.breaks_health))
+        console.print(f"Injected failure: patch breaks the service on {hosts}")
     console.print(f"Report: {result.report['html']}")

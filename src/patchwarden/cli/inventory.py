@@ -44,8 +44,12 @@ def validate(
 
 @app.command("show")
 def show(
-    files: list[Path] = typer.Argument(None, help="Inventory YAML files (default: the demo estate)."),
-    owner: str | None = typer.Option(None, "--owner", help="Only assets patched by: provider or customer."),
+    files: list[Path] = typer.Argument(
+        None, help="Inventory YAML files (default: the demo estate)."
+    ),
+    owner: str | None = typer.Option(
+        None, "--owner", help="Only assets patched by: provider or customer."
+    ),
     env: str | None = typer.Option(None, "--env", help="Only this environment."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     demo: bool = typer.Option(False, "--demo", help="Show the built-in demo estate."),
@@ -82,7 +86,7 @@ def show(
     _render(rows, fmt)
 
 
-def _render(rows: list[dict[str, object]], fmt: Literal["table", "json"] | str) -> None:
+def _render(rows: list[dict[str, str | bool]], fmt: Literal["table", "json"] | str) -> None:
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -90,6 +94,8 @@ def _render(rows: list[dict[str, object]], fmt: Literal["table", "json"] | str) 
     for col in ("id", "kind", "env", "service_model", "owner", "why"):
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*(str(row[c]) for c in ("id", "kind", "env", "service_model", "owner", "why")))
+        table.add_row(
+            *(str(row[c]) for c in ("id", "kind", "env", "service_model", "owner", "why"))
+        )
     Console().print(table)
     typer.echo(f"{len(rows)} asset(s)")

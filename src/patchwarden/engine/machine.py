@@ -42,7 +42,13 @@ class UnitState(StrEnum):
 
 
 TERMINAL = frozenset(
-    {UnitState.SUCCEEDED, UnitState.ROLLED_BACK, UnitState.FAILED, UnitState.HELD, UnitState.SKIPPED}
+    {
+        UnitState.SUCCEEDED,
+        UnitState.ROLLED_BACK,
+        UnitState.FAILED,
+        UnitState.HELD,
+        UnitState.SKIPPED,
+    }
 )
 FAILURES = frozenset({UnitState.ROLLED_BACK, UnitState.FAILED})
 
@@ -151,7 +157,9 @@ def _unit_state(
     return UnitState.ROLLED_BACK, None
 
 
-def evaluate(plan: Plan, records: Iterable[Record], running: frozenset[str] = frozenset()) -> Progress:
+def evaluate(
+    plan: Plan, records: Iterable[Record], running: frozenset[str] = frozenset()
+) -> Progress:
     """Decide what runs next. ``running`` holds the step ids the caller is running now."""
     logs = _logs(records)
     auto = plan.rollback == "auto"
@@ -165,10 +173,16 @@ def evaluate(plan: Plan, records: Iterable[Record], running: frozenset[str] = fr
 
     errors = sum(1 for s in states.values() if s in FAILURES)
     stopped = errors > plan.max_errors
-    failed_envs = {w.env for w in plan.waves for b in w.batches for u in b.units if states[u.id] in FAILURES}
-    first_failed = min((plan.environments.index(e) for e in failed_envs), default=len(plan.environments))
+    failed_envs = {
+        w.env for w in plan.waves for b in w.batches for u in b.units if states[u.id] in FAILURES
+    }
+    first_failed = min(
+        (plan.environments.index(e) for e in failed_envs), default=len(plan.environments)
+    )
     held_envs = tuple(plan.environments[first_failed + 1 :])
-    in_progress = sum(1 for s in states.values() if s in (UnitState.RUNNING, UnitState.ROLLING_BACK))
+    in_progress = sum(
+        1 for s in states.values() if s in (UnitState.RUNNING, UnitState.ROLLING_BACK)
+    )
     runnable: list[Work] = []
     gate_open = True  # false once an earlier wave/batch is not finished
     for wave in plan.waves:

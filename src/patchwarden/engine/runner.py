@@ -54,7 +54,11 @@ class Runner:
                 self.on_progress(progress)
             for work in progress.runnable:
                 if work.step.id not in running:
-                    self._record(work.step.id, "started", {"action": work.step.action.value, "target": work.step.target})
+                    self._record(
+                        work.step.id,
+                        "started",
+                        {"action": work.step.action.value, "target": work.step.target},
+                    )
                     running[work.step.id] = asyncio.create_task(self._run_step(work))
             if not running:
                 return progress

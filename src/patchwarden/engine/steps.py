@@ -72,7 +72,9 @@ class StepExecutor:
                 wanted = {name: version for name, version in p["packages"]}
                 return await self._converge(target, wanted, work, observe)
             case StepAction.RESTORE:
-                return await self._converge(target, dict(work.inputs.get("packages", {})), work, observe)
+                return await self._converge(
+                    target, dict(work.inputs.get("packages", {})), work, observe
+                )
             case StepAction.REBOOT:
                 return await self._reboot(target, step.timeout_s, work, observe)
             case StepAction.HEALTH | StepAction.VERIFY:
@@ -100,7 +102,9 @@ class StepExecutor:
             raise DriverError(f"{host}: after install, versions differ from target: {wrong}")
         return {"previous": previous, "installed": after, "changed": sorted(todo)}
 
-    async def _reboot(self, host: str, timeout_s: float, work: Work, observe: Observe) -> dict[str, Any]:
+    async def _reboot(
+        self, host: str, timeout_s: float, work: Work, observe: Observe
+    ) -> dict[str, Any]:
         before = await self.d.power.boot_id(host)
         first = work.inputs.get("observed") or {}
         if first.get("boot_id") and first["boot_id"] != before:
@@ -112,12 +116,16 @@ class StepExecutor:
             raise DriverError(f"{host}: boot id unchanged after reboot")
         return {"boot_id": after}
 
-    async def _wait_drained(self, p: Mapping[str, Any], host: str, timeout_s: float) -> dict[str, Any]:
+    async def _wait_drained(
+        self, p: Mapping[str, Any], host: str, timeout_s: float
+    ) -> dict[str, Any]:
         lb = self._lb(p)
         waited = 0.0
         while (open_sessions := await lb.sessions(p["pool"], host)) > 0:
             if waited >= timeout_s:
-                raise DriverError(f"{host}: {open_sessions} sessions still open after {timeout_s:.0f} s")
+                raise DriverError(
+                    f"{host}: {open_sessions} sessions still open after {timeout_s:.0f} s"
+                )
             await self.d.clock.sleep(self.drain_poll_s)
             waited += self.drain_poll_s
         return {"sessions": 0, "waited_s": waited}

@@ -61,7 +61,7 @@ def read_inventory(paths: Sequence[FilePath | str]) -> LoadedInventory:
 
 
 def parse_inventory(sources: Iterable[tuple[str, str]]) -> LoadedInventory:
-    """Validate inventory texts given as ``(file name, text)`` pairs.
+    r"""Validate inventory texts given as ``(file name, text)`` pairs.
 
     Example:
         >>> loaded = parse_inventory([("a.yaml", "assets:\\n- {id: h1, kind: image, env: dev}\\n")])
@@ -107,7 +107,9 @@ def parse_inventory(sources: Iterable[tuple[str, str]]) -> LoadedInventory:
             raw_assets = []
         if not isinstance(raw_assets, list):
             problems.append(
-                Problem(file, doc.line_of(("assets",)), "assets", "must be a list", "use `- id: ...`")
+                Problem(
+                    file, doc.line_of(("assets",)), "assets", "must be a list", "use `- id: ...`"
+                )
             )
             continue
         for index, raw in enumerate(raw_assets):
@@ -149,12 +151,16 @@ def parse_inventory(sources: Iterable[tuple[str, str]]) -> LoadedInventory:
     problems.extend(check_references(assets, origin))
     if problems:
         raise ValidationFailed(problems)
-    inventory = Inventory(environments=envs, assets=tuple(assets))  # type: ignore[arg-type]  # list of the union members is the union
-    sources_out = {a.id: (origin[a.id][0].file, origin[a.id][0].line_of(origin[a.id][1])) for a in assets}
+    inventory = Inventory(environments=envs, assets=tuple(assets))
+    sources_out = {
+        a.id: (origin[a.id][0].file, origin[a.id][0].line_of(origin[a.id][1])) for a in assets
+    }
     return LoadedInventory(inventory=inventory, sources=sources_out)
 
 
-def _environments(doc: LocatedDocument, raw: Any, problems: list[Problem]) -> tuple[str, ...] | None:
+def _environments(
+    doc: LocatedDocument, raw: Any, problems: list[Problem]
+) -> tuple[str, ...] | None:
     line = doc.line_of(("environments",))
     if not isinstance(raw, list) or not raw or not all(isinstance(e, str) and e for e in raw):
         problems.append(
@@ -206,13 +212,31 @@ def _explain(doc: LocatedDocument, base: Path, raw: Any, error: ErrorDetails) ->
     got = error.get("input")
     kinds = ", ".join(k.value for k in Kind)
     if kind_type == "union_tag_not_found":
-        return Problem(doc.file, line, f"{field_name}.kind", "missing field 'kind'", f"add `kind:` (one of {kinds})")
+        return Problem(
+            doc.file,
+            line,
+            f"{field_name}.kind",
+            "missing field 'kind'",
+            f"add `kind:` (one of {kinds})",
+        )
     if kind_type == "union_tag_invalid":
         close = difflib.get_close_matches(str(kind), [k.value for k in Kind], n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"use one of {kinds}"
-        return Problem(doc.file, doc.line_of((*base, "kind")), f"{field_name}.kind", f"unknown kind {kind!r}", hint)
+        return Problem(
+            doc.file,
+            doc.line_of((*base, "kind")),
+            f"{field_name}.kind",
+            f"unknown kind {kind!r}",
+            hint,
+        )
     if kind_type == "model_type" and not loc:
-        return Problem(doc.file, line, field_name, "an asset is a mapping of fields", "write `- id: ..., kind: ..., env: ...`")
+        return Problem(
+            doc.file,
+            line,
+            field_name,
+            "an asset is a mapping of fields",
+            "write `- id: ..., kind: ..., env: ...`",
+        )
     if kind_type == "extra_forbidden":
         model = _model_for(str(kind))
         known = model.model_fields.keys() if model is not None else ()
@@ -240,4 +264,3 @@ _HINTS = {
     "greater_than_equal": "use a larger value",
     "less_than_equal": "use a smaller value",
 }
-

@@ -57,8 +57,10 @@ def check_references(assets: Sequence[AssetBase], origin: Origin) -> list[Proble
                 other = by_id.get(target)
                 if other is None:
                     close = [i for i in by_id if i.startswith(target[:3])][:3]
-                    hint = f"define it, or fix the id (similar: {', '.join(close)})" if close else (
-                        "define that asset, or fix the id"
+                    hint = (
+                        f"define it, or fix the id (similar: {', '.join(close)})"
+                        if close
+                        else ("define that asset, or fix the id")
                     )
                     problems.append(at(asset, field, f"refers to unknown asset {target!r}", hint))
                 elif Kind(str(getattr(other, "kind", ""))) not in allowed:
@@ -84,7 +86,9 @@ def _kind_rules(asset: AssetBase, by_id: Mapping[str, AssetBase], at: object) ->
     if isinstance(asset, VirtualAppliance) and asset.ha_peer:
         peer = by_id.get(asset.ha_peer)
         if asset.ha_peer == asset.id:
-            out.append(at(asset, "ha_peer", "an appliance cannot be its own HA peer", "name the other one"))
+            out.append(
+                at(asset, "ha_peer", "an appliance cannot be its own HA peer", "name the other one")
+            )
         elif isinstance(peer, VirtualAppliance) and peer.ha_peer not in (None, asset.id):
             out.append(
                 at(
@@ -108,7 +112,12 @@ def _kind_rules(asset: AssetBase, by_id: Mapping[str, AssetBase], at: object) ->
             )
         if asset.upgrade_mode == "controller" and asset.controller is None:
             out.append(
-                at(asset, "controller", "controller-based upgrades need a controller", "add `controller:`")
+                at(
+                    asset,
+                    "controller",
+                    "controller-based upgrades need a controller",
+                    "add `controller:`",
+                )
             )
     if isinstance(asset, LoadBalancer):
         names = [p.name for p in asset.pools]
@@ -140,7 +149,9 @@ def _kind_rules(asset: AssetBase, by_id: Mapping[str, AssetBase], at: object) ->
     return out
 
 
-def _cycles(assets: Sequence[AssetBase], by_id: Mapping[str, AssetBase], origin: Origin) -> list[Problem]:
+def _cycles(
+    assets: Sequence[AssetBase], by_id: Mapping[str, AssetBase], origin: Origin
+) -> list[Problem]:
     """Find cycles in ``patch_after`` (iterative DFS, so deep chains cannot overflow)."""
     graph = {a.id: [t for t in a.patch_after if t in by_id] for a in assets}
     white, grey, black = 0, 1, 2
@@ -164,7 +175,7 @@ def _cycles(assets: Sequence[AssetBase], by_id: Mapping[str, AssetBase], origin:
                 if colour[nxt] == white:
                     stack.append((nxt, 0))
                 elif colour[nxt] == grey:
-                    cycle = [*trail[trail.index(nxt):], nxt]
+                    cycle = [*trail[trail.index(nxt) :], nxt]
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)

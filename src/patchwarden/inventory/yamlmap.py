@@ -39,7 +39,7 @@ class LocatedDocument:
 
 
 def load_located(file: str, text: str) -> LocatedDocument:
-    """Parse one YAML document, keeping lines; syntax errors become problems.
+    r"""Parse one YAML document, keeping lines; syntax errors become problems.
 
     Example:
         >>> doc = load_located("x.yaml", "a:\\n  b: 1\\n")
@@ -57,7 +57,9 @@ def load_located(file: str, text: str) -> LocatedDocument:
         line = mark.line + 1 if mark is not None else 0
         message = error.problem or str(error)
         doc.problems.append(
-            Problem(file, line, "", f"YAML syntax error: {message}", "check indentation and quoting")
+            Problem(
+                file, line, "", f"YAML syntax error: {message}", "check indentation and quoting"
+            )
         )
     except yaml.YAMLError as error:
         doc.problems.append(Problem(file, 0, "", f"YAML error: {error}", ""))
@@ -102,5 +104,3 @@ def dotted_path(path: Path) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-

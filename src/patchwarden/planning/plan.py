@@ -94,18 +94,26 @@ def plan_campaign(
     """Compile a campaign into waves: environments in promotion order, groups within each."""
     patches, reboot = patch_sets(inventory, decisions, advisories, fixes, campaign.actions)
     lb_of = memberships(inventory)
-    envs = tuple(e for e in inventory.environments if not campaign.scope_env or e in campaign.scope_env)
+    envs = tuple(
+        e for e in inventory.environments if not campaign.scope_env or e in campaign.scope_env
+    )
     notes: list[PlanNote] = []
     group_of: dict[str, str] = {}
     for asset in inventory.assets:
         if asset.id not in patches:
             continue
         if owner_of(asset) is Owner.PROVIDER:
-            notes.append(PlanNote(asset_id=asset.id, kind="provider", reason="the provider patches it"))
+            notes.append(
+                PlanNote(asset_id=asset.id, kind="provider", reason="the provider patches it")
+            )
             continue
-        group = next((g for g, spec in campaign.groups.items() if selects(spec.select, asset)), None)
+        group = next(
+            (g for g, spec in campaign.groups.items() if selects(spec.select, asset)), None
+        )
         if group is None:
-            notes.append(PlanNote(asset_id=asset.id, kind="unselected", reason="no group selects it"))
+            notes.append(
+                PlanNote(asset_id=asset.id, kind="unselected", reason="no group selects it")
+            )
         elif asset.env not in envs:
             notes.append(PlanNote(asset_id=asset.id, kind="skipped", reason="outside the scope"))
         else:
@@ -113,11 +121,15 @@ def plan_campaign(
     waves: list[Wave] = []
     for env in envs:
         for group, spec in campaign.groups.items():
-            members = tuple(a for a in inventory.assets if group_of.get(a.id) == group and a.env == env)
+            members = tuple(
+                a for a in inventory.assets if group_of.get(a.id) == group and a.env == env
+            )
             if not members:
                 continue
             wave_id = f"{env}.{group}"
-            ctx = GroupContext(wave_id, env, group, spec, inventory, members, patches, reboot, lb_of)
+            ctx = GroupContext(
+                wave_id, env, group, spec, inventory, members, patches, reboot, lb_of
+            )
             batches = STRATEGIES[spec.strategy](ctx)
             if batches:
                 waves.append(

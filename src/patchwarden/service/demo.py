@@ -69,7 +69,8 @@ def choose_failures(plan: Plan, seed: int) -> FailurePlan:
 def rescan(inventory: Inventory, estate: SimEstate) -> Inventory:
     """The inventory with installed packages as the estate reports them now."""
     assets = tuple(
-        a.model_copy(update={"packages": dict(estate.hosts[a.id].packages)}) for a in inventory.assets
+        a.model_copy(update={"packages": dict(estate.hosts[a.id].packages)})
+        for a in inventory.assets
     )
     return inventory.model_copy(update={"assets": assets})
 
@@ -97,10 +98,14 @@ def run_demo(
             {a.id: owner_of(a).value for a in inventory.assets},
             {a.id: loaded.source_of(a.id) for a in inventory.assets},
         )
-        store.upsert_advisories((a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in advisories)
+        store.upsert_advisories(
+            (a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in advisories
+        )
         before = assess(inventory, advisories, start)
         _record(store_record=store.record_assessment, assessment=before)
-        plan = plan_campaign(inventory, demo_campaign(), before.decisions, by_id, before.fixes, start)
+        plan = plan_campaign(
+            inventory, demo_campaign(), before.decisions, by_id, before.fixes, start
+        )
         store.save_plan(plan.digest(), plan.campaign, plan.model_dump(mode="json"))
         if on_plan is not None:
             on_plan(plan)
@@ -114,9 +119,18 @@ def run_demo(
         runner = Runner(plan, journal, StepExecutor(drivers), clock, on_progress)
         progress = asyncio.run(runner.run())
         failed = progress.count(UnitState.FAILED) + progress.count(UnitState.ROLLED_BACK)
-        state = "stopped" if progress.stopped else ("completed_with_failures" if failed else "completed")
+        state = (
+            "stopped"
+            if progress.stopped
+            else ("completed_with_failures" if failed else "completed")
+        )
         finished = clock.now()
-        store.set_run_state(run.id, state, finished_at=finished, summary={"units": {s.value: progress.count(s) for s in UnitState}})
+        store.set_run_state(
+            run.id,
+            state,
+            finished_at=finished,
+            summary={"units": {s.value: progress.count(s) for s in UnitState}},
+        )
         after = assess(rescan(inventory, estate), advisories, finished)
         _record(store_record=store.record_assessment, assessment=after)
     trace = RunTrace(plan, journal.records(), journal.times, progress, state)
@@ -131,7 +145,9 @@ def run_demo(
         trace,
     )
     paths = write_report(data, out_dir, ("html", "csv", "json"))
-    return DemoResult(paths, plan, run.id, state, before, after, progress, failures, len(estate.migrations))
+    return DemoResult(
+        paths, plan, run.id, state, before, after, progress, failures, len(estate.migrations)
+    )
 
 
 def _record(store_record: Callable[..., int], assessment: Assessment) -> int:

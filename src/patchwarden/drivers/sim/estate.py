@@ -23,8 +23,11 @@ __all__ = ["FailurePlan", "SimEstate"]
 
 @dataclass(frozen=True)
 class FailurePlan:
-    """Which hosts misbehave: a patch that fails to install, one that breaks the service,
-    a host that never returns from its reboot."""
+    """Which hosts misbehave.
+
+    A patch that fails to install, one that breaks the service, a host that never returns
+    from its reboot.
+    """
 
     patch_fails: frozenset[str] = frozenset()
     breaks_health: frozenset[str] = frozenset()
@@ -61,9 +64,7 @@ class SimEstate:
         self.clock = clock
         self.seed = seed
         self.failures = failures or FailurePlan()
-        self.hosts = {
-            a.id: _Host(dict(a.packages), dict(a.packages)) for a in inventory.assets
-        }
+        self.hosts = {a.id: _Host(dict(a.packages), dict(a.packages)) for a in inventory.assets}
         self.vm_host = {
             a.id: a.hypervisor
             for a in inventory.assets
@@ -108,9 +109,9 @@ class SimEstate:
             raise DriverError(f"{host}: unreachable")
         for index, (name, version) in enumerate(targets.items()):
             await self._take(20, host, "install", name)
-            if host in self.failures.patch_fails and index == len(targets) // 2:
-                if version != state.original.get(name):
-                    raise DriverError(f"{host}: dpkg: error processing package {name} (--configure)")
+            failing = host in self.failures.patch_fails and index == len(targets) // 2
+            if failing and version != state.original.get(name):
+                raise DriverError(f"{host}: dpkg: error processing package {name} (--configure)")
             state.packages[name] = version
         state.log.append(f"install {dict(targets)}")
 

@@ -118,6 +118,7 @@ def _place(vm: Vm, pool: dict[str, _Host], busy: set[str], order: dict[str, int]
             f"({vm.vcpus} vCPUs, {vm.memory_gb} GB) within anti-affinity rules; "
             "add capacity or lower max_parallel"
         )
+
     # Patched hosts first (the VM then moves once); among unpatched, the one patched last;
     # then the emptiest, so load spreads.
     def rank(h: _Host) -> tuple[int, int, int, str]:

@@ -36,7 +36,7 @@ def plan_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
         lanes.append([hosts[i : i + size] for i in range(0, len(hosts), size)])
     batches: list[Batch] = []
     for index in range(max((len(lane) for lane in lanes), default=0)):
-        units = []
+        units: list[Unit] = []
         for lane in lanes:
             if index < len(lane):
                 units.extend(_unit(ctx, host) for host in lane[index])
