@@ -5,7 +5,9 @@
     PatchwardenError                 anything patchwarden raises on purpose
     ├── InputError                   bad input from a person: exit code 2, nothing changed
     │   ├── ValidationFailed         one or more problems in input files (file, line, field)
-    │   └── UsageError               a bad command-line argument or option
+    │   ├── UsageError               a bad command-line argument or option
+    │   ├── InvalidVersion           a version string its ecosystem's tool would reject
+    │   └── UnknownEcosystem         an ecosystem name patchwarden cannot order versions of
     ├── StoreError                   the database could not be opened or migrated
     ├── DriverError                  a driver could not carry out an action
     │   └── TransientDriverError     ... and trying again may help (timeouts, busy)
@@ -23,10 +25,12 @@ __all__ = [
     "CampaignFailed",
     "DriverError",
     "InputError",
+    "InvalidVersion",
     "PatchwardenError",
     "Problem",
     "StoreError",
     "TransientDriverError",
+    "UnknownEcosystem",
     "UsageError",
     "ValidationFailed",
 ]
@@ -75,6 +79,30 @@ class ValidationFailed(InputError):
 
 class UsageError(InputError):
     """A bad command-line argument or option."""
+
+
+class InvalidVersion(InputError):
+    """A version string that its ecosystem's own tool would reject.
+
+    Example:
+        >>> str(InvalidVersion("epoch must be a number", "a:1.0"))
+        "epoch must be a number: 'a:1.0'"
+    """
+
+    def __init__(self, reason: str, version: str) -> None:
+        self.reason = reason
+        self.version = version
+        super().__init__(f"{reason}: {version!r}")
+
+
+class UnknownEcosystem(InputError):
+    """An ecosystem name that patchwarden cannot order versions of."""
+
+    def __init__(self, name: str, known: list[str], detail: str = "") -> None:
+        self.name = name
+        self.known = known
+        why = f" ({detail})" if detail else ""
+        super().__init__(f"unknown ecosystem {name!r}{why}; known: {', '.join(known)}")
 
 
 class StoreError(PatchwardenError):
