@@ -1,0 +1,306 @@
+"""The apt package driver: facts are a command plus a pure parser; actions are argv lists.
+
+Facts (golden-tested in ``tests/golden/apt``):
+
+- installed packages: :data:`DPKG_QUERY` → :func:`parse_dpkg_query`
+- holds: :data:`SHOWHOLD` → :func:`parse_holds`
+- reboot state: :data:`REBOOT_REQUIRED` → :func:`parse_reboot_required`
+- OS release: :data:`OS_RELEASE` → :func:`parse_os_release`
+
+Installing sets exact versions (upgrade or downgrade) with
+``apt-get install -y --allow-downgrades pkg=version ...``, keeping changed config files
+(``--force-confold``), with ``DEBIAN_FRONTEND=noninteractive`` in the environment. Held
+packages are never changed: :class:`HeldPackageError` says which and how to release them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from patchwarden.drivers.transport import CommandResult, Transport
+from patchwarden.errors import DriverError, TransientDriverError
+
+__all__ = [
+    "DPKG_QUERY",
+    "OS_RELEASE",
+    "REBOOT_REQUIRED",
+    "SHOWHOLD",
+    "AptDriver",
+    "DpkgRecord",
+    "HeldPackageError",
+    "HostFacts",
+    "InstallRecord",
+    "RebootState",
+    "installed_versions",
+    "install_command",
+    "parse_dpkg_query",
+    "parse_holds",
+    "parse_os_release",
+    "parse_reboot_required",
+]
+
+DPKG_QUERY: tuple[str, ...] = (
+    "dpkg-query",
+    "-W",
+    "-f=${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Abbrev}\\t${source:Package}\\n",
+)
+"""Every package dpkg knows, one tab-separated line each."""
+
+SHOWHOLD: tuple[str, ...] = ("apt-mark", "showhold")
+"""Held packages, one per line."""
+
+# A constant script, no data in it: the one place a shell is simpler than two round trips.
+REBOOT_REQUIRED: tuple[str, ...] = (
+    "sh",
+    "-c",
+    "if [ -e /run/reboot-required ]; then echo required; "
+    "cat /run/reboot-required.pkgs 2>/dev/null; fi; exit 0",
+)
+"""Prints ``required`` then the packages asking for it, or nothing."""
+
+OS_RELEASE: tuple[str, ...] = ("cat", "/etc/os-release")
+
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+
+
+class HeldPackageError(DriverError):
+    """A target names a package the host holds at its version (``apt-mark hold``)."""
+
+    def __init__(self, host: str, packages: list[str]) -> None:
+        self.host = host
+        self.packages = packages
+        names = " ".join(packages)
+        super().__init__(
+            f"{host}: refusing to change held package(s) {', '.join(packages)}; "
+            f"release them with `apt-mark unhold {names}` if the change is intended"
+        )
+
+
+@dataclass(frozen=True)
+class DpkgRecord:
+    """One line of :data:`DPKG_QUERY`."""
+
+    name: str
+    arch: str
+    version: str
+    status: str
+    source: str
+
+    @property
+    def installed(self) -> bool:
+        """Unpacked and configured: ``ii`` (``hi`` when held)."""
+        return len(self.status) >= 2 and self.status[1] == "i"
+
+
+@dataclass(frozen=True)
+class RebootState:
+    """Whether the host asks for a reboot, and which packages asked."""
+
+    required: bool
+    packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What a scan reads from a Debian-family host."""
+
+    packages: dict[str, str]
+    os_release: dict[str, str]
+    arch: str
+    reboot: RebootState
+    holds: frozenset[str]
+
+
+@dataclass(frozen=True)
+class InstallRecord:
+    """One install on one host: the versions before and the targets asked for."""
+
+    host: str
+    before: dict[str, str]
+    targets: dict[str, str]
+
+
+def parse_dpkg_query(text: str) -> list[DpkgRecord]:
+    r"""Parse :data:`DPKG_QUERY` output; lines it cannot read are skipped.
+
+    Example:
+        >>> parse_dpkg_query("bash\tamd64\t5.2.15-2+b2\tii \t\n")[0].version
+        '5.2.15-2+b2'
+    """
+    records = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 4 or not parts[0] or not parts[2]:
+            continue
+        name, arch, version, status = parts[0], parts[1], parts[2], parts[3].strip()
+        source = parts[4].strip() if len(parts) > 4 and parts[4].strip() else name
+        records.append(DpkgRecord(name, arch, version, status, source))
+    return records
+
+
+def installed_versions(records: list[DpkgRecord]) -> dict[str, str]:
+    """Name → version of installed packages; ``name:arch`` keys too where arches differ.
+
+    Example:
+        >>> installed_versions([DpkgRecord("a", "all", "1", "ii", "a"),
+        ...                     DpkgRecord("b", "amd64", "2", "rc", "b")])
+        {'a': '1'}
+    """
+    versions: dict[str, str] = {}
+    for record in records:
+        if not record.installed:
+            continue
+        if record.name in versions and versions[record.name] != record.version:
+            versions[f"{record.name}:{record.arch}"] = record.version
+        else:
+            versions.setdefault(record.name, record.version)
+    return versions
+
+
+def parse_holds(text: str) -> frozenset[str]:
+    """Parse ``apt-mark showhold``: one package per line (``:arch`` dropped)."""
+    return frozenset(line.strip().split(":")[0] for line in text.splitlines() if line.strip())
+
+
+def parse_reboot_required(text: str) -> RebootState:
+    r"""Parse :data:`REBOOT_REQUIRED` output: packages deduplicated, in first-seen order.
+
+    Example:
+        >>> parse_reboot_required("required\nlinux-image-amd64\nlinux-image-amd64\n")
+        RebootState(required=True, packages=('linux-image-amd64',))
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0] != "required":
+        return RebootState(False)
+    return RebootState(True, tuple(dict.fromkeys(lines[1:])))
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """Parse ``/etc/os-release`` (shell-style ``KEY=value``, values maybe quoted)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        fields[key.strip()] = value
+    return fields
+
+
+def install_command(targets: Mapping[str, str]) -> list[str]:
+    """The apt-get vector installing exactly ``targets``.
+
+    Example:
+        >>> install_command({"openssl": "3.0.15-1~deb12u1"})[-1]
+        'openssl=3.0.15-1~deb12u1'
+    """
+    for name, version in targets.items():
+        if not name or not version or name.startswith("-") or "=" in name or " " in version:
+            raise DriverError(f"invalid package target {name!r}={version!r}")
+    return [
+        "apt-get",
+        "install",
+        "-y",
+        "-q",
+        "--allow-downgrades",
+        "--no-install-recommends",
+        "-o",
+        "Dpkg::Options::=--force-confold",
+        # Wait for another apt (unattended-upgrades, say) instead of failing at once.
+        "-o",
+        "DPkg::Lock::Timeout=120",
+        *(f"{name}={version}" for name, version in targets.items()),
+    ]
+
+
+@dataclass
+class AptDriver:
+    """:class:`~patchwarden.drivers.protocols.PackageDriver` for apt hosts over a transport.
+
+    Attributes:
+        transport: Where commands run.
+        update_on_missing: Run ``apt-get update`` and retry once when apt does not know a
+            target version (the package lists are older than the plan).
+        history: Every install, with the versions it replaced: the pre-patch record.
+    """
+
+    transport: Transport
+    update_on_missing: bool = True
+    install_timeout_s: float = 1800.0
+    history: list[InstallRecord] = field(default_factory=list)
+
+    async def records(self, host: str) -> list[DpkgRecord]:
+        """Every package dpkg knows on ``host``."""
+        result = (await self.transport.run(host, DPKG_QUERY)).check()
+        return parse_dpkg_query(result.stdout)
+
+    async def installed(self, host: str, names: list[str]) -> dict[str, str]:
+        """Installed version of each named package (absent ones omitted)."""
+        versions = installed_versions(await self.records(host))
+        return {name: versions[name] for name in names if name in versions}
+
+    async def holds(self, host: str) -> frozenset[str]:
+        """Packages held on ``host``."""
+        return parse_holds((await self.transport.run(host, SHOWHOLD)).check().stdout)
+
+    async def reboot_required(self, host: str) -> RebootState:
+        """Whether ``host`` asks for a reboot (``/run/reboot-required``) and why."""
+        result = await self.transport.run(host, REBOOT_REQUIRED)
+        return parse_reboot_required(result.check().stdout)
+
+    async def scan(self, host: str) -> HostFacts:
+        """Packages, OS release, architecture, reboot state and holds of ``host``."""
+        arch = (await self.transport.run(host, ("dpkg", "--print-architecture"))).check()
+        release = await self.transport.run(host, OS_RELEASE)
+        return HostFacts(
+            packages=installed_versions(await self.records(host)),
+            os_release=parse_os_release(release.stdout) if release.ok else {},
+            arch=arch.stdout.strip(),
+            reboot=await self.reboot_required(host),
+            holds=await self.holds(host),
+        )
+
+    async def install(self, host: str, targets: Mapping[str, str]) -> None:
+        """Install exactly these versions; refuse to change held packages.
+
+        Raises:
+            HeldPackageError: a target is held at another version.
+            DriverError: apt failed; its last words are in the message.
+        """
+        if not targets:
+            return
+        before = await self.installed(host, list(targets))
+        held = sorted(
+            n for n in (await self.holds(host)) & set(targets) if before.get(n) != targets[n]
+        )
+        if held:
+            raise HeldPackageError(host, held)
+        self.history.append(InstallRecord(host, before, dict(targets)))
+        result = await self._apt_install(host, targets)
+        if not result.ok and self.update_on_missing and _unknown_version(result.stderr):
+            update = await self.transport.run(
+                host, ("apt-get", "update", "-q"), env=APT_ENV, timeout_s=self.install_timeout_s
+            )
+            update.check()
+            result = await self._apt_install(host, targets)
+        if not result.ok:
+            if "Could not get lock" in result.stderr:
+                raise TransientDriverError(f"{host}: apt is busy: {_last_error(result.stderr)}")
+            raise DriverError(f"{host}: apt-get install failed: {_last_error(result.stderr)}")
+
+    async def _apt_install(self, host: str, targets: Mapping[str, str]) -> CommandResult:
+        return await self.transport.run(
+            host, install_command(targets), env=APT_ENV, timeout_s=self.install_timeout_s
+        )
+
+
+def _unknown_version(stderr: str) -> bool:
+    return "was not found" in stderr or "Unable to locate package" in stderr
+
+
+def _last_error(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("E:")]
+    return " ".join(errors[-3:]) if errors else stderr.strip()[-500:]
