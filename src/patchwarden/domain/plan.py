@@ -16,12 +16,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from patchwarden.domain.base import Value
+from patchwarden.domain.window import WindowSpec
 
 __all__ = [
     "SCHEMA_VERSION",
     "Batch",
     "Plan",
     "PlanNote",
+    "Slot",
     "Step",
     "StepAction",
     "Unit",
@@ -73,11 +75,23 @@ class Unit(Value):
     rollback: tuple[Step, ...] = ()
 
 
+class Slot(Value):
+    """When a batch is expected to run, and the maintenance window that holds it.
+
+    ``window`` is empty when no window governs the environment (work may run any time).
+    """
+
+    start: datetime
+    end: datetime
+    window: str = ""
+
+
 class Batch(Value):
     """Units that run side by side."""
 
     id: str
     units: tuple[Unit, ...]
+    slot: Slot | None = None  # filled in by fitting the plan to maintenance windows
 
 
 class Wave(Value):
@@ -110,6 +124,7 @@ class Plan(Value):
     max_concurrency: int = 10
     max_errors: int = 1
     rollback: Literal["auto", "manual"] = "auto"
+    windows: tuple[WindowSpec, ...] = ()
 
     def canonical_json(self) -> str:
         """Stable JSON: sorted keys, no whitespace; the input of :meth:`digest`."""
