@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from patchwarden.domain.base import Value
 
@@ -49,6 +49,7 @@ class Range(Value):
 
     type: Literal["ECOSYSTEM", "SEMVER", "GIT"]
     events: tuple[RangeEvent, ...]
+    repo: str = ""  # GIT ranges only: the repository the commit hashes belong to
 
 
 class Affected(Value):
@@ -58,6 +59,13 @@ class Affected(Value):
     package: str
     ranges: tuple[Range, ...] = ()
     versions: tuple[str, ...] = ()
+    purl: str = ""
+    ecosystem_specific: dict[str, Any] = {}
+    database_specific: dict[str, Any] = {}
+
+    def __hash__(self) -> int:
+        # The free-form dicts are unhashable; equal values still hash alike on the rest.
+        return hash((self.ecosystem, self.package, self.ranges, self.versions))
 
 
 class Advisory(Value):
@@ -65,6 +73,8 @@ class Advisory(Value):
 
     id: str
     aliases: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    upstream: tuple[str, ...] = ()
     summary: str = ""
     published: datetime | None = None
     modified: datetime
@@ -75,9 +85,25 @@ class Advisory(Value):
     kev: bool = False
     kev_due: date | None = None
     epss: float | None = None
+    epss_percentile: float | None = None
     classification: Literal["security", "bugfix", "enhancement", "cosmetic"] = "security"
     reboot_required: bool = False
     affected: tuple[Affected, ...] = ()
+    database_specific: dict[str, Any] = {}
+
+    def __hash__(self) -> int:
+        # The free-form dict is unhashable; equal values still hash alike on the rest.
+        return hash((self.id, self.modified, self.withdrawn, self.affected))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The id, aliases and upstream ids: every name feeds like KEV and EPSS may use."""
+        return (self.id, *self.aliases, *self.upstream)
+
+    @property
+    def cves(self) -> tuple[str, ...]:
+        """The CVE ids among :attr:`names`, in order, without repeats."""
+        return tuple(dict.fromkeys(n for n in self.names if n.startswith("CVE-")))
 
 
 class Finding(Value):
@@ -93,6 +119,12 @@ class Finding(Value):
     cvss_score: float | None = None
     kev: bool = False
     epss: float | None = None
+    aliases: tuple[str, ...] = ()
+    kev_due: date | None = None
+    recommended: str = ""
+    """Smallest known version that fixes every finding on this asset's package."""
+    no_fix: bool = False
+    """No fixed version is known yet for this advisory and installed version."""
 
 
 class Action(StrEnum):
