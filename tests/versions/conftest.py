@@ -33,6 +33,13 @@ for line in sys.stdin:
     out.append(str(rpm.labelCompare(tuple(a), tuple(b))))
 print("\\n".join(out))
 """
+# rpm.ver splits an EVR string with librpm's own parseEVR.
+_RPM_SPLIT_SCRIPT = """
+import json, sys, rpm
+for line in sys.stdin:
+    v = rpm.ver(json.loads(line))
+    print(json.dumps([v.e, v.v, v.r]))
+"""
 _SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -67,21 +74,29 @@ def dpkg_compare() -> Oracle:
 EVR = tuple[str | None, str, str | None]
 
 
-def _rpm(pairs: Sequence[tuple[EVR, EVR]]) -> list[int]:
-    """``rpm.labelCompare`` per pair of (epoch, version, release), None for absent."""
-    if not pairs:
-        return []
+def _system_python(script: str, lines: Sequence[object]) -> list[str]:
     done = subprocess.run(
-        [_SYSTEM_PYTHON, "-c", _RPM_SCRIPT],
-        input="".join(json.dumps([list(a), list(b)]) + "\n" for a, b in pairs),
+        [_SYSTEM_PYTHON, "-c", script],
+        input="".join(json.dumps(line) + "\n" for line in lines),
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=120,
     )
-    answers = [int(line) for line in done.stdout.split()]
-    assert len(answers) == len(pairs)
+    assert done.returncode == 0, done.stderr
+    answers = done.stdout.splitlines()
+    assert len(answers) == len(lines)
     return answers
+
+
+def _rpm(pairs: Sequence[tuple[EVR, EVR]]) -> list[int]:
+    """``rpm.labelCompare`` per pair of (epoch, version, release), None for absent."""
+    return [int(line) for line in _system_python(_RPM_SCRIPT, [[a, b] for a, b in pairs])]
+
+
+def _rpm_split(texts: Sequence[str]) -> list[EVR]:
+    """librpm's (epoch, version, release) of each EVR string, None for absent."""
+    return [tuple(json.loads(line)) for line in _system_python(_RPM_SPLIT_SCRIPT, texts)]
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +107,8 @@ def rpm_label_compare() -> Callable[[Sequence[tuple[EVR, EVR]]], list[int]]:
     if probe.returncode != 0:
         pytest.fail(f"python3-rpm is missing: run scripts/lab-deps as root\n{probe.stderr}")
     return _rpm
+
+
+@pytest.fixture(scope="session")
+def rpm_split(rpm_label_compare) -> Callable[[Sequence[str]], list[EVR]]:
+    return _rpm_split

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from patchwarden.domain.base import Value
+from patchwarden.domain.window import Duration, WindowSpec
 
-__all__ = ["Campaign", "GroupSpec", "RateSpec", "Selector"]
+__all__ = [
+    "Campaign",
+    "ChangeSpec",
+    "GroupSpec",
+    "PromotionSpec",
+    "RateSpec",
+    "Selector",
+]
 
 
 class Selector(Value):
@@ -37,6 +45,28 @@ class RateSpec(Value):
     max_errors: Annotated[int, Field(ge=0)] = 1
 
 
+class PromotionSpec(Value):
+    """How a patch moves between environments.
+
+    A patch enters an environment only after it succeeded in the one before, that one's
+    ``soak`` time passed, and its QA checks held: health, at most ``max_restarts`` restarts,
+    and (with ``require_rescan``) a re-scan showing the targeted findings gone.
+    """
+
+    order: tuple[str, ...] = ()
+    soak: dict[str, Duration] = Field(default_factory=dict)
+    max_restarts: Annotated[int, Field(ge=0)] = 0
+    require_rescan: bool = True
+
+
+class ChangeSpec(Value):
+    """Which environments need an approved change record, and how many approvers."""
+
+    required_for: tuple[str, ...] = ("prod",)
+    approvals: Annotated[int, Field(ge=1)] = 1
+    emergency: bool = False
+
+
 class Campaign(Value):
     """What to patch, where, and how."""
 
@@ -45,7 +75,21 @@ class Campaign(Value):
     groups: dict[str, GroupSpec]
     rate: RateSpec = Field(default_factory=RateSpec)
     rollback: Literal["auto", "manual"] = "auto"
+    promotion: PromotionSpec = Field(default_factory=PromotionSpec)
+    windows: dict[str, WindowSpec] = Field(default_factory=dict)
+    change: ChangeSpec = Field(default_factory=ChangeSpec)
     actions: tuple[Literal["emergency", "next_window", "defer", "ignore"], ...] = (
         "emergency",
         "next_window",
     )
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _name_windows(cls, value: Any) -> Any:
+        # A window is named by its key, so `windows: {prod-night: {...}}` needs no `name:`.
+        if isinstance(value, dict):
+            return {
+                k: {"name": k, **v} if isinstance(v, dict) and "name" not in v else v
+                for k, v in value.items()
+            }
+        return value

@@ -54,7 +54,8 @@ _NOT_SUPPORTED: dict[str, str] = {
 _BY_NAME: dict[str, str] = {name.casefold(): eco for name, eco in _OSV_NAMES.items()} | {
     eco: eco for eco in ECOSYSTEMS
 }
-_KNOWN = sorted([*ECOSYSTEMS, *_OSV_NAMES], key=str.casefold)
+# For error messages: each name once, OSV's spelling where it differs only by case ("Go").
+_KNOWN = sorted({n.casefold(): n for n in [*ECOSYSTEMS, *_OSV_NAMES]}.values(), key=str.casefold)
 
 
 def ecosystem_for(name: str) -> str:
