@@ -1,0 +1,250 @@
+"""The lab controller: one process that runs every lab host's sshd and service, and reboots.
+
+Started detached by ``patchwarden lab up`` (or the test fixture) as
+``python -m patchwarden.testing.lab_controller LAB_DIR``; stopped with SIGTERM.
+
+Per host it runs ``sshd -D -f hosts/<id>/sshd_config`` (chrooted into the host's root) and
+the ``pw-web`` HTTP service on ``<address>:<http_port>``, whose health reads
+``/usr/share/pw-web/status`` inside the root, so it follows what apt installed there.
+
+A reboot is asked for from inside the host (``/usr/local/sbin/lab-reboot`` writes
+``/run/lab-reboot-request``). The controller then does what a reboot does to the outside:
+every process of the host dies (sshd, its sessions), the service stops, ``/run`` is emptied
+(it is a tmpfs on real hosts), and after a pause the host comes back with a new boot id. A
+host flagged ``never-returns`` stays down until ``power-on`` is asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from patchwarden.testing.lab_image import write_boot_id
+
+__all__ = ["HostSpec", "main", "processes_rooted_in"]
+
+POLL_S = 0.1
+STATUS_FILE = "usr/share/pw-web/status"
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One lab host, as ``lab.json`` records it."""
+
+    id: str
+    address: str
+    ssh_port: int
+    http_port: int
+    dir: Path
+
+    @property
+    def root(self) -> Path:
+        """The host's root file system (its sshd's ChrootDirectory)."""
+        return self.dir / "root"
+
+    @property
+    def sshd_config(self) -> Path:
+        """The host's sshd configuration."""
+        return self.dir / "sshd_config"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {**self.__dict__, "dir": str(self.dir)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HostSpec:
+        """Read what :meth:`to_json` wrote."""
+        return cls(
+            data["id"], data["address"], data["ssh_port"], data["http_port"], Path(data["dir"])
+        )
+
+
+def processes_rooted_in(root: Path) -> list[int]:
+    """Pids of processes whose root directory is ``root``: every process of a lab host."""
+    wanted = str(root.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.readlink(entry / "root") == wanted:
+                found.append(int(entry.name))
+    return found
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            # The command name may hold spaces and parentheses: fields start after the last ')'.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class HostRuntime:
+    """The running parts of one lab host."""
+
+    def __init__(self, spec: HostSpec, latency_s: float) -> None:
+        self.spec = spec
+        self.latency_s = latency_s
+        self.sshd: asyncio.subprocess.Process | None = None
+        self.server: asyncio.Server | None = None
+        self.clients: set[asyncio.StreamWriter] = set()
+        self.state = "down"
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        (self.spec.dir / "state").write_text(f"{state}\n")
+
+    async def start(self) -> None:
+        """Start sshd and the service."""
+        log = open(self.spec.dir / "sshd.log", "ab")  # noqa: SIM115 - the child keeps it open
+        self.sshd = await asyncio.create_subprocess_exec(
+            "/usr/sbin/sshd", "-D", "-e", "-f", str(self.spec.sshd_config),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+        )  # fmt: skip
+        log.close()
+        (self.spec.dir / "sshd.pid").write_text(f"{self.sshd.pid}\n")
+        self.server = await asyncio.start_server(
+            self._serve, self.spec.address, self.spec.http_port, reuse_address=True
+        )
+        self._set_state("up")
+
+    async def stop(self, state: str = "down") -> None:
+        """Stop everything of this host, as a power cut would."""
+        self._set_state(state)
+        if self.server is not None:
+            self.server.close()
+            for writer in list(self.clients):
+                writer.close()
+            self.server = None
+        if self.sshd is not None:
+            sessions = _children_of(self.sshd.pid)
+            with contextlib.suppress(ProcessLookupError):
+                self.sshd.terminate()
+            try:
+                await asyncio.wait_for(self.sshd.wait(), 5)
+            except TimeoutError:
+                self.sshd.kill()
+                await self.sshd.wait()
+            _kill(sessions)
+            self.sshd = None
+        _kill(processes_rooted_in(self.spec.root))
+
+    async def reboot(self, pause_s: float) -> None:
+        """Go down, empty /run, pause, come back with a new boot id (unless doomed)."""
+        await self.stop("rebooting")
+        run = self.spec.root / "run"
+        for entry in run.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        await asyncio.sleep(pause_s)
+        if (self.spec.dir / "never-returns").exists():
+            self._set_state("down")
+            return
+        write_boot_id(self.spec.root)
+        await self.start()
+
+    def health(self) -> tuple[int, str]:
+        """What the service answers: 200 when the installed pw-web is healthy."""
+        try:
+            status = (self.spec.root / STATUS_FILE).read_text().strip()
+        except OSError:
+            return 503, f"pw-web not installed on {self.spec.id}\n"
+        if status.startswith("ok"):
+            return 200, f"{status} on {self.spec.id}\n"
+        return 500, f"{status} on {self.spec.id}: service failed to start\n"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients.add(writer)
+        try:
+            with contextlib.suppress(OSError, TimeoutError, asyncio.IncompleteReadError):
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                path = head.split(b" ", 2)[1].decode("latin-1") if b" " in head else "/"
+                if self.latency_s:
+                    await asyncio.sleep(self.latency_s)
+                code, body = self.health() if path in ("/", "/healthz") else (404, "not found\n")
+                reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(
+                    code, "Service Unavailable"
+                )
+                data = body.encode()
+                writer.write(
+                    f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\n"
+                    f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                    + data
+                )
+                await writer.drain()
+        finally:
+            self.clients.discard(writer)
+            writer.close()
+
+
+async def _control(lab_dir: Path) -> None:
+    state = json.loads((lab_dir / "lab.json").read_text())
+    pause_s = float(state.get("reboot_pause_s", 2.0))
+    hosts = [
+        HostRuntime(HostSpec.from_json(h), float(state.get("latency_s", 0.0)))
+        for h in state["hosts"]
+    ]
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    for host in hosts:
+        await host.start()
+    busy: dict[str, asyncio.Task[None]] = {}
+    while not stopping.is_set():
+        for host in hosts:
+            if host.spec.id in busy and busy[host.spec.id].done():
+                busy.pop(host.spec.id).result()
+            if host.spec.id in busy:
+                continue
+            request = host.spec.root / "run" / "lab-reboot-request"
+            power_on = host.spec.dir / "power-on"
+            if host.state == "up" and request.exists():
+                busy[host.spec.id] = asyncio.create_task(host.reboot(pause_s))
+            elif host.state == "down" and power_on.exists():
+                power_on.unlink()
+                (host.spec.dir / "never-returns").unlink(missing_ok=True)
+                write_boot_id(host.spec.root)
+                await host.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), POLL_S)
+    for task in busy.values():
+        task.cancel()
+    for host in hosts:
+        await host.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the controller for the lab in ``argv[0]`` until SIGTERM."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m patchwarden.testing.lab_controller LAB_DIR", file=sys.stderr)
+        return 2
+    asyncio.run(_control(Path(args[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The lab's apt repository: small real ``.deb`` packages built with ``dpkg-deb``.
+
+``pw-web`` is the service each lab host runs (the lab controller serves it, and its health
+reads ``/usr/share/pw-web/status`` from the host's root, so health follows what is installed):
+
+- ``pw-web 1.0-1``: installed at first, healthy.
+- ``pw-web 1.0-2``: a clean security fix, healthy.
+- ``pw-web 1.0-3``: a bad update: the service fails its health check.
+- ``pw-kernel 1.0-1`` → ``1.0-2``: its postinst asks for a reboot (``/run/reboot-required``).
+- ``pw-tool 1.0-1`` → ``1.0-2``: a plain tool, for holds and scans.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["INITIAL", "PACKAGES", "LabPackage", "build_repo"]
+
+
+@dataclass(frozen=True)
+class LabPackage:
+    """One test package: its control fields, files and maintainer scripts."""
+
+    name: str
+    version: str
+    summary: str
+    files: dict[str, str] = field(default_factory=dict)
+    postinst: str = ""
+
+    @property
+    def filename(self) -> str:
+        """The ``.deb`` file name, as Debian names them."""
+        return f"{self.name}_{self.version}_all.deb"
+
+
+_REBOOT_POSTINST = """#!/bin/sh
+set -e
+# What update-notifier's notify-reboot-required does on Debian and Ubuntu.
+if [ "$1" = configure ]; then
+    echo "*** System restart required ***" > /run/reboot-required
+    echo pw-kernel >> /run/reboot-required.pkgs
+fi
+"""
+
+
+def _web(version: str, status: str, summary: str) -> LabPackage:
+    return LabPackage(
+        "pw-web", version, summary, {"usr/share/pw-web/status": f"{status} pw-web {version}\n"}
+    )
+
+
+def _tool(version: str) -> LabPackage:
+    script = f"#!/bin/sh\necho pw-tool {version}\n"
+    return LabPackage("pw-tool", version, "lab tool", {"usr/bin/pw-tool": script})
+
+
+PACKAGES: tuple[LabPackage, ...] = (
+    _web("1.0-1", "ok", "lab web service"),
+    _web("1.0-2", "ok", "lab web service (security fix)"),
+    _web("1.0-3", "broken", "lab web service (bad update: fails to start)"),
+    LabPackage("pw-kernel", "1.0-1", "lab kernel", {"boot/pw-kernel-1.0-1": "kernel\n"}),
+    LabPackage(
+        "pw-kernel",
+        "1.0-2",
+        "lab kernel (needs a reboot)",
+        {"boot/pw-kernel-1.0-2": "kernel\n"},
+        _REBOOT_POSTINST,
+    ),
+    _tool("1.0-1"),
+    _tool("1.0-2"),
+)
+"""Every package in the lab repository."""
+
+INITIAL: dict[str, str] = {"pw-web": "1.0-1", "pw-kernel": "1.0-1", "pw-tool": "1.0-1"}
+"""What every lab host has installed when the lab comes up."""
+
+
+def _build_one(package: LabPackage, work: Path, out: Path) -> None:
+    tree = work / f"{package.name}-{package.version}"
+    (tree / "DEBIAN").mkdir(parents=True)
+    control = (
+        f"Package: {package.name}\nVersion: {package.version}\nArchitecture: all\n"
+        "Maintainer: patchwarden lab <lab@patchwarden.invalid>\nSection: misc\n"
+        f"Priority: optional\nDescription: {package.summary}\n"
+        " A small package of the patchwarden lab.\n"
+    )
+    (tree / "DEBIAN" / "control").write_text(control)
+    if package.postinst:
+        script = tree / "DEBIAN" / "postinst"
+        script.write_text(package.postinst)
+        script.chmod(0o755)
+    for relative, content in package.files.items():
+        path = tree / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        path.chmod(0o755 if relative.startswith("usr/bin/") else 0o644)
+    subprocess.run(
+        [
+            "dpkg-deb",
+            "--root-owner-group",
+            "-Zgzip",
+            "--build",
+            str(tree),
+            str(out / package.filename),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def build_repo(dest: Path, packages: tuple[LabPackage, ...] = PACKAGES) -> Path:
+    """Build ``packages`` into a flat apt repository at ``dest`` (``deb file:DEST ./``).
+
+    Returns ``dest``. Everything is world-readable: apt reads it as its ``_apt`` user.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    dest.chmod(0o755)
+    with tempfile.TemporaryDirectory(prefix="pw-lab-debs-") as scratch:
+        for package in packages:
+            _build_one(package, Path(scratch), dest)
+    index = subprocess.run(
+        ["dpkg-scanpackages", "--multiversion", ".", "/dev/null"],
+        cwd=dest,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (dest / "Packages").write_text(index.stdout)
+    for path in dest.iterdir():
+        path.chmod(0o644)
+    return dest
