@@ -58,6 +58,9 @@ def _reason(text: str) -> str:
     core = re.split(r"[-+]", text, maxsplit=1)[0]
     if text[:1] in ("v", "V"):
         return "SemVer has no 'v' prefix"
+    bad = next((c for c in text if not (c.isascii() and (c.isalnum() or c in ".+-"))), None)
+    if bad is not None:
+        return f"character {bad!r} is not allowed in SemVer"
     if not _RELEASE.fullmatch(core):
         return "must start with MAJOR.MINOR.PATCH, three numbers"
     if any(len(n) > 1 and n.startswith("0") for n in core.split(".")):
