@@ -1,22 +1,48 @@
-"""Match installed packages against advisories: which asset is exposed by what.
+"""Match installed packages against advisories: which asset is exposed by what, and the fix.
 
-Fleets repeat themselves: hundreds of hosts carry the same (package, version). Matching
-evaluates each distinct (ecosystem, release, package, version) once and fans the answer out
-to every asset that has it, so the cost follows distinct versions, not hosts.
+Fleets repeat themselves: thousands of hosts carry the same (package, version). Matching
+therefore works on the fleet's *distinct* (ecosystem, release, package, version) tuples:
+
+1. :class:`InstalledTable` interns every tuple once and keeps each host as a compact array
+   of tuple ids (4 bytes a package instead of two strings in a dict).
+2. :class:`AdvisoryIndex` groups advisories by (ecosystem, package). For each group it ranks
+   every version it will meet once (range events, installed versions, fix candidates) with
+   :class:`~patchwarden.versions.VersionRanker`, compiles the OSV ranges into integer
+   intervals, and evaluates each distinct installed version against them.
+3. :func:`match_table` fans the verdicts out to hosts with one C-level set intersection
+   per host.
+
+Each verdict carries the fixed version per advisory and the *recommended target*: the
+smallest known version that fixes every finding on that package (known versions are the
+advisories' fix versions plus, when given, the versions a repository offers). Findings
+with no fix are kept and flagged.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
-from patchwarden.domain.advisories import Advisory, Affected, Finding, Range
+from patchwarden.domain.advisories import Advisory, Affected, Finding
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.inventory import Inventory
-from patchwarden.versions import compare, ecosystem_for
+from patchwarden.errors import InvalidVersion
+from patchwarden.feeds.ranges import CompiledAffected, compile_affected, scheme_of, versions_to_rank
+from patchwarden.versions import VersionRanker, parse
 
-__all__ = ["AdvisoryIndex", "affected_fix", "asset_ecosystem", "match_findings"]
+__all__ = [
+    "AdvisoryIndex",
+    "Exposure",
+    "Hit",
+    "InstalledTable",
+    "TableMatch",
+    "asset_ecosystem",
+    "match_findings",
+    "match_table",
+    "split_ecosystem",
+]
 
 # OS family -> OSV ecosystem name of its packages.
 _FAMILY_ECOSYSTEM = {
@@ -27,13 +53,27 @@ _FAMILY_ECOSYSTEM = {
     "rhel": "Red Hat",
     "alpine": "Alpine",
 }
+# OSV names these releases by major version (Debian:12, AlmaLinux:9) and Alpine by
+# major.minor (Alpine:v3.19), while hosts report 12.5, 9.4 or 3.19.1.
+_MAJOR_ONLY = {"debian", "almalinux", "rocky linux", "red hat"}
+_MAJOR_MINOR = {"alpine"}
 
 
-def _split(osv_ecosystem: str) -> tuple[str, str]:
-    """``"Ubuntu:22.04:LTS"`` -> ``("ubuntu", "22.04")``; no release -> ``""``."""
+def split_ecosystem(osv_ecosystem: str) -> tuple[str, str]:
+    """``"Ubuntu:Pro:22.04:LTS"`` -> ``("ubuntu", "22.04")``; no release -> ``""``.
+
+    Example:
+        >>> split_ecosystem("Alpine:v3.19"), split_ecosystem("AlmaLinux:9.4")
+        (('alpine', '3.19'), ('almalinux', '9'))
+    """
     base, *rest = osv_ecosystem.split(":")
-    release = next((p.lstrip("v") for p in rest if any(c.isdigit() for c in p)), "")
-    return base.strip().lower(), release
+    base = base.strip().lower()
+    release = next((p.strip().lstrip("v") for p in rest if any(c.isdigit() for c in p)), "")
+    if base in _MAJOR_ONLY:
+        release = release.split(".")[0]
+    elif base in _MAJOR_MINOR:
+        release = ".".join(release.split(".")[:2])
+    return base, release
 
 
 def asset_ecosystem(asset: AssetBase) -> str:
@@ -46,125 +86,306 @@ def asset_ecosystem(asset: AssetBase) -> str:
     return f"{name}:{asset.os.release}" if asset.os.release else name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An advisory affecting an installed version, and the version that fixes it (or ``""``)."""
+
+    advisory: Advisory
+    fixed: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """Everything one installed (ecosystem, package, version) is exposed to."""
+
+    hits: tuple[Hit, ...]
+    recommended: str
+    """Smallest known version fixing every hit that has a fix; ``""`` if none does."""
+
+    @property
+    def no_fix(self) -> bool:
+        """Whether some hit has no known fix yet."""
+        return any(not hit.fixed for hit in self.hits)
+
+
+_NOTHING = Exposure((), "")
+
+
+@dataclass(slots=True)
 class _Entry:
     advisory: Advisory
     affected: Affected
     release: str
 
 
-class AdvisoryIndex:
-    """Advisories indexed by (ecosystem, package) with a cache of version verdicts."""
+@dataclass(slots=True)
+class _Group:
+    """The advisories of one (ecosystem, package)."""
 
-    def __init__(self, advisories: Iterable[Advisory]) -> None:
-        self._entries: dict[tuple[str, str], list[_Entry]] = defaultdict(list)
+    scheme: str
+    entries: list[_Entry] = field(default_factory=list)
+
+
+class AdvisoryIndex:
+    """Advisories indexed by (ecosystem, package), with a cache of verdicts.
+
+    Args:
+        advisories: The catalog; withdrawn advisories are left out.
+        available: Optional versions a repository offers, by (OSV ecosystem, package):
+            they become candidates for the recommended target next to the fix versions.
+    """
+
+    def __init__(
+        self,
+        advisories: Iterable[Advisory],
+        available: Mapping[tuple[str, str], Iterable[str]] | None = None,
+    ) -> None:
         self.advisories: dict[str, Advisory] = {}
+        self._groups: dict[tuple[str, str], _Group] = {}
         for advisory in advisories:
             if advisory.withdrawn is not None:
                 continue
             self.advisories[advisory.id] = advisory
             for affected in advisory.affected:
-                base, release = _split(affected.ecosystem)
-                self._entries[(base, affected.package)].append(_Entry(advisory, affected, release))
-        self._verdicts: dict[tuple[str, str, str, str], list[tuple[Advisory, str]]] = {}
+                base, release = split_ecosystem(affected.ecosystem)
+                group = self._groups.get((base, affected.package))
+                if group is None:
+                    group = _Group(scheme_of(affected.ecosystem))
+                    self._groups[(base, affected.package)] = group
+                group.entries.append(_Entry(advisory, affected, release))
+        self._available: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for (ecosystem, package), versions in (available or {}).items():
+            self._available[(split_ecosystem(ecosystem)[0], package)].update(versions)
+        self._cache: dict[tuple[str, str, str, str], Exposure] = {}
 
     def lookup(self, osv_ecosystem: str, package: str, version: str) -> list[tuple[Advisory, str]]:
-        """Advisories affecting this package version, each with its fixed version (or ``""``)."""
-        base, release = _split(osv_ecosystem)
-        key = (base, release, package, version)
-        cached = self._verdicts.get(key)
-        if cached is not None:
-            return cached
-        scheme = ecosystem_for(base)
-        found: list[tuple[Advisory, str]] = []
-        for entry in self._entries.get((base, package), ()):
-            if entry.release and release and entry.release != release:
+        """Advisories affecting this package version, each with its fixed version (or ``""``).
+
+        Example:
+            >>> AdvisoryIndex([]).lookup("Debian:12", "openssl", "3.0.11-1~deb12u2")
+            []
+        """
+        exposure = self.exposures([(osv_ecosystem, package, version)])[0]
+        return [(hit.advisory, hit.fixed) for hit in exposure.hits]
+
+    def exposures(self, installed: Iterable[tuple[str, str, str]]) -> list[Exposure]:
+        """The exposure of each ``(OSV ecosystem, package, version)``, in the given order.
+
+        Versions of one package are evaluated together, so each package's versions are
+        ranked and its ranges compiled once per call; repeat tuples cost a dict look-up.
+        """
+        keys = [(*split_ecosystem(e), p, v) for e, p, v in installed]
+        todo: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+        for base, release, package, version in keys:
+            if (base, release, package, version) not in self._cache:
+                if (base, package) in self._groups:
+                    todo[(base, package)].add((release, version))
+                else:
+                    self._cache[(base, release, package, version)] = _NOTHING
+        for (base, package), wanted in todo.items():
+            verdicts = self._evaluate(base, package, self._groups[(base, package)], wanted)
+            for (release, version), exposure in verdicts.items():
+                self._cache[(base, release, package, version)] = exposure
+        return [self._cache[key] for key in keys]
+
+    def _evaluate(
+        self, base: str, package: str, group: _Group, wanted: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], Exposure]:
+        rankers = _rank(group, {v for _, v in wanted} | self._available.get((base, package), set()))
+        ranks = {scheme: ranker.ranks() for scheme, ranker in rankers.items()}
+        compiled = [_compile(entry.affected, ranks) for entry in group.entries]
+        candidates = sorted(
+            {fix for c in compiled for _, _, fix in c.fixes} | self._available[(base, package)]
+        )
+        out: dict[tuple[str, str], Exposure] = {}
+        for release, version in wanted:
+            positions = _positions(version, ranks)
+            hit_entries: dict[str, list[CompiledAffected]] = defaultdict(list)
+            for entry, entry_compiled in zip(group.entries, compiled, strict=True):
+                if entry.release and release and entry.release != release:
+                    continue
+                if entry_compiled.verdict(version, positions)[0]:
+                    hit_entries[entry.advisory.id].append(entry_compiled)
+            if not hit_entries:
+                out[(release, version)] = _NOTHING
                 continue
-            hit, fixed = affected_fix(scheme, entry.affected, version)
-            if hit:
-                found.append((entry.advisory, fixed))
-        self._verdicts[key] = found
+            above = _above(version, candidates, ranks, group.scheme)
+            hits: list[Hit] = []
+            fixable: list[CompiledAffected] = []  # the entries of advisories with a fix
+            for advisory_id, entries in sorted(hit_entries.items()):
+                fixed = _smallest_fix(entries, above, ranks)
+                hits.append(Hit(self.advisories[advisory_id], fixed))
+                if fixed:
+                    fixable.extend(entries)
+            recommended = _smallest_fix(fixable, above, ranks) if fixable else ""
+            out[(release, version)] = Exposure(tuple(hits), recommended)
+        return out
+
+
+def _rank(group: _Group, installed: set[str]) -> dict[str, VersionRanker]:
+    """One ranker per ordering the group's ranges use, holding every version met."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for entry in group.entries:
+        for scheme, version in versions_to_rank(entry.affected, group.scheme):
+            wanted[scheme].add(version)
+    if group.scheme:
+        wanted.setdefault(group.scheme, set())  # installed versions get ranks even so
+    rankers = {}
+    for scheme, versions in wanted.items():
+        valid = [v for v in versions | installed if _valid(scheme, v)]
+        rankers[scheme] = VersionRanker(scheme, valid)
+    return rankers
+
+
+def _valid(scheme: str, version: str) -> bool:
+    try:
+        parse(scheme, version)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _compile(affected: Affected, ranks: Mapping[str, Mapping[str, int]]) -> CompiledAffected:
+    try:
+        return compile_affected(affected, lambda scheme, version: ranks[scheme][version])
+    except KeyError:
+        # A range version its ordering rejects (records parsed before validation existed):
+        # fall back to the record's explicit versions list rather than guessing an order.
+        return compile_affected(affected.model_copy(update={"ranges": ()}), lambda s, v: 0)
+
+
+def _positions(version: str, ranks: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    return {scheme: table[version] for scheme, table in ranks.items() if version in table}
+
+
+def _above(
+    version: str, candidates: list[str], ranks: Mapping[str, Mapping[str, int]], scheme: str
+) -> list[str]:
+    """Candidates newer than ``version`` in the ecosystem's order, oldest first."""
+    table = ranks.get(scheme)
+    if not table or version not in table:
+        return []
+    here = table[version]
+    newer = [c for c in candidates if table.get(c, -1) > here]
+    return sorted(newer, key=table.__getitem__)
+
+
+def _smallest_fix(
+    entries: list[CompiledAffected], above: list[str], ranks: Mapping[str, Mapping[str, int]]
+) -> str:
+    """The oldest candidate that none of ``entries`` affects; ``""`` if there is none."""
+    for candidate in above:
+        positions = _positions(candidate, ranks)
+        if not any(entry.verdict(candidate, positions)[0] for entry in entries):
+            return candidate
+    return ""
+
+
+# -- the fleet ---------------------------------------------------------------------------
+
+
+class InstalledTable:
+    """A fleet's installed packages, interned: each distinct tuple once, hosts as id arrays.
+
+    Example:
+        >>> table = InstalledTable()
+        >>> table.add_host("web-1", "Debian:12", {"openssl": "3.0.11-1~deb12u2"})
+        >>> table.add_host("web-2", "Debian:12", {"openssl": "3.0.11-1~deb12u2"})
+        >>> len(table.tuples), table.rows
+        (1, 2)
+    """
+
+    def __init__(self) -> None:
+        self.tuples: list[tuple[str, str, str]] = []
+        """Distinct ``(OSV ecosystem, package, version)``; a tuple's id is its index."""
+        self.hosts: list[str] = []
+        self.packages: list[array[int]] = []
+        """Per host (same order as :attr:`hosts`), the ids of its installed tuples."""
+        self._ids: dict[tuple[str, str, str], int] = {}
+
+    @property
+    def rows(self) -> int:
+        """Installed (host, package) rows in all."""
+        return sum(len(ids) for ids in self.packages)
+
+    def intern(self, ecosystem: str, package: str, version: str) -> int:
+        """The id of a tuple, adding it if new."""
+        key = (ecosystem, package, version)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.tuples)
+            self.tuples.append(key)
         return found
 
+    def add_host(self, host: str, ecosystem: str, packages: Mapping[str, str]) -> None:
+        """Add a host and its ``package -> version`` map."""
+        ids = array("i", (self.intern(ecosystem, p, v) for p, v in packages.items()))
+        self.add_host_ids(host, ids)
 
-def affected_fix(scheme: str, affected: Affected, version: str) -> tuple[bool, str]:
-    """Whether ``version`` is affected, and the lowest fixed version above it (OSV rules)."""
-    if version in affected.versions:
-        return True, _lowest_fix(scheme, affected.ranges, version)
-    for rng in affected.ranges:
-        if rng.type != "GIT" and _in_range(scheme, rng, version):
-            return True, _lowest_fix(scheme, (rng,), version)
-    return False, ""
-
-
-def _in_range(scheme: str, rng: Range, version: str) -> bool:
-    # The OSV schema's evaluation: walk events in version order, toggling.
-    events: list[tuple[str, str]] = []
-    for event in rng.events:
-        for kind in ("introduced", "fixed", "last_affected"):
-            value = getattr(event, kind)
-            if value is not None:
-                events.append((kind, value))
-    affected = False
-    for kind, value in sorted(events, key=lambda e: _SortKey(scheme, e[1])):
-        if kind == "introduced" and (value == "0" or compare(scheme, version, value) >= 0):
-            affected = True
-        elif kind == "fixed" and compare(scheme, version, value) >= 0:
-            affected = False
-        elif kind == "last_affected" and compare(scheme, version, value) > 0:
-            affected = False
-    return affected
+    def add_host_ids(self, host: str, ids: array[int]) -> None:
+        """Add a host by the ids of already interned tuples (for bulk loaders)."""
+        self.hosts.append(host)
+        self.packages.append(ids)
 
 
-class _SortKey:
-    """Orders event versions with the ecosystem's comparator; ``"0"`` sorts first."""
+@dataclass(frozen=True)
+class TableMatch:
+    """The result of :func:`match_table`: per host, the ids of its exposed tuples."""
 
-    __slots__ = ("scheme", "value")
+    table: InstalledTable
+    exposures: list[Exposure]
+    exposed: list[list[int]]
 
-    def __init__(self, scheme: str, value: str) -> None:
-        self.scheme, self.value = scheme, value
+    @property
+    def count(self) -> int:
+        """Findings in all: one per (host, exposed tuple, advisory)."""
+        return sum(len(self.exposures[t].hits) for ids in self.exposed for t in ids)
 
-    def __lt__(self, other: _SortKey) -> bool:
-        if self.value == "0" or other.value == "0":
-            return self.value == "0" and other.value != "0"
-        return compare(self.scheme, self.value, other.value) < 0
+    def rows(self) -> Iterator[tuple[str, int, Hit]]:
+        """``(host, tuple id, hit)`` for every finding, by host then package."""
+        tuples = self.table.tuples
+        for host, ids in zip(self.table.hosts, self.exposed, strict=True):
+            for tuple_id in sorted(ids, key=lambda t: tuples[t][1]):
+                for hit in self.exposures[tuple_id].hits:
+                    yield host, tuple_id, hit
 
 
-def _lowest_fix(scheme: str, ranges: Sequence[Range], version: str) -> str:
-    fixes = [
-        e.fixed
-        for r in ranges
-        for e in r.events
-        if e.fixed is not None and compare(scheme, e.fixed, version) > 0
-    ]
-    best = ""
-    for fix in fixes:
-        if not best or compare(scheme, fix, best) < 0:
-            best = fix
-    return best
+def match_table(table: InstalledTable, index: AdvisoryIndex) -> TableMatch:
+    """Match every host of the table; cost follows distinct tuples, not hosts."""
+    exposures = index.exposures(table.tuples)
+    vulnerable = {tuple_id for tuple_id, e in enumerate(exposures) if e.hits}
+    exposed = [sorted(vulnerable.intersection(ids)) for ids in table.packages]
+    return TableMatch(table, exposures, exposed)
 
 
 def match_findings(inventory: Inventory, index: AdvisoryIndex) -> list[Finding]:
-    """Every finding in the inventory, ordered by asset then advisory."""
-    findings: list[Finding] = []
+    """Every finding in the inventory, ordered by asset, package, then advisory."""
+    table = InstalledTable()
     for asset in inventory.assets:
         ecosystem = asset_ecosystem(asset)
-        if not ecosystem:
-            continue
-        for package, version in sorted(asset.packages.items()):
-            for advisory, fixed in index.lookup(ecosystem, package, version):
-                findings.append(
-                    Finding(
-                        asset_id=asset.id,
-                        advisory_id=advisory.id,
-                        package=package,
-                        ecosystem=ecosystem,
-                        installed=version,
-                        fixed=fixed,
-                        severity=advisory.severity,
-                        cvss_score=advisory.cvss_score,
-                        kev=advisory.kev,
-                        epss=advisory.epss,
-                    )
-                )
+        if ecosystem and asset.packages:
+            table.add_host(asset.id, ecosystem, asset.packages)
+    result = match_table(table, index)
+    findings: list[Finding] = []
+    for host, tuple_id, hit in result.rows():
+        ecosystem, package, version = table.tuples[tuple_id]
+        advisory = hit.advisory
+        findings.append(
+            Finding(
+                asset_id=host,
+                advisory_id=advisory.id,
+                package=package,
+                ecosystem=ecosystem,
+                installed=version,
+                fixed=hit.fixed,
+                severity=advisory.severity,
+                cvss_score=advisory.cvss_score,
+                kev=advisory.kev,
+                epss=advisory.epss,
+                aliases=advisory.cves,
+                kev_due=advisory.kev_due,
+                recommended=result.exposures[tuple_id].recommended,
+                no_fix=not hit.fixed,
+            )
+        )
     return findings
