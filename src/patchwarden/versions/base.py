@@ -18,7 +18,8 @@ class Version:
 
     Versions of different ecosystems do not compare: ``<`` raises ``TypeError`` and ``==``
     is False. Equal versions (``1.0`` and ``1.00`` in Debian) are ``==`` and hash alike,
-    even when their text differs; ``text`` keeps what was parsed.
+    even when their text differs; ``text`` keeps what was parsed. Parsed versions are
+    cached and shared: treat them as immutable.
 
     Attributes:
         ecosystem: canonical ecosystem name (``deb``, ``rpm``, ``apk``, ...).
