@@ -84,6 +84,8 @@ class Lab:
     """A lab of real hosts: :meth:`up`, :meth:`down`, :meth:`status`, and per-host helpers."""
 
     config: LabConfig = field(default_factory=LabConfig)
+    # The controller when this process started it: reaped on down(), never left a zombie.
+    _controller: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     # -- layout --------------------------------------------------------------------------
 
@@ -185,6 +187,9 @@ class Lab:
                 time.sleep(0.1)
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        if self._controller is not None:
+            self._controller.wait(15)
+            self._controller = None
         self._teardown_files()
 
     def status(self) -> dict[str, Any]:
@@ -318,11 +323,14 @@ class Lab:
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         log.close()
+        self._controller = process
         self._write_state(process.pid)
         try:
             self.wait_up()
         except LabError:
             process.terminate()
+            process.wait(15)
+            self._controller = None
             tail = (self.dir / "controller.log").read_text()[-2000:]
             raise LabError(f"lab hosts did not come up; controller log:\n{tail}") from None
 
