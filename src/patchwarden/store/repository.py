@@ -16,14 +16,16 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from patchwarden.domain.change import ChangeRecord
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import StoreError
 from patchwarden.store import advisories as advisory_ops
 from patchwarden.store import assessments as assessment_ops
+from patchwarden.store import changes as change_ops
 from patchwarden.store import inventory as inventory_ops
 from patchwarden.store import runs as run_ops
 from patchwarden.store.advisories import AdvisoryInput
@@ -38,7 +40,7 @@ from patchwarden.store.records import (
     RunRecord,
     UpsertCounts,
 )
-from patchwarden.store.tables import as_utc
+from patchwarden.store.tables import Run, as_utc
 
 __all__ = ["READ_ONLY_OPTION", "Store", "describe_error"]
 
@@ -335,3 +337,46 @@ class Store:
         """A run's journal in order (empty for an unknown run)."""
         with self._connection("read the journal", write=False) as connection:
             return run_ops.events(connection, run_id)
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first (ties by id)."""
+        with self._session("read runs", write=False) as session:
+            rows = session.scalars(select(Run).order_by(Run.started_at, Run.id))
+            return [
+                RunRecord(r.id, r.plan_hash, r.state, r.started_at, r.finished_at, r.summary)
+                for r in rows
+            ]
+
+    # -- change records ---------------------------------------------------------------
+
+    def create_change(self, record: ChangeRecord) -> ChangeRecord:
+        """Store a new change record; returns it with its id. The plan must be saved.
+
+        Raises:
+            KeyError: the plan it pins is not stored.
+        """
+        with self._session("create the change", write=True) as session:
+            return change_ops.create_change(session, record, self._now())
+
+    def get_change(self, change_id: int) -> ChangeRecord | None:
+        """The change with this id, or ``None``."""
+        with self._session("read a change", write=False) as session:
+            return change_ops.get_change(session, change_id)
+
+    def changes(
+        self, *, campaign: str | None = None, plan_hash: str | None = None
+    ) -> list[ChangeRecord]:
+        """Change records, oldest first, optionally of one campaign or one plan."""
+        with self._session("read changes", write=False) as session:
+            return change_ops.list_changes(session, campaign, plan_hash)
+
+    def update_change(self, record: ChangeRecord) -> ChangeRecord:
+        """Write a change read at ``record.revision``; returns it at the next revision.
+
+        Raises:
+            KeyError: no change has this id.
+            StaleChange: someone wrote it since it was read.
+            ValueError: the record tries to pin another plan.
+        """
+        with self._session("update the change", write=True) as session:
+            return change_ops.update_change(session, record, self._now())

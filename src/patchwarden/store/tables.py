@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -30,6 +31,7 @@ __all__ = [
     "Advisory",
     "Assessment",
     "Base",
+    "Change",
     "Finding",
     "InventoryAsset",
     "JournalEntry",
@@ -191,3 +193,28 @@ class JournalEntry(Base):
     step_id: Mapped[str] = mapped_column(String)
     event: Mapped[str] = mapped_column(String)
     payload: Mapped[dict[str, Any]]
+
+
+class Change(Base):
+    """A change record for one plan; ``data`` is the whole record, the columns are for queries.
+
+    ``revision`` counts writes: an update names the revision it read, so two approvers acting
+    at once cannot both win.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        Index("ix_changes_plan_hash", "plan_hash"),
+        Index("ix_changes_campaign", "campaign"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String)
+    plan_hash: Mapped[str] = mapped_column(ForeignKey("plans.hash"))
+    state: Mapped[str] = mapped_column(String(32))
+    requester: Mapped[str] = mapped_column(String)
+    emergency: Mapped[bool] = mapped_column(Boolean)
+    revision: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]

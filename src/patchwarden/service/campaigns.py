@@ -1,0 +1,244 @@
+"""Campaign files: YAML in, a validated :class:`Campaign` out, or problems with file:line:field.
+
+Besides the shape (pydantic), a campaign is checked where only a person can fix it: window
+rules that cron or RRULE would refuse, and environments the inventory does not have.
+:func:`build_plan` then runs the whole pure pipeline (assess, plan, fit into windows).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path as FilePath
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from patchwarden.assess.assessment import Assessment, assess
+from patchwarden.domain.advisories import Advisory
+from patchwarden.domain.campaign import Campaign
+from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.plan import Plan
+from patchwarden.errors import Problem, ValidationFailed
+from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
+from patchwarden.planning.plan import plan_campaign
+from patchwarden.planning.windows import fit_windows, rule_problem
+
+__all__ = [
+    "LoadedCampaign",
+    "PlanBuild",
+    "build_plan",
+    "check_against_inventory",
+    "load_campaign",
+    "read_campaign",
+]
+
+
+@dataclass(frozen=True)
+class LoadedCampaign:
+    """A validated campaign and where each of its fields was written."""
+
+    campaign: Campaign
+    file: str
+    lines: dict[Path, int] = field(default_factory=dict)
+
+    def problem(self, path: Path, message: str, hint: str = "") -> Problem:
+        """A problem located at ``path`` of this campaign's file."""
+        doc = LocatedDocument(self.file, None, self.lines)
+        return Problem(self.file, doc.line_of(path), dotted_path(path), message, hint)
+
+
+def read_campaign(path: FilePath | str) -> LoadedCampaign:
+    """Read and validate a campaign file.
+
+    Raises:
+        ValidationFailed: the file cannot be read or is not a valid campaign.
+    """
+    try:
+        text = FilePath(path).read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ValidationFailed([Problem(str(path), 0, "", f"cannot read: {reason}", "")]) from error
+    return load_campaign(str(path), text)
+
+
+def load_campaign(file: str, text: str) -> LoadedCampaign:
+    r"""Validate a campaign YAML text; every problem names file, line and field with a hint.
+
+    Example:
+        >>> load_campaign("c.yaml", "name: x\\ngroups: {}\\n").campaign.name
+        'x'
+    """
+    doc = load_located(file, text)
+    if doc.problems:
+        raise ValidationFailed(doc.problems)
+    if not isinstance(doc.value, dict):
+        raise ValidationFailed(
+            [Problem(file, 1, "", "a campaign is a mapping", "start with `name:` and `groups:`")]
+        )
+    try:
+        campaign = Campaign.model_validate(doc.value)
+    except ValidationError as error:
+        # A union reports each member's complaint; one per field reads better.
+        by_field = {(p.line, p.field): p for p in (_explain(doc, e) for e in error.errors())}
+        raise ValidationFailed(list(by_field.values())) from error
+    loaded = LoadedCampaign(campaign, file, doc.lines)
+    problems = [
+        loaded.problem(("windows", name, "cron" if spec.cron else "rrule"), why, _RULE_HINT)
+        for name, spec in campaign.windows.items()
+        if (why := rule_problem(spec))
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    return loaded
+
+
+_RULE_HINT = "e.g. cron: '0 22 * * 0' or rrule: 'FREQ=MONTHLY;BYDAY=2TU'"
+
+
+def _trim(raw: Any, loc: tuple[str | int, ...]) -> tuple[Path, str | int | None]:
+    """The part of ``loc`` that exists in ``raw``, and the first key that does not.
+
+    Unions put their member's name into the location (``int``, ``constrained-str``); those
+    are not in the file, so the path stops before them.
+    """
+    path: list[str | int] = []
+    node = raw
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            return tuple(path), part
+        node = node[part]
+        path.append(part)
+    return tuple(path), None
+
+
+def _explain(doc: LocatedDocument, error: ErrorDetails) -> Problem:
+    path, missing = _trim(doc.value, tuple(error["loc"]))
+    kind = error["type"]
+    line = doc.line_of(path)
+    if kind == "missing" and missing is not None:
+        full = (*path, missing)
+        return Problem(
+            doc.file, line, dotted_path(full), "required field missing", f"add `{missing}:`"
+        )
+    if kind == "extra_forbidden":
+        known = _known_fields(path)
+        close = difflib.get_close_matches(str(path[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+        return Problem(doc.file, line, dotted_path(path), "unknown field", hint)
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    if got is not None and not isinstance(got, dict | list) and kind != "value_error":
+        message = f"{message} (got {got!r})"
+    return Problem(doc.file, line, dotted_path(path), message, _hint(path, kind))
+
+
+def _known_fields(path: Path) -> list[str]:
+    """Field names allowed next to ``path[-1]``, found by walking the campaign model."""
+    model: Any = Campaign
+    for part in path[:-1]:
+        fields = getattr(model, "model_fields", None)
+        if fields is None:
+            break
+        # A part that is no field is a dict key (a group or window name): the model stays.
+        if part in fields:
+            model = _model_of(fields[part].annotation)
+    fields = getattr(model, "model_fields", {})
+    return sorted(fields)
+
+
+def _model_of(annotation: Any) -> Any:
+    from typing import get_args  # noqa: PLC0415 - only on the error path
+
+    for arg in (annotation, *get_args(annotation)):
+        if hasattr(arg, "model_fields"):
+            return arg
+        for inner in get_args(arg):
+            if hasattr(inner, "model_fields"):
+                return inner
+    return annotation
+
+
+_HINTS = {
+    "literal_error": "use one of the values listed",
+    "int_parsing": "write a whole number, e.g. 2",
+    "int_type": "write a whole number, e.g. 2",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "dict_type": "write a mapping, e.g. {key: value}",
+    "tuple_type": "write a list, e.g. [dev, prod]",
+    "list_type": "write a list, e.g. [dev, prod]",
+    "string_pattern_mismatch": "write a count like 2 or a percentage like 25%",
+    "time_delta_parsing": "write a duration such as 30m, 4h, 1d or 1d12h",
+    "time_parsing": "write a time of day such as 22:00",
+    "date_from_datetime_parsing": "write a date such as 2026-12-24",
+    "greater_than_equal": "use a larger value",
+}
+
+
+def _hint(path: Path, kind: str) -> str:
+    if path[:1] == ("windows",) and len(path) == 1:
+        return "define windows by name: `windows: {prod-night: {cron: '0 22 * * 0', duration: 4h}}`"
+    return _HINTS.get(kind, "")
+
+
+def check_against_inventory(loaded: LoadedCampaign, environments: Sequence[str]) -> None:
+    """Refuse environments the inventory does not have (scope, promotion, windows, change).
+
+    Raises:
+        ValidationFailed: one problem per unknown environment, at its line.
+    """
+    known = list(environments)
+    c = loaded.campaign
+    named: list[tuple[Path, str]] = [(("scope_env", i), e) for i, e in enumerate(c.scope_env)]
+    named += [(("promotion", "order", i), e) for i, e in enumerate(c.promotion.order)]
+    named += [(("promotion", "soak", e), e) for e in c.promotion.soak]
+    named += [(("change", "required_for", i), e) for i, e in enumerate(c.change.required_for)]
+    for name, spec in c.windows.items():
+        named += [(("windows", name, "env", i), e) for i, e in enumerate(spec.env)]
+    problems = []
+    for path, env in named:
+        if env not in known:
+            close = difflib.get_close_matches(env, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(known)}"
+            problems.append(loaded.problem(path, f"unknown environment {env!r}", hint))
+    if len(set(c.promotion.order)) != len(c.promotion.order):
+        problems.append(loaded.problem(("promotion", "order"), "an environment is listed twice"))
+    if problems:
+        raise ValidationFailed(problems)
+
+
+@dataclass(frozen=True)
+class PlanBuild:
+    """A plan and what it was built from."""
+
+    plan: Plan
+    campaign: Campaign
+    inventory: Inventory
+    assessment: Assessment
+    advisories: dict[str, Advisory]
+
+
+def build_plan(
+    loaded: LoadedCampaign, inventory: Inventory, advisories: Sequence[Advisory], now: datetime
+) -> PlanBuild:
+    """Assess, plan and fit into the campaign's windows: a pure function of its inputs.
+
+    Raises:
+        ValidationFailed: the campaign names environments the inventory lacks.
+        NoWindowFits: a batch fits no maintenance window.
+    """
+    check_against_inventory(loaded, inventory.environments)
+    campaign = loaded.campaign
+    assessment = assess(inventory, advisories, now)
+    by_id = {a.id: a for a in advisories}
+    plan = plan_campaign(inventory, campaign, assessment.decisions, by_id, assessment.fixes, now)
+    # The planner may fit windows itself; fitting twice would only repeat the same work.
+    if not any(b.slot for w in plan.waves for b in w.batches):
+        plan = fit_windows(plan, campaign.windows.values(), now, campaign.promotion.soak)
+    return PlanBuild(plan, campaign, inventory, assessment, by_id)
