@@ -42,12 +42,20 @@ def test_clean_run_patches_every_unit_and_leaves_no_host_drained() -> None:
     plan = _plan()
     progress, estate, _ = _run(plan)
     assert progress.done and progress.count(UnitState.SUCCEEDED) == len(plan.units())
-    assert all(m.state == "ready" for m in estate.members.values())
+    assert not any(m.state == "drain" for m in estate.members.values())
     assert not any(h.maintenance for h in estate.hosts.values())
+    # Blue-green: the standby was patched and switched to; the old side is standby now.
+    assert estate.sides[("lb-prod", "api")] == "blue"
+    assert estate.members[("lb-prod", "api", "api-green-01")].state == "maint"
+    # HA pair and storage: every part on target firmware, every path back online.
+    assert estate.fw["fw-01"] == estate.fw["fw-02"] == "24.03"
+    assert all(estate.path_online.values())
+    # Offline image: workers replaced from the rebuilt image, not patched in place.
+    assert all("replace" in line for line in estate.hosts["worker-prod-01"].log)
     for unit in plan.units():
-        patch = next(s for s in unit.steps if s.action is StepAction.PATCH)
-        for name, version in patch.params["packages"]:
-            assert estate.hosts[unit.target].packages[name] == version
+        for patch in (s for s in unit.steps if s.action is StepAction.PATCH):
+            for name, version in patch.params["packages"]:
+                assert estate.hosts[unit.target].packages[name] == version
 
 
 def test_broken_patch_is_rolled_back_and_host_returns_to_pool() -> None:
@@ -57,7 +65,7 @@ def test_broken_patch_is_rolled_back_and_host_returns_to_pool() -> None:
     assert progress.units[unit.id] is UnitState.ROLLED_BACK
     host = estate.hosts["web-prod-02"]
     assert host.packages == host.original
-    assert estate.members[("web", "web-prod-02")].state == "ready"
+    assert estate.members[("lb-prod", "web", "web-prod-02")].state == "ready"
     health = [
         r for r in journal.records() if r.step_id.startswith(unit.id + "/") and r.event == "retry"
     ]
@@ -103,8 +111,63 @@ def test_crash_at_random_point_then_resume_patches_each_host_once(seed: int) -> 
         h: sum(1 for line in s.log if line.startswith("install")) for h, s in estate.hosts.items()
     }
     for unit in plan.units():
-        assert installs[unit.target] == 1, unit.target
-    assert all(m.state == "ready" for m in estate.members.values())
+        if any(s.action is StepAction.PATCH for s in unit.steps):
+            assert installs[unit.target] == 1, unit.target
+    assert not any(m.state == "drain" for m in estate.members.values())
     assert not any(h.maintenance for h in estate.hosts.values())
     final = evaluate(plan, [*journal.records()])
     assert final.done and isinstance(journal.records()[0], Record)
+
+
+def _canary_campaign():  # type: ignore[no-untyped-def]
+    from patchwarden.domain.campaign import Campaign
+
+    return Campaign.model_validate(
+        {
+            "name": "canary",
+            "scope_env": ["prod"],
+            "groups": {"web": {"select": {"role": "web"}, "strategy": "canary", "canary": "25%"}},
+            "rate": {"max_errors": 0},
+        }
+    )
+
+
+def _canary_plan() -> Plan:
+    inv = demo_inventory().inventory
+    advisories = demo_advisories()
+    a = assess(inv, advisories, NOW)
+    by_id = {x.id: x for x in advisories}
+    return plan_campaign(inv, _canary_campaign(), a.decisions, by_id, a.fixes, NOW)
+
+
+def test_canary_with_a_degrading_patch_is_caught_by_analysis_and_rolled_back() -> None:
+    plan = _canary_plan()
+    wave = plan.waves[0]
+    canaries = [u.target for u in wave.batches[0].units]
+    assert canaries == ["web-prod-01", "web-prod-02"]
+    progress, estate, journal = _run(plan, FailurePlan(degrades=frozenset({"web-prod-01"})))
+    analysis = wave.batches[1].units[0]
+    assert progress.units[analysis.id] is UnitState.ROLLED_BACK
+    observed = [
+        r.payload
+        for r in journal.records()
+        if r.step_id.startswith(analysis.id + "/00") and r.event == "observed"
+    ]
+    assert observed and observed[0]["analysis"]["verdict"] == "fail"
+    for host in canaries:  # restored, back in the pool at full weight
+        assert estate.hosts[host].packages == estate.hosts[host].original
+        member = estate.members[("lb-prod", "web", host)]
+        assert (member.state, member.weight) == ("ready", 100)
+    rest = [u for b in wave.batches[2:] for u in b.units]
+    assert rest and all(progress.units[u.id] is UnitState.SKIPPED for u in rest)
+    assert all(estate.hosts[u.target].packages == estate.hosts[u.target].original for u in rest)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_good_patch_is_never_rolled_back_by_the_canary(seed: int) -> None:
+    plan = _canary_plan()
+    drivers, estate, _ = sim_drivers(seed=seed)
+    progress = asyncio.run(
+        Runner(plan, MemoryJournal(), StepExecutor(drivers), drivers.clock).run()
+    )
+    assert progress.count(UnitState.SUCCEEDED) == len(plan.units()), seed

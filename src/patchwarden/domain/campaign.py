@@ -10,13 +10,41 @@ from patchwarden.domain.base import Value
 from patchwarden.domain.window import Duration, WindowSpec
 
 __all__ = [
+    "STRATEGY_NAMES",
     "Campaign",
     "ChangeSpec",
+    "FirmwareTarget",
     "GroupSpec",
     "PromotionSpec",
     "RateSpec",
     "Selector",
 ]
+
+STRATEGY_NAMES = (
+    "all_at_once",
+    "rolling",
+    "canary",
+    "blue_green",
+    "cluster_rolling",
+    "controller",
+    "evacuate",
+    "image_rebuild",
+    "redundant_path",
+    "ha_pair",
+)
+Strategy = Literal[
+    "all_at_once",
+    "rolling",
+    "canary",
+    "blue_green",
+    "cluster_rolling",
+    "controller",
+    "evacuate",
+    "image_rebuild",
+    "redundant_path",
+    "ha_pair",
+]
+Count = Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=r"^\d{1,3}%$")]
 
 
 class Selector(Value):
@@ -33,9 +61,28 @@ class GroupSpec(Value):
     """A group of assets and how to roll patches over it."""
 
     select: Selector
-    strategy: Literal["all_at_once", "rolling", "evacuate"]
-    max_unavailable: Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=r"^\d{1,3}%$")] = 1
+    strategy: Strategy
+    max_unavailable: Count = 1
     max_parallel: Annotated[int, Field(ge=1)] = 1
+    canary: Count = "10%"
+    canary_weight: Annotated[int, Field(ge=1, le=256)] = 10
+    analysis_s: Annotated[float, Field(ge=0)] = 300.0
+    bake_s: Annotated[float, Field(ge=0)] = 900.0
+    then: Literal["rolling", "all_at_once"] = "rolling"
+
+
+class FirmwareTarget(Value):
+    """Firmware to install where no package feed applies: appliances and storage parts.
+
+    ``version`` is for appliances; ``parts`` maps a storage part type (controller,
+    san_switch, hba, raid_controller) to its target firmware.
+    """
+
+    select: Selector
+    version: str = ""
+    parts: dict[Literal["controller", "san_switch", "hba", "raid_controller"], str] = Field(
+        default_factory=dict
+    )
 
 
 class RateSpec(Value):
@@ -78,6 +125,7 @@ class Campaign(Value):
     promotion: PromotionSpec = Field(default_factory=PromotionSpec)
     windows: dict[str, WindowSpec] = Field(default_factory=dict)
     change: ChangeSpec = Field(default_factory=ChangeSpec)
+    firmware: tuple[FirmwareTarget, ...] = ()
     actions: tuple[Literal["emergency", "next_window", "defer", "ignore"], ...] = (
         "emergency",
         "next_window",

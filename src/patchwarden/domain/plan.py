@@ -47,6 +47,25 @@ class StepAction(StrEnum):
     REBOOT = "reboot"
     HEALTH = "health"
     VERIFY = "verify"
+    # traffic: canary weights and analysis, blue-green switching
+    SET_WEIGHT = "set_weight"
+    ANALYZE = "analyze"
+    SWITCH = "switch"
+    WAIT = "wait"
+    # clusters: leader handover, controller-based distribution
+    HANDOVER = "handover"
+    UPLOAD = "upload"
+    DISTRIBUTE = "distribute"
+    # firmware of appliances and storage parts; HA fail-over; redundant paths
+    FIRMWARE = "firmware"
+    FAILOVER = "failover"
+    PATH_OFFLINE = "path_offline"
+    PATH_ONLINE = "path_online"
+    VERIFY_REDUNDANCY = "verify_redundancy"
+    # offline images: build, test, replace instances
+    BUILD_IMAGE = "build_image"
+    TEST_IMAGE = "test_image"
+    REPLACE = "replace"
 
 
 class Step(Value):
@@ -87,11 +106,17 @@ class Slot(Value):
 
 
 class Batch(Value):
-    """Units that run side by side."""
+    """Units that run side by side.
+
+    ``requires_success``: start only if every earlier unit of the wave succeeded; a blue-green
+    switch never happens after a failed standby, the rest of a fleet never after a failed
+    canary.
+    """
 
     id: str
     units: tuple[Unit, ...]
     slot: Slot | None = None  # filled in by fitting the plan to maintenance windows
+    requires_success: bool = False
 
 
 class Wave(Value):

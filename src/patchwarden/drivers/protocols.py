@@ -12,7 +12,14 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "ApplianceDriver",
     "Clock",
+    "ClusterDriver",
+    "FirmwareDriver",
+    "ImageDriver",
+    "RequestSample",
+    "StorageDriver",
+    "TrafficMetrics",
     "HealthChecker",
     "HealthResult",
     "HypervisorDriver",
@@ -94,6 +101,34 @@ class LoadBalancerDriver(Protocol):
         """``ready``, ``drain`` or ``maint``."""
         ...
 
+    async def set_weight(self, pool: str, member: str, weight: int) -> None:
+        """Share of new sessions a backend gets, relative to the others (0-256)."""
+        ...
+
+    async def active_side(self, pool: str) -> str:
+        """The blue-green side serving traffic: ``blue`` or ``green``."""
+        ...
+
+    async def switch(self, pool: str, side: str) -> None:
+        """Send all traffic of a blue-green pool to ``side`` at once."""
+        ...
+
+
+@dataclass(frozen=True)
+class RequestSample:
+    """One request as the load balancer saw it."""
+
+    ok: bool
+    latency_ms: float
+
+
+class TrafficMetrics(Protocol):
+    """Per-backend request samples, for canary analysis."""
+
+    async def samples(self, pool: str, member: str, seconds: float) -> list[RequestSample]:
+        """Requests a backend served over the last ``seconds``."""
+        ...
+
 
 class HypervisorDriver(Protocol):
     """Moves VMs between hypervisors and fences a host off for maintenance."""
@@ -108,4 +143,84 @@ class HypervisorDriver(Protocol):
 
     async def set_maintenance(self, host: str, on: bool) -> None:
         """Fence a hypervisor off (no new VMs) or bring it back."""
+        ...
+
+
+class ClusterDriver(Protocol):
+    """Cluster management: leadership and controller-based distribution."""
+
+    async def leader(self, cluster: str) -> str:
+        """The member that leads (master, primary) now."""
+        ...
+
+    async def handover(self, cluster: str, to: str) -> None:
+        """Move leadership to another member."""
+        ...
+
+    async def upload(self, cluster: str, packages: Mapping[str, str]) -> None:
+        """Hand a patch set to the cluster's controller."""
+        ...
+
+    async def distribute(self, cluster: str) -> dict[str, dict[str, str]]:
+        """Let the controller roll the uploaded set out; returns each member's versions."""
+        ...
+
+
+class FirmwareDriver(Protocol):
+    """Firmware of appliances and storage parts."""
+
+    async def firmware(self, target: str) -> str:
+        """The running firmware version."""
+        ...
+
+    async def flash(self, target: str, version: str) -> None:
+        """Install a firmware version (the target restarts)."""
+        ...
+
+
+class ApplianceDriver(Protocol):
+    """HA pairs of virtual appliances."""
+
+    async def active(self, appliance: str) -> str:
+        """Which member of the appliance's pair is active."""
+        ...
+
+    async def failover(self, to: str) -> None:
+        """Make ``to`` the active member of its pair."""
+        ...
+
+
+class StorageDriver(Protocol):
+    """Paths through a redundant storage system."""
+
+    async def set_path(self, system: str, part: str, online: bool) -> None:
+        """Take one part's path out of service, or back in."""
+        ...
+
+    async def redundancy(self, system: str, group: str) -> tuple[int, int]:
+        """``(online, total)`` parts of a redundancy group."""
+        ...
+
+
+class ImageDriver(Protocol):
+    """VM images (templates) and the instances built from them."""
+
+    async def build(self, image: str, packages: Mapping[str, str]) -> str:
+        """Patch the image offline; returns the new image version's id."""
+        ...
+
+    async def latest(self, image: str) -> str:
+        """The newest version of an image."""
+        ...
+
+    async def image_of(self, instance: str) -> str:
+        """The image version an instance runs."""
+        ...
+
+    async def boot_test(self, image_version: str) -> HealthResult:
+        """Boot a throw-away instance from an image version and check it."""
+        ...
+
+    async def replace(self, instance: str, image_version: str) -> None:
+        """Replace an instance by a new one from the image version (same name, address)."""
         ...

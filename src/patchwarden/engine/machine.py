@@ -110,17 +110,33 @@ def _logs(records: Iterable[Record]) -> dict[str, _StepLog]:
     return logs
 
 
-def _previous_versions(unit: Unit, logs: Mapping[str, _StepLog]) -> dict[str, str]:
-    """Versions before the patch: the first observation of the unit's patch step."""
-    for step in unit.steps:
-        if step.action is StepAction.PATCH:
-            observed = logs.get(step.id, _StepLog()).first_observed or {}
-            return dict(observed.get("previous", {}))
+def _undo_inputs(
+    step: Step, unit: Unit, units: Mapping[str, Unit], logs: Mapping[str, _StepLog]
+) -> dict[str, Any]:
+    """What a rollback step needs to know of the step it undoes.
+
+    ``params["undo"]`` names the forward action (``patch`` for a restore by default) and
+    ``params["from_unit"]`` the unit that ran it (a canary analysis undoes the canaries).
+    The forward step's first observation holds what was there before it acted.
+    """
+    default = StepAction.PATCH.value if step.action is StepAction.RESTORE else ""
+    undo = step.params.get("undo", default)
+    if not undo:
+        return {}
+    source = units.get(step.params.get("from_unit", unit.id), unit)
+    for forward in source.steps:
+        if forward.action.value == undo and forward.target == step.target:
+            observed = logs.get(forward.id, _StepLog()).first_observed or {}
+            return {"undo": dict(observed), "packages": dict(observed.get("previous", {}))}
     return {}
 
 
 def _unit_state(
-    unit: Unit, logs: Mapping[str, _StepLog], running: frozenset[str], auto_rollback: bool
+    unit: Unit,
+    units: Mapping[str, Unit],
+    logs: Mapping[str, _StepLog],
+    running: frozenset[str],
+    auto_rollback: bool,
 ) -> tuple[UnitState, Work | None]:
     started_actions: set[StepAction] = set()
     for step in unit.steps:
@@ -147,8 +163,7 @@ def _unit_state(
         log = logs.get(step.id)
         if log is None or not log.last or (log.last == "started" and step.id not in running):
             inputs: dict[str, Any] = {"observed": (log.first_observed if log else None) or {}}
-            if step.action is StepAction.RESTORE:
-                inputs["packages"] = _previous_versions(unit, logs)
+            inputs.update(_undo_inputs(step, unit, units, logs))
             return UnitState.ROLLING_BACK, Work(step, unit.id, inputs)
         if log.last == "started":
             return UnitState.ROLLING_BACK, None
@@ -165,8 +180,9 @@ def evaluate(
     auto = plan.rollback == "auto"
     states: dict[str, UnitState] = {}
     pending_work: dict[str, Work] = {}
-    for unit in plan.units():
-        state, work = _unit_state(unit, logs, running, auto)
+    units = {u.id: u for u in plan.units()}
+    for unit in units.values():
+        state, work = _unit_state(unit, units, logs, running, auto)
         states[unit.id] = state
         if work is not None:
             pending_work[unit.id] = work
@@ -186,7 +202,9 @@ def evaluate(
     runnable: list[Work] = []
     gate_open = True  # false once an earlier wave/batch is not finished
     for wave in plan.waves:
+        wave_failed = False
         for batch in wave.batches:
+            blocked = batch.requires_success and wave_failed
             for unit in batch.units:
                 state = states[unit.id]
                 if state in (UnitState.RUNNING, UnitState.ROLLING_BACK):
@@ -197,13 +215,16 @@ def evaluate(
                     continue
                 if wave.env in held_envs:
                     states[unit.id] = UnitState.HELD
-                elif stopped:
+                elif stopped or blocked:
                     states[unit.id] = UnitState.SKIPPED
                 elif gate_open and in_progress < plan.max_concurrency:
                     runnable.append(pending_work[unit.id])
                     in_progress += 1
             if any(states[u.id] not in TERMINAL for u in batch.units):
                 gate_open = False
+            wave_failed = wave_failed or any(
+                states[u.id] in FAILURES or states[u.id] is UnitState.SKIPPED for u in batch.units
+            )
     done = all(s in TERMINAL for s in states.values())
     return Progress(
         units=states,

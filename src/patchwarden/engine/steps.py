@@ -8,14 +8,22 @@ from typing import Any
 
 from patchwarden.domain.plan import StepAction
 from patchwarden.drivers.protocols import (
+    ApplianceDriver,
     Clock,
+    ClusterDriver,
+    FirmwareDriver,
     HealthChecker,
     HypervisorDriver,
+    ImageDriver,
     LoadBalancerDriver,
     PackageDriver,
     PowerDriver,
+    StorageDriver,
+    TrafficMetrics,
 )
+from patchwarden.engine.canary import judge
 from patchwarden.engine.machine import Work
+from patchwarden.engine.platform_steps import run_platform_step
 from patchwarden.errors import DriverError, TransientDriverError
 
 __all__ = ["Drivers", "Observe", "StepExecutor"]
@@ -33,6 +41,19 @@ class Drivers:
     health: HealthChecker
     hypervisors: HypervisorDriver
     load_balancers: Mapping[str, LoadBalancerDriver]
+    metrics: Mapping[str, TrafficMetrics] | None = None
+    clusters: ClusterDriver | None = None
+    firmware: FirmwareDriver | None = None
+    appliances: ApplianceDriver | None = None
+    storage: StorageDriver | None = None
+    images: ImageDriver | None = None
+
+    def need(self, name: str) -> Any:
+        """The named driver, or a clear error when this estate has none."""
+        driver = getattr(self, name)
+        if driver is None:
+            raise DriverError(f"no {name} driver is configured for this estate")
+        return driver
 
 
 class StepExecutor:
@@ -82,7 +103,17 @@ class StepExecutor:
                 if not result.ok:
                     raise TransientDriverError(f"health check failed: {result.detail}")
                 return {"detail": result.detail}
-        raise DriverError(f"unknown action {step.action}")  # pragma: no cover - enum is closed
+            case StepAction.SET_WEIGHT:
+                await self._lb(p).set_weight(p["pool"], target, int(p["weight"]))
+                return {"weight": int(p["weight"])}
+            case StepAction.SWITCH:
+                return await self._switch(p, work, observe)
+            case StepAction.WAIT:
+                await self.d.clock.sleep(float(p["seconds"]))
+                return {"waited_s": float(p["seconds"])}
+            case StepAction.ANALYZE:
+                return await self._analyze(p, observe)
+        return await run_platform_step(self.d, work, observe)
 
     async def _converge(
         self, host: str, wanted: Mapping[str, str], work: Work, observe: Observe
@@ -115,6 +146,33 @@ class StepExecutor:
         if after == before:
             raise DriverError(f"{host}: boot id unchanged after reboot")
         return {"boot_id": after}
+
+    async def _switch(self, p: Mapping[str, Any], work: Work, observe: Observe) -> dict[str, Any]:
+        lb = self._lb(p)
+        current = await lb.active_side(p["pool"])
+        first = work.inputs.get("observed") or {}
+        if not first:
+            await observe({"previous": current})
+        side = p.get("side") or (work.inputs.get("undo") or {}).get("previous") or current
+        if current != side:
+            await lb.switch(p["pool"], side)
+        return {"previous": first.get("previous", current), "active": side}
+
+    async def _analyze(self, p: Mapping[str, Any], observe: Observe) -> dict[str, Any]:
+        """Let traffic flow, then compare canaries with the baseline; journal the analysis."""
+        metrics = (self.d.metrics or {}).get(p["lb"])
+        if metrics is None:
+            raise DriverError(f"no traffic metrics for load balancer {p['lb']!r}")
+        seconds = float(p.get("seconds", 300))
+        await self.d.clock.sleep(seconds)
+        canary = [s for m in p["canaries"] for s in await metrics.samples(p["pool"], m, seconds)]
+        baseline = [s for m in p["baseline"] for s in await metrics.samples(p["pool"], m, seconds)]
+        verdict = judge(canary, baseline)
+        analysis = verdict.to_json()
+        await observe({"analysis": analysis})
+        if verdict.verdict != "pass":
+            raise DriverError(f"canary analysis {verdict.verdict}: {verdict.reason}")
+        return {"analysis": analysis}
 
     async def _wait_drained(
         self, p: Mapping[str, Any], host: str, timeout_s: float

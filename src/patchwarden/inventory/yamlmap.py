@@ -71,14 +71,23 @@ def load_located(file: str, text: str) -> LocatedDocument:
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, doc: LocatedDocument) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<) as the safe loader would
+        merged = len(node.value) - own  # flattening puts merged pairs first
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        from_merge: set[Any] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int):
                 key = str(key)
             child = (*path, key)
-            if key in result:
+            if index < merged:
+                if key in result:
+                    continue  # the first merged mapping wins, as in YAML
+                from_merge.add(key)
+            elif key in from_merge:
+                from_merge.discard(key)  # an explicit key overrides a merged one
+            elif key in result:
                 first = doc.lines.get(child, 0)
                 doc.problems.append(
                     Problem(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from patchwarden.domain.assets import AssetBase, LoadBalancer, Pool
 from patchwarden.domain.campaign import GroupSpec
 from patchwarden.domain.inventory import Inventory
-from patchwarden.planning.steps import PatchSet
+from patchwarden.domain.plan import Unit
+from patchwarden.planning.steps import PatchSet, host_unit
 
 __all__ = ["GroupContext", "Membership", "batch_size", "memberships"]
 
@@ -53,3 +55,11 @@ class GroupContext:
     patches: Mapping[str, PatchSet]
     reboot: Mapping[str, bool]
     lb_of: Mapping[str, Membership]
+    firmware: Mapping[str, str] = field(default_factory=dict)
+    """Target firmware by appliance id or storage part id."""
+
+    def unit_for(self, host: str, **extra: Any) -> Unit:
+        """The plain patch unit of one host: its packages, a reboot if needed, health."""
+        return host_unit(
+            self.wave_id, host, self.patches.get(host, ()), self.reboot.get(host, False), **extra
+        )

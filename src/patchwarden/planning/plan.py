@@ -8,24 +8,57 @@ from datetime import datetime
 from patchwarden.assess.match import asset_ecosystem
 from patchwarden.assess.responsibility import owner_of
 from patchwarden.domain.advisories import Advisory, Decision
-from patchwarden.domain.assets import AssetBase, Owner
+from patchwarden.domain.assets import (
+    AssetBase,
+    Cluster,
+    Image,
+    Owner,
+    StorageSystem,
+    VirtualAppliance,
+    Vm,
+)
 from patchwarden.domain.campaign import Campaign, Selector
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Batch, Plan, PlanNote, Wave
 from patchwarden.planning.context import GroupContext, memberships
 from patchwarden.planning.steps import PatchSet
 from patchwarden.planning.strategies.all_at_once import plan_all_at_once
+from patchwarden.planning.strategies.blue_green import plan_blue_green
+from patchwarden.planning.strategies.canary import plan_canary
+from patchwarden.planning.strategies.cluster_rolling import plan_cluster_rolling
+from patchwarden.planning.strategies.controller import plan_controller
 from patchwarden.planning.strategies.evacuate import plan_evacuate
+from patchwarden.planning.strategies.ha_pair import plan_ha_pair
+from patchwarden.planning.strategies.image_rebuild import plan_image_rebuild
+from patchwarden.planning.strategies.redundant_path import plan_redundant_path
 from patchwarden.planning.strategies.rolling import plan_rolling
 from patchwarden.versions import compare, ecosystem_for
 
-__all__ = ["STRATEGIES", "is_reboot_package", "patch_sets", "plan_campaign", "selects"]
+__all__ = [
+    "STRATEGIES",
+    "firmware_targets",
+    "is_reboot_package",
+    "patch_sets",
+    "plan_campaign",
+    "selects",
+]
 
 STRATEGIES: dict[str, Callable[[GroupContext], tuple[Batch, ...]]] = {
     "all_at_once": plan_all_at_once,
     "rolling": plan_rolling,
+    "canary": plan_canary,
+    "blue_green": plan_blue_green,
+    "cluster_rolling": plan_cluster_rolling,
+    "controller": plan_controller,
     "evacuate": plan_evacuate,
+    "image_rebuild": plan_image_rebuild,
+    "redundant_path": plan_redundant_path,
+    "ha_pair": plan_ha_pair,
 }
+
+# Strategies whose selected asset stands for others: a cluster for its members, an image
+# for the instances built from it. The rest take the assets they select.
+_CLAIMS_MEMBERS = frozenset({"cluster_rolling", "controller"})
 
 # Packages whose update only takes effect after a reboot; installed last on a host.
 _REBOOT_PREFIXES = ("linux-image", "linux-generic", "kernel", "firmware", "microcode", "libc6")
@@ -83,6 +116,55 @@ def patch_sets(
     return ordered, reboot
 
 
+def firmware_targets(inventory: Inventory, campaign: Campaign) -> dict[str, str]:
+    """Appliance and storage-part ids whose firmware differs from the campaign's target."""
+    out: dict[str, str] = {}
+    for target in campaign.firmware:
+        for asset in inventory.assets:
+            if not selects(target.select, asset):
+                continue
+            if isinstance(asset, VirtualAppliance) and target.version:
+                if asset.firmware != target.version:
+                    out[asset.id] = target.version
+            elif isinstance(asset, StorageSystem):
+                for part in asset.parts:
+                    wanted = target.parts.get(part.type)
+                    if wanted and wanted != part.firmware:
+                        out[part.id] = wanted
+    return out
+
+
+def _work_ids(
+    asset: AssetBase, patches: Mapping[str, PatchSet], firmware: Mapping[str, str]
+) -> bool:
+    if asset.id in patches or asset.id in firmware:
+        return True
+    return isinstance(asset, StorageSystem) and any(p.id in firmware for p in asset.parts)
+
+
+def _claim(
+    strategy: str, asset: AssetBase, inventory: Inventory, claimed: Mapping[str, str]
+) -> list[str]:
+    """The ids a group takes when it selects ``asset``: itself, plus members or instances."""
+    if strategy in _CLAIMS_MEMBERS:
+        if not isinstance(asset, Cluster):
+            return []
+        return [asset.id, *(m for m in asset.members if m not in claimed)]
+    if strategy == "image_rebuild":
+        if not isinstance(asset, Image):
+            return []
+        instances = [
+            a.id
+            for a in inventory.assets
+            if isinstance(a, Vm)
+            and a.image == asset.id
+            and a.env == asset.env
+            and a.id not in claimed
+        ]
+        return [asset.id, *instances]
+    return [asset.id]
+
+
 def plan_campaign(
     inventory: Inventory,
     campaign: Campaign,
@@ -91,44 +173,59 @@ def plan_campaign(
     fixes: Mapping[tuple[str, str, str], str],
     now: datetime,
 ) -> Plan:
-    """Compile a campaign into waves: environments in promotion order, groups within each."""
+    """Compile a campaign into waves: environments in promotion order, groups within each.
+
+    The first group whose selector takes an asset owns it. Provider-owned assets get no
+    steps and are listed as the provider's responsibility.
+    """
     patches, reboot = patch_sets(inventory, decisions, advisories, fixes, campaign.actions)
+    firmware = firmware_targets(inventory, campaign)
     lb_of = memberships(inventory)
     envs = tuple(
         e for e in inventory.environments if not campaign.scope_env or e in campaign.scope_env
     )
     notes: list[PlanNote] = []
     group_of: dict[str, str] = {}
+    for group, spec in campaign.groups.items():
+        for asset in inventory.assets:
+            if asset.id in group_of or not selects(spec.select, asset):
+                continue
+            if owner_of(asset) is Owner.PROVIDER:
+                continue
+            for claimed in _claim(spec.strategy, asset, inventory, group_of):
+                group_of[claimed] = group
     for asset in inventory.assets:
-        if asset.id not in patches:
+        if not _work_ids(asset, patches, firmware):
             continue
         if owner_of(asset) is Owner.PROVIDER:
             notes.append(
                 PlanNote(asset_id=asset.id, kind="provider", reason="the provider patches it")
             )
-            continue
-        group = next(
-            (g for g, spec in campaign.groups.items() if selects(spec.select, asset)), None
-        )
-        if group is None:
+        elif asset.id not in group_of:
             notes.append(
                 PlanNote(asset_id=asset.id, kind="unselected", reason="no group selects it")
             )
         elif asset.env not in envs:
             notes.append(PlanNote(asset_id=asset.id, kind="skipped", reason="outside the scope"))
-        else:
-            group_of[asset.id] = group
     waves: list[Wave] = []
     for env in envs:
         for group, spec in campaign.groups.items():
             members = tuple(
-                a for a in inventory.assets if group_of.get(a.id) == group and a.env == env
+                a
+                for a in inventory.assets
+                if group_of.get(a.id) == group
+                and a.env == env
+                and (
+                    _work_ids(a, patches, firmware)
+                    or isinstance(a, Cluster)
+                    or spec.strategy == "image_rebuild"
+                )
             )
             if not members:
                 continue
             wave_id = f"{env}.{group}"
             ctx = GroupContext(
-                wave_id, env, group, spec, inventory, members, patches, reboot, lb_of
+                wave_id, env, group, spec, inventory, members, patches, reboot, lb_of, firmware
             )
             batches = STRATEGIES[spec.strategy](ctx)
             if batches:

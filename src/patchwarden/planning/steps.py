@@ -22,6 +22,21 @@ EXPECTED_SECONDS: dict[StepAction, float] = {
     StepAction.REBOOT: 180,
     StepAction.HEALTH: 15,
     StepAction.VERIFY: 10,
+    StepAction.SET_WEIGHT: 2,
+    StepAction.ANALYZE: 300,
+    StepAction.SWITCH: 2,
+    StepAction.WAIT: 900,
+    StepAction.HANDOVER: 20,
+    StepAction.UPLOAD: 30,
+    StepAction.DISTRIBUTE: 300,
+    StepAction.FIRMWARE: 300,
+    StepAction.FAILOVER: 10,
+    StepAction.PATH_OFFLINE: 15,
+    StepAction.PATH_ONLINE: 15,
+    StepAction.VERIFY_REDUNDANCY: 10,
+    StepAction.BUILD_IMAGE: 600,
+    StepAction.TEST_IMAGE: 120,
+    StepAction.REPLACE: 240,
 }
 
 PatchSet = tuple[tuple[str, str], ...]
@@ -32,13 +47,15 @@ def step(unit_id: str, index: int, action: StepAction, target: str, **params: An
     """A step with a stable id such as ``prod.web/web-01/03-patch``."""
     only_if = params.pop("only_if", None)
     retries = 2 if action in (StepAction.HEALTH, StepAction.WAIT_DRAINED) else 0
+    # Waits and analyses take as long as they are told to; everything else as usual.
+    expected = float(params.get("seconds", EXPECTED_SECONDS[action]))
     return Step(
         id=f"{unit_id}/{index:02d}-{action.value}",
         action=action,
         target=target,
         params=params,
-        expected_s=EXPECTED_SECONDS[action],
-        timeout_s=max(60.0, EXPECTED_SECONDS[action] * 5),
+        expected_s=expected,
+        timeout_s=max(60.0, expected * 5) if "seconds" not in params else expected + 600.0,
         retries=retries,
         only_if=only_if,
     )

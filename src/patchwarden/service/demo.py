@@ -15,17 +15,17 @@ from pathlib import Path
 
 from patchwarden.assess.assessment import Assessment, assess
 from patchwarden.assess.responsibility import owner_of
-from patchwarden.domain.assets import LoadBalancer
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
 from patchwarden.drivers.sim import FailurePlan, ScaledClock, SimEstate
 from patchwarden.engine.machine import Progress, UnitState
 from patchwarden.engine.runner import Runner
-from patchwarden.engine.steps import Drivers, StepExecutor
+from patchwarden.engine.steps import StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
 from patchwarden.planning.plan import plan_campaign
 from patchwarden.report import write_report
 from patchwarden.service.reporting import RunTrace, build_report
+from patchwarden.service.sim import estate_drivers
 from patchwarden.service.sources import demo_advisories, demo_campaign, demo_inventory
 from patchwarden.store import open_store
 
@@ -113,8 +113,7 @@ def run_demo(
         clock = ScaledClock(start, speed)
         failures = choose_failures(plan, seed) if inject_failures else FailurePlan()
         estate = SimEstate(inventory, clock, seed=seed, failures=failures)
-        lbs = {a.id: estate for a in inventory.assets if isinstance(a, LoadBalancer)}
-        drivers = Drivers(clock, estate, estate, estate, estate, lbs)
+        drivers = estate_drivers(estate, inventory)
         journal = StoreJournal(store, run.id)
         runner = Runner(plan, journal, StepExecutor(drivers), clock, on_progress)
         progress = asyncio.run(runner.run())

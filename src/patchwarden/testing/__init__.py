@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from patchwarden.domain.assets import LoadBalancer
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.sim import FailurePlan, ScaledClock, SimEstate
 from patchwarden.engine.steps import Drivers
+from patchwarden.service.sim import estate_drivers
 from patchwarden.service.sources import demo_inventory
 
-__all__ = ["FailurePlan", "SimEstate", "sim_drivers"]
+__all__ = ["FailurePlan", "SimEstate", "estate_drivers", "sim_drivers"]
 
 
 def sim_drivers(
@@ -32,5 +32,4 @@ def sim_drivers(
     inv = inventory or demo_inventory().inventory
     clock = ScaledClock(start or datetime(2026, 1, 1, tzinfo=UTC), speed)
     estate = SimEstate(inv, clock, seed=seed, failures=failures)
-    lbs = {a.id: estate for a in inv.assets if isinstance(a, LoadBalancer)}
-    return Drivers(clock, estate, estate, estate, estate, lbs), estate, inv
+    return estate_drivers(estate, inv), estate, inv

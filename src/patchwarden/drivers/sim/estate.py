@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from patchwarden.domain.assets import LoadBalancer, VirtualAppliance, Vm
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.protocols import Clock, HealthResult
+from patchwarden.drivers.sim.lb import Member, SimLoadBalancer
+from patchwarden.drivers.sim.platform import SimPlatform
 from patchwarden.errors import DriverError
 
 __all__ = ["FailurePlan", "SimEstate"]
@@ -30,19 +31,14 @@ class FailurePlan:
     """
 
     patch_fails: frozenset[str] = frozenset()
+    degrades: frozenset[str] = frozenset()
+    """Hosts whose patched service passes its health check but errs and slows under load."""
     breaks_health: frozenset[str] = frozenset()
     never_returns: frozenset[str] = frozenset()
 
 
 @dataclass
-class _Member:
-    state: str = "ready"
-    drained_at: datetime | None = None
-    sessions_at_drain: int = 0
-
-
-@dataclass
-class _Host:
+class Host:
     packages: dict[str, str]
     original: dict[str, str]
     boot: int = 0
@@ -51,7 +47,7 @@ class _Host:
     log: list[str] = field(default_factory=list)
 
 
-class SimEstate:
+class SimEstate(SimPlatform):
     """Every driver protocol over simulated state."""
 
     def __init__(
@@ -64,31 +60,45 @@ class SimEstate:
         self.clock = clock
         self.seed = seed
         self.failures = failures or FailurePlan()
-        self.hosts = {a.id: _Host(dict(a.packages), dict(a.packages)) for a in inventory.assets}
+        self.bg_sides: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
+        self.hosts = {a.id: Host(dict(a.packages), dict(a.packages)) for a in inventory.assets}
         self.vm_host = {
             a.id: a.hypervisor
             for a in inventory.assets
             if isinstance(a, Vm | VirtualAppliance) and a.hypervisor
         }
-        self.members: dict[tuple[str, str], _Member] = {}
+        self.members: dict[tuple[str, str, str], Member] = {}
+        self.sides: dict[tuple[str, str], str] = {}
         for asset in inventory.assets:
             if isinstance(asset, LoadBalancer):
                 for pool in asset.pools:
                     for member in pool.all_members():
-                        self.members[(pool.name, member)] = _Member()
+                        self.members[(asset.id, pool.name, member)] = Member()
+                    if pool.blue_green is not None:
+                        bg = pool.blue_green
+                        self.sides[(asset.id, pool.name)] = bg.active
+                        for member in bg.blue if bg.active == "green" else bg.green:
+                            self.members[(asset.id, pool.name, member)].state = "maint"
+                        self.bg_sides[(asset.id, pool.name)] = {
+                            "blue": pool.blue_green.blue,
+                            "green": pool.blue_green.green,
+                        }
         self.migrations: list[tuple[str, str, str]] = []
+        self.init_platform(inventory)
 
     # -- timing -------------------------------------------------------------------------
 
-    def _jitter(self, *parts: str) -> float:
+    def jitter(self, *parts: str) -> float:
         """A number in [0, 1) fixed by the seed and the names: repeatable, order-free."""
         digest = hashlib.sha256("/".join((str(self.seed), *parts)).encode()).digest()
         return int.from_bytes(digest[:4], "big") / 2**32
 
-    async def _take(self, base_s: float, *parts: str) -> None:
-        await self.clock.sleep(base_s * (0.75 + 0.5 * self._jitter(*parts)))
+    async def take(self, base_s: float, *parts: str) -> None:
+        """Spend about ``base_s`` of simulated time on an action."""
+        await self.clock.sleep(base_s * (0.75 + 0.5 * self.jitter(*parts)))
 
-    def _host(self, host: str) -> _Host:
+    def host(self, host: str) -> Host:
+        """The simulated state of one host."""
         try:
             return self.hosts[host]
         except KeyError:
@@ -98,17 +108,17 @@ class SimEstate:
 
     async def installed(self, host: str, names: list[str]) -> dict[str, str]:
         """Installed versions of the named packages."""
-        state = self._host(host)
-        await self._take(2, host, "query")
+        state = self.host(host)
+        await self.take(2, host, "query")
         return {n: state.packages[n] for n in names if n in state.packages}
 
     async def install(self, host: str, targets: Mapping[str, str]) -> None:
         """Install exact versions; a host in ``patch_fails`` fails half-way."""
-        state = self._host(host)
+        state = self.host(host)
         if not state.up:
             raise DriverError(f"{host}: unreachable")
         for index, (name, version) in enumerate(targets.items()):
-            await self._take(20, host, "install", name)
+            await self.take(20, host, "install", name)
             failing = host in self.failures.patch_fails and index == len(targets) // 2
             if failing and version != state.original.get(name):
                 raise DriverError(f"{host}: dpkg: error processing package {name} (--configure)")
@@ -119,16 +129,16 @@ class SimEstate:
 
     async def boot_id(self, host: str) -> str:
         """Changes with every boot."""
-        return f"{host}-boot-{self._host(host).boot}"
+        return f"{host}-boot-{self.host(host).boot}"
 
     async def reboot(self, host: str, timeout_s: float) -> str:
         """Reboot; a host in ``never_returns`` stays down past the timeout."""
-        state = self._host(host)
+        state = self.host(host)
         state.up = False
         if host in self.failures.never_returns:
             await self.clock.sleep(timeout_s)
             raise DriverError(f"{host}: did not come back within {timeout_s:.0f} s after reboot")
-        await self._take(120, host, "reboot", str(state.boot))
+        await self.take(120, host, "reboot", str(state.boot))
         state.boot += 1
         state.up = True
         return await self.boot_id(host)
@@ -137,46 +147,30 @@ class SimEstate:
 
     async def check(self, host: str) -> HealthResult:
         """Healthy unless down, or patched with a patch that breaks this host's service."""
-        state = self._host(host)
-        await self._take(5, host, "health", str(len(state.log)))
+        state = self.host(host)
+        await self.take(5, host, "health", str(len(state.log)))
         if not state.up:
             return HealthResult(False, f"{host}: connection refused")
-        if host in self.failures.breaks_health and state.packages != state.original:
+        if self.broken(host):
             return HealthResult(False, f"{host}: GET /healthz -> 502 (service fails to start)")
         return HealthResult(True, f"{host}: GET /healthz -> 200")
 
-    # -- LoadBalancerDriver -------------------------------------------------------------
+    def broken(self, host: str) -> bool:
+        """Whether the host's service fails: a breaking patch is installed on it."""
+        state = self.host(host)
+        return host in self.failures.breaks_health and state.packages != state.original
 
-    def _member(self, pool: str, member: str) -> _Member:
-        try:
-            return self.members[(pool, member)]
-        except KeyError:
-            raise DriverError(f"sim lb: {member!r} is not in pool {pool!r}") from None
+    def degraded(self, host: str) -> bool:
+        """Whether the host serves worse under load: broken, or a degrading patch."""
+        state = self.host(host)
+        patched = state.packages != state.original
+        return self.broken(host) or (host in self.failures.degrades and patched)
 
-    async def drain(self, pool: str, member: str) -> None:
-        """Stop new sessions; existing ones finish over the next seconds."""
-        m = self._member(pool, member)
-        if m.state != "drain":
-            m.state = "drain"
-            m.drained_at = self.clock.now()
-            m.sessions_at_drain = 5 + int(20 * self._jitter(pool, member, "sessions"))
+    # -- LoadBalancerDriver, per load balancer ----------------------------------------
 
-    async def sessions(self, pool: str, member: str) -> int:
-        """Open sessions: they drain at about one per second after ``drain``."""
-        m = self._member(pool, member)
-        if m.state == "ready" or m.drained_at is None:
-            return 0 if m.state != "ready" else m.sessions_at_drain or 12
-        gone = (self.clock.now() - m.drained_at).total_seconds()
-        return max(0, m.sessions_at_drain - int(gone))
-
-    async def enable(self, pool: str, member: str) -> None:
-        """Back into rotation."""
-        m = self._member(pool, member)
-        m.state, m.drained_at = "ready", None
-
-    async def state(self, pool: str, member: str) -> str:
-        """``ready`` or ``drain``."""
-        return self._member(pool, member).state
+    def lb(self, lb_id: str) -> SimLoadBalancer:
+        """The load-balancer driver of one load balancer of the estate."""
+        return SimLoadBalancer(self, lb_id)
 
     # -- HypervisorDriver ---------------------------------------------------------------
 
@@ -191,12 +185,12 @@ class SimEstate:
         source = await self.placement(vm)
         if source == destination:
             return
-        if self._host(destination).maintenance:
+        if self.host(destination).maintenance:
             raise DriverError(f"cannot migrate {vm} to {destination}: host in maintenance")
-        await self._take(60, vm, "migrate", destination)
+        await self.take(60, vm, "migrate", destination)
         self.vm_host[vm] = destination
         self.migrations.append((vm, source, destination))
 
     async def set_maintenance(self, host: str, on: bool) -> None:
         """Fence a hypervisor off, or bring it back."""
-        self._host(host).maintenance = on
+        self.host(host).maintenance = on

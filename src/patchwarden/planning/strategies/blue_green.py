@@ -1,0 +1,82 @@
+"""Blue-green: patch and test the standby side while the active side serves, then switch.
+
+The switch is one atomic step on the load balancer; the old side is kept as it was for a
+bake time, so flipping back is instant (the switch unit's rollback). Only after the bake
+is the old side patched too, so both sides end on the same patch level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.planning.context import GroupContext
+from patchwarden.planning.steps import step
+from patchwarden.planning.strategies.rolling import plan_rolling
+
+__all__ = ["plan_blue_green"]
+
+
+def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
+    """Standby side, switch + bake, then the old side; hosts outside a blue-green pool roll."""
+    chosen = {a.id for a in ctx.assets}
+    batches: list[Batch] = []
+    done: set[str] = set()
+    for member in {
+        ctx.lb_of[a].pool.name: ctx.lb_of[a] for a in sorted(chosen) if a in ctx.lb_of
+    }.values():
+        bg = member.pool.blue_green
+        if bg is None:
+            continue
+        standby_side = "blue" if bg.active == "green" else "green"
+        standby = bg.blue if standby_side == "blue" else bg.green
+        active = bg.green if standby_side == "blue" else bg.blue
+        where = {"lb": member.lb.id, "pool": member.pool.name}
+        pool_id = f"{ctx.wave_id}/{member.pool.name}"
+        batches.append(
+            Batch(
+                id=f"{pool_id}#standby",
+                units=tuple(ctx.unit_for(h) for h in standby if h in chosen),
+            )
+        )
+        batches.append(
+            Batch(
+                id=f"{pool_id}#switch",
+                units=(_switch_unit(ctx, where, standby_side, standby),),
+                requires_success=True,
+            )
+        )
+        batches.append(
+            Batch(
+                id=f"{pool_id}#old-side",
+                units=tuple(ctx.unit_for(h) for h in active if h in chosen),
+                requires_success=True,
+            )
+        )
+        done |= set(standby) | set(active)
+    rest = [a for a in ctx.assets if a.id not in done]
+    if rest:
+        batches.extend(plan_rolling(replace(ctx, assets=tuple(rest))))
+    return tuple(b for b in batches if b.units)
+
+
+def _switch_unit(
+    ctx: GroupContext, where: dict[str, str], side: str, hosts: tuple[str, ...]
+) -> Unit:
+    unit_id = f"{ctx.wave_id}/{where['pool']}-switch"
+    target = f"{where['lb']}/{where['pool']}"
+    steps = [step(unit_id, 0, StepAction.SWITCH, target, **where, side=side)]
+    steps += [step(unit_id, i + 1, StepAction.HEALTH, h) for i, h in enumerate(hosts)]
+    steps.append(step(unit_id, len(steps), StepAction.WAIT, target, seconds=ctx.spec.bake_s))
+    rollback = (
+        step(
+            f"{unit_id}/rollback",
+            0,
+            StepAction.SWITCH,
+            target,
+            **where,
+            undo="switch",
+            only_if=StepAction.SWITCH,
+        ),
+    )
+    return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)

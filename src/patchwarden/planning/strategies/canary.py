@@ -1,0 +1,98 @@
+"""Canary: patch a few first, give them a small share of traffic, compare, then the rest.
+
+The canaries are patched like rolling hosts but come back at a low weight. An analysis
+unit then lets traffic flow and compares canaries with the unpatched baseline (Mann-Whitney
+U plus effect size); if it does not pass, its rollback restores every canary, and the
+rest of the pool is never touched (its batches require success).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.planning.context import GroupContext, batch_size
+from patchwarden.planning.steps import step
+from patchwarden.planning.strategies.all_at_once import plan_all_at_once
+from patchwarden.planning.strategies.rolling import plan_rolling
+
+__all__ = ["plan_canary"]
+
+
+def plan_canary(ctx: GroupContext) -> tuple[Batch, ...]:
+    """Canary batch, analysis batch, then the rest by ``then`` (rolling by default)."""
+    pooled = [a for a in ctx.assets if a.id in ctx.lb_of]
+    if not pooled:
+        return plan_rolling(ctx)
+    member = ctx.lb_of[pooled[0].id]
+    pool_hosts = [a for a in pooled if ctx.lb_of[a.id].pool.name == member.pool.name]
+    count = min(len(pool_hosts) - 1, batch_size(ctx.spec.canary, len(member.pool.all_members())))
+    if count < 1:
+        return plan_rolling(ctx)
+    canaries = pool_hosts[:count]
+    where = {"lb": member.lb.id, "pool": member.pool.name}
+    canary_units = tuple(
+        ctx.unit_for(
+            h.id,
+            before=[(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)],
+            after=[
+                (StepAction.SET_WEIGHT, {**where, "weight": ctx.spec.canary_weight}),
+                (StepAction.ENABLE, where),
+            ],
+        )
+        for h in canaries
+    )
+    baseline = [m for m in member.pool.all_members() if m not in {c.id for c in canaries}]
+    analysis = _analysis_unit(ctx, canary_units, where, baseline)
+    rest = replace(ctx, assets=tuple(a for a in ctx.assets if a not in canaries))
+    then = plan_rolling(rest) if ctx.spec.then == "rolling" else plan_all_at_once(rest)
+    batches = [
+        Batch(id=f"{ctx.wave_id}#canary", units=canary_units),
+        Batch(id=f"{ctx.wave_id}#analysis", units=(analysis,), requires_success=True),
+    ]
+    batches.extend(b.model_copy(update={"requires_success": True}) for b in then)
+    return tuple(batches)
+
+
+def _analysis_unit(
+    ctx: GroupContext, canaries: tuple[Unit, ...], where: dict[str, str], baseline: list[str]
+) -> Unit:
+    unit_id = f"{ctx.wave_id}/{where['pool']}-analysis"
+    target = f"{where['lb']}/{where['pool']}"
+    steps = [
+        step(
+            unit_id,
+            0,
+            StepAction.ANALYZE,
+            target,
+            **where,
+            canaries=[u.target for u in canaries],
+            baseline=baseline,
+            seconds=ctx.spec.analysis_s,
+        )
+    ]
+    steps += [
+        step(unit_id, i + 1, StepAction.SET_WEIGHT, u.target, **where, weight=100)
+        for i, u in enumerate(canaries)
+    ]
+    undo = []
+    for u in canaries:
+        reboot = any(s.action is StepAction.REBOOT for s in u.steps)
+        chain: list[tuple[StepAction, dict[str, object]]] = [
+            (StepAction.DRAIN, dict(where)),
+            (StepAction.WAIT_DRAINED, dict(where)),
+            (StepAction.RESTORE, {"from_unit": u.id}),
+        ]
+        if reboot:
+            chain.append((StepAction.REBOOT, {}))
+        chain += [
+            (StepAction.HEALTH, {}),
+            (StepAction.SET_WEIGHT, {**where, "weight": 100}),
+            (StepAction.ENABLE, dict(where)),
+        ]
+        undo += [(a, params, u.target) for a, params in chain]
+    rollback = tuple(
+        step(f"{unit_id}/rollback", i, a, target_host, only_if=StepAction.ANALYZE, **params)
+        for i, (a, params, target_host) in enumerate(undo)
+    )
+    return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)

@@ -1,0 +1,70 @@
+"""HA pair of virtual appliances: standby first, fail over, then the other.
+
+Each unit first makes sure which member is active (fail-over is a no-op when it already
+is), so the plan does not depend on guessing the pair's state at planning time.
+"""
+
+from __future__ import annotations
+
+from patchwarden.domain.assets import VirtualAppliance
+from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.planning.context import GroupContext
+from patchwarden.planning.steps import step
+
+__all__ = ["plan_ha_pair"]
+
+
+def _unit(ctx: GroupContext, target: str, keep_active: str | None) -> Unit:
+    unit_id = f"{ctx.wave_id}/{target}"
+    steps = []
+    if keep_active is not None:
+        steps.append(step(unit_id, 0, StepAction.FAILOVER, target, to=keep_active))
+    steps.append(
+        step(unit_id, len(steps), StepAction.FIRMWARE, target, version=ctx.firmware[target])
+    )
+    steps.append(step(unit_id, len(steps), StepAction.HEALTH, target))
+    rollback = (
+        step(
+            f"{unit_id}/rollback",
+            0,
+            StepAction.FIRMWARE,
+            target,
+            undo="firmware",
+            only_if=StepAction.FIRMWARE,
+        ),
+        step(f"{unit_id}/rollback", 1, StepAction.HEALTH, target, only_if=StepAction.FIRMWARE),
+    )
+    return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)
+
+
+def plan_ha_pair(ctx: GroupContext) -> tuple[Batch, ...]:
+    """Per pair: the standby (with its peer made active), then the peer after fail-over."""
+    chosen = {
+        a.id: a for a in ctx.assets if isinstance(a, VirtualAppliance) and a.id in ctx.firmware
+    }
+    batches: list[Batch] = []
+    seen: set[str] = set()
+    for app_id in sorted(chosen):
+        if app_id in seen:
+            continue
+        appliance = chosen[app_id]
+        peer = appliance.ha_peer
+        if peer is None:
+            batches.append(Batch(id=f"{ctx.wave_id}/{app_id}#1", units=(_unit(ctx, app_id, None),)))
+            seen.add(app_id)
+            continue
+        first, second = sorted((app_id, peer))
+        seen |= {first, second}
+        # `second` is patched as the standby while `first` serves; then the roles swap.
+        batches.append(
+            Batch(id=f"{ctx.wave_id}/{first}+{second}#standby", units=(_unit(ctx, second, first),))
+        )
+        if first in chosen:
+            batches.append(
+                Batch(
+                    id=f"{ctx.wave_id}/{first}+{second}#failover",
+                    units=(_unit(ctx, first, second),),
+                    requires_success=True,
+                )
+            )
+    return tuple(batches)

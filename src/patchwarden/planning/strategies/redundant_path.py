@@ -1,0 +1,68 @@
+"""Redundant storage paths: one controller / switch / HBA at a time.
+
+Each part's path is taken offline (the system refuses if it is the last one of its
+group), flashed, brought back, and the group's redundancy is verified restored before the
+next part starts. Parts are strictly one after another across the system.
+"""
+
+from __future__ import annotations
+
+from patchwarden.domain.assets import StorageSystem
+from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.planning.context import GroupContext
+from patchwarden.planning.steps import step
+
+__all__ = ["plan_redundant_path"]
+
+_ORDER = {"hba": 0, "san_switch": 1, "controller": 2, "raid_controller": 3}
+
+
+def plan_redundant_path(ctx: GroupContext) -> tuple[Batch, ...]:
+    """One batch per part that needs new firmware."""
+    batches = []
+    for system in (a for a in ctx.assets if isinstance(a, StorageSystem)):
+        parts = sorted(
+            (p for p in system.parts if p.id in ctx.firmware),
+            key=lambda p: (_ORDER[p.type], p.redundancy_group, p.id),
+        )
+        for part in parts:
+            unit_id = f"{ctx.wave_id}/{part.id}"
+            where = {"system": system.id, "group": part.redundancy_group}
+            chain = [
+                (StepAction.PATH_OFFLINE, {"system": system.id}),
+                (StepAction.FIRMWARE, {"version": ctx.firmware[part.id]}),
+                (StepAction.PATH_ONLINE, {"system": system.id}),
+                (StepAction.VERIFY_REDUNDANCY, where),
+            ]
+            steps = tuple(
+                step(unit_id, i, a, part.id, **params) for i, (a, params) in enumerate(chain)
+            )
+            rollback = (
+                step(
+                    f"{unit_id}/rollback",
+                    0,
+                    StepAction.FIRMWARE,
+                    part.id,
+                    undo="firmware",
+                    only_if=StepAction.FIRMWARE,
+                ),
+                step(
+                    f"{unit_id}/rollback",
+                    1,
+                    StepAction.PATH_ONLINE,
+                    part.id,
+                    system=system.id,
+                    only_if=StepAction.PATH_OFFLINE,
+                ),
+                step(
+                    f"{unit_id}/rollback",
+                    2,
+                    StepAction.VERIFY_REDUNDANCY,
+                    part.id,
+                    **where,
+                    only_if=StepAction.PATH_OFFLINE,
+                ),
+            )
+            unit = Unit(id=unit_id, target=part.id, steps=steps, rollback=rollback)
+            batches.append(Batch(id=f"{unit_id}#1", units=(unit,)))
+    return tuple(batches)
