@@ -51,6 +51,12 @@ def _register() -> None:
     from patchwarden.cli import version  # noqa: PLC0415
 
     app.add_typer(version.app, name="version")
+    from patchwarden.cli import feeds  # noqa: PLC0415
+
+    app.add_typer(feeds.app, name="feeds")
+    from patchwarden.cli import advisories  # noqa: PLC0415
+
+    app.add_typer(advisories.app, name="advisories")
 
 
 def report_error(error: PatchwardenError) -> int:

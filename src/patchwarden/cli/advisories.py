@@ -1,0 +1,50 @@
+"""``patchwarden advisories affected``: check one answer of the catalog by hand."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+
+from patchwarden.assess.match import AdvisoryIndex
+from patchwarden.feeds.ranges import scheme_of
+from patchwarden.service.feeds import stored_advisories
+from patchwarden.store import open_store, resolve_url
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Query the imported advisories.", no_args_is_help=True)
+
+
+@app.command("affected")
+def affected(
+    ecosystem: str = typer.Argument(
+        ..., help="As OSV writes it, release included: Debian:12, Ubuntu:22.04:LTS, PyPI."
+    ),
+    package: str = typer.Argument(..., help="Package name (source package for distributions)."),
+    version: str = typer.Argument(..., help="The installed version."),
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default: PATCHWARDEN_DB, then the user data dir)."
+    ),
+) -> None:
+    """Print the ids of imported advisories affecting this version, one per line.
+
+    Prints nothing when none does. Ecosystems without a version ordering in patchwarden
+    (Maven, RubyGems, ...) are answered from the advisories' explicit versions lists only.
+
+    Example: patchwarden advisories affected Ubuntu:16.04:LTS netqmail 1.06-5
+    """
+    err = Console(stderr=True, highlight=False)
+    with open_store(resolve_url(db, os.environ)) as store:
+        warnings: list[str] = []
+        advisories = stored_advisories(store, warnings)
+    for warning in warnings:
+        err.print(f"warning: {warning}", markup=False)
+    if not scheme_of(ecosystem):
+        err.print(
+            f"note: no version ordering for {ecosystem}; only explicit versions lists are used",
+            markup=False,
+        )
+    for advisory, _fixed in AdvisoryIndex(advisories).lookup(ecosystem, package, version):
+        typer.echo(advisory.id)
