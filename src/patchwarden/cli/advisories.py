@@ -17,6 +17,11 @@ __all__ = ["app"]
 app = typer.Typer(help="Query the imported advisories.", no_args_is_help=True)
 
 
+@app.callback()
+def _group() -> None:
+    """Query the imported advisories."""  # keeps "affected" a sub-command, not the app itself
+
+
 @app.command("affected")
 def affected(
     ecosystem: str = typer.Argument(
