@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from patchwarden.assess.decide import DecisionPolicy, decide_all
+from patchwarden.assess.decide import DecisionContext, decide_all
 from patchwarden.assess.match import AdvisoryIndex, match_findings
+from patchwarden.assess.policy import Policy
+from patchwarden.assess.risk import PatchFailures
+from patchwarden.assess.sla import FindingKey
 from patchwarden.domain.advisories import Action, Advisory, Decision, Finding
 from patchwarden.domain.inventory import Inventory
 
@@ -36,15 +39,32 @@ class Assessment:
         """Findings of one asset."""
         return [f for f in self.findings if f.asset_id == asset_id]
 
+    def decision_of(self) -> dict[FindingKey, Decision]:
+        """Decisions keyed by (asset, advisory, package)."""
+        return {(d.asset_id, d.advisory_id, d.package): d for d in self.decisions}
+
 
 def assess(
     inventory: Inventory,
     advisories: Iterable[Advisory],
     now: datetime,
-    policy: DecisionPolicy | None = None,
+    policy: Policy | None = None,
+    *,
+    failures: PatchFailures | None = None,
+    first_seen: Mapping[FindingKey, datetime] | None = None,
 ) -> Assessment:
-    """Match the inventory against advisories and decide every finding."""
+    """Match the inventory against advisories and decide every finding.
+
+    Args:
+        inventory: The estate with its installed packages.
+        advisories: Advisories to match (withdrawn ones are skipped).
+        now: The moment of the assessment.
+        policy: The decision policy; the defaults if ``None``.
+        failures: Environments where a patch failed before, by (advisory, package).
+        first_seen: When each finding was first seen (from earlier assessments).
+    """
     index = AdvisoryIndex(advisories)
     findings = match_findings(inventory, index)
-    decisions = decide_all(findings, inventory.by_id, index.advisories, now, policy)
+    context = DecisionContext.of(inventory, failures, first_seen)
+    decisions = decide_all(findings, inventory, index.advisories, now, policy, context)
     return Assessment(now, tuple(findings), tuple(decisions))

@@ -1,96 +1,271 @@
-"""A decision per finding: emergency, next window, defer or ignore, with a sentence of why.
+"""One decision per (asset, patch): emergency, next window, defer or ignore, and why.
 
-This is the first, small policy: severity, exploitation (KEV), exposure and whether a fix
-exists. The fuller weighing of the risk of patching against the risk of not patching
-builds on the same :class:`Decision` values.
+The order of the rules is the policy's spine, read top to bottom:
+
+1. cosmetic (by default) → ignore;
+2. no fixed version yet → defer, review soon;
+3. the same patch failed in an earlier environment → defer, review soon;
+4. known exploited (KEV), likely exploited (EPSS), critical and internet-facing, or a risk
+   of not patching above the emergency threshold → emergency;
+5. enhancements (by default) → defer to a review;
+6. otherwise weigh: low risk of not patching, or a risky patch, defers while the SLA leaves
+   room for a review; everything else goes to the next maintenance window by its due date.
+
+Each decision carries one plain sentence ending in the action, e.g.
+"KEV-listed, internet-facing, fix available → emergency". Where the provider patches the
+asset's layer the decision is made all the same (how urgent it is tells the team when to
+chase the provider) and its sentence says so; the planner gives such assets no steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from patchwarden.assess.policy import Policy
+from patchwarden.assess.responsibility import responsibility_of
+from patchwarden.assess.risk import (
+    PatchFailures,
+    Redundancy,
+    Score,
+    classify,
+    failed_envs,
+    redundancy_of,
+    risk_of_not_patching,
+    risk_of_patching,
+)
+from patchwarden.assess.sla import FindingKey, due_date
 from patchwarden.domain.advisories import Action, Advisory, Decision, Finding, Severity
-from patchwarden.domain.assets import AssetBase
+from patchwarden.domain.assets import AssetBase, Criticality, Owner
+from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
 
-__all__ = ["DEFAULT_SLA_DAYS", "DecisionPolicy", "decide", "decide_all"]
-
-DEFAULT_SLA_DAYS: dict[Severity, int] = {
-    Severity.CRITICAL: 7,
-    Severity.HIGH: 30,
-    Severity.MEDIUM: 90,
-    Severity.LOW: 180,
-    Severity.NONE: 365,
-}
+__all__ = ["DecisionContext", "decide", "decide_all"]
 
 
 @dataclass(frozen=True)
-class DecisionPolicy:
-    """Thresholds of the decision; defaults follow common SLA practice."""
+class DecisionContext:
+    """What a decision needs beyond the finding: the estate around it and its history.
 
-    sla_days: Mapping[Severity, int] = field(default_factory=lambda: dict(DEFAULT_SLA_DAYS))
-    no_fix_review_days: int = 7
-    epss_emergency: float = 0.5
+    Attributes:
+        environments: Promotion order, earliest first ("earlier environment" means earlier here).
+        redundancy: Per asset, whether it can leave service without an outage.
+        failures: Environments where a patch failed before (see :data:`PatchFailures`).
+        first_seen: When each finding was first seen; SLAs count from then (default: now).
+    """
+
+    environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+    redundancy: Mapping[str, Redundancy] = field(default_factory=dict)
+    failures: PatchFailures = field(default_factory=dict)
+    first_seen: Mapping[FindingKey, datetime] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        inventory: Inventory,
+        failures: PatchFailures | None = None,
+        first_seen: Mapping[FindingKey, datetime] | None = None,
+    ) -> DecisionContext:
+        """The context of an inventory: its environment order and redundancy."""
+        return cls(
+            environments=inventory.environments,
+            redundancy=redundancy_of(inventory),
+            failures=failures or {},
+            first_seen=first_seen or {},
+        )
+
+    def earlier_failures(self, asset: AssetBase, advisory_id: str, package: str) -> set[str]:
+        """Environments before the asset's where this patch failed."""
+        envs = failed_envs(self.failures, advisory_id, package)
+        if asset.env not in self.environments:
+            return set()
+        rank = self.environments.index(asset.env)
+        return {e for e in envs if e in self.environments and self.environments.index(e) < rank}
+
+
+def _exposure(asset: AssetBase) -> str:
+    return "internet-facing" if asset.internet_facing else "internal"
+
+
+def _threat(finding: Finding, advisory: Advisory, severity: Severity) -> str:
+    cvss = f" (CVSS {finding.cvss_score:.1f})" if finding.cvss_score is not None else ""
+    words = [f"{severity.value} severity{cvss}"]
+    if finding.kev or advisory.kev:
+        words.insert(0, "KEV-listed")
+    return ", ".join(words)
+
+
+def _trigger(
+    finding: Finding,
+    asset: AssetBase,
+    advisory: Advisory,
+    severity: Severity,
+    risk: Score,
+    p: Policy,
+) -> str | None:
+    """Why a finding is an emergency, in a few words; ``None`` when it is not one."""
+    rules = p.exploitation
+    epss = finding.epss if finding.epss is not None else advisory.epss
+    if rules.kev_is_emergency and (finding.kev or advisory.kev):
+        return "KEV-listed"
+    if epss is not None and epss >= rules.epss_emergency:
+        return f"EPSS {epss:.0%} (likely exploited)"
+    if (
+        rules.critical_internet_facing_is_emergency
+        and severity is Severity.CRITICAL
+        and asset.internet_facing
+    ):
+        return "critical severity"
+    if risk.points >= p.thresholds.emergency:
+        return f"{severity.value} severity, risk {risk.points:g}"
+    return None
 
 
 def decide(
-    finding: Finding, asset: AssetBase, advisory: Advisory, now: datetime, policy: DecisionPolicy
+    finding: Finding,
+    asset: AssetBase,
+    advisory: Advisory,
+    now: datetime,
+    policy: Policy | None = None,
+    context: DecisionContext | None = None,
 ) -> Decision:
     """Decide one finding.
+
+    Args:
+        finding: What is exposed.
+        asset: Where.
+        advisory: The advisory behind the finding.
+        now: The moment of the decision (dates are counted from its date).
+        policy: Thresholds and weights; the defaults if ``None``.
+        context: Redundancy, earlier failures and first-seen times; none if ``None``.
+
+    Returns:
+        The decision, with its reason, due date (SLA) and review date (when deferred).
 
     Example:
         >>> from patchwarden.domain.assets import Vm
         >>> vm = Vm(id="web-1", kind="vm", env="prod", internet_facing=True)
         >>> adv = Advisory(id="A-1", modified=datetime(2026, 1, 1), severity="high", kev=True)
         >>> f = Finding(asset_id="web-1", advisory_id="A-1", package="openssl",
-        ...             ecosystem="Debian:12", installed="1", fixed="2", severity="high", kev=True)
-        >>> decide(f, vm, adv, datetime(2026, 11, 1), DecisionPolicy()).reason
+        ...             ecosystem="Debian:12", installed="3.0.11-1", fixed="3.0.11-2",
+        ...             severity="high", kev=True)
+        >>> decide(f, vm, adv, datetime(2026, 11, 1)).reason
         'KEV-listed, internet-facing, fix available → emergency'
     """
+    p = policy or Policy()
+    ctx = context or DecisionContext()
     today = now.date()
+    classification, severity = classify(advisory)
+    key = (finding.asset_id, finding.advisory_id, finding.package)
+    seen = ctx.first_seen.get(key, now).date()
+    kev_due = finding.kev_due or advisory.kev_due
+    due = due_date(severity, seen, p, kev_due)
+    risk = risk_of_not_patching(finding, asset, advisory, p)
+    redundancy = ctx.redundancy.get(asset.id, Redundancy(False))
+    failed = ctx.earlier_failures(asset, finding.advisory_id, finding.package)
+    patch_risk = risk_of_patching(
+        finding, asset, advisory, p, redundancy=redundancy, failed_before=failed
+    )
 
-    def made(action: Action, reason: str, due: date | None) -> Decision:
+    owner = responsibility_of(asset)
+    # The provider patches this layer: the decision still says how urgent it is (so the team
+    # can chase the provider), and the planner gives the asset no steps.
+    provider = (
+        f"; the provider patches it ({owner.patch_layer.value} layer under"
+        f" {owner.service_model.value})"
+        if owner.owner is Owner.PROVIDER
+        else ""
+    )
+
+    def made(
+        action: Action, reason: str, *, due: date | None = due, review: date | None = None
+    ) -> Decision:
         return Decision(
             asset_id=finding.asset_id,
             advisory_id=finding.advisory_id,
             package=finding.package,
             action=action,
-            reason=f"{reason} → {action.value}",
+            reason=f"{reason}{provider} → {action.value}",
             due=due,
+            review=review,
+            risk=risk.points,
+            patch_risk=patch_risk.points,
+            classification=classification,
         )
 
-    if advisory.classification == "cosmetic":
-        return made(Action.IGNORE, "cosmetic change, no security impact", None)
-    if not finding.fixed:
-        review = today + timedelta(days=policy.no_fix_review_days)
-        return made(Action.DEFER, f"no fixed version published yet, review on {review}", review)
-    exposure = "internet-facing" if asset.internet_facing else "internal"
-    sla = today + timedelta(days=policy.sla_days[finding.severity])
-    if advisory.kev_due is not None:
-        sla = min(sla, advisory.kev_due)
-    if finding.kev:
-        return made(Action.EMERGENCY, f"KEV-listed, {exposure}, fix available", today)
-    if finding.epss is not None and finding.epss >= policy.epss_emergency:
+    def review_in(days: int) -> date:
+        return min(today + timedelta(days=days), max(due, today))
+
+    if classification in p.ignore_classifications:
+        return made(Action.IGNORE, f"{classification} change, no security impact", due=None)
+    exposure = _exposure(asset)
+    if not finding.fixed or finding.no_fix:
+        review = review_in(p.review_days.no_fix)
+        meanwhile = "; mitigate meanwhile" if finding.kev or advisory.kev else ""
         return made(
-            Action.EMERGENCY, f"EPSS {finding.epss:.0%} likely exploited, {exposure}", today
+            Action.DEFER,
+            f"{_threat(finding, advisory, severity)}, {exposure}, no fixed version published"
+            f" yet{meanwhile}, review on {review}",
+            review=review,
         )
-    if finding.severity is Severity.CRITICAL and asset.internet_facing:
-        return made(Action.EMERGENCY, "critical severity, internet-facing, fix available", today)
-    return made(
-        Action.NEXT_WINDOW,
-        f"{finding.severity.value} severity, {exposure}, fix available, due {sla}",
-        sla,
-    )
+    if failed:
+        review = review_in(p.review_days.failed_earlier)
+        return made(
+            Action.DEFER,
+            f"same patch failed in {', '.join(sorted(failed))}, hold until that is understood,"
+            f" review on {review}",
+            review=review,
+        )
+    trigger = _trigger(finding, asset, advisory, severity, risk, p)
+    if trigger is not None:
+        due = min(due, seen + timedelta(days=p.sla.emergency_days))
+        words = [trigger, exposure]
+        if asset.criticality in (Criticality.HIGH, Criticality.CRITICAL):
+            words.append(f"{asset.criticality.value}-criticality asset")
+        words.append("fix available")
+        if patch_risk.points >= p.thresholds.patch_risk_defer:
+            words.append(f"despite {' and '.join(patch_risk.factors[:2])}")
+        return made(Action.EMERGENCY, ", ".join(words), due=due)
+    if classification in p.defer_classifications:
+        review = review_in(p.review_days.deferred)
+        return made(
+            Action.DEFER, f"{classification}, not a security fix, review on {review}", review=review
+        )
+    threat = f"{_threat(finding, advisory, severity)}, {exposure}"
+    # Deferring is only allowed while a review still falls well before the due date.
+    room = (due - today).days > p.review_days.deferred
+    if room and risk.points < p.thresholds.next_window:
+        review = review_in(p.review_days.deferred)
+        return made(
+            Action.DEFER,
+            f"{threat}, low risk ({risk.points:g} points), review on {review} (due {due})",
+            review=review,
+        )
+    if room and patch_risk.points >= p.thresholds.patch_risk_defer:
+        review = review_in(p.review_days.deferred)
+        return made(
+            Action.DEFER,
+            f"{threat}, risky to patch ({', '.join(patch_risk.factors[:3])}), review on {review}"
+            f" (due {due})",
+            review=review,
+        )
+    caveat = ""
+    if patch_risk.points >= p.thresholds.patch_risk_defer:
+        # Too close to the due date to wait: say what makes it risky so the window plans for it.
+        caveat = f"; risky to patch ({', '.join(patch_risk.factors[:3])}), plan for it"
+    return made(Action.NEXT_WINDOW, f"{threat}, fix available, due {due}{caveat}")
 
 
 def decide_all(
-    findings: list[Finding],
-    assets: Mapping[str, AssetBase],
+    findings: Sequence[Finding],
+    inventory: Inventory,
     advisories: Mapping[str, Advisory],
     now: datetime,
-    policy: DecisionPolicy | None = None,
+    policy: Policy | None = None,
+    context: DecisionContext | None = None,
 ) -> list[Decision]:
     """Decide every finding, in the order given."""
-    policy = policy or DecisionPolicy()
-    return [decide(f, assets[f.asset_id], advisories[f.advisory_id], now, policy) for f in findings]
+    p = policy or Policy()
+    ctx = context or DecisionContext.of(inventory)
+    by_id = inventory.by_id
+    return [decide(f, by_id[f.asset_id], advisories[f.advisory_id], now, p, ctx) for f in findings]

@@ -145,3 +145,11 @@ class Decision(Value):
     action: Action
     reason: str
     due: date | None = None
+    """When the finding must be remediated by (its SLA); today for an emergency."""
+    review: date | None = None
+    """When a deferred decision is looked at again."""
+    risk: float = 0.0
+    """Risk of not patching, in the policy's points."""
+    patch_risk: float = 0.0
+    """Risk of patching, in the policy's points."""
+    classification: Literal["security", "bugfix", "enhancement", "cosmetic"] = "security"
