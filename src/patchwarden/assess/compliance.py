@@ -1,0 +1,248 @@
+"""Compliance with a patch baseline: a state per asset and patch, and a verdict per asset.
+
+States follow AWS Systems Manager's:
+
+- ``installed``: an approved patch is installed;
+- ``installed_other``: a patch the baseline does not approve is installed (or a rejected
+  one, where the baseline allows rejected patches as dependencies);
+- ``installed_pending_reboot``: installed, but the host has not rebooted since;
+- ``installed_rejected``: a rejected patch is installed and the baseline blocks it;
+- ``missing``: an approved patch applies and is not installed;
+- ``failed``: an approved patch applies and installing it failed;
+- ``not_applicable``: the package is not installed, or its version was never affected;
+- ``provider_responsibility``: the provider patches the asset's layer.
+
+An asset is compliant when none of its patches is missing, failed, pending reboot or
+rejected.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from patchwarden.assess.baseline import BaselinePatch, BaselineSnapshot
+from patchwarden.assess.match import AdvisoryIndex, asset_ecosystem
+from patchwarden.assess.responsibility import owner_of
+from patchwarden.domain.advisories import Advisory
+from patchwarden.domain.assets import AssetBase, Owner
+from patchwarden.domain.inventory import Inventory
+from patchwarden.errors import PatchwardenError
+from patchwarden.versions import compare, ecosystem_for
+
+__all__ = [
+    "NON_COMPLIANT",
+    "AssetCompliance",
+    "PatchCompliance",
+    "PatchState",
+    "check_asset",
+    "check_compliance",
+]
+
+
+class PatchState(StrEnum):
+    """The state of one patch on one asset."""
+
+    INSTALLED = "installed"
+    INSTALLED_OTHER = "installed_other"
+    INSTALLED_PENDING_REBOOT = "installed_pending_reboot"
+    INSTALLED_REJECTED = "installed_rejected"
+    MISSING = "missing"
+    FAILED = "failed"
+    NOT_APPLICABLE = "not_applicable"
+    PROVIDER_RESPONSIBILITY = "provider_responsibility"
+
+
+NON_COMPLIANT = frozenset(
+    {
+        PatchState.MISSING,
+        PatchState.FAILED,
+        PatchState.INSTALLED_PENDING_REBOOT,
+        PatchState.INSTALLED_REJECTED,
+    }
+)
+"""States that make an asset non-compliant."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatchCompliance:
+    """One patch on one asset: what is installed, what the patch brings, and the state."""
+
+    asset_id: str
+    advisory_id: str
+    package: str
+    installed: str
+    target: str
+    state: PatchState
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetCompliance:
+    """An asset's patches against its baseline snapshot."""
+
+    asset_id: str
+    env: str
+    baseline: str
+    snapshot_id: str
+    patches: tuple[PatchCompliance, ...]
+
+    @property
+    def compliant(self) -> bool:
+        """No patch missing, failed, pending reboot or rejected."""
+        return not any(p.state in NON_COMPLIANT for p in self.patches)
+
+    def counts(self) -> Counter[PatchState]:
+        """Patches per state."""
+        return Counter(p.state for p in self.patches)
+
+
+def _same_release(patch_eco: str, asset_eco: str) -> bool:
+    # "Debian:12" patches do not apply to a Debian 11 host; an ecosystem without a release
+    # on either side applies to every release.
+    a, b = patch_eco.split(":"), asset_eco.split(":")
+    return a[0].lower() == b[0].lower() and (len(a) < 2 or len(b) < 2 or a[1] == b[1])
+
+
+def _state_of(patch: BaselinePatch, version: str, affected_by: set[str], scheme: str) -> str:
+    """``"at"`` (fix installed), ``"below"`` (affected, fix not installed) or ``"none"``."""
+    try:
+        if compare(scheme, version, patch.fixed) >= 0:
+            return "at"
+    except PatchwardenError:
+        return "none"
+    return "below" if patch.advisory_id in affected_by else "none"
+
+
+def check_asset(
+    asset: AssetBase,
+    snapshot: BaselineSnapshot | None,
+    index: AdvisoryIndex,
+    *,
+    pending_reboot: Collection[str] = (),
+    failed: Collection[str] = (),
+    others: Collection[BaselinePatch] = (),
+) -> AssetCompliance:
+    """Check one asset against a snapshot.
+
+    Args:
+        asset: The asset with its installed packages.
+        snapshot: Its baseline's snapshot; ``None`` if no baseline covers it.
+        index: The advisories (to tell "never affected" from "missing").
+        pending_reboot: Packages installed on the asset since its last reboot.
+        failed: Packages or advisory ids whose installation failed on the asset.
+        others: Patches of the ecosystem neither approved nor rejected, to spot
+            ``installed_other``.
+    """
+    ecosystem = asset_ecosystem(asset)
+    name = snapshot.baseline if snapshot else ""
+    ident = snapshot.id if snapshot else ""
+    if snapshot is None or not ecosystem:
+        return AssetCompliance(
+            asset_id=asset.id, env=asset.env, baseline=name, snapshot_id=ident, patches=()
+        )
+    try:
+        scheme = ecosystem_for(ecosystem)
+    except PatchwardenError:
+        scheme = ""
+    provider = owner_of(asset) is Owner.PROVIDER
+    rows: list[PatchCompliance] = []
+
+    def add(patch: BaselinePatch, version: str, state: PatchState) -> None:
+        rows.append(
+            PatchCompliance(
+                asset_id=asset.id,
+                advisory_id=patch.advisory_id,
+                package=patch.package,
+                installed=version,
+                target=patch.fixed,
+                state=state,
+            )
+        )
+
+    groups = (("approved", snapshot.approved), ("rejected", snapshot.rejected), ("other", others))
+    for kind, patches in groups:
+        for patch in patches:
+            if not _same_release(patch.ecosystem, ecosystem):
+                continue
+            version = asset.packages.get(patch.package)
+            if version is None or not scheme:
+                if kind == "approved":
+                    add(patch, version or "", PatchState.NOT_APPLICABLE)
+                continue
+            affected_by = {a.id for a, _ in index.lookup(ecosystem, patch.package, version)}
+            where = _state_of(patch, version, affected_by, scheme)
+            if provider:
+                if kind == "approved":
+                    add(patch, version, PatchState.PROVIDER_RESPONSIBILITY)
+            elif kind == "approved":
+                add(patch, version, _approved_state(patch, where, pending_reboot, failed))
+            elif where == "at" and kind == "rejected":
+                blocked = snapshot.rejected_action == "block"
+                add(
+                    patch,
+                    version,
+                    PatchState.INSTALLED_REJECTED if blocked else PatchState.INSTALLED_OTHER,
+                )
+            elif where == "at":
+                add(patch, version, PatchState.INSTALLED_OTHER)
+    return AssetCompliance(
+        asset_id=asset.id, env=asset.env, baseline=name, snapshot_id=ident, patches=tuple(rows)
+    )
+
+
+def _approved_state(
+    patch: BaselinePatch, where: str, pending_reboot: Collection[str], failed: Collection[str]
+) -> PatchState:
+    if where == "at":
+        if patch.package in pending_reboot:
+            return PatchState.INSTALLED_PENDING_REBOOT
+        return PatchState.INSTALLED
+    if where == "none":
+        return PatchState.NOT_APPLICABLE
+    if patch.package in failed or patch.advisory_id in failed:
+        return PatchState.FAILED
+    return PatchState.MISSING
+
+
+def check_compliance(
+    inventory: Inventory,
+    snapshots: Mapping[str, BaselineSnapshot],
+    advisories: Mapping[str, Advisory],
+    *,
+    candidates: Mapping[str, Collection[BaselinePatch]] | None = None,
+    pending_reboot: Mapping[str, Collection[str]] | None = None,
+    failed: Mapping[str, Collection[str]] | None = None,
+) -> list[AssetCompliance]:
+    """Check every asset against the snapshot of its baseline.
+
+    Args:
+        inventory: The estate.
+        snapshots: Snapshots by lower-case OSV ecosystem base (``debian``, ``pypi``).
+        advisories: Advisories by id.
+        candidates: Every patch per ecosystem base, to report ``installed_other``.
+        pending_reboot: Per asset, packages installed since its last reboot.
+        failed: Per asset, packages or advisory ids whose installation failed.
+
+    Returns:
+        One :class:`AssetCompliance` per asset, in inventory order.
+    """
+    index = AdvisoryIndex(advisories.values())
+    results = []
+    for asset in inventory.assets:
+        base = asset_ecosystem(asset).split(":", 1)[0].lower()
+        snapshot = snapshots.get(base)
+        known = snapshot.approved_keys() | snapshot.rejected_keys() if snapshot else frozenset()
+        others = [p for p in (candidates or {}).get(base, ()) if p.key() not in known]
+        results.append(
+            check_asset(
+                asset,
+                snapshot,
+                index,
+                pending_reboot=(pending_reboot or {}).get(asset.id, ()),
+                failed=(failed or {}).get(asset.id, ()),
+                others=others,
+            )
+        )
+    return results
