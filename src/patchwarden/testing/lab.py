@@ -36,8 +36,14 @@ import yaml
 from patchwarden.domain.assets import Connection
 from patchwarden.drivers.ssh import SshConfig
 from patchwarden.testing.lab_controller import HostSpec, processes_rooted_in
-from patchwarden.testing.lab_image import DEFAULT_CACHE, base_tarball, copy_root, prepare_template
-from patchwarden.testing.lab_repo import INITIAL, build_repo
+from patchwarden.testing.lab_image import (
+    DEFAULT_CACHE,
+    base_tarball,
+    cached_template,
+    mount_root,
+    unmount_root,
+)
+from patchwarden.testing.lab_repo import INITIAL, PACKAGES, build_repo
 
 __all__ = ["DEFAULT_LAB_DIR", "Lab", "LabConfig", "LabError"]
 
@@ -63,6 +69,7 @@ class LabConfig:
         http_port: The pw-web service port on every host's address.
         reboot_pause_s: How long a rebooting host stays away.
         latency_s: Added to every HTTP answer (so requests are in flight during a drain).
+        overlay: Give hosts overlay roots of one cached template (else full copies).
         env: Environment of the hosts in the inventory written by :meth:`Lab.up`.
     """
 
@@ -74,6 +81,7 @@ class LabConfig:
     http_port: int = 8080
     reboot_pause_s: float = 2.0
     latency_s: float = 0.0
+    overlay: bool = True
     env: str = "dev"
     suite: str = "bookworm"
     mirror: str = "http://deb.debian.org/debian"
@@ -164,13 +172,12 @@ class Lab:
         self.dir.chmod(0o755)
         tarball = base_tarball(self.config.cache, self.config.suite, self.config.mirror)
         repo = build_repo(self.dir / "repo")
-        template = prepare_template(tarball, repo, self.dir / "template", INITIAL)
+        template = cached_template(tarball, repo, self.config.cache, INITIAL, repr(PACKAGES))
         self._client_key()
         known = []
         for spec in self.specs():
-            copy_root(template, spec.root, spec.id)
+            mount_root(template, spec.dir, spec.id, self.config.overlay)
             known.append(self._host_files(spec))
-        shutil.rmtree(template)
         self.known_hosts.write_text("".join(known))
         self._write_state(None)
         self._write_inventory()
@@ -342,6 +349,11 @@ class Lab:
             if spec.root.exists():
                 for pid in processes_rooted_in(spec.root):
                     _kill_if_ours(pid, "")
+                unmount_root(spec.dir)
+        left = _mounts_under(self.dir)
+        if left:
+            # Deleting through a mount would reach into whatever is mounted there.
+            raise LabError(f"still mounted, not deleting {self.dir}: {', '.join(left)}")
         if (self.dir / "lab.json").exists() or (self.dir / "hosts").exists():
             shutil.rmtree(self.dir)
 
@@ -360,6 +372,13 @@ def _alive(pid: int) -> bool:
     # A zombie child of ours is dead for our purpose.
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path.resolve()) + "/"
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if len(line.split()) > 1]
+    return [p for p in points if p.startswith(prefix)]
 
 
 def _kill_if_ours(pid: int, marker: str) -> None:
