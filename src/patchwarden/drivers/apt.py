@@ -89,8 +89,12 @@ class DpkgRecord:
 
     @property
     def installed(self) -> bool:
-        """Unpacked and configured: ``ii`` (``hi`` when held)."""
-        return len(self.status) >= 2 and self.status[1] == "i"
+        """Configured (``ii``, ``hi`` when held), maybe awaiting triggers (``iW``, ``it``).
+
+        A package left unpacked or half-configured by a failed install does not count, so
+        a failed patch never looks done.
+        """
+        return len(self.status) >= 2 and self.status[1] in "iWt"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,108 @@
+"""The local transport and the health checks that need no lab: real processes and sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from patchwarden.domain.assets import HealthCheck
+from patchwarden.drivers.health import CheckRunner, http_get
+from patchwarden.drivers.real import HostRouter, RealClock
+from patchwarden.drivers.ssh import SshConfig
+from patchwarden.drivers.transport import LocalTransport, command_vector
+from patchwarden.errors import DriverError, TransientDriverError
+from patchwarden.testing.lab_session import LoopThread
+
+
+@pytest.fixture
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+def test_local_runs_argv_without_a_shell(loop: LoopThread) -> None:
+    result = loop.run(LocalTransport().run("here", ["echo", "$HOME", "a;b"]))
+    assert (result.exit_status, result.stdout) == (0, "$HOME a;b\n")
+
+
+def test_local_passes_env_and_reports_failures(loop: LoopThread) -> None:
+    result = loop.run(LocalTransport().run("here", ["env"], env={"PW_X": "1 2"}))
+    assert "PW_X=1 2" in result.stdout.splitlines()
+    failed = loop.run(LocalTransport().run("here", ["sh", "-c", "echo oops >&2; exit 3"]))
+    assert failed.exit_status == 3
+    with pytest.raises(DriverError, match="exited 3: oops"):
+        failed.check()
+    missing = loop.run(LocalTransport().run("here", ["/no/such/program"]))
+    assert missing.exit_status == 127
+
+
+def test_local_timeout_kills_the_command(loop: LoopThread) -> None:
+    started = time.monotonic()
+    with pytest.raises(TransientDriverError, match="timed out"):
+        loop.run(LocalTransport().run("here", ["sleep", "30"], timeout_s=0.3))
+    assert time.monotonic() - started < 5
+
+
+def test_command_vector_puts_sudo_and_env_in_front() -> None:
+    assert command_vector(["true"]) == ["true"]
+    assert command_vector(["true"], sudo=True) == ["sudo", "-n", "true"]
+    with pytest.raises(DriverError):
+        command_vector(["true"], {"BAD NAME": "x"})
+    with pytest.raises(DriverError):
+        command_vector([])
+
+
+def test_router_refuses_hosts_without_a_connection(loop: LoopThread) -> None:
+    router = HostRouter({}, {"local": LocalTransport()})
+    with pytest.raises(DriverError, match="no connection"):
+        loop.run(router.run("ghost", ["true"]))
+
+
+def test_ssh_config_defaults_are_strict() -> None:
+    config = SshConfig.from_env({})
+    assert not config.insecure_accept_any_host_key
+    assert config.known_hosts is None  # the user's known_hosts, still checked
+
+
+async def _serve(status: int, body: str) -> asyncio.Server:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        data = body.encode()
+        writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+def test_http_and_tcp_checks_against_a_real_socket(loop: LoopThread) -> None:
+    server = loop.run(_serve(200, "ok v2"))
+    port = server.sockets[0].getsockname()[1]
+    try:
+        assert loop.run(http_get(f"http://127.0.0.1:{port}/healthz", 5)) == (200, "ok v2")
+        checks = {
+            "good": (
+                HealthCheck(type="http", target=f"http://127.0.0.1:{port}/", expect_body="ok"),
+                HealthCheck(type="tcp", target=f"127.0.0.1:{port}"),
+            ),
+            "bad": (
+                HealthCheck(type="http", target=f"http://127.0.0.1:{port}/", expect_status=204),
+            ),
+            "cmd": (HealthCheck(type="command", target="sh -c 'exit 4'"),),
+        }
+        runner = CheckRunner(checks, HostRouter({}, {}))
+        assert loop.run(runner.check("good")).ok
+        bad = loop.run(runner.check("bad"))
+        assert not bad.ok and "-> 200 (want 204)" in bad.detail
+        assert not loop.run(runner.check("cmd")).ok, "a host without a connection fails its command"
+        assert loop.run(runner.check("unlisted")).ok
+    finally:
+        server.close()
+
+
+def test_real_clock_is_aware_utc() -> None:
+    assert RealClock().now().tzinfo is not None
