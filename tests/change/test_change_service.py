@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.domain.change import ChangeState, IllegalTransition
+from patchwarden.domain.change import ChangeState
 from patchwarden.domain.plan import Plan
 from patchwarden.service.campaigns import PlanBuild, build_plan, load_campaign
 from patchwarden.service.change import (
     ChangeNotApproved,
+    ChangeRefused,
     approve_change,
     draft_change,
     finish_change,
@@ -86,7 +87,7 @@ def test_submit_approve_start_finish(store: Store, built: PlanBuild) -> None:
         match=r"submitted and needs 1 more approval\(s\) by someone other than alice",
     ):
         require_approved(store, built.plan)
-    with pytest.raises(IllegalTransition, match="four eyes"):
+    with pytest.raises(ChangeRefused, match="four eyes"):
         approve_change(store, cid, "alice", T)
     approved = approve_change(store, cid, "bob", T + timedelta(hours=1), "ok")
     assert approved.state is ChangeState.APPROVED and approved.approvers == ("bob",)

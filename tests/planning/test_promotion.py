@@ -82,7 +82,7 @@ def test_a_failure_holds_the_patch_in_every_later_environment() -> None:
     outcomes = [ok("dev", "h1", T), PatchOutcome("qa", "h2", SSL, "failed", T + timedelta(days=1))]
     g = gates(outcomes, T + timedelta(days=30))
     assert [x.status for x in g.values()] == ["done", "failed", "held", "held"]
-    assert g["prod"].reasons == ("held: the patch failed in qa",)
+    assert g["prod"].reasons == ("held: the patch failed in qa (failed on 1 of 1 target(s))",)
 
 
 def test_a_later_success_on_the_same_target_replaces_the_failure() -> None:

@@ -57,6 +57,11 @@ def _register() -> None:
     from patchwarden.cli import advisories  # noqa: PLC0415
 
     app.add_typer(advisories.app, name="advisories")
+    from patchwarden.cli import change, plan, promote  # noqa: PLC0415
+
+    plan.register(app)
+    app.add_typer(change.app, name="change")
+    promote.register(app)
 
 
 def report_error(error: PatchwardenError) -> int:

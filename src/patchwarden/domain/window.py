@@ -17,7 +17,13 @@ from datetime import date, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from patchwarden.domain.base import Value
 
@@ -148,15 +154,21 @@ class WindowSpec(Value):
             raise ValueError("a window must last longer than 0")
         return value
 
+    @field_validator("cutoff")
+    @classmethod
+    def _cutoff_inside(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        duration = info.data.get("duration")  # absent when the duration itself was invalid
+        if value < timedelta(0) or (duration is not None and value >= duration):
+            length = format_duration(duration) if duration is not None else "?"
+            raise ValueError(
+                f"cutoff {format_duration(value)} must be shorter than the duration {length}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _one_rule(self) -> WindowSpec:
         if (self.cron is None) == (self.rrule is None):
             raise ValueError("give exactly one of `cron` or `rrule`")
-        if not timedelta(0) <= self.cutoff < self.duration:
-            raise ValueError(
-                f"cutoff {format_duration(self.cutoff)} must be shorter than the duration "
-                f"{format_duration(self.duration)}"
-            )
         return self
 
     @property

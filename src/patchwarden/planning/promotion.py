@@ -29,6 +29,7 @@ __all__ = [
     "PatchOutcome",
     "Rescan",
     "UnitResult",
+    "needed_by_env",
     "order_problems",
     "outcomes_of_plan",
     "promotion_gates",
@@ -78,6 +79,7 @@ class EnvEvidence:
 
     result: Result
     targets: int
+    failed: int
     finished_at: datetime | None
     health_ok: bool
     restarts: int
@@ -124,10 +126,26 @@ def _patches_of(plan: Plan) -> dict[str, list[str]]:
     """Unit id -> patches (``package=version``) its steps install."""
     out: dict[str, list[str]] = {}
     for unit in plan.units():
+        found: list[str] = []
         for step in unit.steps:
-            for name, version in step.params.get("packages", ()):
-                out.setdefault(unit.id, []).append(f"{name}={version}")
+            packages = step.params.get("packages", ())
+            # Host steps list (name, version) pairs; image and controller steps a mapping.
+            pairs = packages.items() if isinstance(packages, dict) else packages
+            found += [f"{name}={version}" for name, version in pairs]
+            if step.action.value == "firmware" and "version" in step.params:
+                found.append(f"firmware:{step.target}={step.params['version']}")
+        if found:
+            out[unit.id] = list(dict.fromkeys(found))
     return out
+
+
+def needed_by_env(plan: Plan) -> dict[str, frozenset[str]]:
+    """The patches each environment of ``plan`` installs: what its promotion gates cover."""
+    env_of = {u.id: w.env for w in plan.waves for b in w.batches for u in b.units}
+    needed: dict[str, set[str]] = {env: set() for env in plan.environments}
+    for unit_id, patches in _patches_of(plan).items():
+        needed.setdefault(env_of[unit_id], set()).update(patches)
+    return {env: frozenset(patches) for env, patches in needed.items()}
 
 
 def outcomes_of_plan(
@@ -188,6 +206,7 @@ def summarise(outcomes: Iterable[PatchOutcome]) -> dict[tuple[str, str], EnvEvid
         evidence[pair] = EnvEvidence(
             result=result,
             targets=len(group),
+            failed=sum(1 for o in group if o.result == "failed"),
             finished_at=max(finished) if finished else None,
             health_ok=all(o.health_ok for o in group),
             restarts=max(o.restarts for o in group),
@@ -253,7 +272,7 @@ def promotion_gates(
                 continue
             gate = _gate(patch, env, ev, previous, held_by, spec, now)
             if gate.status == "failed" and not held_by:
-                held_by = env
+                held_by = f"{env} ({'; '.join(gate.reasons)})"
             gates.append(gate)
             previous = (env, ev, gate.status)
     return gates
@@ -271,7 +290,7 @@ def _gate(
     if held_by:
         return Gate(patch, env, "held", (f"held: the patch failed in {held_by}",))
     if ev is not None and ev.result == "failed":
-        return Gate(patch, env, "failed", (f"failed on {ev.targets} target(s) here",))
+        return Gate(patch, env, "failed", (f"failed on {ev.failed} of {ev.targets} target(s)",))
     if ev is not None and ev.result == "running":
         return Gate(patch, env, "running", ("in progress here",))
     if ev is not None:
@@ -283,7 +302,7 @@ def _gate(
             note += "; waiting for a re-scan"
         return Gate(patch, env, "done", (note,))
     if previous is None:
-        return Gate(patch, env, "may_enter", ("first environment in the promotion order",))
+        return Gate(patch, env, "may_enter", ("first environment in the order that needs it",))
     prev_env, prev_ev, prev_status = previous
     if prev_status != "done" or prev_ev is None:
         why = {

@@ -8,7 +8,7 @@ the store. :func:`require_approved` is what a runner calls before touching anyth
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -20,6 +20,7 @@ from patchwarden.domain.change import (
     TRANSITIONS,
     ChangeRecord,
     ChangeState,
+    IllegalTransition,
     RiskSummary,
     RollbackEntry,
     ScheduleEntry,
@@ -28,10 +29,12 @@ from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
 from patchwarden.errors import InputError
 from patchwarden.store import Store
+from patchwarden.store.changes import StaleChange
 
 __all__ = [
     "ROLLBACK_BY_STRATEGY",
     "ChangeNotApproved",
+    "ChangeRefused",
     "approve_change",
     "draft_change",
     "finish_change",
@@ -64,6 +67,18 @@ ROLLBACK_BY_STRATEGY = {
 
 class ChangeNotApproved(InputError):
     """A plan may not run: no approved change pins its hash."""
+
+
+class ChangeRefused(InputError):
+    """A move the change process does not allow (four eyes, wrong state, a stale read)."""
+
+
+def _write(store: Store, move: Callable[[], ChangeRecord]) -> ChangeRecord:
+    """Apply a state move and store it; refusals become errors for people (exit 2)."""
+    try:
+        return store.update_change(move())
+    except (IllegalTransition, StaleChange) as error:
+        raise ChangeRefused(str(error)) from error
 
 
 def needs_change(plan: Plan, campaign: Campaign) -> bool:
@@ -215,14 +230,16 @@ def approve_change(
     store: Store, change_id: int, by: str, now: datetime, comment: str = ""
 ) -> ChangeRecord:
     """Record ``by``'s approval (four eyes: not the requester)."""
-    return store.update_change(_get(store, change_id).decide(by, now, "approved", comment))
+    record = _get(store, change_id)
+    return _write(store, lambda: record.decide(by, now, "approved", comment))
 
 
 def reject_change(
     store: Store, change_id: int, by: str, now: datetime, reason: str
 ) -> ChangeRecord:
     """Record ``by``'s rejection; the change is closed and a new one must be submitted."""
-    return store.update_change(_get(store, change_id).decide(by, now, "rejected", reason))
+    record = _get(store, change_id)
+    return _write(store, lambda: record.decide(by, now, "rejected", reason))
 
 
 def require_approved(store: Store, plan: Plan) -> ChangeRecord:
@@ -268,9 +285,11 @@ def start_change(store: Store, plan: Plan, by: str, now: datetime) -> ChangeReco
     """Mark the plan's approved change in progress (via scheduled unless an emergency)."""
     record = require_approved(store, plan)
     if record.state is ChangeState.APPROVED and not record.emergency:
-        record = store.update_change(record.transition(ChangeState.SCHEDULED, by, now))
+        approved = record
+        record = _write(store, lambda: approved.transition(ChangeState.SCHEDULED, by, now))
     if record.state is not ChangeState.IN_PROGRESS:
-        record = store.update_change(record.transition(ChangeState.IN_PROGRESS, by, now))
+        ready = record
+        record = _write(store, lambda: ready.transition(ChangeState.IN_PROGRESS, by, now))
     return record
 
 
@@ -284,4 +303,4 @@ def finish_change(
 ) -> ChangeRecord:
     """Close an in-progress change with the run's outcome."""
     record = _get(store, change_id)
-    return store.update_change(record.transition(ChangeState(outcome), by, now, note))
+    return _write(store, lambda: record.transition(ChangeState(outcome), by, now, note))

@@ -1,0 +1,200 @@
+"""``patchwarden change submit|approve|reject|show``: the change record of a campaign's plan."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from patchwarden.cli.plan import load_build
+from patchwarden.domain.change import ChangeRecord
+from patchwarden.errors import UsageError
+from patchwarden.service.change import (
+    approve_change,
+    draft_change,
+    needs_change,
+    reject_change,
+    submit_change,
+)
+from patchwarden.store import Store, open_store, resolve_url
+
+__all__ = ["app", "render_change", "who"]
+
+app = typer.Typer(
+    help="Change records: submit a plan for approval, approve or reject it (four eyes), show it.",
+    no_args_is_help=True,
+)
+
+_AS = typer.Option(None, "--as", help="Who you are (default: $USER).")
+_DB = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB, then user data dir).")
+
+
+def who(name: str | None) -> str:
+    """The acting person: ``--as``, else ``$USER`` (or ``$LOGNAME``).
+
+    Raises:
+        UsageError: neither is set.
+    """
+    person = name or os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not person:
+        raise UsageError("who are you? pass --as NAME (or set $USER)")
+    return person
+
+
+def _store(db: str | None) -> Store:
+    return open_store(resolve_url(db, os.environ))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@app.command("submit")
+def submit(
+    campaign: Path = typer.Argument(..., help="The campaign YAML file."),
+    inventory: list[Path] = typer.Option([], "--inventory", "-i", help="Inventory file(s)."),
+    advisories: list[Path] = typer.Option([], "--advisories", help="OSV JSON file(s)."),
+    at: str | None = typer.Option(None, "--at", help="Plan as of this time (ISO 8601)."),
+    emergency: bool = typer.Option(
+        False, "--emergency", help="An emergency change: may start outside maintenance windows."
+    ),
+    title: str = typer.Option("", "--title", help="A one-line title for the change board."),
+    as_: str | None = _AS,
+    db: str | None = _DB,
+) -> None:
+    """Plan the campaign and submit its change record for approval.
+
+    The record pins the plan's hash: if the plan changes later (new findings, another
+    inventory), it needs a new approval.
+
+    Example: patchwarden change submit campaign.yaml --as alice
+    """
+    requester = who(as_)
+    built = load_build(campaign, inventory, advisories, at)
+    a = built.assessment
+    draft = draft_change(
+        built.plan, built.campaign, built.inventory, a.findings, a.decisions, requester,
+        _now(), emergency=emergency or None, title=title,
+    )  # fmt: skip
+    with _store(db) as store:
+        record = submit_change(store, built.plan, draft, _now())
+    if not needs_change(built.plan, built.campaign):
+        envs = ", ".join(built.campaign.change.required_for)
+        typer.echo(f"note: the plan touches none of {envs}; a change is not required")
+    typer.echo(
+        f"{record.label} {record.state.value}: plan {record.plan_hash[:12]} of "
+        f"{record.campaign!r}, risk {record.risk.level}, {len(record.affected_assets)} assets; "
+        f"needs {record.approvals_required} approval(s) by someone other than {requester}"
+    )
+
+
+def _change_id(text: str) -> int:
+    digits = text.upper().removeprefix("CHG-")
+    if not digits.isdigit():
+        raise UsageError(f"{text!r} is not a change id; write 12 or CHG-12")
+    return int(digits)
+
+
+@app.command("approve")
+def approve(
+    change: str = typer.Argument(..., help="The change id, e.g. 12 or CHG-12."),
+    comment: str = typer.Option("", "--comment", help="Why, for the audit trail."),
+    as_: str | None = _AS,
+    db: str | None = _DB,
+) -> None:
+    """Approve a submitted change (not your own: four eyes).
+
+    Example: patchwarden change approve CHG-12 --as bob --comment "rollback tested in staging"
+    """
+    with _store(db) as store:
+        record = approve_change(store, _change_id(change), who(as_), _now(), comment)
+    more = record.approvals_required - len(record.approvers)
+    tail = f"; {more} more approval(s) needed" if more > 0 else ""
+    typer.echo(
+        f"{record.label} {record.state.value} by {record.approvers[-1]} "
+        f"(plan {record.plan_hash[:12]}){tail}"
+    )
+
+
+@app.command("reject")
+def reject(
+    change: str = typer.Argument(..., help="The change id, e.g. 12 or CHG-12."),
+    reason: str = typer.Option(..., "--reason", help="Why; the requester reads it."),
+    as_: str | None = _AS,
+    db: str | None = _DB,
+) -> None:
+    """Reject a submitted change (not your own); it closes, a new submission starts over.
+
+    Example: patchwarden change reject 12 --as bob --reason "no rollback test"
+    """
+    with _store(db) as store:
+        record = reject_change(store, _change_id(change), who(as_), _now(), reason)
+    typer.echo(f"{record.label} rejected by {record.history[-1].by}: {reason}")
+
+
+@app.command("show")
+def show(
+    change: str | None = typer.Argument(None, help="The change id; all changes if omitted."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+    db: str | None = _DB,
+) -> None:
+    """Show one change record in full, or list them all.
+
+    Example: patchwarden change show CHG-12 --format json
+    """
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r}: use table or json")
+    with _store(db) as store:
+        if change is None:
+            records = store.changes()
+        else:
+            one = store.get_change(_change_id(change))
+            if one is None:
+                raise UsageError(f"no change {change}; `patchwarden change show` lists them")
+            records = [one]
+    if fmt == "json":
+        data = [r.model_dump(mode="json") for r in records]
+        typer.echo(json.dumps(data[0] if change is not None else data, indent=2))
+    elif change is not None:
+        typer.echo(render_change(records[0]), nl=False)
+    else:
+        for r in records:
+            typer.echo(
+                f"{r.label:<8} {r.state.value:<11} {r.risk.level:<8} plan {r.plan_hash[:12]}  "
+                f"{r.campaign}  (by {r.requester}, {r.created_at:%Y-%m-%d %H:%M})"
+            )
+        typer.echo(f"{len(records)} change(s)")
+
+
+def render_change(r: ChangeRecord) -> str:
+    """A change record as a person reads it."""
+    kind = "emergency change" if r.emergency else "change"
+    lines = [
+        f"{r.label}: {r.title}  [{kind}, {r.state.value}]",
+        f"  campaign {r.campaign!r}, plan {r.plan_hash}",
+        f"  requested by {r.requester} at {r.created_at:%Y-%m-%d %H:%M %Z}; "
+        f"approvals {len(r.approvers)}/{r.approvals_required}"
+        + (f" ({', '.join(r.approvers)})" if r.approvers else ""),
+        f"Risk: {r.risk.level}; {r.risk.findings} finding(s) "
+        + ", ".join(f"{n} {s}" for s, n in r.risk.by_severity.items()),
+    ]
+    lines += [f"  - {reason}" for reason in r.risk.reasons]
+    lines.append("Schedule:")
+    for e in r.schedule:
+        start = f"{e.start:%Y-%m-%d %H:%M}" if e.start else "-"
+        end = f"{e.end:%Y-%m-%d %H:%M}" if e.end else "-"
+        lines.append(f"  {e.wave:<24} {start} -> {end} UTC  {', '.join(e.windows) or '-'}")
+    lines.append(f"Affected assets ({len(r.affected_assets)}): {', '.join(r.affected_assets)}")
+    lines.append(f"Affected services: {', '.join(r.affected_services) or '-'}")
+    lines.append("Rollback plan:")
+    lines += [f"  {e.group} ({e.strategy}): {e.how}" for e in r.rollback_plan]
+    lines.append("History:")
+    for h in r.history:
+        note = f"  {h.note}" if h.note else ""
+        lines.append(
+            f"  {h.at:%Y-%m-%d %H:%M} {h.by}: {h.from_state.value} -> {h.to_state.value}{note}"
+        )
+    return "\n".join(lines) + "\n"

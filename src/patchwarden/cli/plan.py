@@ -1,0 +1,230 @@
+"""``patchwarden plan CAMPAIGN.yaml``: compile a campaign into a plan and print it as a runbook.
+
+The table form is plain text on purpose: it is read, pasted into tickets and golden-tested,
+so it must not depend on the terminal's width or colours.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from patchwarden.domain.plan import Plan, Step, Unit, Wave
+from patchwarden.domain.window import WindowSpec, format_duration
+from patchwarden.errors import UsageError
+from patchwarden.inventory import read_inventory
+from patchwarden.planning.windows import batch_timing
+from patchwarden.service.campaigns import PlanBuild, build_plan, read_campaign
+from patchwarden.service.sources import demo_advisories, demo_inventory, read_osv_records
+
+__all__ = ["load_build", "parse_at", "register", "render_plan"]
+
+WIDTH = 100
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``plan`` command to the app."""
+    app.command("plan")(plan)
+
+
+def parse_at(text: str | None) -> datetime:
+    """``--at`` as an aware instant: ISO 8601, UTC when no offset is given; default now.
+
+    Raises:
+        UsageError: the text is not a date and time.
+    """
+    if text is None:
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise UsageError(
+            f"--at {text!r} is not a time; write e.g. 2026-11-24T22:00Z or 2026-11-24 22:00+01:00"
+        ) from error
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def load_build(
+    campaign: Path, inventory: list[Path], advisories: list[Path], at: str | None
+) -> PlanBuild:
+    """Read the inputs (the demo estate and advisories unless files are given) and plan."""
+    loaded = read_campaign(campaign)
+    inv = read_inventory(inventory).inventory if inventory else demo_inventory().inventory
+    if advisories:
+        records, warnings = read_osv_records(
+            (str(p), p.read_text(encoding="utf-8")) for p in advisories
+        )
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
+    else:
+        records = demo_advisories()
+    return build_plan(loaded, inv, records, parse_at(at))
+
+
+def plan(
+    campaign: Path = typer.Argument(..., help="The campaign YAML file."),
+    inventory: list[Path] = typer.Option(
+        [], "--inventory", "-i", help="Inventory YAML file(s) (default: the demo estate)."
+    ),
+    advisories: list[Path] = typer.Option(
+        [], "--advisories", help="OSV JSON file(s) (default: the demo advisories)."
+    ),
+    at: str | None = typer.Option(
+        None, "--at", help="Plan as of this time, ISO 8601 (UTC unless an offset is given)."
+    ),
+    fmt: str = typer.Option("table", "--format", help="table (a runbook) or json (the plan)."),
+) -> None:
+    """Compile a campaign into a plan: waves, steps, targets, durations, windows.
+
+    The plan is a pure function of the inventory, advisories, campaign and time, so the
+    same inputs always give the same plan and hash.
+
+    Example: patchwarden plan campaign.yaml --at 2026-11-24T22:00Z --format json
+    """
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r}: use table or json")
+    built = load_build(campaign, inventory, advisories, at)
+    if fmt == "json":
+        typer.echo(built.plan.model_dump_json(indent=2))
+        return
+    typer.echo(render_plan(built), nl=False)
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
+def _window_line(spec: WindowSpec) -> str:
+    rule = f"cron '{spec.cron}'" if spec.cron else f"rrule '{spec.rrule}' at {spec.at:%H:%M}"
+    extra = [f"for {format_duration(spec.duration)}", spec.timezone]
+    if spec.cutoff:
+        extra.append(f"cutoff {format_duration(spec.cutoff)}")
+    if spec.offset_days:
+        extra.append(f"+{spec.offset_days} day(s)")
+    if spec.blackout:
+        extra.append(f"{len(spec.blackout)} blackout(s)")
+    envs = ", ".join(spec.env) or "all environments"
+    return f"  {spec.name}: {rule} {', '.join(extra)}; governs {envs}"
+
+
+def _packages(value: Any) -> str:
+    pairs = list(value.items()) if isinstance(value, dict) else [tuple(p) for p in value]
+    shown = ", ".join(f"{n} {v}" for n, v in pairs[:3])
+    return shown + (f" (+{len(pairs) - 3} more)" if len(pairs) > 3 else "")
+
+
+def describe_step(step: Step, unit_target: str) -> str:
+    """One step in words, e.g. ``drain from lb-prod/web`` or ``migrate vm-3 -> hv-2``."""
+    p = step.params
+    a = step.action.value
+    if "packages" in p:
+        text = f"{a} {_packages(p['packages'])}"
+    elif a == "migrate":
+        text = f"migrate {p.get('vm')} to {p.get('destination')}"
+    elif "lb" in p and "pool" in p:
+        detail = {"set_weight": f" to {p.get('weight')}", "switch": f" to {p.get('side', '')}"}
+        text = f"{a}{detail.get(a, '')} at {p['lb']}/{p['pool']}".replace(" to  at", " at")
+    elif a in ("handover", "failover"):
+        text = f"{a} to {p.get('to')}"
+    else:
+        scalars = [f"{k}={v}" for k, v in sorted(p.items()) if isinstance(v, str | int | float)]
+        text = a + (f" ({', '.join(scalars)})" if scalars else "")
+    return text if step.target == unit_target else f"{text} [on {step.target}]"
+
+
+def _unit_lines(unit: Unit) -> list[str]:
+    total = format_duration_s(sum(s.expected_s for s in unit.steps))
+    steps = " -> ".join(describe_step(s, unit.target) for s in unit.steps)
+    lines = textwrap.wrap(
+        f"{unit.target}: {steps}  ({total})",
+        WIDTH,
+        initial_indent="      ",
+        subsequent_indent="        ",
+        break_on_hyphens=False,
+    )
+    if unit.rollback:
+        undo = ", ".join(dict.fromkeys(s.action.value for s in unit.rollback))
+        lines.append(f"        on failure: {undo}")
+    return lines
+
+
+def format_duration_s(seconds: float) -> str:
+    """Seconds as ``1h5m``; under a minute as ``45s``."""
+    from datetime import timedelta  # noqa: PLC0415 - local: only the renderer needs it
+
+    return format_duration(timedelta(seconds=round(seconds)))
+
+
+def _timeline(plan: Plan) -> list[str]:
+    rows = [("wave", "strategy", "batches", "units", "start (UTC)", "end (UTC)", "window")]
+    for wave in plan.waves:
+        slots = [b.slot for b in wave.batches if b.slot is not None]
+        windows = sorted({s.window for s in slots if s.window}) or ["-"]
+        rows.append(
+            (
+                wave.id,
+                wave.strategy,
+                str(len(wave.batches)),
+                str(sum(len(b.units) for b in wave.batches)),
+                _when(min((s.start for s in slots), default=None)),
+                _when(max((s.end for s in slots), default=None)),
+                ", ".join(windows),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
+def _wave_block(index: int, wave: Wave, concurrency: int) -> list[str]:
+    total = sum(batch_timing(b, concurrency)[0] for b in wave.batches)
+    units = sum(len(b.units) for b in wave.batches)
+    lines = [
+        f"{index}. {wave.id}: {wave.strategy}, {len(wave.batches)} batch(es), {units} unit(s), "
+        f"expected {format_duration_s(total)}"
+    ]
+    for number, batch in enumerate(wave.batches, 1):
+        when = ""
+        if batch.slot is not None:
+            where = f"window {batch.slot.window}" if batch.slot.window else "no window"
+            when = f" {_when(batch.slot.start)} -> {_when(batch.slot.end)} ({where})"
+        lines.append(f"   batch {number}/{len(wave.batches)}:{when}")
+        for unit in batch.units:
+            lines.extend(_unit_lines(unit))
+    return lines
+
+
+def render_plan(built: PlanBuild) -> str:
+    """The plan as a runbook: header, windows, timeline, then every wave step by step."""
+    p = built.plan
+    units = p.units()
+    steps = sum(len(u.steps) for u in units)
+    lines = [
+        f"Plan {p.campaign!r}  hash {p.digest()[:12]}  as of {_when(p.created_at)} UTC",
+        f"Environments: {' -> '.join(p.environments) or '-'}",
+        f"{len(p.waves)} waves, {len(units)} units, {steps} steps; at most {p.max_concurrency} "
+        f"at once, stop after {p.max_errors} failure(s), rollback {p.rollback}",
+    ]
+    soak = built.campaign.promotion.soak
+    if soak:
+        lines.append("Soak: " + ", ".join(f"{env} {format_duration(t)}" for env, t in soak.items()))
+    lines.append("Windows:" if p.windows else "Windows: none (work may start at any time)")
+    lines += [_window_line(w) for w in p.windows]
+    ends = [b.slot.end for w in p.waves for b in w.batches if b.slot is not None]
+    lines += ["", f"Timeline (expected end {_when(max(ends, default=None))} UTC)"]
+    lines += _timeline(p)
+    lines += ["", "Runbook"]
+    for i, wave in enumerate(p.waves, 1):
+        lines += _wave_block(i, wave, p.max_concurrency)
+    if p.notes:
+        kinds = Counter(n.kind for n in p.notes)
+        lines += ["", "Left alone: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))]
+        for note in p.notes:
+            lines.append(f"  {note.asset_id}: {note.reason}")
+    return "\n".join(lines) + "\n"
