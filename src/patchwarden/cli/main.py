@@ -57,6 +57,9 @@ def _register() -> None:
     from patchwarden.cli import advisories  # noqa: PLC0415
 
     app.add_typer(advisories.app, name="advisories")
+    from patchwarden.cli import lab  # noqa: PLC0415
+
+    app.add_typer(lab.app, name="lab")
     from patchwarden.cli import change, plan, promote  # noqa: PLC0415
 
     plan.register(app)

@@ -38,6 +38,7 @@ from patchwarden.drivers.ssh import SshConfig
 from patchwarden.testing.lab_controller import HostSpec, processes_rooted_in
 from patchwarden.testing.lab_image import (
     DEFAULT_CACHE,
+    LabError,
     base_tarball,
     cached_template,
     mount_root,
@@ -50,10 +51,6 @@ __all__ = ["DEFAULT_LAB_DIR", "Lab", "LabConfig", "LabError"]
 DEFAULT_LAB_DIR = Path("/srv/patchwarden-lab")
 REBOOT_COMMAND = ("/usr/local/sbin/lab-reboot",)
 BOOT_ID_COMMAND = ("cat", "/etc/lab-boot-id")
-
-
-class LabError(RuntimeError):
-    """The lab could not be built, started or stopped."""
 
 
 @dataclass(frozen=True)

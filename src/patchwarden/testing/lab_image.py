@@ -18,9 +18,12 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from patchwarden.errors import PatchwardenError
+
 __all__ = [
     "DEFAULT_CACHE",
     "DEFAULT_MIRROR",
+    "LabError",
     "base_tarball",
     "cached_template",
     "mount_root",
@@ -43,6 +46,10 @@ _SLIM = (
     "var/lib/apt/lists",
 )
 
+class LabError(PatchwardenError):
+    """The lab could not be built, started or stopped."""
+
+
 REBOOT_SCRIPT = """#!/bin/sh
 # A chroot cannot reboot: ask the lab controller to restart this host's services.
 date +%s > /run/lab-reboot-request
@@ -54,7 +61,7 @@ def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
         return subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
     except subprocess.CalledProcessError as error:
         tail = (error.stderr or error.stdout or "").strip()[-1500:]
-        raise RuntimeError(f"{' '.join(argv[:3])} failed ({error.returncode}): {tail}") from None
+        raise LabError(f"{' '.join(argv[:3])} failed ({error.returncode}): {tail}") from None
 
 
 def base_tarball(
