@@ -176,6 +176,8 @@ class Lab:
             mount_root(template, spec.dir, spec.id, self.config.overlay)
             known.append(self._host_files(spec))
         self.known_hosts.write_text("".join(known))
+        # sshd's privilege-separation directory; systemd makes it on real hosts, not here.
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         self._write_state(None)
         self._write_inventory()
         self._start_controller()
