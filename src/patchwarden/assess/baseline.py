@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from patchwarden.assess.policy import Classification
 from patchwarden.assess.risk import classify
@@ -117,15 +117,16 @@ class BaselineSet(Value):
 
     baselines: tuple[PatchBaseline, ...] = ()
 
-    @model_validator(mode="after")
-    def _unique(self) -> Self:
+    @field_validator("baselines")
+    @classmethod
+    def _unique(cls, baselines: tuple[PatchBaseline, ...]) -> tuple[PatchBaseline, ...]:
         seen: set[str] = set()
-        for baseline in self.baselines:
+        for baseline in baselines:
             family = baseline_ecosystem(baseline.os_family)
             if family in seen:
                 raise ValueError(f"two baselines for os_family {baseline.os_family!r}")
             seen.add(family)
-        return self
+        return baselines
 
     def for_ecosystem(self, ecosystem: str) -> PatchBaseline | None:
         """The baseline whose OS family packages live in this OSV ecosystem (``Debian:12``)."""

@@ -83,6 +83,12 @@ class DecisionContext:
         return {e for e in envs if e in self.environments and self.environments.index(e) < rank}
 
 
+_CRITICALITY_WORDS = {
+    Criticality.CRITICAL: "business-critical asset",
+    Criticality.HIGH: "high-criticality asset",
+}
+
+
 def _exposure(asset: AssetBase) -> str:
     return "internet-facing" if asset.internet_facing else "internal"
 
@@ -117,7 +123,10 @@ def _trigger(
     ):
         return "critical severity"
     if risk.points >= p.thresholds.emergency:
-        return f"{severity.value} severity, risk {risk.points:g}"
+        return (
+            f"{severity.value} severity, risk {risk.points:g}"
+            f" (emergency at {p.thresholds.emergency:g})"
+        )
     return None
 
 
@@ -220,8 +229,8 @@ def decide(
     if trigger is not None:
         due = min(due, seen + timedelta(days=p.sla.emergency_days))
         words = [trigger, exposure]
-        if asset.criticality in (Criticality.HIGH, Criticality.CRITICAL):
-            words.append(f"{asset.criticality.value}-criticality asset")
+        if asset.criticality in _CRITICALITY_WORDS:
+            words.append(_CRITICALITY_WORDS[asset.criticality])
         words.append("fix available")
         if patch_risk.points >= p.thresholds.patch_risk_defer:
             words.append(f"despite {' and '.join(patch_risk.factors[:2])}")

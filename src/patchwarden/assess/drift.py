@@ -93,8 +93,11 @@ def _reference(ecosystem: str, versions: Iterable[str]) -> str:
     counts = Counter(versions)
     top = max(counts.values())
     tied = [v for v, n in counts.items() if n == top]
-    key = functools.cmp_to_key(lambda a, b: _order(ecosystem, a, b))
-    return max(tied, key=key)
+
+    def order(a: str, b: str) -> int:
+        return _order(ecosystem, a, b)
+
+    return max(tied, key=functools.cmp_to_key(order))
 
 
 def _deviations(members: list[AssetBase], ecosystem: str, absent_counts: bool) -> list[Deviation]:

@@ -157,8 +157,10 @@ def risk_of_not_patching(
         weighed.add(w.internet_facing, "internet-facing")
     scale = w.criticality[asset.criticality] * w.environment.get(asset.env, 1.0)
     factors = list(weighed.words())
-    if asset.criticality in (Criticality.HIGH, Criticality.CRITICAL):
-        factors.append(f"{asset.criticality.value}-criticality asset")
+    if asset.criticality == Criticality.CRITICAL:
+        factors.append("business-critical asset")
+    elif asset.criticality == Criticality.HIGH:
+        factors.append("high-criticality asset")
     return Score(round(weighed.total() * scale, 1), tuple(factors))
 
 

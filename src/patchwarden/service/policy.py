@@ -113,7 +113,7 @@ def parse_policy(file: str, text: str) -> Policy:
         ValidationFailed: one problem per mistake, each with file, line and field.
 
     Example:
-        >>> parse_policy("p.yaml", "sla:\\n  days: {critical: 3}\\n").sla.days["critical"]
+        >>> parse_policy("p.yaml", "sla:\n  days: {critical: 3}\n").sla.days["critical"]
         3
     """
     return _parse(Policy, file, text)
