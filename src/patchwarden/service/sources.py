@@ -8,15 +8,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.campaign import Campaign
-from patchwarden.errors import InputError, Problem, ValidationFailed
+from patchwarden.errors import InputError
 from patchwarden.feeds.kev import apply_kev, parse_kev
 from patchwarden.feeds.osv import InvalidRecord, parse_osv
 from patchwarden.inventory import LoadedInventory, parse_inventory
+from patchwarden.service.campaigns import load_campaign
 
 __all__ = [
     "demo_advisories",
@@ -69,20 +67,8 @@ def demo_advisories() -> list[Advisory]:
 
 
 def parse_campaign(name: str, text: str) -> Campaign:
-    """Validate a campaign YAML text; errors name file and field."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValidationFailed([Problem(name, 0, "", f"YAML syntax error: {error}", "")]) from error
-    try:
-        return Campaign.model_validate(raw)
-    except ValidationError as error:
-        raise ValidationFailed(
-            [
-                Problem(name, 0, ".".join(str(p) for p in e["loc"]), e["msg"], "")
-                for e in error.errors()
-            ]
-        ) from error
+    """Validate a campaign YAML text; errors name file, line and field, with a hint."""
+    return load_campaign(name, text).campaign
 
 
 def demo_campaign() -> Campaign:
