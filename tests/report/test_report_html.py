@@ -28,6 +28,8 @@ CHARTS = (
     "sla-burndown",
     "riskiest-assets",
     "decisions",
+    "sla-due",
+    "patch-states",
 )
 EVIL = "<script>alert(1)</script>"
 Parse = Callable[[str], Any]
@@ -111,7 +113,29 @@ def test_summary_paragraph_and_tiles(sample: ReportData) -> None:
     assert "1 rolled back" in text
     page = render_html(sample)
     assert str(escape(text)) in page
-    assert page.count('class="kpi ') == 6
+    # Six tiles plus "Overdue", shown once baselines or SLAs are in the report.
+    assert page.count('class="kpi ') == 7
+    assert "past their SLA due date" in text
+
+
+def test_service_level_baseline_drift_and_change_sections(sample: ReportData) -> None:
+    page = render_html(sample)
+    for section in ("sla", "baselines", "changes"):
+        assert f'<section id="{section}"' in page and f'href="#{section}"' in page
+    first = sample.overdue[0]
+    assert f'<a href="#asset-{first.asset_id}">{first.asset_id}</a>' in page
+    assert sample.baselines[0].snapshot_id in page
+    assert "Mean time to remediate" in page and "12.0" in page
+    assert sample.drift[0].reference in page
+    resolved = sum(c.change == "resolved" for c in sample.changes)
+    assert f"0 new, {resolved} resolved, {sample.still_open} still open." in page
+
+
+def test_empty_sections_say_so(empty: ReportData) -> None:
+    page = render_html(empty)
+    assert "Nothing is overdue." in page
+    assert "No baselines were checked." in page
+    assert "Every group runs the same versions." in page
 
 
 def test_narrative_without_assets_or_campaign(empty: ReportData) -> None:

@@ -15,7 +15,15 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
-from patchwarden.report.model import ACTIONS, SEVERITIES, BurndownPoint, EnvCompliance, RiskyAsset
+from patchwarden.report.model import (
+    ACTIONS,
+    DUE_BUCKETS,
+    PATCH_STATES,
+    SEVERITIES,
+    BurndownPoint,
+    EnvCompliance,
+    RiskyAsset,
+)
 
 __all__ = [
     "ACTION_COLOURS",
@@ -23,6 +31,8 @@ __all__ = [
     "burndown_chart",
     "compliance_chart",
     "decisions_chart",
+    "due_chart",
+    "patch_state_chart",
     "risk_chart",
     "severity_chart",
 ]
@@ -40,6 +50,23 @@ ACTION_COLOURS: Mapping[str, str] = {
     "next_window": "#0072B2",
     "defer": "#CC79A7",
     "ignore": "#BBBBBB",
+}
+DUE_COLOURS: Mapping[str, str] = {
+    "overdue": "#D55E00",
+    "due in 7 days": "#E69F00",
+    "due in 30 days": "#F0E442",
+    "later": "#56B4E9",
+    "no date": "#BBBBBB",
+}
+STATE_COLOURS: Mapping[str, str] = {
+    "missing": "#D55E00",
+    "failed": "#D55E00",
+    "installed_pending_reboot": "#E69F00",
+    "installed_rejected": "#CC79A7",
+    "installed": "#009E73",
+    "installed_other": "#56B4E9",
+    "not_applicable": "#BBBBBB",
+    "provider_responsibility": "#999999",
 }
 _COMPLIANT = "#0072B2"
 _NON_COMPLIANT = "#E69F00"
@@ -207,6 +234,43 @@ def decisions_chart(counts: Mapping[str, int]) -> Markup:
         The ``<svg>`` element.
     """
     return _bar_chart("decisions", "Decisions by action", counts, ACTIONS, ACTION_COLOURS)
+
+
+def due_chart(counts: Mapping[str, int]) -> Markup:
+    """Columns of open findings per SLA bucket: overdue first, then by how soon they are due.
+
+    Args:
+        counts: Findings per bucket name (see :data:`DUE_BUCKETS`).
+
+    Returns:
+        The ``<svg>`` element.
+    """
+    return _bar_chart("sla-due", "Open findings by SLA due date", counts, DUE_BUCKETS, DUE_COLOURS)
+
+
+def patch_state_chart(counts: Mapping[str, int]) -> Markup:
+    """Columns of patches per baseline compliance state, problems first.
+
+    Args:
+        counts: Patches per state name (see :data:`PATCH_STATES`).
+
+    Returns:
+        The ``<svg>`` element.
+    """
+    # Short labels: the long state names would overlap under eight narrow columns.
+    short = {
+        "installed_pending_reboot": "pending reboot",
+        "installed_rejected": "rejected",
+        "installed_other": "other",
+        "not_applicable": "n/a",
+        "provider_responsibility": "provider",
+    }
+    labelled = {short.get(k, k): v for k, v in counts.items()}
+    canon = tuple(short.get(k, k) for k in PATCH_STATES)
+    colours = {short.get(k, k): c for k, c in STATE_COLOURS.items()}
+    return _bar_chart(
+        "patch-states", "Baseline patches by compliance state", labelled, canon, colours
+    )
 
 
 def compliance_chart(rows: Sequence[EnvCompliance]) -> Markup:

@@ -104,6 +104,12 @@ def narrative(data: ReportData) -> str:
     if kev:
         verb = "is" if kev == 1 else "are"
         parts.append(f"{_count(kev, 'open finding')} {verb} known to be exploited (CISA KEV).")
+    if data.overdue:
+        verb = "is" if len(data.overdue) == 1 else "are"
+        whose = "its" if len(data.overdue) == 1 else "their"
+        parts.append(
+            f"{_count(len(data.overdue), 'open finding')} {verb} past {whose} SLA due date."
+        )
     return " ".join(parts)
 
 
@@ -141,6 +147,11 @@ def _kpis(data: ReportData) -> list[Kpi]:
     tiles.append(
         Kpi("Known exploited, open", str(kev), "findings in CISA KEV", "bad" if kev else "good")
     )
+    if data.baselines or data.overdue:
+        late = len(data.overdue)
+        tiles.append(
+            Kpi("Overdue", str(late), "open past the SLA due date", "bad" if late else "good")
+        )
     tiles.append(
         Kpi("Provider's responsibility", str(s.provider_owned), f"of {_count(s.assets, 'asset')}")
     )
@@ -170,6 +181,12 @@ def _charts(data: ReportData) -> list[Chart]:
         ),
         Chart("riskiest-assets", "Riskiest assets", charts.risk_chart(data.riskiest_assets)),
         Chart("decisions", "Decisions", charts.decisions_chart(data.decisions_by_action)),
+        Chart("sla-due", "Open findings by SLA due date", charts.due_chart(data.due_buckets)),
+        Chart(
+            "patch-states",
+            "Baseline patches by state",
+            charts.patch_state_chart(data.patch_states),
+        ),
     ]
 
 

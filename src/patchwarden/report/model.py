@@ -17,13 +17,21 @@ from types import MappingProxyType
 
 __all__ = [
     "ACTIONS",
+    "DUE_BUCKETS",
+    "PATCH_STATES",
     "SEVERITIES",
     "AssetReport",
+    "BaselineRow",
     "BurndownPoint",
     "CampaignReport",
+    "ChangeRow",
+    "DriftRow",
     "EnvCompliance",
     "FindingRow",
+    "MttrRow",
+    "OverdueRow",
     "OwnerRow",
+    "PatchStateRow",
     "ReportData",
     "RiskyAsset",
     "StepRow",
@@ -36,6 +44,21 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "none")
 
 ACTIONS: tuple[str, ...] = ("emergency", "next_window", "defer", "ignore")
 """Decision actions, most urgent first."""
+
+DUE_BUCKETS: tuple[str, ...] = ("overdue", "due in 7 days", "due in 30 days", "later", "no date")
+"""SLA buckets of open findings, most urgent first."""
+
+PATCH_STATES: tuple[str, ...] = (
+    "missing",
+    "failed",
+    "installed_pending_reboot",
+    "installed_rejected",
+    "installed",
+    "installed_other",
+    "not_applicable",
+    "provider_responsibility",
+)
+"""Baseline compliance states of a patch on an asset, problems first."""
 
 
 def _aware(owner: object, name: str, value: datetime | None) -> None:
@@ -159,11 +182,26 @@ class FindingRow:
     decision: str
     reason: str = ""
     state: str
+    due: str = ""
+    """SLA due date (ISO), empty when none."""
+    review: str = ""
+    """Review date of a deferred decision (ISO), empty when none."""
 
     @property
     def is_open(self) -> bool:
         """Whether the finding is still open."""
         return self.state == "open"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatchStateRow:
+    """One baseline patch on one asset and its compliance state (see :data:`PATCH_STATES`)."""
+
+    advisory_id: str
+    package: str
+    installed: str
+    target: str
+    state: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +237,9 @@ class AssetReport:
     outcome: str
     findings: tuple[FindingRow, ...] = ()
     steps: tuple[StepRow, ...] = ()
+    baseline: str = ""
+    """Name of the patch baseline the asset is checked against; empty when none."""
+    patch_states: tuple[PatchStateRow, ...] = ()
 
     @property
     def open_findings(self) -> tuple[FindingRow, ...]:
@@ -209,6 +250,68 @@ class AssetReport:
     def troubled(self) -> bool:
         """Whether a step failed or was rolled back on this asset."""
         return any(s.status in ("failed", "rolled_back") for s in self.steps)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverdueRow:
+    """An open finding past its SLA due date."""
+
+    asset_id: str
+    env: str
+    advisory_id: str
+    package: str
+    severity: str
+    decision: str
+    due: str
+    days_overdue: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MttrRow:
+    """Mean time to remediate in one environment for one severity."""
+
+    env: str
+    severity: str
+    remediated: int
+    mean_days: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineRow:
+    """A patch baseline's frozen snapshot and how the assets it covers fare."""
+
+    name: str
+    os_family: str
+    snapshot_id: str
+    approved: int
+    rejected: int
+    assets: int
+    compliant: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftRow:
+    """One asset deviating from its group's version of a package."""
+
+    group_kind: str
+    group: str
+    asset_id: str
+    package: str
+    version: str
+    reference: str
+    how: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeRow:
+    """A finding that is new or resolved between two assessments."""
+
+    change: str
+    """``new`` or ``resolved``."""
+    asset_id: str
+    advisory_id: str
+    package: str
+    severity: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +352,14 @@ class ReportData:
         responsibility: Who patches each asset, and why.
         campaign: The campaign run, if one ran.
         assets: Per-asset drill-down.
+        due_buckets: Open findings per SLA bucket (see :data:`DUE_BUCKETS`).
+        overdue: Open findings past due, longest overdue first.
+        mttr: Mean time to remediate per environment and severity.
+        baselines: Patch baselines with their snapshot ids.
+        patch_states: Patches per compliance state over all assets (see :data:`PATCH_STATES`).
+        drift: Assets deviating from their group's versions (same patch level).
+        changes: Findings new or resolved since the previous assessment.
+        still_open: Findings open in both assessments.
     """
 
     title: str
@@ -264,8 +375,18 @@ class ReportData:
     responsibility: tuple[OwnerRow, ...] = ()
     campaign: CampaignReport | None = None
     assets: tuple[AssetReport, ...] = ()
+    due_buckets: Mapping[str, int] = field(default_factory=_empty_counts)
+    overdue: tuple[OverdueRow, ...] = ()
+    mttr: tuple[MttrRow, ...] = ()
+    baselines: tuple[BaselineRow, ...] = ()
+    patch_states: Mapping[str, int] = field(default_factory=_empty_counts)
+    drift: tuple[DriftRow, ...] = ()
+    changes: tuple[ChangeRow, ...] = ()
+    still_open: int = 0
 
     def __post_init__(self) -> None:
         _aware(self, "generated_at", self.generated_at)
         _frozen_counts(self, "findings_by_severity")
         _frozen_counts(self, "decisions_by_action")
+        _frozen_counts(self, "due_buckets")
+        _frozen_counts(self, "patch_states")

@@ -9,15 +9,21 @@ report. Advisory ids are real-looking but the versions are illustrative.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from patchwarden.report.model import (
     AssetReport,
+    BaselineRow,
     BurndownPoint,
     CampaignReport,
+    ChangeRow,
+    DriftRow,
     EnvCompliance,
     FindingRow,
+    MttrRow,
+    OverdueRow,
     OwnerRow,
     ReportData,
     RiskyAsset,
@@ -261,7 +267,7 @@ def sample_report() -> ReportData:
     still_open = [f for a in assets for f in a.open_findings]
     before = sum(not any(f.severity in _BAD for f in a.findings) for a in assets)
     risky = sorted((_risk(a) for a in assets if a.open_findings), key=lambda r: -r.score)
-    return ReportData(
+    report = ReportData(
         title="Patch campaign report",
         generated_at=_hours(14),
         subtitle="simulated estate, seed 7",
@@ -299,4 +305,86 @@ def sample_report() -> ReportData:
         ),
         campaign=campaign,
         assets=assets,
+    )
+    return _with_service_levels(report)
+
+
+def _with_service_levels(report: ReportData) -> ReportData:
+    """SLA, baseline, drift and change sections consistent with the assets' findings."""
+    assets = report.assets
+    still_open = [(a, f) for a in assets for f in a.open_findings]
+    overdue = [
+        OverdueRow(
+            asset_id=a.asset_id,
+            env=a.env,
+            advisory_id=f.advisory_id,
+            package=f.package,
+            severity=f.severity,
+            decision=f.decision,
+            due="2026-11-20",
+            days_overdue=4,
+        )
+        for a, f in still_open
+        if f.kev
+    ]
+    debian = [a for a in assets if a.kind in ("vm", "hypervisor", "image")]
+    return dataclasses.replace(
+        report,
+        due_buckets={
+            "overdue": len(overdue),
+            "due in 7 days": 3,
+            "due in 30 days": len(still_open) // 2,
+            "later": len(still_open) - len(still_open) // 2 - 3 - len(overdue),
+            "no date": 0,
+        },
+        overdue=tuple(overdue),
+        mttr=(
+            MttrRow(env="dev", severity="high", remediated=4, mean_days=1.5),
+            MttrRow(env="prod", severity="critical", remediated=2, mean_days=3.25),
+            MttrRow(env="prod", severity="high", remediated=6, mean_days=12.0),
+        ),
+        baselines=(
+            BaselineRow(
+                name="debian-default",
+                os_family="debian",
+                snapshot_id="sha256:5be1c0de5a11ad00",
+                approved=9,
+                rejected=1,
+                assets=len(debian),
+                compliant=sum(a.compliant for a in debian),
+            ),
+        ),
+        patch_states={
+            "missing": len(still_open),
+            "failed": 1,
+            "installed_pending_reboot": 1,
+            "installed": 40,
+            "installed_other": 3,
+            "not_applicable": 22,
+            "provider_responsibility": 2,
+        },
+        drift=(
+            DriftRow(
+                group_kind="role",
+                group="web",
+                asset_id="web-prod-03",
+                package="curl",
+                version="7.88.1-10+deb12u3",
+                reference="7.88.1-10+deb12u4",
+                how="behind",
+            ),
+        ),
+        changes=tuple(
+            ChangeRow(
+                change="resolved",
+                asset_id=a.asset_id,
+                advisory_id=f.advisory_id,
+                package=f.package,
+                severity=f.severity,
+            )
+            for a in assets
+            for f in a.findings
+            if not f.is_open
+        )[:6],
+        still_open=len(still_open),
     )

@@ -39,6 +39,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "decision",
     "reason",
     "state",
+    "due",
+    "review",
+    "baseline",
 )
 """The CSV header, in order."""
 
@@ -84,6 +87,9 @@ def _row(asset: AssetReport, finding: FindingRow | None) -> list[str]:
             finding.decision,
             finding.reason,
             finding.state,
+            finding.due,
+            finding.review,
+            asset.baseline,
         ]
     return [_cell(v) for v in head + tail]
 
