@@ -24,6 +24,7 @@ from patchwarden.engine.steps import StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
 from patchwarden.planning.plan import plan_campaign
 from patchwarden.report import write_report
+from patchwarden.service.assessments import record_assessment
 from patchwarden.service.reporting import RunTrace, build_report
 from patchwarden.service.sim import estate_drivers
 from patchwarden.service.sources import demo_advisories, demo_campaign, demo_inventory
@@ -102,7 +103,7 @@ def run_demo(
             (a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in advisories
         )
         before = assess(inventory, advisories, start)
-        _record(store_record=store.record_assessment, assessment=before)
+        record_assessment(store, before, inventory)
         plan = plan_campaign(
             inventory, demo_campaign(), before.decisions, by_id, before.fixes, start
         )
@@ -130,8 +131,9 @@ def run_demo(
             finished_at=finished,
             summary={"units": {s.value: progress.count(s) for s in UnitState}},
         )
-        after = assess(rescan(inventory, estate), advisories, finished)
-        _record(store_record=store.record_assessment, assessment=after)
+        rescanned = rescan(inventory, estate)
+        after = assess(rescanned, advisories, finished)
+        record_assessment(store, after, rescanned)
     trace = RunTrace(plan, journal.records(), journal.times, progress, state)
     data = build_report(
         "patchwarden demo: 2026-11 security campaign",
@@ -142,29 +144,9 @@ def run_demo(
         before,
         after,
         trace,
+        after_inventory=rescanned,
     )
     paths = write_report(data, out_dir, ("html", "csv", "json"))
     return DemoResult(
         paths, plan, run.id, state, before, after, progress, failures, len(estate.migrations)
     )
-
-
-def _record(store_record: Callable[..., int], assessment: Assessment) -> int:
-    decisions = {(d.asset_id, d.advisory_id, d.package): d for d in assessment.decisions}
-    rows = []
-    for f in assessment.findings:
-        d = decisions[(f.asset_id, f.advisory_id, f.package)]
-        rows.append(
-            {
-                "asset_id": f.asset_id,
-                "package": f.package,
-                "advisory_id": f.advisory_id,
-                "installed": f.installed,
-                "fixed": f.fixed,
-                "severity": f.severity.value,
-                "decision": d.action.value,
-                "reason": d.reason,
-            }
-        )
-    summary = {"at": assessment.at.isoformat(), "findings": len(rows)}
-    return store_record(summary, rows)

@@ -1,98 +1,122 @@
-"""Fill the report's data model from an assessment, a plan and a run's journal."""
+"""Fill the report's data model: assessments, baselines, SLAs, drift and a run's journal.
+
+Everything a report shows is computed here, once, so the renderers stay dumb. Compliance
+is baseline compliance: each baseline is frozen into a snapshot at the first assessment, and
+every asset is checked against it before and after the campaign.
+"""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from patchwarden.assess.assessment import Assessment
+from patchwarden.assess.baseline import (
+    BaselinePatch,
+    BaselineSet,
+    BaselineSnapshot,
+    baseline_ecosystem,
+    candidate_patches,
+    take_snapshot,
+)
+from patchwarden.assess.compliance import AssetCompliance, check_compliance
+from patchwarden.assess.diff import diff_findings
+from patchwarden.assess.drift import drift
 from patchwarden.assess.responsibility import responsibility_of
-from patchwarden.domain.advisories import Action, Advisory, Severity
-from patchwarden.domain.assets import Criticality, Owner
+from patchwarden.assess.sla import (
+    FindingKey,
+    Snapshot,
+    due_buckets,
+    mean_time_to_remediate,
+    overdue,
+)
+from patchwarden.domain.advisories import Action, Advisory, Decision
+from patchwarden.domain.assets import Owner
 from patchwarden.domain.inventory import Inventory
-from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import Progress, Record, UnitState
+from patchwarden.engine.machine import UnitState
 from patchwarden.report import (
     AssetReport,
-    BurndownPoint,
-    CampaignReport,
+    BaselineRow,
+    ChangeRow,
+    DriftRow,
     EnvCompliance,
     FindingRow,
+    MttrRow,
+    OverdueRow,
     OwnerRow,
+    PatchStateRow,
     ReportData,
     RiskyAsset,
-    StepRow,
     Summary,
-    WaveRow,
 )
+from patchwarden.service.assessments import (
+    OUTCOME_WORDS,
+    RunTrace,
+    burndown_points,
+    campaign_rows,
+    run_outcome,
+    step_rows,
+)
+from patchwarden.service.policy import default_baselines
 
-__all__ = ["RunTrace", "build_report", "risk_score"]
-
-_APPROVED = (Action.EMERGENCY, Action.NEXT_WINDOW)
-_SEVERITY_WEIGHT = {Severity.CRITICAL: 10, Severity.HIGH: 6, Severity.MEDIUM: 3, Severity.LOW: 1, Severity.NONE: 0}
-_CRITICALITY_WEIGHT = {Criticality.CRITICAL: 2.0, Criticality.HIGH: 1.5, Criticality.MEDIUM: 1.0, Criticality.LOW: 0.6}
-_OUTCOME = {
-    UnitState.SUCCEEDED: "patched",
-    UnitState.ROLLED_BACK: "rolled back",
-    UnitState.FAILED: "failed",
-    UnitState.HELD: "held (failure in an earlier environment)",
-    UnitState.SKIPPED: "skipped (error budget spent)",
-    UnitState.PENDING: "not started",
-}
-
-
-@dataclass(frozen=True)
-class RunTrace:
-    """A finished run: its plan, journal records with their times, and the final progress."""
-
-    plan: Plan
-    records: Sequence[Record]
-    times: Sequence[datetime]
-    progress: Progress
-    state: str
+__all__ = ["BaselineCheck", "RunTrace", "build_report", "check_baselines", "risk_score"]
 
 
 def risk_score(assessment: Assessment, inventory: Inventory, asset_id: str) -> float:
-    """Severity-weighted open findings, doubled when internet-facing, scaled by criticality."""
-    asset = inventory.get(asset_id)
-    base = sum(_SEVERITY_WEIGHT[f.severity] * (3 if f.kev else 1) for f in assessment.open_for(asset_id))
-    return round(base * (2 if asset.internet_facing else 1) * _CRITICALITY_WEIGHT[asset.criticality], 1)
+    """An asset's risk: the risk of not patching of its open findings, summed.
+
+    Example:
+        >>> from datetime import datetime
+        >>> risk_score(Assessment(datetime(2026, 1, 1), (), ()), Inventory(), "x")
+        0.0
+    """
+    del inventory  # the decisions already weigh exposure, criticality and environment
+    return round(sum(d.risk for d in assessment.decisions if d.asset_id == asset_id), 1)
 
 
-def _steps(trace: RunTrace) -> dict[str, list[StepRow]]:
-    """Step rows per target asset, from the journal."""
-    first: dict[str, datetime] = {}
-    last: dict[str, tuple[str, datetime, Mapping[str, object]]] = {}
-    for record, at in zip(trace.records, trace.times, strict=True):
-        if record.event == "started":
-            first.setdefault(record.step_id, at)
-        elif record.event in ("succeeded", "failed"):
-            last[record.step_id] = (record.event, at, record.payload)
-    rows: dict[str, list[StepRow]] = defaultdict(list)
-    for unit in trace.plan.units():
-        for step in (*unit.steps, *unit.rollback):
-            if step.id not in first:
-                continue
-            status, end, payload = last.get(step.id, ("started", None, {}))  # type: ignore[assignment]  # unfinished step
-            detail = str(payload.get("error") or payload.get("detail") or "")
-            if step.action.value == "migrate":
-                detail = f"{step.params['vm']} → {step.params['destination']}"
-            elif step.action.value in ("patch", "restore") and payload.get("changed"):
-                detail = "changed: " + ", ".join(map(str, payload["changed"]))  # type: ignore[call-overload]  # journal payload is JSON
-            rows[unit.target].append(
-                StepRow(
-                    step_id=step.id,
-                    action=step.action.value,
-                    target=step.target,
-                    status="rolled_back" if "/rollback/" in step.id and status == "succeeded" else status,
-                    started_at=first[step.id],
-                    finished_at=end,
-                    detail=detail,
-                )
-            )
-    return rows
+@dataclass(frozen=True)
+class BaselineCheck:
+    """Baseline snapshots and every asset's compliance with them."""
+
+    snapshots: Mapping[str, BaselineSnapshot]
+    results: Mapping[str, AssetCompliance]
+
+
+def check_baselines(
+    inventory: Inventory,
+    advisories: Mapping[str, Advisory],
+    baselines: BaselineSet,
+    at: datetime,
+    *,
+    snapshots: Mapping[str, BaselineSnapshot] | None = None,
+    failed: Mapping[str, set[str]] | None = None,
+    pending_reboot: Mapping[str, set[str]] | None = None,
+) -> BaselineCheck:
+    """Snapshot the baselines at ``at`` (unless given) and check every asset against them."""
+    if snapshots is None:
+        snapshots = {
+            baseline_ecosystem(b.os_family): take_snapshot(b, advisories.values(), at)
+            for b in baselines.baselines
+        }
+    candidates: dict[str, list[BaselinePatch]] = {
+        baseline_ecosystem(b.os_family): candidate_patches(b.os_family, advisories.values())
+        for b in baselines.baselines
+    }
+    results = check_compliance(
+        inventory,
+        snapshots,
+        advisories,
+        candidates=candidates,
+        failed=failed,
+        pending_reboot=pending_reboot,
+    )
+    return BaselineCheck(snapshots, {r.asset_id: r for r in results})
+
+
+def _key(d: Decision) -> FindingKey:
+    return (d.asset_id, d.advisory_id, d.package)
 
 
 def build_report(
@@ -104,37 +128,65 @@ def build_report(
     before: Assessment,
     after: Assessment,
     trace: RunTrace | None,
+    *,
+    after_inventory: Inventory | None = None,
+    baselines: BaselineSet | None = None,
+    history: Sequence[Snapshot] = (),
 ) -> ReportData:
-    """Everything the report shows, computed once here so renderers stay dumb."""
-    decision_of = {(d.asset_id, d.advisory_id, d.package): d for d in before.decisions}
+    """Everything the report shows, computed once here so renderers stay dumb.
+
+    Args:
+        title: Heading of the report.
+        subtitle: One line of context.
+        generated_at: When the report was made (aware).
+        inventory: The estate as assessed before (packages as they were).
+        advisories: Advisories by id.
+        before: The assessment before the campaign (or the previous one).
+        after: The assessment after it (or the latest); the same as ``before`` if none ran.
+        trace: The run, if a campaign ran.
+        after_inventory: The estate with packages as rescanned after; ``inventory`` if None.
+        baselines: Patch baselines; the shipped defaults if None.
+        history: Stored assessments for mean time to remediate; ``before`` and ``after`` if
+            empty.
+    """
+    now_inventory = after_inventory or inventory
+    decision_of = before.decision_of()
     still_open = {(f.asset_id, f.advisory_id, f.package) for f in after.findings}
     unit_state: dict[str, UnitState] = {}
     if trace is not None:
         for unit in trace.plan.units():
             unit_state[unit.target] = trace.progress.units[unit.id]
     notes = {n.asset_id: n for n in trace.plan.notes} if trace else {}
-    steps = _steps(trace) if trace else {}
-
-    def compliant(asset_id: str, assessment: Assessment) -> bool:
-        return all(
-            decision_of.get((f.asset_id, f.advisory_id, f.package)) is None
-            or decision_of[(f.asset_id, f.advisory_id, f.package)].action not in _APPROVED
-            for f in assessment.open_for(asset_id)
-        )
+    steps = step_rows(trace) if trace else {}
+    sets = baselines or default_baselines()
+    start = check_baselines(inventory, advisories, sets, before.at)
+    outcome = run_outcome(trace)
+    end = check_baselines(
+        now_inventory, advisories, sets, after.at, snapshots=start.snapshots, failed=outcome.failed
+    )
 
     assets: list[AssetReport] = []
     owners: list[OwnerRow] = []
     for asset in inventory.assets:
         resp = responsibility_of(asset)
-        owners.append(OwnerRow(asset_id=asset.id, kind=str(asset.kind), env=asset.env, owner=resp.owner.value, reason=resp.reason))
+        owners.append(
+            OwnerRow(
+                asset_id=asset.id,
+                kind=str(asset.kind),
+                env=asset.env,
+                owner=resp.owner.value,
+                reason=resp.reason,
+            )
+        )
         rows = []
         for f in before.open_for(asset.id):
             d = decision_of[(f.asset_id, f.advisory_id, f.package)]
-            adv = advisories[f.advisory_id]
             rows.append(
                 FindingRow(
                     advisory_id=f.advisory_id,
-                    aliases=adv.aliases,
+                    aliases=advisories[f.advisory_id].aliases
+                    if f.advisory_id in advisories
+                    else (),
                     package=f.package,
                     installed=f.installed,
                     fixed=f.fixed,
@@ -143,17 +195,20 @@ def build_report(
                     kev=f.kev,
                     decision=d.action.value,
                     reason=d.reason,
-                    state="open" if (f.asset_id, f.advisory_id, f.package) in still_open else "resolved",
+                    state="open" if _key(d) in still_open else "resolved",
+                    due=d.due.isoformat() if d.due else "",
+                    review=d.review.isoformat() if d.review else "",
                 )
             )
         if resp.owner is Owner.PROVIDER:
-            outcome = "provider's responsibility"
+            words = "provider's responsibility"
         elif asset.id in unit_state:
-            outcome = _OUTCOME.get(unit_state[asset.id], unit_state[asset.id].value)
+            words = OUTCOME_WORDS.get(unit_state[asset.id], unit_state[asset.id].value)
         elif asset.id in notes:
-            outcome = notes[asset.id].reason
+            words = notes[asset.id].reason
         else:
-            outcome = "nothing to patch" if not rows else "not in campaign"
+            words = "nothing to patch" if not rows else "not in campaign"
+        result = end.results[asset.id]
         assets.append(
             AssetReport(
                 asset_id=asset.id,
@@ -164,37 +219,31 @@ def build_report(
                 owner_reason=resp.reason,
                 criticality=asset.criticality.value,
                 internet_facing=asset.internet_facing,
-                compliant=resp.owner is Owner.PROVIDER or compliant(asset.id, after),
-                outcome=outcome,
+                compliant=result.compliant,
+                outcome=words,
                 findings=tuple(rows),
                 steps=tuple(steps.get(asset.id, ())),
+                baseline=result.baseline,
+                patch_states=tuple(
+                    PatchStateRow(
+                        advisory_id=p.advisory_id,
+                        package=p.package,
+                        installed=p.installed,
+                        target=p.target,
+                        state=p.state.value,
+                    )
+                    for p in result.patches
+                ),
             )
         )
-    by_env = {
-        env: EnvCompliance(
+    by_env = [
+        EnvCompliance(
             env=env,
             compliant=sum(1 for a in assets if a.env == env and a.compliant),
             total=sum(1 for a in assets if a.env == env),
         )
         for env in inventory.environments
-    }
-    scores = sorted(
-        ((risk_score(after, inventory, a.id), a.id) for a in inventory.assets), reverse=True
-    )
-    risky = tuple(
-        RiskyAsset(
-            asset_id=asset_id,
-            label=inventory.get(asset_id).label,
-            score=score,
-            reason=", ".join(
-                f"{f.advisory_id} ({f.severity.value}{', KEV' if f.kev else ''})"
-                for f in after.open_for(asset_id)[:3]
-            ),
-        )
-        for score, asset_id in scores[:10]
-        if score > 0
-    )
-    provider_owned = sum(1 for o in owners if o.owner == "provider")
+    ]
     units = Counter(unit_state.values())
     summary = Summary(
         assets=len(assets),
@@ -202,87 +251,140 @@ def build_report(
         findings_open_before=len(before.findings),
         findings_open_after=len(after.findings),
         emergency=before.actions()[Action.EMERGENCY],
-        compliant_before=sum(1 for a in inventory.assets if responsibility_of(a).owner is Owner.PROVIDER or compliant(a.id, before)),
+        compliant_before=sum(1 for r in start.results.values() if r.compliant),
         compliant_after=sum(1 for a in assets if a.compliant),
-        provider_owned=provider_owned,
+        provider_owned=sum(1 for o in owners if o.owner == "provider"),
         patched_units=units[UnitState.SUCCEEDED],
         failed_units=units[UnitState.FAILED],
         rolled_back_units=units[UnitState.ROLLED_BACK],
     )
+    # Still-open findings keep the due date they got when first seen.
+    open_decisions = [decision_of.get(_key(d), d) for d in after.decisions]
+    env_of = {a.id: a.env for a in inventory.assets}
+    changes = diff_findings(before.findings, after.findings)
     return ReportData(
         title=title,
         generated_at=generated_at,
         subtitle=subtitle,
         summary=summary,
         environments=inventory.environments,
-        compliance_by_env=tuple(by_env.values()),
+        compliance_by_env=tuple(by_env),
         findings_by_severity=dict(Counter(f.severity.value for f in after.findings)),
         decisions_by_action={a.value: n for a, n in before.actions().items()},
-        burndown=_burndown(before, after, trace),
-        riskiest_assets=risky,
+        burndown=burndown_points(before, after, trace),
+        riskiest_assets=_riskiest(after, inventory),
         responsibility=tuple(owners),
-        campaign=_campaign(trace) if trace else None,
+        campaign=campaign_rows(trace) if trace else None,
         assets=tuple(assets),
+        due_buckets=due_buckets(open_decisions, generated_at.date()),
+        overdue=_overdue(open_decisions, after, env_of, generated_at),
+        mttr=_mttr(history or _pair(before, after), env_of),
+        baselines=_baseline_rows(sets, end),
+        patch_states=dict(Counter(p.state.value for r in end.results.values() for p in r.patches)),
+        drift=tuple(
+            DriftRow(
+                group_kind=g.kind,
+                group=g.name,
+                asset_id=d.asset_id,
+                package=d.package,
+                version=d.version,
+                reference=d.reference,
+                how=d.how,
+            )
+            for g in drift(now_inventory)
+            if g.kind != "env"  # environments repeat what their roles already show
+            for d in g.deviations
+        ),
+        changes=tuple(
+            ChangeRow(
+                change=change,
+                asset_id=f.asset_id,
+                advisory_id=f.advisory_id,
+                package=f.package,
+                severity=f.severity.value,
+            )
+            for change, found in (("new", changes.new), ("resolved", changes.resolved))
+            for f in found
+        ),
+        still_open=len(changes.still_open),
     )
 
 
-def _unit_times(trace: RunTrace) -> dict[str, tuple[datetime, datetime]]:
-    unit_of_step = {s.id: u.id for u in trace.plan.units() for s in (*u.steps, *u.rollback)}
-    spans: dict[str, tuple[datetime, datetime]] = {}
-    for record, at in zip(trace.records, trace.times, strict=True):
-        unit = unit_of_step.get(record.step_id)
-        if unit is None:
+def _riskiest(after: Assessment, inventory: Inventory) -> tuple[RiskyAsset, ...]:
+    scores = sorted(
+        ((risk_score(after, inventory, a.id), a.id) for a in inventory.assets), reverse=True
+    )
+    decisions = after.decision_of()
+    rows = []
+    for score, asset_id in scores[:10]:
+        if score <= 0:
             continue
-        start, _ = spans.get(unit, (at, at))
-        spans[unit] = (start, at)
-    return spans
+        worst = sorted(
+            after.open_for(asset_id),
+            key=lambda f: -decisions[(f.asset_id, f.advisory_id, f.package)].risk,
+        )
+        reason = ", ".join(
+            f"{f.advisory_id} ({f.severity.value}{', KEV' if f.kev else ''})" for f in worst[:3]
+        )
+        label = inventory.get(asset_id).label
+        rows.append(RiskyAsset(asset_id=asset_id, label=label, score=score, reason=reason))
+    return tuple(rows)
 
 
-def _burndown(before: Assessment, after: Assessment, trace: RunTrace | None) -> tuple[BurndownPoint, ...]:
-    if trace is None or not trace.times:
-        return ()
-    open_now = len(before.findings)
-    points = [BurndownPoint(at=trace.times[0], open_findings=open_now, label="start")]
-    remaining = Counter(f.asset_id for f in after.findings)
-    initial = Counter(f.asset_id for f in before.findings)
-    spans = _unit_times(trace)
-    finished = sorted(
-        (spans[u.id][1], u.target)
-        for u in trace.plan.units()
-        if u.id in spans and trace.progress.units[u.id] is UnitState.SUCCEEDED
+def _overdue(
+    decisions: Sequence[Decision],
+    after: Assessment,
+    env_of: Mapping[str, str],
+    generated_at: datetime,
+) -> tuple[OverdueRow, ...]:
+    severity = {(f.asset_id, f.advisory_id, f.package): f.severity.value for f in after.findings}
+    return tuple(
+        OverdueRow(
+            asset_id=o.asset_id,
+            env=o.env,
+            advisory_id=o.advisory_id,
+            package=o.package,
+            severity=severity.get((o.asset_id, o.advisory_id, o.package), ""),
+            decision=o.action,
+            due=o.due.isoformat(),
+            days_overdue=o.days_overdue,
+        )
+        for o in overdue(decisions, env_of, generated_at.date())
     )
-    for at, target in finished:
-        open_now -= initial[target] - remaining[target]
-        points.append(BurndownPoint(at=at, open_findings=open_now, label=target))
-    return tuple(points)
 
 
-def _campaign(trace: RunTrace) -> CampaignReport:
-    spans = _unit_times(trace)
-    waves = []
-    for wave in trace.plan.waves:
-        units = [u for b in wave.batches for u in b.units]
-        states = Counter(trace.progress.units[u.id] for u in units)
-        times = [spans[u.id] for u in units if u.id in spans]
-        waves.append(
-            WaveRow(
-                name=wave.id,
-                env=wave.env,
-                group=wave.group,
-                strategy=wave.strategy,
-                units=len(units),
-                succeeded=states[UnitState.SUCCEEDED],
-                failed=states[UnitState.FAILED],
-                rolled_back=states[UnitState.ROLLED_BACK],
-                started_at=min((t[0] for t in times), default=None),
-                finished_at=max((t[1] for t in times), default=None),
+def _pair(before: Assessment, after: Assessment) -> list[Snapshot]:
+    def snap(a: Assessment) -> Snapshot:
+        return Snapshot(
+            a.at, {(f.asset_id, f.advisory_id, f.package): f.severity for f in a.findings}
+        )
+
+    return [snap(before), snap(after)] if after.at > before.at else [snap(after)]
+
+
+def _mttr(history: Sequence[Snapshot], env_of: Mapping[str, str]) -> tuple[MttrRow, ...]:
+    return tuple(
+        MttrRow(env=r.env, severity=r.severity, remediated=r.remediated, mean_days=r.mean_days)
+        for r in mean_time_to_remediate(history, env_of)
+    )
+
+
+def _baseline_rows(sets: BaselineSet, check: BaselineCheck) -> tuple[BaselineRow, ...]:
+    rows = []
+    for baseline in sets.baselines:
+        snapshot = check.snapshots[baseline_ecosystem(baseline.os_family)]
+        covered = [r for r in check.results.values() if r.snapshot_id == snapshot.id]
+        if not covered:
+            continue  # a baseline for an OS family the estate does not run
+        rows.append(
+            BaselineRow(
+                name=baseline.name,
+                os_family=baseline.os_family,
+                snapshot_id=snapshot.id,
+                approved=len(snapshot.approved),
+                rejected=len(snapshot.rejected),
+                assets=len(covered),
+                compliant=sum(1 for r in covered if r.compliant),
             )
         )
-    return CampaignReport(
-        name=trace.plan.campaign,
-        plan_hash=trace.plan.digest(),
-        state=trace.state,
-        started_at=trace.times[0] if trace.times else None,
-        finished_at=trace.times[-1] if trace.times else None,
-        waves=tuple(waves),
-    )
+    return tuple(rows)

@@ -1,0 +1,358 @@
+"""Assessments and runs in the store: recording them whole, reading them back, history.
+
+An assessment is stored with every finding and its decision in full, so ``report`` and
+``assess diff`` can rebuild it later without the feeds that produced it. The history of
+stored assessments gives first-seen times (SLAs count from them) and mean time to
+remediate. Runs are read back as a :class:`RunTrace` (plan, journal, replayed progress);
+their failed units become the "failed in an earlier environment" input of the risk model,
+and their journal the campaign rows of a report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from patchwarden.assess.assessment import Assessment
+from patchwarden.assess.sla import FindingKey, Snapshot, first_seen
+from patchwarden.domain.advisories import Action, Advisory, Decision, Finding, Severity
+from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
+from patchwarden.domain.plan import Plan, StepAction
+from patchwarden.engine.machine import Progress, Record, UnitState, evaluate
+from patchwarden.inventory import parse_inventory
+from patchwarden.report import BurndownPoint, CampaignReport, StepRow, WaveRow
+from patchwarden.store import FindingRecord, Store
+
+__all__ = [
+    "RunOutcome",
+    "RunTrace",
+    "campaign_rows",
+    "burndown_points",
+    "OUTCOME_WORDS",
+    "step_rows",
+    "Stored",
+    "first_seen_in_store",
+    "history",
+    "latest_pair",
+    "load_assessment",
+    "load_run",
+    "record_assessment",
+    "run_outcome",
+    "stored_advisories",
+    "stored_inventory",
+]
+
+FORMAT = 1
+"""Version of the finding layout written by :func:`record_assessment`."""
+
+
+def record_assessment(store: Store, assessment: Assessment, inventory: Inventory) -> int:
+    """Store an assessment with every finding and decision in full; returns its id."""
+    decisions = assessment.decision_of()
+    rows: list[dict[str, Any]] = []
+    for f in assessment.findings:
+        d = decisions[(f.asset_id, f.advisory_id, f.package)]
+        rows.append(
+            {
+                "asset_id": f.asset_id,
+                "package": f.package,
+                "advisory_id": f.advisory_id,
+                "installed": f.installed,
+                "fixed": f.fixed,
+                "severity": f.severity.value,
+                "decision": d.action.value,
+                "reason": d.reason,
+                "finding": f.model_dump(mode="json"),
+                "decided": d.model_dump(mode="json"),
+            }
+        )
+    summary = {
+        "format": FORMAT,
+        "at": assessment.at.isoformat(),
+        "findings": len(rows),
+        "actions": {a.value: n for a, n in assessment.actions().items()},
+        "environments": list(inventory.environments),
+        "env_of": {a.id: a.env for a in inventory.assets},
+    }
+    return store.record_assessment(summary, rows)
+
+
+def _finding(record: FindingRecord) -> Finding:
+    data = record.data.get("finding")
+    if isinstance(data, dict):
+        return Finding.model_validate(data)
+    # Written by an older recorder: rebuild from the columns every version stores.
+    return Finding(
+        asset_id=record.asset_id,
+        advisory_id=record.advisory_id,
+        package=record.package,
+        ecosystem=str(record.data.get("ecosystem", "")),
+        installed=record.installed,
+        fixed=record.fixed or "",
+        severity=Severity(record.severity) if record.severity else Severity.MEDIUM,
+    )
+
+
+def _decision(record: FindingRecord) -> Decision:
+    data = record.data.get("decided")
+    if isinstance(data, dict):
+        return Decision.model_validate(data)
+    return Decision(
+        asset_id=record.asset_id,
+        advisory_id=record.advisory_id,
+        package=record.package,
+        action=Action(record.decision) if record.decision else Action.NEXT_WINDOW,
+        reason=record.reason,
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored assessment rebuilt, with its id and the environment of each asset then."""
+
+    id: int
+    assessment: Assessment
+    env_of: Mapping[str, str]
+
+
+def load_assessment(store: Store, assessment_id: int) -> Stored | None:
+    """The stored assessment with this id, rebuilt; ``None`` if there is none."""
+    record = store.get_assessment(assessment_id)
+    if record is None:
+        return None
+    rows = store.findings_for(assessment_id)
+    at_text = record.summary.get("at")
+    at = datetime.fromisoformat(at_text) if isinstance(at_text, str) else record.created_at
+    assessment = Assessment(at, tuple(_finding(r) for r in rows), tuple(_decision(r) for r in rows))
+    env_of = record.summary.get("env_of")
+    return Stored(assessment_id, assessment, dict(env_of) if isinstance(env_of, dict) else {})
+
+
+def latest_pair(store: Store) -> tuple[Stored | None, Stored | None]:
+    """The assessment before the latest, and the latest (either may be ``None``)."""
+    latest = store.latest_assessment()
+    if latest is None:
+        return None, None
+    previous = None
+    for ident in range(latest.id - 1, 0, -1):
+        previous = load_assessment(store, ident)
+        if previous is not None:
+            break
+    return previous, load_assessment(store, latest.id)
+
+
+def history(store: Store) -> list[Snapshot]:
+    """Every stored assessment as an SLA snapshot, oldest first (ids only grow)."""
+    latest = store.latest_assessment()
+    snaps: list[Snapshot] = []
+    for ident in range(1, (latest.id if latest else 0) + 1):
+        stored = load_assessment(store, ident)
+        if stored is None:
+            continue
+        open_now = {
+            (f.asset_id, f.advisory_id, f.package): f.severity for f in stored.assessment.findings
+        }
+        snaps.append(Snapshot(stored.assessment.at, open_now))
+    return snaps
+
+
+def first_seen_in_store(store: Store) -> dict[FindingKey, datetime]:
+    """When each finding of the latest stored assessment was first seen."""
+    return first_seen(history(store))
+
+
+def stored_advisories(store: Store) -> list[Advisory]:
+    """Every advisory in the store."""
+    return [Advisory.model_validate(r.data) for r in store.advisories()]
+
+
+def stored_inventory(store: Store) -> Inventory | None:
+    """The stored inventory snapshot, validated again; ``None`` when none is stored."""
+    records = store.inventory()
+    if not records:
+        return None
+    import yaml  # noqa: PLC0415 - only this path turns stored assets back into YAML
+
+    latest = store.latest_assessment()
+    envs = latest.summary.get("environments") if latest else None
+    text = yaml.safe_dump(
+        {
+            "environments": list(envs) if envs else list(DEFAULT_ENVIRONMENTS),
+            "assets": [r.data for r in records],
+        }
+    )
+    return parse_inventory([("stored inventory", text)]).inventory
+
+
+def load_run(store: Store) -> RunTrace | None:
+    """The latest run with its plan and journal, replayed to its final progress."""
+    run = store.latest_run()
+    if run is None:
+        return None
+    plan_record = store.get_plan(run.plan_hash)
+    if plan_record is None:
+        return None
+    plan = Plan.model_validate(plan_record.data)
+    events = store.events(run.id)
+    records = [Record(e.step_id, e.event, e.payload) for e in events]
+    progress = evaluate(plan, records)
+    return RunTrace(plan, records, [e.at for e in events], progress, run.state)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run's failures mean for the next decisions and for compliance."""
+
+    failures: dict[tuple[str, str], set[str]]
+    """``("*", package)`` -> environments where patching it failed or was rolled back."""
+    failed: dict[str, set[str]]
+    """Asset -> packages whose installation failed there."""
+
+
+def run_outcome(trace: RunTrace | None) -> RunOutcome:
+    """Failed and rolled-back units of a run, as patch failures per environment and asset."""
+    failures: dict[tuple[str, str], set[str]] = defaultdict(set)
+    failed: dict[str, set[str]] = defaultdict(set)
+    if trace is None:
+        return RunOutcome({}, {})
+    bad = (UnitState.FAILED, UnitState.ROLLED_BACK)
+    for wave in trace.plan.waves:
+        for batch in wave.batches:
+            for unit in batch.units:
+                if trace.progress.units.get(unit.id) not in bad:
+                    continue
+                for step in unit.steps:
+                    if step.action is not StepAction.PATCH:
+                        continue
+                    for name, *_ in step.params.get("packages", []):
+                        failures[("*", str(name))].add(wave.env)
+                        failed[unit.target].add(str(name))
+    return RunOutcome(dict(failures), dict(failed))
+
+
+OUTCOME_WORDS: dict[UnitState, str] = {
+    UnitState.SUCCEEDED: "patched",
+    UnitState.ROLLED_BACK: "rolled back",
+    UnitState.FAILED: "failed",
+    UnitState.HELD: "held (failure in an earlier environment)",
+    UnitState.SKIPPED: "skipped (error budget spent)",
+    UnitState.PENDING: "not started",
+}
+
+
+@dataclass(frozen=True)
+class RunTrace:
+    """A finished run: its plan, journal records with their times, and the final progress."""
+
+    plan: Plan
+    records: Sequence[Record]
+    times: Sequence[datetime]
+    progress: Progress
+    state: str
+
+
+def step_rows(trace: RunTrace) -> dict[str, list[StepRow]]:
+    """Step rows per target asset, from the journal."""
+    first: dict[str, datetime] = {}
+    last: dict[str, tuple[str, datetime, Mapping[str, object]]] = {}
+    for record, at in zip(trace.records, trace.times, strict=True):
+        if record.event == "started":
+            first.setdefault(record.step_id, at)
+        elif record.event in ("succeeded", "failed"):
+            last[record.step_id] = (record.event, at, record.payload)
+    rows: dict[str, list[StepRow]] = defaultdict(list)
+    for unit in trace.plan.units():
+        for step in (*unit.steps, *unit.rollback):
+            if step.id not in first:
+                continue
+            # An unfinished step has no end and no payload yet.
+            finished = last.get(step.id)
+            status, end, payload = finished if finished else ("started", None, {})
+            detail = str(payload.get("error") or payload.get("detail") or "")
+            if step.action.value == "migrate":
+                detail = f"{step.params['vm']} → {step.params['destination']}"
+            elif step.action.value in ("patch", "restore") and payload.get("changed"):
+                detail = "changed: " + ", ".join(map(str, payload["changed"]))  # type: ignore[call-overload]  # journal payload is JSON
+            rows[unit.target].append(
+                StepRow(
+                    step_id=step.id,
+                    action=step.action.value,
+                    target=step.target,
+                    status="rolled_back"
+                    if "/rollback/" in step.id and status == "succeeded"
+                    else status,
+                    started_at=first[step.id],
+                    finished_at=end,
+                    detail=detail,
+                )
+            )
+    return rows
+
+
+def _unit_times(trace: RunTrace) -> dict[str, tuple[datetime, datetime]]:
+    unit_of_step = {s.id: u.id for u in trace.plan.units() for s in (*u.steps, *u.rollback)}
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for record, at in zip(trace.records, trace.times, strict=True):
+        unit = unit_of_step.get(record.step_id)
+        if unit is None:
+            continue
+        start, _ = spans.get(unit, (at, at))
+        spans[unit] = (start, at)
+    return spans
+
+
+def burndown_points(
+    before: Assessment, after: Assessment, trace: RunTrace | None
+) -> tuple[BurndownPoint, ...]:
+    """Open findings over the campaign: the start, then after each unit that succeeded."""
+    if trace is None or not trace.times:
+        return ()
+    open_now = len(before.findings)
+    points = [BurndownPoint(at=trace.times[0], open_findings=open_now, label="start")]
+    remaining = Counter(f.asset_id for f in after.findings)
+    initial = Counter(f.asset_id for f in before.findings)
+    spans = _unit_times(trace)
+    finished = sorted(
+        (spans[u.id][1], u.target)
+        for u in trace.plan.units()
+        if u.id in spans and trace.progress.units[u.id] is UnitState.SUCCEEDED
+    )
+    for at, target in finished:
+        open_now -= initial[target] - remaining[target]
+        points.append(BurndownPoint(at=at, open_findings=open_now, label=target))
+    return tuple(points)
+
+
+def campaign_rows(trace: RunTrace) -> CampaignReport:
+    """The run as the report's campaign section: state, times and one row per wave."""
+    spans = _unit_times(trace)
+    waves = []
+    for wave in trace.plan.waves:
+        units = [u for b in wave.batches for u in b.units]
+        states = Counter(trace.progress.units[u.id] for u in units)
+        times = [spans[u.id] for u in units if u.id in spans]
+        waves.append(
+            WaveRow(
+                name=wave.id,
+                env=wave.env,
+                group=wave.group,
+                strategy=wave.strategy,
+                units=len(units),
+                succeeded=states[UnitState.SUCCEEDED],
+                failed=states[UnitState.FAILED],
+                rolled_back=states[UnitState.ROLLED_BACK],
+                started_at=min((t[0] for t in times), default=None),
+                finished_at=max((t[1] for t in times), default=None),
+            )
+        )
+    return CampaignReport(
+        name=trace.plan.campaign,
+        plan_hash=trace.plan.digest(),
+        state=trace.state,
+        started_at=trace.times[0] if trace.times else None,
+        finished_at=trace.times[-1] if trace.times else None,
+        waves=tuple(waves),
+    )
