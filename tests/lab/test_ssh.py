@@ -112,3 +112,26 @@ def test_command_timeout_is_transient_and_the_connection_survives(
         assert ssh.connections_opened["lab-03"] == 1
     finally:
         loop.run(ssh.close())
+
+
+def test_agent_auth_without_key_files(
+    lab: Lab, loop: LoopThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        env = {"SSH_AUTH_SOCK": str(sock), "PATH": "/usr/bin:/bin"}
+        subprocess.run(["ssh-add", "-q", str(lab.key_path)], env=env, check=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh keys to fall back on
+        ssh = _transport(lab, client_keys=(), use_agent=True)
+        try:
+            assert loop.run(ssh.run("lab-01", ["true"])).ok
+        finally:
+            loop.run(ssh.close())
+    finally:
+        agent.terminate()
+        agent.wait(10)
