@@ -65,6 +65,11 @@ def _register() -> None:
     plan.register(app)
     app.add_typer(change.app, name="change")
     promote.register(app)
+    from patchwarden.cli import assess, baseline, report  # noqa: PLC0415
+
+    app.add_typer(assess.app, name="assess")
+    app.add_typer(baseline.app, name="baseline")
+    report.register(app)
 
 
 def report_error(error: PatchwardenError) -> int:

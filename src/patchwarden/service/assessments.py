@@ -76,6 +76,8 @@ def record_assessment(store: Store, assessment: Assessment, inventory: Inventory
         "actions": {a.value: n for a, n in assessment.actions().items()},
         "environments": list(inventory.environments),
         "env_of": {a.id: a.env for a in inventory.assets},
+        # The installed packages as assessed, so a report can check baselines later.
+        "packages": {a.id: dict(a.packages) for a in inventory.assets},
     }
     return store.record_assessment(summary, rows)
 
@@ -111,11 +113,22 @@ def _decision(record: FindingRecord) -> Decision:
 
 @dataclass(frozen=True)
 class Stored:
-    """A stored assessment rebuilt, with its id and the environment of each asset then."""
+    """A stored assessment rebuilt, with its id, and each asset's environment and packages."""
 
     id: int
     assessment: Assessment
     env_of: Mapping[str, str]
+    packages: Mapping[str, Mapping[str, str]]
+
+    def applied_to(self, inventory: Inventory) -> Inventory:
+        """The inventory with installed packages as they were at this assessment."""
+        assets = tuple(
+            a.model_copy(update={"packages": dict(self.packages[a.id])})
+            if a.id in self.packages
+            else a
+            for a in inventory.assets
+        )
+        return inventory.model_copy(update={"assets": assets})
 
 
 def load_assessment(store: Store, assessment_id: int) -> Stored | None:
@@ -128,7 +141,13 @@ def load_assessment(store: Store, assessment_id: int) -> Stored | None:
     at = datetime.fromisoformat(at_text) if isinstance(at_text, str) else record.created_at
     assessment = Assessment(at, tuple(_finding(r) for r in rows), tuple(_decision(r) for r in rows))
     env_of = record.summary.get("env_of")
-    return Stored(assessment_id, assessment, dict(env_of) if isinstance(env_of, dict) else {})
+    packages = record.summary.get("packages")
+    return Stored(
+        assessment_id,
+        assessment,
+        dict(env_of) if isinstance(env_of, dict) else {},
+        dict(packages) if isinstance(packages, dict) else {},
+    )
 
 
 def latest_pair(store: Store) -> tuple[Stored | None, Stored | None]:
