@@ -10,6 +10,7 @@ in seconds and ``down`` just unmounts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -46,6 +47,7 @@ _SLIM = (
     "var/lib/apt/lists",
 )
 
+
 class LabError(PatchwardenError):
     """The lab could not be built, started or stopped."""
 
@@ -78,7 +80,7 @@ def base_tarball(
         _run(["debootstrap", "--variant=minbase", f"--arch={arch}", suite, str(root), mirror])
         for relative in _SLIM:
             shutil.rmtree(root / relative, ignore_errors=True)
-        partial = tarball.with_suffix(".partial")
+        partial = Path(scratch) / "base.tar"
         _run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."])
         partial.rename(tarball)  # atomic: a crash never leaves a half tarball in the cache
     return tarball
@@ -118,18 +120,24 @@ def cached_template(
 
     Hosts are overlays of this directory, so it is never written to once ready.
     """
-    key = hashlib.sha256(f"{_RECIPE}|{tarball.name}|{recipe}|{sorted(initial.items())}".encode())
-    home = cache / "templates" / key.hexdigest()[:16]
+    ingredients = f"{_RECIPE}|{tarball.name}|{recipe}|{sorted(initial.items())}|{REBOOT_SCRIPT}"
+    home = cache / "templates" / hashlib.sha256(ingredients.encode()).hexdigest()[:16]
     if (home / "ready").exists():
         return home / "root"
-    partial = home.with_name(home.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.rmtree(home, ignore_errors=True)
-    partial.mkdir(parents=True)
-    partial.chmod(0o755)
-    prepare_template(tarball, repo, partial / "root", initial)
-    (partial / "ready").touch()
-    partial.rename(home)  # atomic: a half-made template is never used
+    home.parent.mkdir(parents=True, exist_ok=True)
+    # Two labs may build the same template at once: each in its own scratch directory, and
+    # the first rename wins.
+    partial = Path(tempfile.mkdtemp(prefix=f"{home.name}.", dir=home.parent))
+    try:
+        partial.chmod(0o755)
+        prepare_template(tarball, repo, partial / "root", initial)
+        (partial / "ready").touch()
+        with contextlib.suppress(OSError):
+            partial.rename(home)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    if not (home / "ready").exists():
+        raise LabError(f"could not prepare the lab template in {home}")
     return home / "root"
 
 
