@@ -93,8 +93,10 @@ def test_http_and_tcp_checks_against_a_real_socket(loop: LoopThread) -> None:
                 HealthCheck(type="http", target=f"http://127.0.0.1:{port}/", expect_status=204),
             ),
             "cmd": (HealthCheck(type="command", target="sh -c 'exit 4'"),),
+            "templated": (HealthCheck(type="tcp", target=f"{{host}}:{port}"),),
         }
-        runner = CheckRunner(checks, HostRouter({}, {}))
+        runner = CheckRunner(checks, HostRouter({}, {}), {"templated": "127.0.0.1"})
+        assert loop.run(runner.check("templated")).ok
         assert loop.run(runner.check("good")).ok
         bad = loop.run(runner.check("bad"))
         assert not bad.ok and "-> 200 (want 204)" in bad.detail

@@ -17,7 +17,7 @@ import asyncio
 import shlex
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from patchwarden.domain.assets import HealthCheck
@@ -82,13 +82,22 @@ class CheckRunner:
 
     checks: Mapping[str, tuple[HealthCheck, ...]]
     transport: Transport | None
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
     async def check(self, host: str) -> HealthResult:
-        """Run ``host``'s checks side by side."""
+        """Run ``host``'s checks side by side.
+
+        ``{host}`` in a target stands for the host's address (its id if it has none), so
+        one check can be written for a whole group: ``http://{host}:8080/healthz``.
+        """
         checks = self.checks.get(host, ())
         if not checks:
             return HealthResult(True, f"{host}: no health checks declared")
-        results = await asyncio.gather(*(self._one(host, c) for c in checks))
+        address = self.addresses.get(host) or host
+        resolved = [
+            c.model_copy(update={"target": c.target.replace("{host}", address)}) for c in checks
+        ]
+        results = await asyncio.gather(*(self._one(host, c) for c in resolved))
         return HealthResult(all(r.ok for r in results), "; ".join(r.detail for r in results))
 
     async def _one(self, host: str, check: HealthCheck) -> HealthResult:

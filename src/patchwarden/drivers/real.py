@@ -125,6 +125,6 @@ def real_drivers(
         transport=router,
         packages=AptDriver(router),
         power=CommandPowerDriver(router, connections, real_clock, poll_s=reboot_poll_s),
-        health=CheckRunner(checks, router),
+        health=CheckRunner(checks, router, {k: c.address for k, c in connections.items()}),
         clock=real_clock,
     )
