@@ -35,7 +35,12 @@ import yaml
 
 from patchwarden.domain.assets import Connection
 from patchwarden.drivers.ssh import SshConfig
-from patchwarden.testing.lab_controller import HostSpec, processes_rooted_in
+from patchwarden.testing.lab_controller import (
+    HostSpec,
+    kill_if_cmdline_has,
+    process_alive,
+    processes_rooted_in,
+)
 from patchwarden.testing.lab_image import (
     DEFAULT_CACHE,
     LabError,
@@ -189,9 +194,9 @@ class Lab:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 15
-            while _alive(pid) and time.monotonic() < deadline:
+            while process_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if _alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
         if self._controller is not None:
             self._controller.wait(15)
@@ -344,10 +349,10 @@ class Lab:
         for spec in self.specs():
             pid_file = spec.dir / "sshd.pid"
             if pid_file.exists():
-                _kill_if_ours(int(pid_file.read_text()), str(spec.sshd_config))
+                kill_if_cmdline_has(int(pid_file.read_text()), str(spec.sshd_config))
             if spec.root.exists():
                 for pid in processes_rooted_in(spec.root):
-                    _kill_if_ours(pid, "")
+                    kill_if_cmdline_has(pid, "")
                 unmount_root(spec.dir)
         left = _mounts_under(self.dir)
         if left:
@@ -363,30 +368,11 @@ def _run(argv: list[str]) -> None:
         raise LabError(f"{argv[0]} failed: {done.stderr.strip()}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child of ours is dead for our purpose.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _mounts_under(path: Path) -> list[str]:
     prefix = str(path.resolve()) + "/"
     with open("/proc/self/mounts") as mounts:
         points = [line.split()[1] for line in mounts if len(line.split()) > 1]
     return [p for p in points if p.startswith(prefix)]
-
-
-def _kill_if_ours(pid: int, marker: str) -> None:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return
-    if marker in cmdline:
-        os.kill(pid, signal.SIGKILL)
 
 
 def _wait_ports(ports: list[tuple[str, int]], timeout_s: float) -> None:

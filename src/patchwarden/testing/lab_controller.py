@@ -29,7 +29,13 @@ from typing import Any
 
 from patchwarden.testing.lab_image import write_boot_id
 
-__all__ = ["HostSpec", "main", "processes_rooted_in"]
+__all__ = [
+    "HostSpec",
+    "kill_if_cmdline_has",
+    "main",
+    "process_alive",
+    "processes_rooted_in",
+]
 
 POLL_S = 0.1
 STATUS_FILE = "usr/share/pw-web/status"
@@ -97,6 +103,27 @@ def _kill(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours is dead for our purpose.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def kill_if_cmdline_has(pid: int, marker: str) -> None:
+    """SIGKILL ``pid`` if its command line contains ``marker``: never a stranger's process."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return
+    if marker in cmdline:
+        os.kill(pid, signal.SIGKILL)
 
 
 class HostRuntime:
