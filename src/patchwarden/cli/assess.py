@@ -21,6 +21,7 @@ from rich.table import Table
 
 from patchwarden.assess.assessment import Assessment, assess
 from patchwarden.assess.diff import diff_findings
+from patchwarden.assess.responsibility import owner_of
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import UsageError
@@ -71,6 +72,23 @@ def load_estate(store: Store, files: list[Path], demo: bool) -> tuple[Inventory,
     if inventory is None:
         raise UsageError("no inventory: pass --inventory FILE, import one first, or use --demo")
     return inventory, stored_advisories(store)
+
+
+def _remember(store: Store, files: list[Path], demo: bool, advisories: list[Advisory]) -> None:
+    """Store what was assessed, so ``report`` and later runs work from the same estate."""
+    if not files and not demo:
+        return  # assessed the stored inventory: nothing new to keep
+    loaded = demo_inventory() if demo else read_inventory(files)
+    inventory = loaded.inventory
+    store.replace_inventory(
+        inventory,
+        {a.id: owner_of(a).value for a in inventory.assets},
+        {a.id: loaded.source_of(a.id) for a in inventory.assets},
+    )
+    if demo:
+        store.upsert_advisories(
+            (a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in advisories
+        )
 
 
 def _rows(assessment: Assessment, inventory: Inventory) -> list[dict[str, Any]]:
@@ -163,7 +181,10 @@ def assess_command(
             first_seen=first_seen_in_store(store),
         )
         _, previous = latest_pair(store)
-        ident = record_assessment(store, result, estate) if record else None
+        ident = None
+        if record:
+            _remember(store, inventory, demo, advisories)
+            ident = record_assessment(store, result, estate)
     rows = [r for r in _rows(result, estate) if action is None or r["action"] == action]
     _print(rows, fmt, _TABLE if fmt == "table" else _COLUMNS)
     if fmt == "table":
