@@ -112,8 +112,10 @@ def process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie child of ours is dead for our purpose.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def kill_if_cmdline_has(pid: int, marker: str) -> None:
@@ -123,7 +125,7 @@ def kill_if_cmdline_has(pid: int, marker: str) -> None:
     except OSError:
         return
     if marker in cmdline:
-        os.kill(pid, signal.SIGKILL)
+        _kill([pid])
 
 
 class HostRuntime:
