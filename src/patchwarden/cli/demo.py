@@ -111,6 +111,11 @@ def demo(
         "Decisions: "
         + ", ".join(f"{n} {a.value}" for a, n in sorted(acts.items(), key=lambda kv: kv[0].value))
     )
+    # One example of each action, most urgent first: what the reasons read like.
+    for action in ("emergency", "next_window", "defer", "ignore"):
+        d = next((d for d in result.before.decisions if d.action.value == action), None)
+        if d is not None:
+            console.print(f"  {d.asset_id} {d.advisory_id} {d.package}: {d.reason}", markup=False)
     console.print(table)
     units = Counter(result.progress.units.values())
     console.print(
