@@ -81,6 +81,7 @@ _WIDTH = 480
 _HEIGHT = 260
 _CHAR_W = 6.6  # rough width of one character at 12px, to truncate labels that would overlap
 _MAX_RISK_ROWS = 10
+_MAX_LABELLED = 12  # burn-down points that still get a number each
 
 
 def _n(value: float) -> str:
@@ -245,7 +246,15 @@ def due_chart(counts: Mapping[str, int]) -> Markup:
     Returns:
         The ``<svg>`` element.
     """
-    return _bar_chart("sla-due", "Open findings by SLA due date", counts, DUE_BUCKETS, DUE_COLOURS)
+    # Short labels for five columns; the description and tooltips keep the bucket's words.
+    short = {"due in 7 days": "≤ 7 days", "due in 30 days": "≤ 30 days"}
+    return _bar_chart(
+        "sla-due",
+        "Open findings by SLA due date",
+        {short.get(k, k): v for k, v in counts.items()},
+        tuple(short.get(k, k) for k in DUE_BUCKETS),
+        {short.get(k, k): c for k, c in DUE_COLOURS.items()},
+    )
 
 
 def patch_state_chart(counts: Mapping[str, int]) -> Markup:
@@ -259,7 +268,7 @@ def patch_state_chart(counts: Mapping[str, int]) -> Markup:
     """
     # Short labels: the long state names would overlap under eight narrow columns.
     short = {
-        "installed_pending_reboot": "pending reboot",
+        "installed_pending_reboot": "reboot",
         "installed_rejected": "rejected",
         "installed_other": "other",
         "not_applicable": "n/a",
@@ -361,6 +370,10 @@ def burndown_chart(points: Sequence[BurndownPoint]) -> Markup:
         # stays clear of it. The last point sits at the right edge: label it to the left,
         # below the point unless that would run into the time axis.
         value = str(p.open_findings)
+        # Many points (one per patched host) would print their numbers over each other:
+        # then only the first and last are labelled; every point keeps its tooltip.
+        if len(pts) > _MAX_LABELLED and 0 < i < len(pts) - 1:
+            continue
         if not span or i < len(pts) - 1:
             svg.text(x + 6, y - 8, value, anchor="start", bold=True)
         elif y + 16 < base_y - 4:
