@@ -126,3 +126,46 @@ def test_all_succeeded_is_done() -> None:
             _succeed(records, step.id)
     p = evaluate(plan, records)
     assert p.done and not p.runnable and p.count(UnitState.SUCCEEDED) == 6
+
+
+def _all_succeeded(plan: Plan) -> list[Record]:
+    records: list[Record] = []
+    for unit in plan.units():
+        for step in unit.steps:
+            _succeed(records, step.id)
+    return records
+
+
+def test_pause_starts_nothing_new_and_is_not_done() -> None:
+    p = evaluate(_plan(), [], control="pause")
+    assert not p.runnable and not p.done
+
+
+def test_abort_skips_everything_not_started() -> None:
+    plan = _plan()
+    records: list[Record] = [Record("qa.web/qa-1/00-drain", "started")]
+    p = evaluate(plan, records, frozenset({"qa.web/qa-1/00-drain"}), control="abort")
+    assert p.units["qa.web/qa-1"] is UnitState.RUNNING  # finishes what it started
+    assert p.units["qa.web/qa-2"] is UnitState.SKIPPED
+    assert not p.runnable
+
+
+def test_rollback_undoes_succeeded_units_last_first_one_at_a_time() -> None:
+    plan = _plan()
+    records = _all_succeeded(plan)
+    p = evaluate(plan, records, control="rollback")
+    assert len(p.runnable) == 1
+    first = p.runnable[0]
+    assert first.unit_id == "prod.web/prod-3" and first.step.action is StepAction.RESTORE
+    assert first.inputs["packages"] == {}  # nothing observed in this synthetic journal
+    undone: list[str] = []
+    for _ in range(100):
+        p = evaluate(plan, records, control="rollback")
+        if p.done:
+            break
+        work = p.runnable[0]
+        if not undone or undone[-1] != work.unit_id:
+            undone.append(work.unit_id)
+        _succeed(records, work.step.id)
+    assert p.done and p.count(UnitState.ROLLED_BACK) == 6
+    assert undone == [u.id for u in reversed(plan.units())]

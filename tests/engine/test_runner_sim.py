@@ -171,3 +171,25 @@ def test_good_patch_is_never_rolled_back_by_the_canary(seed: int) -> None:
         Runner(plan, MemoryJournal(), StepExecutor(drivers), drivers.clock).run()
     )
     assert progress.count(UnitState.SUCCEEDED) == len(plan.units()), seed
+
+
+def test_rollback_of_a_finished_campaign_restores_the_estate() -> None:
+    plan = _plan()
+    drivers, estate, _ = sim_drivers()
+    journal = MemoryJournal()
+    asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
+    assert estate.sides[("lb-prod", "api")] == "blue"
+    progress = asyncio.run(
+        Runner(plan, journal, StepExecutor(drivers), drivers.clock, control=lambda: "rollback").run()
+    )
+    failed = [r.step_id for r in journal.records() if r.event == "failed"]
+    assert failed == []
+    assert progress.done and progress.count(UnitState.ROLLED_BACK) == len(plan.units())
+    for host, state in estate.hosts.items():
+        if not host.startswith("img-"):
+            assert state.packages == state.original, host
+    assert estate.fw == estate.original_fw
+    assert estate.sides[("lb-prod", "api")] == "green"
+    assert all(estate.path_online.values())
+    assert not any(m.state == "drain" for m in estate.members.values())
+    assert not any(h.maintenance for h in estate.hosts.values())

@@ -25,6 +25,12 @@ app = typer.Typer(
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# Typer ships its own copy of click; find its ClickException through a public class rather
+# than importing a private module path that may move.
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
 
 def _version_callback(value: bool) -> None:
     if value:
@@ -60,11 +66,15 @@ def _register() -> None:
     from patchwarden.cli import lab  # noqa: PLC0415
 
     app.add_typer(lab.app, name="lab")
+
     from patchwarden.cli import change, plan, promote  # noqa: PLC0415
 
     plan.register(app)
     app.add_typer(change.app, name="change")
     promote.register(app)
+    from patchwarden.cli import run  # noqa: PLC0415
+
+    run.register(app)
     from patchwarden.cli import assess, baseline, report  # noqa: PLC0415
 
     app.add_typer(assess.app, name="assess")
@@ -95,13 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         _err.print("aborted")
         return _exit(130, argv)
-    except Exception as error:  # click usage errors come as ClickException subclasses
-        import click  # noqa: PLC0415 - only on the error path
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return _exit(InputError.exit_code, argv)
-        raise
+    except _CLICK_ERROR as error:  # usage errors: a missing argument, a bad option value
+        error.show()  # type: ignore[attr-defined]  # ClickException, found at import time above
+        return _exit(InputError.exit_code, argv)
     # click returns the exit code of a typer.Exit instead of raising it when not standalone
     return _exit(result if isinstance(result, int) else 0, argv)
 

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from scipy.stats import mannwhitneyu
-
 from patchwarden.drivers.protocols import RequestSample
 
 __all__ = ["CanaryThresholds", "MetricResult", "Verdict", "judge"]
@@ -59,6 +57,17 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form for the journal."""
         return asdict(self)
+
+
+def mannwhitneyu(x: Sequence[float], y: Sequence[float], alternative: str) -> Any:
+    """The Mann-Whitney U test of scipy, imported on first use.
+
+    scipy.stats costs most of a second to import, which every command would otherwise pay
+    at start-up.
+    """
+    from scipy.stats import mannwhitneyu as test  # noqa: PLC0415 - see docstring
+
+    return test(x, y, alternative=alternative)
 
 
 def _median(values: Sequence[float]) -> float:

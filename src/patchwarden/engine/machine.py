@@ -13,7 +13,10 @@ Rules:
   idempotent (check, then act), which is what makes resuming after ``kill -9`` safe;
 - once more units failed than ``max_errors`` allows, no new unit starts, and units in
   progress finish (or roll back) so nothing is left drained or in maintenance;
-- a failure in an environment holds every later environment (promotion).
+- a failure in an environment holds every later environment (promotion);
+- a person's control: ``pause`` starts no new unit (running ones finish), ``abort`` skips
+  every unit not yet started, ``rollback`` aborts and then undoes every unit that
+  succeeded, one at a time, last first.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any
 
 from patchwarden.domain.plan import Plan, Step, StepAction, Unit
 
-__all__ = ["Progress", "Record", "UnitState", "Work", "evaluate"]
+__all__ = ["CONTROLS", "Progress", "Record", "UnitState", "Work", "evaluate"]
+
+CONTROLS = ("", "pause", "abort", "rollback")
 
 
 class UnitState(StrEnum):
@@ -127,7 +132,9 @@ def _undo_inputs(
     for forward in source.steps:
         if forward.action.value == undo and forward.target == step.target:
             observed = logs.get(forward.id, _StepLog()).first_observed or {}
-            return {"undo": dict(observed), "packages": dict(observed.get("previous", {}))}
+            previous = observed.get("previous", {})
+            packages = dict(previous) if isinstance(previous, Mapping) else {}
+            return {"undo": dict(observed), "packages": packages}
     return {}
 
 
@@ -137,6 +144,7 @@ def _unit_state(
     logs: Mapping[str, _StepLog],
     running: frozenset[str],
     auto_rollback: bool,
+    revert: bool = False,
 ) -> tuple[UnitState, Work | None]:
     started_actions: set[StepAction] = set()
     for step in unit.steps:
@@ -154,7 +162,9 @@ def _unit_state(
             return UnitState.RUNNING, Work(step, unit.id, {"observed": log.first_observed or {}})
         break  # failed
     else:
-        return UnitState.SUCCEEDED, None
+        if not revert:
+            return UnitState.SUCCEEDED, None
+        auto_rollback = True  # a person asked for it
     if not auto_rollback:
         return UnitState.FAILED, None
     for step in unit.rollback:
@@ -173,9 +183,18 @@ def _unit_state(
 
 
 def evaluate(
-    plan: Plan, records: Iterable[Record], running: frozenset[str] = frozenset()
+    plan: Plan,
+    records: Iterable[Record],
+    running: frozenset[str] = frozenset(),
+    control: str = "",
 ) -> Progress:
-    """Decide what runs next. ``running`` holds the step ids the caller is running now."""
+    """Decide what runs next.
+
+    ``running`` holds the step ids the caller is running now; ``control`` is a person's
+    request (see :data:`CONTROLS`).
+    """
+    if control not in CONTROLS:
+        raise ValueError(f"unknown control {control!r}")
     logs = _logs(records)
     auto = plan.rollback == "auto"
     states: dict[str, UnitState] = {}
@@ -186,6 +205,8 @@ def evaluate(
         states[unit.id] = state
         if work is not None:
             pending_work[unit.id] = work
+    if control == "rollback":
+        _revert_one(units, logs, running, states, pending_work)
 
     errors = sum(1 for s in states.values() if s in FAILURES)
     stopped = errors > plan.max_errors
@@ -213,9 +234,11 @@ def evaluate(
                     continue
                 if state is not UnitState.PENDING:
                     continue
+                if control == "pause":
+                    continue
                 if wave.env in held_envs:
                     states[unit.id] = UnitState.HELD
-                elif stopped or blocked:
+                elif stopped or blocked or control in ("abort", "rollback"):
                     states[unit.id] = UnitState.SKIPPED
                 elif gate_open and in_progress < plan.max_concurrency:
                     runnable.append(pending_work[unit.id])
@@ -226,6 +249,8 @@ def evaluate(
                 states[u.id] in FAILURES or states[u.id] is UnitState.SKIPPED for u in batch.units
             )
     done = all(s in TERMINAL for s in states.values())
+    if control == "rollback":
+        done = done and not any(s is UnitState.SUCCEEDED for s in states.values())
     return Progress(
         units=states,
         runnable=tuple(runnable),
@@ -234,3 +259,29 @@ def evaluate(
         done=done,
         held_envs=held_envs if failed_envs else (),
     )
+
+
+def _revert_one(
+    units: Mapping[str, Unit],
+    logs: Mapping[str, _StepLog],
+    running: frozenset[str],
+    states: dict[str, UnitState],
+    pending_work: dict[str, Work],
+) -> None:
+    """Undo succeeded units one at a time, the last of the plan first."""
+    order = list(units)
+    reverting = [u for u in order if _was_reverted(units[u], logs)]
+    for unit_id in reversed(order):
+        if states[unit_id] is not UnitState.SUCCEEDED and unit_id not in reverting:
+            continue
+        state, work = _unit_state(units[unit_id], units, logs, running, True, revert=True)
+        states[unit_id] = state
+        if work is not None:
+            pending_work[unit_id] = work
+            return  # one at a time
+        if state is UnitState.ROLLING_BACK:
+            return  # its current step is running
+
+
+def _was_reverted(unit: Unit, logs: Mapping[str, _StepLog]) -> bool:
+    return any(logs.get(step.id) is not None for step in unit.rollback)

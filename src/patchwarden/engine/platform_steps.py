@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,7 @@ async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[st
                 await clusters.handover(target, p["to"])
             return {"leader": await clusters.leader(target)}
         case StepAction.UPLOAD:
-            await d.need("clusters").upload(
-                target, dict(p.get("packages") or undo.get("previous", {}))
-            )
+            await d.need("clusters").upload(target, p.get("packages") or _common(undo))
             return {"uploaded": True}
         case StepAction.DISTRIBUTE:
             return await _distribute(d, target, p, undo, observe, first)
@@ -98,7 +97,7 @@ async def _distribute(
 ) -> dict[str, Any]:
     """The controller rolls the set out; progress is read back member by member."""
     clusters = d.need("clusters")
-    wanted = dict(p.get("packages") or {})
+    wanted = dict(p.get("packages") or _common(undo))
     members = list(p.get("members", ()))
     if not first and members:
         before = {m: await d.packages.installed(m, list(wanted)) for m in members}
@@ -112,3 +111,17 @@ async def _distribute(
     if behind:
         raise DriverError(f"{cluster}: members behind after distribution: {sorted(behind)}")
     return {"progress": progress}
+
+
+def _common(undo: Mapping[str, Any]) -> dict[str, str]:
+    """The versions most members had before a distribution: what a rollback redistributes.
+
+    A controller hands one set to every member, so members that differed before cannot
+    each get their own back; the most common version of each package is the honest choice.
+    """
+    previous: Mapping[str, Mapping[str, str]] = undo.get("previous") or {}
+    votes: dict[str, Counter[str]] = {}
+    for versions in previous.values():
+        for name, version in versions.items():
+            votes.setdefault(name, Counter())[version] += 1
+    return {name: counts.most_common(1)[0][0] for name, counts in sorted(votes.items())}

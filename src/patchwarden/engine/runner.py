@@ -34,6 +34,7 @@ class Runner:
         clock: Clock,
         on_progress: ProgressCallback | None = None,
         retry_delay_s: float = 10.0,
+        control: Callable[[], str] | None = None,
     ) -> None:
         self.plan = plan
         self.journal = journal
@@ -41,6 +42,7 @@ class Runner:
         self.clock = clock
         self.on_progress = on_progress
         self.retry_delay_s = retry_delay_s
+        self.control = control or (lambda: "")
 
     def _record(self, step_id: str, event: str, payload: Mapping[str, Any]) -> None:
         self.journal.append(step_id, event, payload, self.clock.now())
@@ -49,7 +51,9 @@ class Runner:
         """Run until the machine says done; returns the final progress."""
         running: dict[str, asyncio.Task[None]] = {}
         while True:
-            progress = evaluate(self.plan, self.journal.records(), frozenset(running))
+            progress = evaluate(
+                self.plan, self.journal.records(), frozenset(running), self.control()
+            )
             if self.on_progress is not None:
                 self.on_progress(progress)
             for work in progress.runnable:

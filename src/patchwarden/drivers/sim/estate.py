@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from patchwarden.domain.assets import LoadBalancer, VirtualAppliance, Vm
 from patchwarden.domain.inventory import Inventory
@@ -194,3 +195,39 @@ class SimEstate(SimPlatform):
     async def set_maintenance(self, host: str, on: bool) -> None:
         """Fence a hypervisor off, or bring it back."""
         self.host(host).maintenance = on
+
+    # -- what-if runs that pause and resume across processes ----------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The estate's state as JSON-ready data (see :meth:`restore`)."""
+        return {
+            "hosts": {
+                h: {
+                    "packages": s.packages,
+                    "boot": s.boot,
+                    "maintenance": s.maintenance,
+                    "log": s.log,
+                }
+                for h, s in self.hosts.items()
+            },
+            "vm_host": self.vm_host,
+            "members": {
+                "/".join(k): {"state": m.state, "weight": m.weight} for k, m in self.members.items()
+            },
+            "sides": {"/".join(k): v for k, v in self.sides.items()},
+            "platform": self.platform_snapshot(),
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Put the estate back in a state taken by :meth:`snapshot`."""
+        for host, state in data["hosts"].items():
+            h = self.hosts[host]
+            h.packages, h.boot = dict(state["packages"]), state["boot"]
+            h.maintenance, h.log = state["maintenance"], list(state["log"])
+        self.vm_host = dict(data["vm_host"])
+        for key, member in data["members"].items():
+            lb, pool, name = key.split("/")
+            m = self.members[(lb, pool, name)]
+            m.state, m.weight, m.drained_at = member["state"], member["weight"], None
+        self.sides = {tuple(k.split("/")): v for k, v in data["sides"].items()}
+        self.platform_restore(data["platform"])

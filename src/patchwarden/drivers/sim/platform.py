@@ -8,7 +8,7 @@ is touched, so a plan that breaks those rules fails here as it would in producti
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.domain.assets import Cluster, Image, StorageSystem, VirtualAppliance, Vm
 from patchwarden.domain.inventory import Inventory
@@ -203,3 +203,23 @@ class SimPlatform:
         host.boot += 1
         host.log.append(f"replace {image_version}")
         self.instance_image[instance] = image_version
+
+    _SNAPSHOT = (
+        "fw",
+        "is_active",
+        "path_online",
+        "leaders",
+        "uploaded",
+        "image_versions",
+        "image_current",
+        "instance_image",
+    )
+
+    def platform_snapshot(self) -> dict[str, Any]:
+        """JSON-ready state of clusters, firmware, pairs, paths and images."""
+        return {name: getattr(self, name) for name in self._SNAPSHOT}
+
+    def platform_restore(self, data: Mapping[str, Any]) -> None:
+        """Restore what :meth:`platform_snapshot` took."""
+        for name in self._SNAPSHOT:
+            setattr(self, name, dict(data[name]))

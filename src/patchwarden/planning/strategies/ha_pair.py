@@ -6,6 +6,8 @@ is), so the plan does not depend on guessing the pair's state at planning time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from patchwarden.domain.assets import VirtualAppliance
 from patchwarden.domain.plan import Batch, StepAction, Unit
 from patchwarden.planning.context import GroupContext
@@ -23,16 +25,16 @@ def _unit(ctx: GroupContext, target: str, keep_active: str | None) -> Unit:
         step(unit_id, len(steps), StepAction.FIRMWARE, target, version=ctx.firmware[target])
     )
     steps.append(step(unit_id, len(steps), StepAction.HEALTH, target))
-    rollback = (
-        step(
-            f"{unit_id}/rollback",
-            0,
-            StepAction.FIRMWARE,
-            target,
-            undo="firmware",
-            only_if=StepAction.FIRMWARE,
-        ),
-        step(f"{unit_id}/rollback", 1, StepAction.HEALTH, target, only_if=StepAction.FIRMWARE),
+    # The firmware goes back only on a standby: fail over to the peer first when there is one.
+    undo: list[tuple[StepAction, dict[str, Any]]] = []
+    if keep_active is not None:
+        undo.append((StepAction.FAILOVER, {"to": keep_active, "only_if": StepAction.FIRMWARE}))
+    undo += [
+        (StepAction.FIRMWARE, {"undo": "firmware", "only_if": StepAction.FIRMWARE}),
+        (StepAction.HEALTH, {"only_if": StepAction.FIRMWARE}),
+    ]
+    rollback = tuple(
+        step(f"{unit_id}/rollback", i, a, target, **params) for i, (a, params) in enumerate(undo)
     )
     return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)
 

@@ -37,31 +37,15 @@ def plan_redundant_path(ctx: GroupContext) -> tuple[Batch, ...]:
             steps = tuple(
                 step(unit_id, i, a, part.id, **params) for i, (a, params) in enumerate(chain)
             )
-            rollback = (
-                step(
-                    f"{unit_id}/rollback",
-                    0,
-                    StepAction.FIRMWARE,
-                    part.id,
-                    undo="firmware",
-                    only_if=StepAction.FIRMWARE,
-                ),
-                step(
-                    f"{unit_id}/rollback",
-                    1,
-                    StepAction.PATH_ONLINE,
-                    part.id,
-                    system=system.id,
-                    only_if=StepAction.PATH_OFFLINE,
-                ),
-                step(
-                    f"{unit_id}/rollback",
-                    2,
-                    StepAction.VERIFY_REDUNDANCY,
-                    part.id,
-                    **where,
-                    only_if=StepAction.PATH_OFFLINE,
-                ),
+            undo = [
+                (StepAction.PATH_OFFLINE, {"system": system.id, "only_if": StepAction.FIRMWARE}),
+                (StepAction.FIRMWARE, {"undo": "firmware", "only_if": StepAction.FIRMWARE}),
+                (StepAction.PATH_ONLINE, {"system": system.id, "only_if": StepAction.PATH_OFFLINE}),
+                (StepAction.VERIFY_REDUNDANCY, {**where, "only_if": StepAction.PATH_OFFLINE}),
+            ]
+            rollback = tuple(
+                step(f"{unit_id}/rollback", i, a, part.id, **params)
+                for i, (a, params) in enumerate(undo)
             )
             unit = Unit(id=unit_id, target=part.id, steps=steps, rollback=rollback)
             batches.append(Batch(id=f"{unit_id}#1", units=(unit,)))

@@ -1,0 +1,108 @@
+"""Getting a plan ready to run: inventory, advisories, campaign or plan file, drivers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from patchwarden.assess.assessment import assess
+from patchwarden.domain.advisories import Advisory
+from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.plan import Plan
+from patchwarden.drivers.sim import ScaledClock, SimEstate
+from patchwarden.engine.steps import Drivers
+from patchwarden.errors import InputError, Problem, ValidationFailed
+from patchwarden.inventory import LoadedInventory, read_inventory
+from patchwarden.planning.plan import plan_campaign
+from patchwarden.service.feeds import stored_advisories
+from patchwarden.service.sim import estate_drivers
+from patchwarden.service.sources import demo_advisories, demo_inventory, read_campaign
+from patchwarden.store import Store
+
+__all__ = [
+    "PreparedPlan",
+    "advisories_for",
+    "load_inventory",
+    "prepare_plan",
+    "sim_drivers_for_run",
+]
+
+
+@dataclass(frozen=True)
+class PreparedPlan:
+    """A plan and the inventory it was made from."""
+
+    plan: Plan
+    inventory: Inventory
+    inventory_files: tuple[str, ...]
+
+
+def load_inventory(files: Sequence[Path | str]) -> LoadedInventory:
+    """The inventory in ``files``, or the built-in demo estate when none are given."""
+    return read_inventory(list(files)) if files else demo_inventory()
+
+
+def advisories_for(store: Store, demo: bool) -> list[Advisory]:
+    """Imported advisories; the demo's own when the demo estate runs on an empty catalog."""
+    imported = stored_advisories(store)
+    if imported or not demo:
+        return imported
+    return demo_advisories()
+
+
+def prepare_plan(
+    store: Store, source: Path, inventory_files: Sequence[Path], now: datetime
+) -> PreparedPlan:
+    """Load a plan JSON as is, or compile a campaign YAML against the current assessment."""
+    loaded = load_inventory(inventory_files)
+    if source.suffix == ".json":
+        try:
+            plan = Plan.model_validate_json(source.read_bytes())
+        except OSError as error:
+            raise InputError(f"{source}: cannot read: {error.strerror}") from error
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValidationFailed(
+                [
+                    Problem(
+                        str(source),
+                        0,
+                        where,
+                        first["msg"],
+                        "write it with `patchwarden plan --format json`",
+                    )
+                ]
+            ) from error
+    else:
+        campaign = read_campaign(source)
+        advisories = advisories_for(store, demo=not inventory_files)
+        assessment = assess(loaded.inventory, advisories, now)
+        plan = plan_campaign(
+            loaded.inventory,
+            campaign,
+            assessment.decisions,
+            {a.id: a for a in advisories},
+            assessment.fixes,
+            now,
+        )
+    return PreparedPlan(plan, loaded.inventory, tuple(str(f) for f in inventory_files))
+
+
+def sim_drivers_for_run(
+    inventory: Inventory,
+    seed: int,
+    speed: float,
+    start: datetime,
+    state: Mapping[str, Any] | None,
+) -> tuple[Drivers, SimEstate]:
+    """Drivers over a simulated estate, restored to a paused run's state when given."""
+    estate = SimEstate(inventory, ScaledClock(start, speed), seed=seed)
+    if state is not None:
+        estate.restore(state)
+    return estate_drivers(estate, inventory), estate
