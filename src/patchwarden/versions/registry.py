@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from patchwarden.errors import UnknownEcosystem
-from patchwarden.versions import apk, deb, pep440, rpm, semver
+from patchwarden.versions import apk, deb, gem, maven, pep440, rpm, semver
 from patchwarden.versions.base import Version
 
 __all__ = ["ECOSYSTEMS", "compare", "ecosystem_for", "parse", "parser_for"]
@@ -18,6 +18,8 @@ _PARSERS: dict[str, Callable[[str], Version]] = {
     "semver": semver.parse,
     "go": semver.parse_go,
     "pep440": pep440.parse,
+    "maven": maven.parse,
+    "gem": gem.parse,
 }
 ECOSYSTEMS: tuple[str, ...] = tuple(_PARSERS)
 """Canonical ecosystem names, each with its own ordering rules."""
@@ -42,13 +44,13 @@ _OSV_NAMES: dict[str, str] = {
     "Hex": "semver",
     "Go": "go",
     "PyPI": "pep440",
+    "Maven": "maven",
+    "RubyGems": "gem",
 }
 # Look-alikes whose versions are not SemVer: a wrong mapping would order them wrongly.
 _NOT_SUPPORTED: dict[str, str] = {
     "packagist": "Composer versions are not SemVer",
     "nuget": "NuGet versions have four parts and case-insensitive labels, not SemVer",
-    "rubygems": "RubyGems versions are not SemVer",
-    "maven": "Maven versions are not SemVer",
     "pub": "Dart pub versions are not exactly SemVer",
 }
 _BY_NAME: dict[str, str] = {name.casefold(): eco for name, eco in _OSV_NAMES.items()} | {
