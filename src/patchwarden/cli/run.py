@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,8 +18,15 @@ from rich.table import Table
 from patchwarden.domain.plan import Plan
 from patchwarden.engine.machine import TERMINAL, UnitState
 from patchwarden.engine.machine import Progress as EngineProgress
+from patchwarden.engine.steps import Drivers
 from patchwarden.errors import UsageError
 from patchwarden.service.apply import load_inventory, prepare_plan, sim_drivers_for_run
+from patchwarden.service.real import (
+    load_real_inventory,
+    real_inventory_files,
+    real_run_drivers,
+    real_summary,
+)
 from patchwarden.service.runs import RunStatus, drive, load_plan, request, run_status, start_run
 from patchwarden.store import RunRecord, Store, open_store, resolve_url
 
@@ -87,30 +96,33 @@ def apply(
 ) -> None:
     """Compile (or load) a plan and run it with the engine, journaling every step.
 
+    With --real, hosts are reached as the inventory says (SSH settings from
+    PATCHWARDEN_SSH_KEY and PATCHWARDEN_SSH_KNOWN_HOSTS); a run killed midway carries on
+    with `patchwarden resume`.
+
     Example: patchwarden apply campaign.yaml --inventory inventory.yaml --sim
+    Example: patchwarden apply plan.json --inventory lab-inventory.yaml --real
     """
     console = Console()
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(resolve_url(db, os.environ)) as store:
+        if not sim and not inventory:
+            raise UsageError("--real needs --inventory: the hosts to patch and how to reach them")
         prepared = prepare_plan(store, source, inventory or [], now)
         plan = prepared.plan
-        if not sim:
-            raise UsageError("real drivers are wired by `patchwarden lab` for now; use --sim")
         run = start_run(store, plan, now)
-        drivers, estate = sim_drivers_for_run(prepared.inventory, seed, speed, now, None)
         console.print(
             f"run [bold]{run.id}[/] of plan {plan.digest()[:12]} ({len(plan.units())} units)"
         )
-        bars, tasks = _bars(console)
-        _track(plan, bars, tasks)
-        with bars:
-            progress, state = drive(
+        if sim:
+            drivers, estate = sim_drivers_for_run(prepared.inventory, seed, speed, now, None)
+            state = _drive(
+                console,
                 store,
                 run,
                 plan,
                 drivers,
-                lambda p: _update(p, bars, tasks),
-                extra_summary=lambda: {
+                lambda: {
                     "sim": {
                         "seed": seed,
                         "inventory": prepared.inventory_files,
@@ -118,9 +130,33 @@ def apply(
                     }
                 },
             )
-        _print_status(console, run_status(store, run.id))
+        else:
+            real = real_summary(prepared.inventory_files)
+            # Recorded before the first step: a runner killed mid-run leaves what resume needs.
+            run = store.set_run_state(run.id, run.state, summary=real)
+            drivers = real_run_drivers(prepared.inventory).drivers
+            state = _drive(console, store, run, plan, drivers, lambda: real)
     if state in _FAILED:
         raise typer.Exit(1)
+
+
+def _drive(
+    console: Console,
+    store: Store,
+    run: RunRecord,
+    plan: Plan,
+    drivers: Drivers,
+    summary: Callable[[], dict[str, Any]],
+) -> str:
+    """Drive ``run`` with progress bars, then print its status; returns its final state."""
+    bars, tasks = _bars(console)
+    _track(plan, bars, tasks)
+    with bars:
+        _, state = drive(
+            store, run, plan, drivers, lambda p: _update(p, bars, tasks), extra_summary=summary
+        )
+    _print_status(console, run_status(store, run.id))
+    return state
 
 
 def resume(
@@ -144,29 +180,29 @@ def resume(
 def _continue(console: Console, store: Store, run: RunRecord, speed: float) -> str:
     """Drive an existing run in this process, on the estate it ran on."""
     plan = load_plan(store, run)
+    real_files = real_inventory_files(run.summary)
+    if real_files is not None:
+        real = real_summary(real_files)
+        drivers = real_run_drivers(load_real_inventory(real_files)).drivers
+        return _drive(console, store, run, plan, drivers, lambda: real)
     sim_state = (run.summary or {}).get("sim")
     if sim_state is None:
-        raise UsageError(f"run {run.id} has no simulated estate to resume on")
-    drivers, estate = sim_drivers_for_run(
+        raise UsageError(f"run {run.id} has no recorded estate (sim or real) to resume on")
+    sim_drivers, estate = sim_drivers_for_run(
         load_inventory(sim_state.get("inventory", [])).inventory,
         sim_state["seed"],
         speed,
         datetime.now(UTC),
         sim_state["state"],
     )
-    bars, tasks = _bars(console)
-    _track(plan, bars, tasks)
-    with bars:
-        _, state = drive(
-            store,
-            run,
-            plan,
-            drivers,
-            lambda p: _update(p, bars, tasks),
-            extra_summary=lambda: {"sim": {**sim_state, "state": estate.snapshot()}},
-        )
-    _print_status(console, run_status(store, run.id))
-    return state
+    return _drive(
+        console,
+        store,
+        run,
+        plan,
+        sim_drivers,
+        lambda: {"sim": {**sim_state, "state": estate.snapshot()}},
+    )
 
 
 def status(

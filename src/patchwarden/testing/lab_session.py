@@ -19,11 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from patchwarden.drivers.protocols import Clock, LoadBalancerDriver
+from patchwarden.drivers.protocols import Clock
 from patchwarden.drivers.real import RealDrivers, real_drivers
-from patchwarden.engine.steps import Drivers
-from patchwarden.errors import DriverError
 from patchwarden.inventory import read_inventory
+
+# The engine's bundle over real drivers lives in the service layer (apply --real uses it);
+# re-exported here for tests written against the lab.
+from patchwarden.service.real import NoHypervisors, engine_drivers
 from patchwarden.testing.lab import Lab, LabConfig
 
 __all__ = [
@@ -116,39 +118,9 @@ class LoopThread:
         self.loop.close()
 
 
-class NoHypervisors:
-    """The lab has no hypervisors: any hypervisor step is a driver error."""
-
-    async def placement(self, vm: str) -> str:
-        """Always fails."""
-        raise DriverError(f"no hypervisor driver for {vm!r} in the lab")
-
-    async def migrate(self, vm: str, destination: str) -> None:
-        """Always fails."""
-        raise DriverError(f"no hypervisor driver for {vm!r} in the lab")
-
-    async def set_maintenance(self, host: str, on: bool) -> None:
-        """Always fails."""
-        raise DriverError(f"no hypervisor driver for {host!r} in the lab")
-
-
 def lab_real_drivers(
     lab: Lab, clock: Clock | None = None, reboot_poll_s: float = 0.5
 ) -> RealDrivers:
     """Real drivers for the lab's hosts, as its inventory file describes them."""
     inventory = read_inventory([lab.inventory_path]).inventory
     return real_drivers(inventory, lab.ssh_config(), clock, reboot_poll_s=reboot_poll_s)
-
-
-def engine_drivers(
-    real: RealDrivers, load_balancers: dict[str, LoadBalancerDriver] | None = None
-) -> Drivers:
-    """The engine's driver bundle over real drivers."""
-    return Drivers(
-        clock=real.clock,
-        packages=real.packages,
-        power=real.power,
-        health=real.health,
-        hypervisors=NoHypervisors(),
-        load_balancers=load_balancers or {},
-    )
