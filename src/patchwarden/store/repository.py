@@ -28,6 +28,7 @@ from patchwarden.store import assessments as assessment_ops
 from patchwarden.store import changes as change_ops
 from patchwarden.store import inventory as inventory_ops
 from patchwarden.store import runs as run_ops
+from patchwarden.store import scans as scan_ops
 from patchwarden.store.advisories import AdvisoryInput
 from patchwarden.store.records import (
     AdvisoryRecord,
@@ -380,3 +381,15 @@ class Store:
         """
         with self._session("update the change", write=True) as session:
             return change_ops.update_change(session, record, self._now())
+
+    # -- scans (append-only) ----------------------------------------------------------
+
+    def record_scans(self, scans: Sequence[scan_ops.ScanInput]) -> list[int]:
+        """Append scans, never overwriting one; returns their ids (see ``store.scans``)."""
+        with self._session("record scans", write=True) as session:
+            return scan_ops.record_scans(session, scans)
+
+    def latest_scans(self, *, ok_only: bool = True) -> list[scan_ops.ScanRecord]:
+        """The newest (successful, unless ``ok_only`` is off) scan per asset and source."""
+        with self._session("read scans", write=False) as session:
+            return scan_ops.latest_scans(session, ok_only=ok_only)

@@ -37,6 +37,7 @@ __all__ = [
     "JournalEntry",
     "Plan",
     "Run",
+    "Scan",
     "UtcDateTime",
     "as_utc",
 ]
@@ -217,4 +218,23 @@ class Change(Base):
     revision: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class Scan(Base):
+    """One scan of one asset from one source (``ssh``, ``local``, ``sbom``); never rewritten.
+
+    Every scan is a new row, so two sources (or two scans of one source) never overwrite
+    each other; readers take the newest per asset and source. ``data`` holds what was read:
+    packages, OS release, architecture, reboot state, or the error of a failed scan.
+    """
+
+    __tablename__ = "scans"
+    __table_args__ = (Index("ix_scans_asset_id", "asset_id", "source", "scanned_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    scanned_at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
     data: Mapped[dict[str, Any]]
