@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from patchwarden.assess.match import asset_ecosystem
@@ -165,6 +167,24 @@ def _claim(
     return [asset.id]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while planning.
+
+    A large plan is hundreds of thousands of small objects, none in reference cycles; the
+    collector would re-scan the growing heap again and again (two thirds of the time of a
+    50,000-asset plan, measured by bench/bench_plan.py). Reference counting still frees
+    everything; the collector's previous state is restored on the way out.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def plan_campaign(
     inventory: Inventory,
     campaign: Campaign,
@@ -178,6 +198,18 @@ def plan_campaign(
     The first group whose selector takes an asset owns it. Provider-owned assets get no
     steps and are listed as the provider's responsibility.
     """
+    with _collector_paused():
+        return _plan_campaign(inventory, campaign, decisions, advisories, fixes, now)
+
+
+def _plan_campaign(
+    inventory: Inventory,
+    campaign: Campaign,
+    decisions: Sequence[Decision],
+    advisories: Mapping[str, Advisory],
+    fixes: Mapping[tuple[str, str, str], str],
+    now: datetime,
+) -> Plan:
     patches, reboot = patch_sets(inventory, decisions, advisories, fixes, campaign.actions)
     firmware = firmware_targets(inventory, campaign)
     lb_of = memberships(inventory)

@@ -22,9 +22,12 @@ def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
     chosen = {a.id for a in ctx.assets}
     batches: list[Batch] = []
     done: set[str] = set()
-    for member in {
-        ctx.lb_of[a].pool.name: ctx.lb_of[a] for a in sorted(chosen) if a in ctx.lb_of
-    }.values():
+    pools = {
+        (ctx.lb_of[a].lb.id, ctx.lb_of[a].pool.name): ctx.lb_of[a]
+        for a in sorted(chosen)
+        if a in ctx.lb_of
+    }
+    for member in pools.values():
         bg = member.pool.blue_green
         if bg is None:
             continue
@@ -32,7 +35,7 @@ def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
         standby = bg.blue if standby_side == "blue" else bg.green
         active = bg.green if standby_side == "blue" else bg.blue
         where = {"lb": member.lb.id, "pool": member.pool.name}
-        pool_id = f"{ctx.wave_id}/{member.pool.name}"
+        pool_id = f"{ctx.wave_id}/{member.lb.id}.{member.pool.name}"
         batches.append(
             Batch(
                 id=f"{pool_id}#standby",
@@ -63,7 +66,7 @@ def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
 def _switch_unit(
     ctx: GroupContext, where: dict[str, str], side: str, hosts: tuple[str, ...]
 ) -> Unit:
-    unit_id = f"{ctx.wave_id}/{where['pool']}-switch"
+    unit_id = f"{ctx.wave_id}/{where['lb']}.{where['pool']}-switch"
     target = f"{where['lb']}/{where['pool']}"
     steps = [step(unit_id, 0, StepAction.SWITCH, target, **where, side=side)]
     steps += [step(unit_id, i + 1, StepAction.HEALTH, h) for i, h in enumerate(hosts)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.plan import Batch, StepAction, Unit
 from patchwarden.planning.context import GroupContext, batch_size
 from patchwarden.planning.steps import step
@@ -20,35 +21,48 @@ __all__ = ["plan_canary"]
 
 
 def plan_canary(ctx: GroupContext) -> tuple[Batch, ...]:
-    """Canary batch, analysis batch, then the rest by ``then`` (rolling by default)."""
-    pooled = [a for a in ctx.assets if a.id in ctx.lb_of]
-    if not pooled:
+    """Canaries of every pool, one analysis per pool, then the rest by ``then``.
+
+    Each pool with at least two selected hosts gets its own canaries (``canary`` of the
+    pool, never all of it) compared with its own unpatched members.
+    """
+    by_pool: dict[tuple[str, str], list[AssetBase]] = {}
+    for asset in ctx.assets:
+        member = ctx.lb_of.get(asset.id)
+        if member is not None:
+            by_pool.setdefault((member.lb.id, member.pool.name), []).append(asset)
+    canary_units: list[Unit] = []
+    analyses: list[Unit] = []
+    chosen: set[str] = set()
+    for (lb_id, pool_name), hosts in sorted(by_pool.items()):
+        member = ctx.lb_of[hosts[0].id]
+        count = min(len(hosts) - 1, batch_size(ctx.spec.canary, len(member.pool.all_members())))
+        if count < 1:
+            continue
+        where = {"lb": lb_id, "pool": pool_name}
+        units = [
+            ctx.unit_for(
+                h.id,
+                before=[(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)],
+                after=[
+                    (StepAction.SET_WEIGHT, {**where, "weight": ctx.spec.canary_weight}),
+                    (StepAction.ENABLE, where),
+                ],
+            )
+            for h in hosts[:count]
+        ]
+        ids = {u.target for u in units}
+        baseline = [m for m in member.pool.all_members() if m not in ids]
+        canary_units.extend(units)
+        analyses.append(_analysis_unit(ctx, tuple(units), where, baseline))
+        chosen |= ids
+    if not canary_units:
         return plan_rolling(ctx)
-    member = ctx.lb_of[pooled[0].id]
-    pool_hosts = [a for a in pooled if ctx.lb_of[a.id].pool.name == member.pool.name]
-    count = min(len(pool_hosts) - 1, batch_size(ctx.spec.canary, len(member.pool.all_members())))
-    if count < 1:
-        return plan_rolling(ctx)
-    canaries = pool_hosts[:count]
-    where = {"lb": member.lb.id, "pool": member.pool.name}
-    canary_units = tuple(
-        ctx.unit_for(
-            h.id,
-            before=[(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)],
-            after=[
-                (StepAction.SET_WEIGHT, {**where, "weight": ctx.spec.canary_weight}),
-                (StepAction.ENABLE, where),
-            ],
-        )
-        for h in canaries
-    )
-    baseline = [m for m in member.pool.all_members() if m not in {c.id for c in canaries}]
-    analysis = _analysis_unit(ctx, canary_units, where, baseline)
-    rest = replace(ctx, assets=tuple(a for a in ctx.assets if a not in canaries))
+    rest = replace(ctx, assets=tuple(a for a in ctx.assets if a.id not in chosen))
     then = plan_rolling(rest) if ctx.spec.then == "rolling" else plan_all_at_once(rest)
     batches = [
-        Batch(id=f"{ctx.wave_id}#canary", units=canary_units),
-        Batch(id=f"{ctx.wave_id}#analysis", units=(analysis,), requires_success=True),
+        Batch(id=f"{ctx.wave_id}#canary", units=tuple(canary_units)),
+        Batch(id=f"{ctx.wave_id}#analysis", units=tuple(analyses), requires_success=True),
     ]
     batches.extend(b.model_copy(update={"requires_success": True}) for b in then)
     return tuple(batches)
@@ -57,7 +71,7 @@ def plan_canary(ctx: GroupContext) -> tuple[Batch, ...]:
 def _analysis_unit(
     ctx: GroupContext, canaries: tuple[Unit, ...], where: dict[str, str], baseline: list[str]
 ) -> Unit:
-    unit_id = f"{ctx.wave_id}/{where['pool']}-analysis"
+    unit_id = f"{ctx.wave_id}/{where['lb']}.{where['pool']}-analysis"
     target = f"{where['lb']}/{where['pool']}"
     steps = [
         step(

@@ -8,6 +8,7 @@ anti-affinity are honoured; hosts of the same batch are never targets of each ot
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,17 +69,18 @@ def _guests(assets: Sequence[AssetBase]) -> dict[str, list[Vm]]:
 def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
     """Batches of ``max_parallel`` hypervisors, each emptied before it is touched."""
     targets = sorted((a for a in ctx.assets if isinstance(a, Hypervisor)), key=lambda a: a.id)
-    pool = {
+    hosts = {
         a.id: _Host(a)
         for a in ctx.inventory.assets
         if isinstance(a, Hypervisor) and a.env == ctx.env
     }
-    guests = _guests(ctx.inventory.assets)
-    for hv_id, vms in guests.items():
-        if hv_id in pool:
+    on_host: dict[str, dict[str, Vm]] = {h: {} for h in hosts}
+    for hv_id, vms in _guests(ctx.inventory.assets).items():
+        if hv_id in hosts:
             for vm in vms:
-                pool[hv_id].take(vm)
-    order = {hv.id: i for i, hv in enumerate(targets)}
+                hosts[hv_id].take(vm)
+                on_host[hv_id][vm.id] = vm
+    placer = _Placer(hosts, [t.id for t in targets])
     batches: list[Batch] = []
     size = ctx.spec.max_parallel
     for start in range(0, len(targets), size):
@@ -87,13 +89,15 @@ def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
         units = []
         for hv in batch_hosts:
             before: list[tuple[StepAction, dict[str, Any]]] = [(StepAction.MAINTENANCE_ON, {})]
-            for vm in sorted(guests.get(hv.id, []), key=lambda v: v.id):
-                dest = _place(vm, pool, busy | {hv.id}, order)
-                pool[hv.id].give(vm)
-                pool[dest].take(vm)
+            # Every VM on the host now: the inventory's, and any moved here by earlier batches.
+            for vm in sorted(on_host[hv.id].values(), key=lambda v: v.id):
+                dest = placer.place(vm, busy)
+                hosts[hv.id].give(vm)
+                on_host[dest][vm.id] = vm
                 before.append(
                     (StepAction.MIGRATE, {"vm": vm.id, "source": hv.id, "destination": dest})
                 )
+            on_host[hv.id].clear()
             units.append(
                 host_unit(
                     ctx.wave_id,
@@ -105,23 +109,74 @@ def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
                 )
             )
         for hv in batch_hosts:
-            pool[hv.id].patched = True
+            placer.patched(hv.id)
         batches.append(Batch(id=f"{ctx.wave_id}#{len(batches) + 1}", units=tuple(units)))
     return tuple(batches)
 
 
-def _place(vm: Vm, pool: dict[str, _Host], busy: set[str], order: dict[str, int]) -> str:
-    candidates = [h for h in pool.values() if h.hv.id not in busy and h.fits(vm)]
-    if not candidates:
-        raise EvacuationImpossible(
-            f"cannot evacuate {vm.id}: no other hypervisor in its environment has room "
-            f"({vm.vcpus} vCPUs, {vm.memory_gb} GB) within anti-affinity rules; "
-            "add capacity or lower max_parallel"
-        )
+class _Placer:
+    """Where a VM goes.
 
-    # Patched hosts first (the VM then moves once); among unpatched, the one patched last;
-    # then the emptiest, so load spreads.
-    def rank(h: _Host) -> tuple[int, int, int, str]:
-        return (0 if h.patched else 1, -order.get(h.hv.id, len(order)), h.memory, h.hv.id)
+    An already-patched host with room, the emptiest first (a heap); failing that, the
+    unpatched host that will be patched last.
 
-    return min(candidates, key=rank).hv.id
+    Hosts the campaign does not patch count as patched: a VM placed there never moves
+    again. The heap keeps one live entry per host; entries whose key no longer matches the
+    host's free memory are stale and skipped, so updates cost O(log n).
+    """
+
+    def __init__(self, hosts: dict[str, _Host], targets: list[str]) -> None:
+        self.hosts = hosts
+        self.unpatched = list(reversed(targets))  # patched last = best unpatched target
+        pending = set(targets)
+        self.heap: list[tuple[int, str]] = []
+        for host_id in hosts:
+            if host_id not in pending:
+                self.patched(host_id)
+
+    def _free(self, host_id: str) -> int:
+        host = self.hosts[host_id]
+        return host.hv.capacity.memory_gb - host.memory
+
+    def patched(self, host_id: str) -> None:
+        host = self.hosts[host_id]
+        host.patched = True
+        heapq.heappush(self.heap, (-self._free(host_id), host_id))
+
+    def place(self, vm: Vm, busy: set[str]) -> str:
+        chosen = self._from_patched(vm, busy) or self._from_unpatched(vm, busy)
+        if chosen is None:
+            raise EvacuationImpossible(
+                f"cannot evacuate {vm.id}: no other hypervisor in its environment has room "
+                f"({vm.vcpus} vCPUs, {vm.memory_gb} GB) within anti-affinity rules; "
+                "add capacity or lower max_parallel"
+            )
+        self.hosts[chosen].take(vm)
+        if self.hosts[chosen].patched:
+            heapq.heappush(self.heap, (-self._free(chosen), chosen))
+        return chosen
+
+    def _from_patched(self, vm: Vm, busy: set[str]) -> str | None:
+        skipped: list[tuple[int, str]] = []
+        found = None
+        while self.heap:
+            key, host_id = heapq.heappop(self.heap)
+            if -key != self._free(host_id):
+                continue  # stale entry; the host's live entry is elsewhere in the heap
+            if -key < vm.memory_gb:
+                skipped.append((key, host_id))
+                break  # the roomiest patched host is too small: none will do
+            if host_id not in busy and self.hosts[host_id].fits(vm):
+                found = host_id
+                break
+            skipped.append((key, host_id))
+        for entry in skipped:
+            heapq.heappush(self.heap, entry)
+        return found
+
+    def _from_unpatched(self, vm: Vm, busy: set[str]) -> str | None:
+        for host_id in self.unpatched:
+            host = self.hosts[host_id]
+            if not host.patched and host_id not in busy and host.fits(vm):
+                return host_id
+        return None
