@@ -80,6 +80,9 @@ def _register() -> None:
     app.add_typer(assess.app, name="assess")
     app.add_typer(baseline.app, name="baseline")
     report.register(app)
+    from patchwarden.cli import scan  # noqa: PLC0415
+
+    app.add_typer(scan.app, name="scan")
 
 
 def report_error(error: PatchwardenError) -> int:
