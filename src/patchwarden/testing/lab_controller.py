@@ -5,7 +5,10 @@ Started detached by ``patchwarden lab up`` (or the test fixture) as
 
 Per host it runs ``sshd -D -f hosts/<id>/sshd_config`` (chrooted into the host's root) and
 the ``pw-web`` HTTP service on ``<address>:<http_port>``, whose health reads
-``/usr/share/pw-web/status`` inside the root, so it follows what apt installed there.
+``/usr/share/pw-web/status`` inside the root, so it follows what apt installed there. A
+status line may also ask for a misbehaving build that its health check does not notice:
+``delay_ms=N`` adds N ms to every page (not to ``/healthz``), ``fail_pct=P`` answers P % of
+pages with a 500 — what only a canary analysis of real traffic catches.
 
 A reboot is asked for from inside the host (``/usr/local/sbin/lab-reboot`` writes
 ``/run/lab-reboot-request``). The controller then does what a reboot does to the outside:
@@ -128,6 +131,15 @@ def kill_if_cmdline_has(pid: int, marker: str) -> None:
         _kill([pid])
 
 
+def _status_setting(status: str, name: str) -> int:
+    """``name=N`` from a pw-web status line, or 0."""
+    for word in status.split():
+        key, _, value = word.partition("=")
+        if key == name and value.isdigit():
+            return int(value)
+    return 0
+
+
 class HostRuntime:
     """The running parts of one lab host."""
 
@@ -138,6 +150,7 @@ class HostRuntime:
         self.server: asyncio.Server | None = None
         self.clients: set[asyncio.StreamWriter] = set()
         self.state = "down"
+        self.pages = 0
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -204,6 +217,18 @@ class HostRuntime:
             return 200, f"{status} on {self.spec.id}\n"
         return 500, f"{status} on {self.spec.id}: service failed to start\n"
 
+    async def _page(self, status: str) -> tuple[int, str]:
+        """A page as the installed build serves it: slower or failing if it says so."""
+        extra = _status_setting(status, "delay_ms")
+        if extra:
+            await asyncio.sleep(extra / 1000)
+        fail_pct = _status_setting(status, "fail_pct")
+        self.pages += 1
+        # Every page counted, so the share of failures is exact rather than random.
+        if fail_pct and (self.pages * fail_pct) // 100 != ((self.pages - 1) * fail_pct) // 100:
+            return 500, f"{status.strip()}: request failed\n"
+        return 200, status
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.clients.add(writer)
         try:
@@ -213,6 +238,8 @@ class HostRuntime:
                 if self.latency_s:
                     await asyncio.sleep(self.latency_s)
                 code, body = self.health() if path in ("/", "/healthz") else (404, "not found\n")
+                if path == "/" and code == 200:
+                    code, body = await self._page(body)
                 reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(
                     code, "Service Unavailable"
                 )
