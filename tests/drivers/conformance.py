@@ -6,6 +6,7 @@ simulated estate and the real drivers (against the lab) to the same contract.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -116,3 +117,99 @@ class HealthCheckerConformance:
         finally:
             breakage.repairs()
         assert run(health_checker.check(breakage.host)).ok
+
+
+@dataclass(frozen=True)
+class LoadBalancerCase:
+    """A pool with a member to take out and back, and a blue-green pool."""
+
+    pool: str
+    member: str
+    blue_green_pool: str
+
+
+class LoadBalancerConformance:
+    """Fixtures: ``run``, ``lb_driver`` (a LoadBalancerDriver), ``lb_case``.
+
+    ``drain_timeout_s`` bounds the wait for a drained member's sessions to reach 0.
+    """
+
+    drain_timeout_s = 30.0
+
+    def _wait_drained(self, run: Run, lb: Any, pool: str, member: str) -> None:
+        async def wait() -> int:
+            deadline = asyncio.get_running_loop().time() + self.drain_timeout_s
+            while (left := await lb.sessions(pool, member)) > 0:
+                if asyncio.get_running_loop().time() > deadline:
+                    return int(left)
+                await asyncio.sleep(0.05)
+            return 0
+
+        assert run(wait()) == 0, f"{member}: sessions left after {self.drain_timeout_s} s"
+
+    def test_drain_then_sessions_reach_zero_then_enable(
+        self, run: Run, lb_driver: Any, lb_case: LoadBalancerCase
+    ) -> None:
+        c = lb_case
+        assert run(lb_driver.state(c.pool, c.member)) == "ready"
+        run(lb_driver.drain(c.pool, c.member))
+        try:
+            assert run(lb_driver.state(c.pool, c.member)) == "drain"
+            self._wait_drained(run, lb_driver, c.pool, c.member)
+        finally:
+            run(lb_driver.enable(c.pool, c.member))
+        assert run(lb_driver.state(c.pool, c.member)) == "ready"
+
+    def test_drain_and_enable_are_idempotent(
+        self, run: Run, lb_driver: Any, lb_case: LoadBalancerCase
+    ) -> None:
+        c = lb_case
+        run(lb_driver.drain(c.pool, c.member))
+        run(lb_driver.drain(c.pool, c.member))
+        assert run(lb_driver.state(c.pool, c.member)) == "drain"
+        run(lb_driver.enable(c.pool, c.member))
+        run(lb_driver.enable(c.pool, c.member))
+        assert run(lb_driver.state(c.pool, c.member)) == "ready"
+
+    def test_weights_in_range_are_taken_and_others_refused(
+        self, run: Run, lb_driver: Any, lb_case: LoadBalancerCase
+    ) -> None:
+        c = lb_case
+        for weight in (0, 10, 256, 100):
+            run(lb_driver.set_weight(c.pool, c.member, weight))
+        for bad in (-1, 257):
+            with pytest.raises(DriverError):
+                run(lb_driver.set_weight(c.pool, c.member, bad))
+        assert run(lb_driver.state(c.pool, c.member)) == "ready"
+
+    def test_unknown_member_and_pool_are_driver_errors(
+        self, run: Run, lb_driver: Any, lb_case: LoadBalancerCase
+    ) -> None:
+        with pytest.raises(DriverError):
+            run(lb_driver.drain(lb_case.pool, "no-such-member"))
+        with pytest.raises(DriverError):
+            run(lb_driver.state("no-such-pool", lb_case.member))
+
+    def test_switch_moves_all_traffic_and_flips_back(
+        self, run: Run, lb_driver: Any, lb_case: LoadBalancerCase
+    ) -> None:
+        pool = lb_case.blue_green_pool
+        first = run(lb_driver.active_side(pool))
+        assert first in ("blue", "green")
+        other = "blue" if first == "green" else "green"
+        run(lb_driver.switch(pool, other))
+        try:
+            assert run(lb_driver.active_side(pool)) == other
+            run(lb_driver.switch(pool, other))  # switching to the active side changes nothing
+            assert run(lb_driver.active_side(pool)) == other
+        finally:
+            run(lb_driver.switch(pool, first))
+        assert run(lb_driver.active_side(pool)) == first
+
+    def test_bad_side_and_plain_pool_are_driver_errors(
+        self, run: Run, lb_driver: Any, lb_case: LoadBalancerCase
+    ) -> None:
+        with pytest.raises(DriverError):
+            run(lb_driver.switch(lb_case.blue_green_pool, "purple"))
+        with pytest.raises(DriverError):
+            run(lb_driver.active_side(lb_case.pool))

@@ -22,6 +22,8 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +39,22 @@ from patchwarden.inventory import read_inventory
 from patchwarden.testing.lab import Lab, LabConfig
 from patchwarden.testing.lab_image import LabError
 from patchwarden.testing.lab_repo import INITIAL, PACKAGES, LabPackage, build_repo
-from patchwarden.testing.lab_session import LoopThread, engine_drivers, lab_real_drivers
+from patchwarden.testing.lab_session import (
+    LoopThread,
+    engine_drivers,
+    lab_real_drivers,
+    shared_lab,
+)
 from patchwarden.testing.traffic_haproxy import HaproxyProcess, HaproxySetup
 
-__all__ = ["FRONTEND", "LB_ID", "TRAFFIC_LAB", "TRAFFIC_PACKAGES", "TrafficLab"]
+__all__ = [
+    "FRONTEND",
+    "LB_ID",
+    "TRAFFIC_LAB",
+    "TRAFFIC_PACKAGES",
+    "TrafficLab",
+    "shared_traffic_lab",
+]
 
 TRAFFIC_LAB = LabConfig(
     dir=Path("/srv/patchwarden-lab-traffic"),
@@ -203,3 +217,44 @@ class TrafficLab:
             if time.monotonic() > deadline:
                 raise LabError(f"HAProxy servers not up after {timeout_s} s: {down}")
             time.sleep(0.1)
+
+
+_shared: dict[str, tuple[TrafficLab, int, Any]] = {}
+
+
+@contextmanager
+def shared_traffic_lab(config: LabConfig = TRAFFIC_LAB) -> Iterator[TrafficLab]:
+    """One traffic lab (lab, HAProxy, log, event loop) for every test module that asks.
+
+    Example (a pytest session fixture)::
+
+        @pytest.fixture(scope="session")
+        def traffic():
+            with shared_traffic_lab() as running:
+                yield running
+    """
+    key = str(config.dir)
+    if key not in _shared:
+        stack = ExitStack()
+        try:
+            lab = stack.enter_context(shared_lab(config))
+            loop = LoopThread()
+            stack.callback(loop.close)
+            traffic = TrafficLab(lab, loop)
+            stack.callback(traffic.down)
+            traffic.up()
+        except BaseException:
+            stack.close()
+            raise
+        _shared[key] = (traffic, 0, stack)
+    traffic, users, stack = _shared[key]
+    _shared[key] = (traffic, users + 1, stack)
+    try:
+        yield traffic
+    finally:
+        traffic, users, stack = _shared[key]
+        if users > 1:
+            _shared[key] = (traffic, users - 1, stack)
+        else:
+            del _shared[key]
+            stack.close()

@@ -86,7 +86,7 @@ def render_haproxy_config(setup: HaproxySetup) -> str:
             "    http-check expect status 200",
         ]
         lines += [
-            f"    server {n} {a}:{p} check inter {inter} fall 2 rise 2"
+            f"    server {n} {a}:{p} weight 100 check inter {inter} fall 2 rise 2"
             for n, a, p in setup.servers
             if n in names
         ]

@@ -180,6 +180,8 @@ class LoadProcess:
             raise RuntimeError("the load generator is not running")
         self._process.send_signal(signal.SIGTERM)
         self._process.wait(30)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
         self._process = None
         report = LoadReport.from_json(json.loads(self._out.read_text()))
         self._out.unlink()
