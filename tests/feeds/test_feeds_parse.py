@@ -203,11 +203,11 @@ def test_unknown_ecosystem_uses_the_versions_list_only() -> None:
         affected=[
             _pkg(
                 {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]},
-                ecosystem="Maven",
+                ecosystem="Packagist",
                 versions=["1.0", "1.5"],
             )
         ]
     )
     entry = parse_osv(raw).affected[0]
     assert is_affected(entry, "1.5") == (True, "")
-    assert is_affected(entry, "1.7") == (False, "")  # not listed; no Maven ordering to say more
+    assert is_affected(entry, "1.7") == (False, "")  # not listed; no Packagist ordering to say more

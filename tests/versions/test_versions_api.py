@@ -52,6 +52,8 @@ from patchwarden.versions import (
         ("Go", "go"),
         ("PyPI", "pep440"),
         (" pypi ", "pep440"),
+        ("Maven", "maven"),
+        ("RubyGems", "gem"),
     ],
 )
 def test_ecosystem_for(name: str, ecosystem: str) -> None:
@@ -59,7 +61,7 @@ def test_ecosystem_for(name: str, ecosystem: str) -> None:
     assert ecosystem in ECOSYSTEMS
 
 
-@pytest.mark.parametrize("name", ["Packagist", "NuGet", "RubyGems", "Maven", "Pub"])
+@pytest.mark.parametrize("name", ["Packagist", "NuGet", "Pub"])
 def test_lookalikes_are_refused_with_the_reason(name: str) -> None:
     with pytest.raises(UnknownEcosystem, match="not .*SemVer"):
         ecosystem_for(name)
