@@ -11,9 +11,14 @@ from patchwarden.domain.assets import AssetBase, LoadBalancer, Pool
 from patchwarden.domain.campaign import GroupSpec
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Unit
+from patchwarden.errors import InputError
 from patchwarden.planning.steps import PatchSet, host_unit
 
-__all__ = ["GroupContext", "Membership", "batch_size", "memberships"]
+__all__ = ["GroupContext", "Membership", "NoSpareCapacity", "batch_size", "memberships"]
+
+
+class NoSpareCapacity(InputError):
+    """A pool or cluster cannot lose even one member without going below its minimum."""
 
 
 @dataclass(frozen=True)

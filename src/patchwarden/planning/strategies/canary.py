@@ -36,7 +36,10 @@ def plan_canary(ctx: GroupContext) -> tuple[Batch, ...]:
     chosen: set[str] = set()
     for (lb_id, pool_name), hosts in sorted(by_pool.items()):
         member = ctx.lb_of[hosts[0].id]
-        count = min(len(hosts) - 1, batch_size(ctx.spec.canary, len(member.pool.all_members())))
+        size = len(member.pool.all_members())
+        # Never more canaries than the pool can spare above its min healthy.
+        spare = size - (member.pool.min_healthy or 0)
+        count = min(len(hosts) - 1, batch_size(ctx.spec.canary, size), spare)
         if count < 1:
             continue
         where = {"lb": lb_id, "pool": pool_name}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from patchwarden.domain.assets import Cluster
 from patchwarden.domain.plan import Batch, StepAction
-from patchwarden.planning.context import GroupContext
+from patchwarden.planning.context import GroupContext, NoSpareCapacity
 
 __all__ = ["plan_cluster_rolling"]
 
@@ -20,7 +20,12 @@ def plan_cluster_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
         leader = cluster.controller if cluster.controller in cluster.members else None
         followers = [m for m in cluster.members if m != leader and m in ctx.patches]
         spare = len(cluster.members) - (cluster.quorum or len(cluster.members) - 1)
-        size = max(1, min(spare, ctx.spec.max_parallel))
+        if spare < 1:
+            raise NoSpareCapacity(
+                f"cluster {cluster.id}: quorum {cluster.quorum} of {len(cluster.members)} "
+                "members leaves none to take out; add a member or use the controller strategy"
+            )
+        size = min(spare, ctx.spec.max_parallel)
         for i in range(0, len(followers), size):
             units = tuple(ctx.unit_for(m) for m in followers[i : i + size])
             batches.append(Batch(id=f"{ctx.wave_id}/{cluster.id}#{i // size + 1}", units=units))

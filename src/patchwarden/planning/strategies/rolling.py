@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.plan import Batch, StepAction, Unit
-from patchwarden.planning.context import GroupContext, batch_size
+from patchwarden.planning.context import GroupContext, NoSpareCapacity, batch_size
 from patchwarden.planning.steps import host_unit
 
 __all__ = ["plan_rolling"]
@@ -30,7 +30,14 @@ def plan_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
             pool_size = len(member.pool.all_members())
             size = batch_size(ctx.spec.max_unavailable, pool_size)
             if member.pool.min_healthy is not None:
-                size = max(1, min(size, pool_size - member.pool.min_healthy))
+                spare = pool_size - member.pool.min_healthy
+                if spare < 1:
+                    raise NoSpareCapacity(
+                        f"pool {member.lb.id}/{member.pool.name}: min_healthy "
+                        f"{member.pool.min_healthy} of {pool_size} leaves no member to take "
+                        "out; lower min_healthy, add a member, or use blue_green"
+                    )
+                size = min(size, spare)
         else:
             size = batch_size(ctx.spec.max_unavailable, len(hosts))
         lanes.append([hosts[i : i + size] for i in range(0, len(hosts), size)])
