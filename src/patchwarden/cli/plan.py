@@ -21,6 +21,7 @@ from patchwarden.inventory import read_inventory
 from patchwarden.planning.windows import batch_timing
 from patchwarden.service.campaigns import PlanBuild, build_plan, read_campaign
 from patchwarden.service.sources import demo_advisories, demo_inventory, read_osv_records
+from patchwarden.service.whatif import WhatIf, simulate_plan
 
 __all__ = ["load_build", "parse_at", "register", "render_plan"]
 
@@ -78,6 +79,9 @@ def plan(
         None, "--at", help="Plan as of this time, ISO 8601 (UTC unless an offset is given)."
     ),
     fmt: str = typer.Option("table", "--format", help="table (a runbook) or json (the plan)."),
+    simulate: bool = typer.Option(
+        False, "--simulate", help="Also run the plan on the simulated estate and predict its cost."
+    ),
 ) -> None:
     """Compile a campaign into a plan: waves, steps, targets, durations, windows.
 
@@ -91,8 +95,39 @@ def plan(
     built = load_build(campaign, inventory, advisories, at)
     if fmt == "json":
         typer.echo(built.plan.model_dump_json(indent=2))
-        return
-    typer.echo(render_plan(built), nl=False)
+    else:
+        typer.echo(render_plan(built), nl=False)
+    if simulate:
+        typer.echo(
+            render_whatif(
+                built.plan, simulate_plan(built.plan, built.inventory, built.plan.created_at)
+            ),
+            err=fmt == "json",
+        )
+
+
+def render_whatif(plan: Plan, whatif: WhatIf) -> str:
+    """The what-if summary: duration, service impact, windows."""
+    slots = [b.slot for w in plan.waves for b in w.batches if b.slot]
+    lines = ["", "What-if on the simulated estate (nothing real touched):"]
+    lines.append(f"  engine time       {format_duration_s(whatif.duration.total_seconds())}")
+    if slots:
+        lines.append(
+            f"  calendar          {_when(slots[0].start)} -> {_when(max(s.end for s in slots))}"
+        )
+    lines.append(
+        f"  windows used      {', '.join(whatif.windows) or '(none: no window governs these environments)'}"
+    )
+    lines.append(
+        "  units             " + ", ".join(f"{n} {s}" for s, n in sorted(whatif.units.items()))
+    )
+    lines.append(f"  VM migrations     {whatif.migrations}")
+    lines.append("  peak capacity loss per service:")
+    for impact in whatif.services:
+        lines.append(
+            f"    {impact.service:28} {impact.peak_out} of {impact.members} out at worst ({impact.peak_loss:.0%})"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _when(value: datetime | None) -> str:
