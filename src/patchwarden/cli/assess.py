@@ -37,6 +37,7 @@ from patchwarden.service.assessments import (
     stored_inventory,
 )
 from patchwarden.service.policy import read_policy
+from patchwarden.service.scan import latest_scans, scanned_inventory
 from patchwarden.service.sources import demo_advisories, demo_inventory
 from patchwarden.store import Store, open_store, resolve_url
 
@@ -71,6 +72,8 @@ def load_estate(store: Store, files: list[Path], demo: bool) -> tuple[Inventory,
     inventory = read_inventory(files).inventory if files else stored_inventory(store)
     if inventory is None:
         raise UsageError("no inventory: pass --inventory FILE, import one first, or use --demo")
+    # What hosts reported beats what the inventory declares, where a scan exists.
+    inventory, _ = scanned_inventory(inventory, latest_scans(store))
     return inventory, stored_advisories(store)
 
 

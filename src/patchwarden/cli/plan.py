@@ -115,18 +115,16 @@ def render_whatif(plan: Plan, whatif: WhatIf) -> str:
         lines.append(
             f"  calendar          {_when(slots[0].start)} -> {_when(max(s.end for s in slots))}"
         )
-    lines.append(
-        f"  windows used      {', '.join(whatif.windows) or '(none: no window governs these environments)'}"
-    )
+    used = ", ".join(whatif.windows) or "(none: no window governs these environments)"
+    lines.append(f"  windows used      {used}")
     lines.append(
         "  units             " + ", ".join(f"{n} {s}" for s, n in sorted(whatif.units.items()))
     )
     lines.append(f"  VM migrations     {whatif.migrations}")
     lines.append("  peak capacity loss per service:")
     for impact in whatif.services:
-        lines.append(
-            f"    {impact.service:28} {impact.peak_out} of {impact.members} out at worst ({impact.peak_loss:.0%})"
-        )
+        worst = f"{impact.peak_out} of {impact.members} out at worst ({impact.peak_loss:.0%})"
+        lines.append(f"    {impact.service:28} {worst}")
     return "\n".join(lines) + "\n"
 
 
