@@ -10,18 +10,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from patchwarden.assess.assessment import assess
 from patchwarden.domain.advisories import Advisory
+from patchwarden.domain.campaign import Campaign
+from patchwarden.domain.change import ChangeRecord
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan
 from patchwarden.drivers.sim import ScaledClock, SimEstate
 from patchwarden.engine.steps import Drivers
 from patchwarden.errors import InputError, Problem, ValidationFailed
 from patchwarden.inventory import LoadedInventory, read_inventory
-from patchwarden.planning.plan import plan_campaign
+from patchwarden.planning.windows import may_start
+from patchwarden.service.campaigns import build_plan, read_campaign
+from patchwarden.service.change import needs_change, require_approved
 from patchwarden.service.feeds import stored_advisories
 from patchwarden.service.sim import estate_drivers
-from patchwarden.service.sources import demo_advisories, demo_inventory, read_campaign
+from patchwarden.service.sources import demo_advisories, demo_inventory
 from patchwarden.store import Store
 
 __all__ = [
@@ -35,11 +38,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PreparedPlan:
-    """A plan and the inventory it was made from."""
+    """A plan, the inventory it was made from, and its campaign (absent for a plan file)."""
 
     plan: Plan
     inventory: Inventory
     inventory_files: tuple[str, ...]
+    campaign: Campaign | None = None
 
 
 def load_inventory(files: Sequence[Path | str]) -> LoadedInventory:
@@ -79,19 +83,38 @@ def prepare_plan(
                     )
                 ]
             ) from error
+        campaign = None
     else:
-        campaign = read_campaign(source)
+        # The same path as `patchwarden plan`: assess, plan, fit into the campaign's windows.
+        loaded_campaign = read_campaign(source)
         advisories = advisories_for(store, demo=not inventory_files)
-        assessment = assess(loaded.inventory, advisories, now)
-        plan = plan_campaign(
-            loaded.inventory,
-            campaign,
-            assessment.decisions,
-            {a.id: a for a in advisories},
-            assessment.fixes,
-            now,
-        )
-    return PreparedPlan(plan, loaded.inventory, tuple(str(f) for f in inventory_files))
+        built = build_plan(loaded_campaign, loaded.inventory, advisories, now)
+        plan, campaign = built.plan, built.campaign
+    return PreparedPlan(plan, loaded.inventory, tuple(str(f) for f in inventory_files), campaign)
+
+
+def authorize(store: Store, prepared: PreparedPlan, now: datetime) -> ChangeRecord | None:
+    """Refuse to start real work without its approved change or outside its windows.
+
+    A campaign says which environments need a change (prod by default); a plan file on its
+    own needs one when it reaches its last environment. The approved change must pin this
+    very plan's hash. Work starts only inside a maintenance window of the plan, unless the
+    change is an approved emergency change.
+
+    Raises:
+        ChangeNotApproved: no approved change pins this plan.
+        InputError: outside every maintenance window (the message names the next one).
+    """
+    plan = prepared.plan
+    if prepared.campaign is not None:
+        required = needs_change(plan, prepared.campaign)
+    else:
+        required = any(w.env == plan.environments[-1] for w in plan.waves) if plan.waves else False
+    change = require_approved(store, plan) if required else None
+    allowed, why = may_start(now, plan.windows, change)
+    if not allowed:
+        raise InputError(f"not starting: {why}")
+    return change
 
 
 def sim_drivers_for_run(
