@@ -61,8 +61,9 @@ def test_prod_needs_an_approved_change_pinning_the_plan(store: Store) -> None:
 def test_approved_change_inside_the_window_may_start(store: Store) -> None:
     prepared, built = _prepared()
     _approve(store, built)
-    change = authorize(store, prepared, T + timedelta(hours=1, minutes=30))  # 22:30 Berlin
+    ran, change = authorize(store, prepared, T + timedelta(hours=1, minutes=30))  # 22:30 Berlin
     assert change is not None and change.plan_hash == prepared.plan.digest()
+    assert ran.plan == prepared.plan
 
 
 def test_outside_every_window_is_refused_with_the_next_one(store: Store) -> None:
@@ -72,13 +73,20 @@ def test_outside_every_window_is_refused_with_the_next_one(store: Store) -> None
         authorize(store, prepared, T)  # 21:00 Berlin: before the window opens
 
 
-def test_a_changed_plan_needs_a_new_approval(store: Store) -> None:
+def test_what_runs_is_the_approved_plan_not_one_compiled_later(store: Store) -> None:
+    prepared, built = _prepared()
+    _approve(store, built)
+    later = prepared.plan.model_copy(update={"created_at": T + timedelta(hours=2)})
+    assert later.digest() != prepared.plan.digest()
+    again = PreparedPlan(later, prepared.inventory, (), prepared.campaign)
+    ran, change = authorize(store, again, T + timedelta(hours=2))
+    assert change is not None
+    assert ran.plan.digest() == prepared.plan.digest() == change.plan_hash
+
+
+def test_a_plan_file_that_was_not_approved_is_refused(store: Store) -> None:
     prepared, built = _prepared()
     _approve(store, built)
     other = prepared.plan.model_copy(update={"max_errors": prepared.plan.max_errors + 1})
-    with pytest.raises(ChangeNotApproved, match="changed since approval|no change"):
-        authorize(
-            store,
-            PreparedPlan(other, prepared.inventory, (), prepared.campaign),
-            T + timedelta(hours=2),
-        )
+    with pytest.raises(ChangeNotApproved, match="changed since approval"):
+        authorize(store, PreparedPlan(other, prepared.inventory, (), None), T + timedelta(hours=2))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.campaign import Campaign
-from patchwarden.domain.change import ChangeRecord
+from patchwarden.domain.change import ACTIVE_STATES, ChangeRecord
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan
 from patchwarden.drivers.sim import ScaledClock, SimEstate
@@ -93,13 +93,19 @@ def prepare_plan(
     return PreparedPlan(plan, loaded.inventory, tuple(str(f) for f in inventory_files), campaign)
 
 
-def authorize(store: Store, prepared: PreparedPlan, now: datetime) -> ChangeRecord | None:
+def authorize(
+    store: Store, prepared: PreparedPlan, now: datetime
+) -> tuple[PreparedPlan, ChangeRecord | None]:
     """Refuse to start real work without its approved change or outside its windows.
 
     A campaign says which environments need a change (prod by default); a plan file on its
-    own needs one when it reaches its last environment. The approved change must pin this
-    very plan's hash. Work starts only inside a maintenance window of the plan, unless the
-    change is an approved emergency change.
+    own needs one when it reaches its last environment. What runs is the plan the change
+    approved, as stored when it was submitted (a plan compiled now would carry another
+    time and maybe other findings, so another hash). Work starts only inside a maintenance
+    window of the plan, unless the change is an approved emergency change.
+
+    Returns:
+        The prepared plan to run (the approved one when a change governs it) and the change.
 
     Raises:
         ChangeNotApproved: no approved change pins this plan.
@@ -110,11 +116,33 @@ def authorize(store: Store, prepared: PreparedPlan, now: datetime) -> ChangeReco
         required = needs_change(plan, prepared.campaign)
     else:
         required = any(w.env == plan.environments[-1] for w in plan.waves) if plan.waves else False
-    change = require_approved(store, plan) if required else None
+    change = None
+    if required:
+        approved = _approved_plan(store, plan.campaign) if prepared.campaign is not None else None
+        if approved is not None:
+            plan, change = approved
+            prepared = replace(prepared, plan=plan)
+        else:
+            change = require_approved(store, plan)  # raises, saying what to do next
     allowed, why = may_start(now, plan.windows, change)
     if not allowed:
         raise InputError(f"not starting: {why}")
-    return change
+    return prepared, change
+
+
+def _approved_plan(store: Store, campaign: str) -> tuple[Plan, ChangeRecord] | None:
+    """The newest approved (or already running) change of a campaign, and its stored plan."""
+    active = [c for c in store.changes(campaign=campaign) if c.state in ACTIVE_STATES]
+    if not active:
+        return None
+    change = active[-1]
+    record = store.get_plan(change.plan_hash)
+    if record is None:
+        raise InputError(f"{change.label}: its plan {change.plan_hash[:12]} is not in the store")
+    plan = Plan.model_validate(record.data)
+    if plan.digest() != change.plan_hash:
+        raise InputError(f"{change.label}: the stored plan does not match the approved hash")
+    return plan, change
 
 
 def sim_drivers_for_run(
