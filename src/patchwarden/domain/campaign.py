@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -20,18 +20,6 @@ __all__ = [
     "Selector",
 ]
 
-STRATEGY_NAMES = (
-    "all_at_once",
-    "rolling",
-    "canary",
-    "blue_green",
-    "cluster_rolling",
-    "controller",
-    "evacuate",
-    "image_rebuild",
-    "redundant_path",
-    "ha_pair",
-)
 Strategy = Literal[
     "all_at_once",
     "rolling",
@@ -44,6 +32,7 @@ Strategy = Literal[
     "redundant_path",
     "ha_pair",
 ]
+STRATEGY_NAMES: tuple[str, ...] = get_args(Strategy)
 Count = Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=r"^\d{1,3}%$")]
 
 
