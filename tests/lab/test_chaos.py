@@ -261,7 +261,8 @@ def test_kill_9_at_random_points_then_resume_finishes_every_campaign(
         _check_campaign(lab, real, loop, db, offsets, boots, f"campaign {tally.campaigns}")
     elapsed = time.monotonic() - started
     print(
-        f"\nchaos (seed {SEED}): {tally.total} kills {tally.kills} over {tally.campaigns} campaigns "
+        f"\nchaos (seed {SEED}): {tally.total} kills {tally.kills} "
+        f"over {tally.campaigns} campaigns "
         f"({tally.missed} kill points not reached, {tally.resumes} final resumes) "
         f"in {elapsed:.0f} s; every invariant held"
     )
