@@ -39,6 +39,10 @@ class TestSimLoadBalancer(LoadBalancerConformance):
     def lb_case(self) -> LoadBalancerCase:
         return LoadBalancerCase("web", "web-prod-01", "api")
 
+    @pytest.fixture
+    def lb_sleep(self, lb_driver: Any) -> Any:
+        return lb_driver.estate.clock.sleep  # virtual time moves only when waited for
+
 
 @pytest.fixture(scope="module")
 def traffic() -> Iterator[TrafficLab]:
