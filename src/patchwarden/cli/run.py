@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -20,7 +20,8 @@ from patchwarden.engine.machine import TERMINAL, UnitState
 from patchwarden.engine.machine import Progress as EngineProgress
 from patchwarden.engine.steps import Drivers
 from patchwarden.errors import UsageError
-from patchwarden.service.apply import load_inventory, prepare_plan, sim_drivers_for_run
+from patchwarden.service.apply import authorize, load_inventory, prepare_plan, sim_drivers_for_run
+from patchwarden.service.change import finish_change, start_change
 from patchwarden.service.real import (
     load_real_inventory,
     real_inventory_files,
@@ -35,6 +36,12 @@ __all__ = ["register"]
 _DB = typer.Option(
     None, "--db", help="Database URL (default: PATCHWARDEN_DB, then the user data dir)."
 )
+# run state -> change outcome; a pause leaves the change in progress.
+_CHANGE_OUTCOME: dict[str, Literal["completed", "rolled_back", "failed"]] = {
+    "completed": "completed",
+    "rolled_back": "rolled_back",
+    "aborted": "rolled_back",
+}
 _FAILED = {"stopped", "completed_with_failures", "rolled_back", "aborted"}
 
 
@@ -109,6 +116,15 @@ def apply(
         if not sim and not inventory:
             raise UsageError("--real needs --inventory: the hosts to patch and how to reach them")
         prepared = prepare_plan(store, source, inventory or [], now)
+        change = None
+        if sim:
+            console.print("simulated estate: nothing real is touched, no change approval needed")
+        else:
+            # Real work: the approved change's plan, inside a maintenance window, or nothing.
+            prepared, change = authorize(store, prepared, now)
+            if change is not None:
+                start_change(store, prepared.plan, _user(), now)
+                console.print(f"{change.label} approved by {', '.join(change.approvers)}")
         plan = prepared.plan
         run = start_run(store, plan, now)
         console.print(
@@ -136,8 +152,18 @@ def apply(
             run = store.set_run_state(run.id, run.state, summary=real)
             drivers = real_run_drivers(prepared.inventory).drivers
             state = _drive(console, store, run, plan, drivers, lambda: real)
+            if change is not None and state != "paused":
+                outcome = _CHANGE_OUTCOME.get(state, "failed")
+                finish_change(
+                    store, change.id, outcome, _user(), datetime.now(UTC), note=f"run {run.id}"
+                )
     if state in _FAILED:
         raise typer.Exit(1)
+
+
+def _user() -> str:
+    """Who is acting, for change records: $USER, as `patchwarden change` uses."""
+    return os.environ.get("USER") or "unknown"
 
 
 def _drive(

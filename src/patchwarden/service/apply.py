@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from patchwarden.domain.advisories import Advisory
-from patchwarden.domain.campaign import Campaign
+from patchwarden.domain.campaign import Campaign, ChangeSpec
 from patchwarden.domain.change import ACTIVE_STATES, ChangeRecord
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan
@@ -99,7 +99,7 @@ def authorize(
     """Refuse to start real work without its approved change or outside its windows.
 
     A campaign says which environments need a change (prod by default); a plan file on its
-    own needs one when it reaches its last environment. What runs is the plan the change
+    own needs one when it touches prod. What runs is the plan the change
     approved, as stored when it was submitted (a plan compiled now would carry another
     time and maybe other findings, so another hash). Work starts only inside a maintenance
     window of the plan, unless the change is an approved emergency change.
@@ -114,8 +114,8 @@ def authorize(
     plan = prepared.plan
     if prepared.campaign is not None:
         required = needs_change(plan, prepared.campaign)
-    else:
-        required = any(w.env == plan.environments[-1] for w in plan.waves) if plan.waves else False
+    else:  # a plan file: the campaign default applies (a change for prod)
+        required = any(w.env in ChangeSpec().required_for for w in plan.waves)
     change = None
     if required:
         approved = _approved_plan(store, plan.campaign) if prepared.campaign is not None else None
