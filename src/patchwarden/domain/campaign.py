@@ -115,6 +115,8 @@ class Campaign(Value):
     windows: dict[str, WindowSpec] = Field(default_factory=dict)
     change: ChangeSpec = Field(default_factory=ChangeSpec)
     firmware: tuple[FirmwareTarget, ...] = ()
+    requires: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Patch prerequisites: package -> packages that must be installed before it."""
     actions: tuple[Literal["emergency", "next_window", "defer", "ignore"], ...] = (
         "emergency",
         "next_window",

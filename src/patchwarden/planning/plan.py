@@ -23,6 +23,7 @@ from patchwarden.domain.campaign import Campaign, Selector
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Batch, Plan, PlanNote, Wave
 from patchwarden.planning.context import GroupContext, memberships
+from patchwarden.planning.order import check_prerequisites, install_order, respect_patch_after
 from patchwarden.planning.steps import PatchSet
 from patchwarden.planning.strategies.all_at_once import plan_all_at_once
 from patchwarden.planning.strategies.blue_green import plan_blue_green
@@ -89,6 +90,7 @@ def patch_sets(
     advisories: Mapping[str, Advisory],
     fixes: Mapping[tuple[str, str, str], str],
     actions: Sequence[str],
+    requires: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, PatchSet], dict[str, bool]]:
     """Per asset: the packages to install (highest fixed version each) and whether to reboot.
 
@@ -112,7 +114,7 @@ def patch_sets(
         needs = is_reboot_package(decision.package) or bool(advisory and advisory.reboot_required)
         reboot[asset.id] = reboot.get(asset.id, False) or needs
     ordered = {
-        asset_id: tuple(sorted(pkgs.items(), key=lambda p: (is_reboot_package(p[0]), p[0])))
+        asset_id: install_order(pkgs, requires or {}, is_reboot_package)
         for asset_id, pkgs in wanted.items()
     }
     return ordered, reboot
@@ -210,7 +212,10 @@ def _plan_campaign(
     fixes: Mapping[tuple[str, str, str], str],
     now: datetime,
 ) -> Plan:
-    patches, reboot = patch_sets(inventory, decisions, advisories, fixes, campaign.actions)
+    check_prerequisites(campaign.requires)
+    patches, reboot = patch_sets(
+        inventory, decisions, advisories, fixes, campaign.actions, campaign.requires
+    )
     firmware = firmware_targets(inventory, campaign)
     lb_of = memberships(inventory)
     envs = tuple(
@@ -268,7 +273,7 @@ def _plan_campaign(
         campaign=campaign.name,
         created_at=now,
         environments=envs,
-        waves=tuple(waves),
+        waves=respect_patch_after(waves, inventory),
         notes=tuple(sorted(notes, key=lambda n: (n.kind, n.asset_id))),
         max_concurrency=campaign.rate.max_concurrency,
         max_errors=campaign.rate.max_errors,

@@ -1,0 +1,107 @@
+"""Order of operations: prerequisites in a host, patch_after across hosts, cycles refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from patchwarden.domain.advisories import Action, Advisory, Decision
+from patchwarden.domain.campaign import Campaign
+from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.plan import Plan, StepAction
+from patchwarden.planning.order import PatchOrderError, install_order
+from patchwarden.planning.plan import is_reboot_package, plan_campaign
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+OS = {"family": "debian", "release": "12"}
+OLD = {
+    "libssl3": "3.0.11-1",
+    "openssl": "3.0.11-1",
+    "nginx": "1.22.1-9",
+    "linux-image-amd64": "6.1.76-1",
+}
+NEW = {
+    "libssl3": "3.0.15-1",
+    "openssl": "3.0.15-1",
+    "nginx": "1.22.1-10",
+    "linux-image-amd64": "6.1.115-1",
+}
+
+
+def _plan(
+    assets: list[dict[str, Any]],
+    requires: dict[str, list[str]] | None = None,
+    groups: dict[str, Any] | None = None,
+) -> Plan:
+    inv = Inventory.model_validate({"assets": assets})
+    decisions, fixes = [], {}
+    for a in inv.assets:
+        for name in a.packages:
+            decisions.append(
+                Decision(
+                    asset_id=a.id,
+                    advisory_id="A",
+                    package=name,
+                    action=Action.NEXT_WINDOW,
+                    reason="t",
+                )
+            )
+            fixes[(a.id, "A", name)] = NEW[name]
+    campaign = Campaign.model_validate(
+        {
+            "name": "order",
+            "groups": groups or {"hosts": {"select": {"kind": "vm"}, "strategy": "all_at_once"}},
+            "requires": requires or {},
+        }
+    )
+    return plan_campaign(
+        inv, campaign, decisions, {"A": Advisory(id="A", modified=NOW)}, fixes, NOW
+    )
+
+
+def _vm(i: str, **extra: Any) -> dict[str, Any]:
+    return {"id": i, "kind": "vm", "env": "prod", "os": OS, "packages": OLD, **extra}
+
+
+def test_prerequisites_come_first_and_the_kernel_last() -> None:
+    plan = _plan([_vm("web-1")], requires={"nginx": ["openssl"], "openssl": ["libssl3"]})
+    patch = next(s for s in plan.units()[0].steps if s.action is StepAction.PATCH)
+    assert [p[0] for p in patch.params["packages"]] == [
+        "libssl3",
+        "openssl",
+        "nginx",
+        "linux-image-amd64",
+    ]
+    assert [s.action for s in plan.units()[0].steps].count(StepAction.REBOOT) == 1
+
+
+def test_a_prerequisite_cycle_is_refused_naming_it() -> None:
+    with pytest.raises(
+        PatchOrderError, match=r"cycle: (nginx -> openssl -> nginx|openssl -> nginx -> openssl)"
+    ):
+        _plan([_vm("web-1")], requires={"nginx": ["openssl"], "openssl": ["nginx"]})
+
+
+def test_ties_break_by_name_so_the_hash_is_stable() -> None:
+    order = install_order({"b": "1", "a": "1", "c": "1"}, {}, is_reboot_package)
+    assert [n for n, _ in order] == ["a", "b", "c"]
+
+
+def test_patch_after_moves_a_unit_behind_the_one_it_follows() -> None:
+    plan = _plan([_vm("db-1"), _vm("app-1", patch_after=["db-1"]), _vm("web-1")])
+    batches = [[u.target for u in b.units] for w in plan.waves for b in w.batches]
+    assert batches == [["db-1", "web-1"], ["app-1"]]
+
+
+def test_patch_after_across_waves_in_the_wrong_order_is_refused() -> None:
+    groups = {
+        "apps": {"select": {"role": "app"}, "strategy": "all_at_once"},
+        "dbs": {"select": {"role": "db"}, "strategy": "all_at_once"},
+    }
+    with pytest.raises(PatchOrderError, match="app-1 must be patched after db-1"):
+        _plan(
+            [_vm("db-1", roles=["db"]), _vm("app-1", roles=["app"], patch_after=["db-1"])],
+            groups=groups,
+        )
