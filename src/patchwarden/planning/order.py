@@ -35,7 +35,7 @@ def check_prerequisites(requires: Mapping[str, Iterable[str]]) -> None:
         >>> check_prerequisites({"a": ["b"], "b": ["a"]})
         Traceback (most recent call last):
         ...
-        patchwarden.planning.order.PatchOrderError: patch prerequisites form a cycle: a -> b -> a
+        patchwarden.planning.order.PatchOrderError: patch prerequisites form a cycle: a -> b -> a (...)
     """
     try:
         TopologicalSorter({k: set(v) for k, v in requires.items()}).prepare()
