@@ -180,7 +180,9 @@ def test_rollback_of_a_finished_campaign_restores_the_estate() -> None:
     asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
     assert estate.sides[("lb-prod", "api")] == "blue"
     progress = asyncio.run(
-        Runner(plan, journal, StepExecutor(drivers), drivers.clock, control=lambda: "rollback").run()
+        Runner(
+            plan, journal, StepExecutor(drivers), drivers.clock, control=lambda: "rollback"
+        ).run()
     )
     failed = [r.step_id for r in journal.records() if r.event == "failed"]
     assert failed == []
@@ -193,3 +195,58 @@ def test_rollback_of_a_finished_campaign_restores_the_estate() -> None:
     assert all(estate.path_online.values())
     assert not any(m.state == "drain" for m in estate.members.values())
     assert not any(h.maintenance for h in estate.hosts.values())
+
+
+class _FastWallClock:
+    """Wall time, a thousand times faster: time passes even while nothing waits on it."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._t0, self._monotonic = time.monotonic(), time.monotonic
+
+    def now(self) -> datetime:
+        from datetime import timedelta
+
+        return NOW + timedelta(seconds=(self._monotonic() - self._t0) * 1000)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / 1000)
+
+
+def test_a_step_that_hangs_times_out_on_the_engines_clock() -> None:
+    from dataclasses import replace
+
+    from patchwarden.domain.plan import Batch, Wave
+    from patchwarden.planning.steps import host_unit
+
+    unit = host_unit("dev.x", "web-dev-01", (("openssl", "3.0.15-1~deb12u1"),), False)
+    plan = Plan(
+        campaign="hang",
+        created_at=NOW,
+        environments=("dev",),
+        max_errors=0,
+        waves=(
+            Wave(
+                id="dev.x",
+                env="dev",
+                group="x",
+                strategy="rolling",
+                batches=(Batch(id="dev.x#1", units=(unit,)),),
+            ),
+        ),
+    )
+    drivers, estate, _ = sim_drivers()
+    clock = _FastWallClock()
+    drivers = replace(drivers, clock=clock)
+    estate.clock = clock
+
+    async def hang(host: str, targets: object) -> None:
+        await asyncio.Event().wait()  # a package manager that never returns
+
+    estate.install = hang  # type: ignore[method-assign]
+    journal = MemoryJournal()
+    progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), clock).run())
+    failed = [r.payload["error"] for r in journal.records() if r.event == "failed"]
+    assert failed and "timed out after 600 s" in failed[0]
+    assert progress.units[unit.id] is UnitState.ROLLED_BACK

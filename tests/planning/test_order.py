@@ -105,3 +105,41 @@ def test_patch_after_across_waves_in_the_wrong_order_is_refused() -> None:
             [_vm("db-1", roles=["db"]), _vm("app-1", roles=["app"], patch_after=["db-1"])],
             groups=groups,
         )
+
+
+def test_rolling_ramps_grow_batches_and_the_last_size_repeats() -> None:
+    hosts = [_vm(f"h-{i:02d}") for i in range(12)]
+    groups = {
+        "hosts": {
+            "select": {"kind": "vm"},
+            "strategy": "rolling",
+            "max_unavailable": 4,
+            "ramp": [1, 2, "50%"],
+        }
+    }
+    plan = _plan(hosts, groups=groups)
+    # 1, then 2, then 50% of 12 = 6 but never above max_unavailable 4: 1, 2, 4, 4, 1.
+    assert [len(b.units) for w in plan.waves for b in w.batches] == [1, 2, 4, 4, 1]
+
+
+def test_error_budget_as_a_share_of_units() -> None:
+    hosts = [_vm(f"h-{i:02d}") for i in range(20)]
+    inv = Inventory.model_validate({"assets": hosts})
+    decisions = [
+        Decision(
+            asset_id=a.id, advisory_id="A", package="openssl", action=Action.NEXT_WINDOW, reason="t"
+        )
+        for a in inv.assets
+    ]
+    fixes = {(a.id, "A", "openssl"): NEW["openssl"] for a in inv.assets}
+    campaign = Campaign.model_validate(
+        {
+            "name": "b",
+            "groups": {"h": {"select": {"kind": "vm"}, "strategy": "rolling"}},
+            "rate": {"max_errors": "10%"},
+        }
+    )
+    plan = plan_campaign(
+        inv, campaign, decisions, {"A": Advisory(id="A", modified=NOW)}, fixes, NOW
+    )
+    assert plan.max_errors == 2

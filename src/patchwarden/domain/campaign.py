@@ -58,6 +58,8 @@ class GroupSpec(Value):
     analysis_s: Annotated[float, Field(ge=0)] = 300.0
     bake_s: Annotated[float, Field(ge=0)] = 900.0
     then: Literal["rolling", "all_at_once"] = "rolling"
+    ramp: tuple[Count, ...] = ()
+    """Rolling batch sizes that grow, e.g. ``[1, 5, "20%"]``; the last repeats."""
 
 
 class FirmwareTarget(Value):
@@ -78,7 +80,8 @@ class RateSpec(Value):
     """Limits across the campaign."""
 
     max_concurrency: Annotated[int, Field(ge=1)] = 10
-    max_errors: Annotated[int, Field(ge=0)] = 1
+    max_errors: Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\d{1,3}%$")] = 1
+    """Failed units the campaign tolerates before it stops: a count, or a share of units."""
 
 
 class PromotionSpec(Value):

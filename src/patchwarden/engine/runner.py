@@ -8,7 +8,9 @@ runner at any moment and starting it again on the same journal resumes the campa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from patchwarden.domain.plan import Plan
@@ -43,6 +45,7 @@ class Runner:
         self.on_progress = on_progress
         self.retry_delay_s = retry_delay_s
         self.control = control or (lambda: "")
+        self.poll_s = 0.05  # how often a step's timeout looks at the clock (real seconds)
 
     def _record(self, step_id: str, event: str, payload: Mapping[str, Any]) -> None:
         self.journal.append(step_id, event, payload, self.clock.now())
@@ -79,7 +82,7 @@ class Runner:
         attempt = 0
         while True:
             try:
-                result = await self.executor.run(work, observe)
+                result = await self._within_timeout(work, observe)
             except TransientDriverError as error:
                 if attempt < step.retries:
                     attempt += 1
@@ -93,3 +96,36 @@ class Runner:
                 return
             self._record(step.id, "succeeded", result)
             return
+
+    async def _within_timeout(self, work: Work, observe: Any) -> dict[str, Any]:
+        """Run a step, giving up after its timeout on the engine's own clock.
+
+        The clock decides, not the wall: a simulated estate's reboot of five virtual
+        minutes must not time out after five real ones, nor a real one after a simulated
+        five. The timer only reads the clock (it must not wait on it: a simulated clock
+        moves when something waits, and the timer's waiting would move it). Drivers that
+        wait (reboots, drains) keep their own, tighter deadlines; this is the backstop for
+        a step that hangs. A timed-out step may be retried.
+        """
+        step = work.step
+        deadline = self.clock.now() + timedelta(seconds=step.timeout_s * 1.1 + 5.0)
+        action = asyncio.create_task(self.executor.run(work, observe))
+        timer = asyncio.create_task(self._until(deadline))
+        try:
+            done, _ = await asyncio.wait({action, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (action, timer):
+                if not task.done():
+                    task.cancel()
+        if action not in done:
+            with contextlib.suppress(asyncio.CancelledError):
+                await action
+            raise TransientDriverError(
+                f"{step.action} on {step.target} timed out after {step.timeout_s:.0f} s"
+            )
+        return action.result()
+
+    async def _until(self, deadline: datetime) -> None:
+        """Return once the engine's clock reaches ``deadline``; polls, never advances it."""
+        while self.clock.now() < deadline:
+            await asyncio.sleep(self.poll_s)

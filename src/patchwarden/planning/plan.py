@@ -120,6 +120,14 @@ def patch_sets(
     return ordered, reboot
 
 
+def _error_budget(spec: int | str, waves: Sequence[Wave]) -> int:
+    """``max_errors`` as a count: ``"10%"`` of the plan's units, rounded down."""
+    if isinstance(spec, int):
+        return spec
+    units = sum(len(b.units) for w in waves for b in w.batches)
+    return units * int(spec.rstrip("%")) // 100
+
+
 def firmware_targets(inventory: Inventory, campaign: Campaign) -> dict[str, str]:
     """Appliance and storage-part ids whose firmware differs from the campaign's target."""
     out: dict[str, str] = {}
@@ -276,6 +284,6 @@ def _plan_campaign(
         waves=respect_patch_after(waves, inventory),
         notes=tuple(sorted(notes, key=lambda n: (n.kind, n.asset_id))),
         max_concurrency=campaign.rate.max_concurrency,
-        max_errors=campaign.rate.max_errors,
+        max_errors=_error_budget(campaign.rate.max_errors, waves),
         rollback=campaign.rollback,
     )

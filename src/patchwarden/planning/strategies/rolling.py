@@ -40,7 +40,7 @@ def plan_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
                 size = min(size, spare)
         else:
             size = batch_size(ctx.spec.max_unavailable, len(hosts))
-        lanes.append([hosts[i : i + size] for i in range(0, len(hosts), size)])
+        lanes.append(_split(hosts, size, ctx.spec.ramp))
     batches: list[Batch] = []
     for index in range(max((len(lane) for lane in lanes), default=0)):
         units: list[Unit] = []
@@ -64,3 +64,18 @@ def _unit(ctx: GroupContext, host: AssetBase) -> Unit:
         before=[(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)],
         after=[(StepAction.ENABLE, where)],
     )
+
+
+def _split(hosts: list[AssetBase], cap: int, ramp: tuple[int | str, ...]) -> list[list[AssetBase]]:
+    """Batches of ``cap`` hosts, or growing as the ramp says (never above ``cap``)."""
+    if not ramp:
+        return [hosts[i : i + cap] for i in range(0, len(hosts), cap)]
+    out: list[list[AssetBase]] = []
+    start = 0
+    step = 0
+    while start < len(hosts):
+        size = min(cap, batch_size(ramp[min(step, len(ramp) - 1)], len(hosts)))
+        out.append(hosts[start : start + size])
+        start += size
+        step += 1
+    return out
