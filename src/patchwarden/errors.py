@@ -10,7 +10,8 @@
     │   └── UnknownEcosystem         an ecosystem name patchwarden cannot order versions of
     ├── StoreError                   the database could not be opened or migrated
     ├── DriverError                  a driver could not carry out an action
-    │   └── TransientDriverError     ... and trying again may help (timeouts, busy)
+    │   ├── TransientDriverError     ... and trying again may help (timeouts, busy)
+    │   └── NeedsPerson              ... the evidence is not clear: a person decides
     └── CampaignFailed               the work ran and failed (exit code 1)
 
 Input errors are for people: each problem names where it is (file, line, field), what is
@@ -29,6 +30,7 @@ __all__ = [
     "PatchwardenError",
     "Problem",
     "StoreError",
+    "NeedsPerson",
     "TransientDriverError",
     "UnknownEcosystem",
     "UsageError",
@@ -117,6 +119,10 @@ class DriverError(PatchwardenError):
 
 class TransientDriverError(DriverError):
     """A driver action failed in a way that trying again may fix."""
+
+
+class NeedsPerson(DriverError):
+    """A step cannot decide on its own (a marginal canary): the run holds for a person."""
 
 
 class CampaignFailed(PatchwardenError):

@@ -169,3 +169,16 @@ def test_rollback_undoes_succeeded_units_last_first_one_at_a_time() -> None:
         _succeed(records, work.step.id)
     assert p.done and p.count(UnitState.ROLLED_BACK) == 6
     assert undone == [u.id for u in reversed(plan.units())]
+
+
+def test_a_held_step_waits_for_a_person_then_runs_again_when_released() -> None:
+    plan = _plan()
+    unit = plan.waves[0].batches[0].units[0]
+    first = unit.steps[0].id
+    records = [Record(first, "started"), Record(first, "held", {"reason": "marginal"})]
+    p = evaluate(plan, records)
+    assert p.units[unit.id] is UnitState.RUNNING and p.waiting == (first,)
+    assert first not in {w.step.id for w in p.runnable} and not p.done
+    records.append(Record(first, "released"))
+    p = evaluate(plan, records)
+    assert first in {w.step.id for w in p.runnable} and p.waiting == ()

@@ -250,3 +250,27 @@ def test_a_step_that_hangs_times_out_on_the_engines_clock() -> None:
     failed = [r.payload["error"] for r in journal.records() if r.event == "failed"]
     assert failed and "timed out after 600 s" in failed[0]
     assert progress.units[unit.id] is UnitState.ROLLED_BACK
+
+
+def test_a_marginal_canary_holds_the_run_for_a_person() -> None:
+    from patchwarden.engine.canary import Verdict
+
+    plan = _canary_plan()
+    drivers, estate, _ = sim_drivers()
+    journal = MemoryJournal()
+    import patchwarden.engine.steps as steps
+
+    original = steps.judge
+    # A borderline verdict on demand: the statistics themselves are tested in test_canary.
+    steps.judge = lambda canary, baseline: Verdict("marginal", 0.5, (), "no data for latency_ms")  # type: ignore[assignment]
+    try:
+        progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
+    finally:
+        steps.judge = original
+    analysis = plan.waves[0].batches[1].units[0]
+    assert not progress.done
+    assert progress.waiting == (analysis.steps[0].id,)
+    held = [r for r in journal.records() if r.event == "held"]
+    assert held and "resume" in held[0].payload["reason"]
+    rest = [u for b in plan.waves[0].batches[2:] for u in b.units]
+    assert all(progress.units[u.id] is UnitState.PENDING for u in rest)  # nobody touched them

@@ -286,6 +286,7 @@ def _status_json(st: RunStatus) -> dict[str, object]:
         "units": {s.value: st.progress.count(s) for s in UnitState},
         "waves": [w.__dict__ for w in st.waves],
         "failures": [{"step": s, "error": e} for s, e in st.failures],
+        "waiting": [{"step": s, "reason": r} for s, r in st.waiting],
         "canary_analyses": list(st.analyses),
     }
 
@@ -316,6 +317,8 @@ def _print_status(console: Console, st: RunStatus) -> None:
             ", ".join(s.rsplit("/", 1)[-1] for s in w.in_flight),
         )
     console.print(table)
+    for step_id, reason in st.waiting:
+        console.print(f"[yellow]waiting for a person[/] {step_id}: {reason}", highlight=False)
     for step_id, error in st.failures:
         console.print(f"[red]failed[/] {step_id}: {error}", markup=True, highlight=False)
     for a in st.analyses:

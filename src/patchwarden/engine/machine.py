@@ -14,6 +14,8 @@ Rules:
 - once more units failed than ``max_errors`` allows, no new unit starts, and units in
   progress finish (or roll back) so nothing is left drained or in maintenance;
 - a failure in an environment holds every later environment (promotion);
+- a step that needs a person (a marginal canary) is ``held``: its unit waits, the run ends
+  paused, and a ``released`` record (written on resume) runs the step again;
 - a person's control: ``pause`` starts no new unit (running ones finish), ``abort`` skips
   every unit not yet started, ``rollback`` aborts and then undoes every unit that
   succeeded, one at a time, last first.
@@ -63,7 +65,7 @@ class Record:
     """One journal record as the machine sees it."""
 
     step_id: str
-    event: str  # started | observed | retry | succeeded | failed
+    event: str  # started | observed | retry | held | released | succeeded | failed
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -86,6 +88,8 @@ class Progress:
     stopped: bool
     done: bool
     held_envs: tuple[str, ...]
+    waiting: tuple[str, ...] = ()
+    """Steps held for a person (a marginal canary analysis)."""
 
     def count(self, state: UnitState) -> int:
         """How many units are in ``state``."""
@@ -155,7 +159,9 @@ def _unit_state(
         started_actions.add(step.action)
         if log.last == "succeeded":
             continue
-        if log.last == "started":
+        if log.last == "held":
+            return UnitState.RUNNING, None  # waiting for a person
+        if log.last in ("started", "released"):
             if step.id in running:
                 return UnitState.RUNNING, None
             # Resume after a crash: run it again, with what it saw the first time.
@@ -258,6 +264,7 @@ def evaluate(
         stopped=stopped,
         done=done,
         held_envs=held_envs if failed_envs else (),
+        waiting=tuple(sorted(s for s, log in logs.items() if log.last == "held")),
     )
 
 

@@ -18,7 +18,7 @@ from patchwarden.drivers.protocols import Clock
 from patchwarden.engine.journal import Journal
 from patchwarden.engine.machine import Progress, Work, evaluate
 from patchwarden.engine.steps import StepExecutor
-from patchwarden.errors import DriverError, TransientDriverError
+from patchwarden.errors import DriverError, NeedsPerson, TransientDriverError
 
 __all__ = ["Runner"]
 
@@ -90,6 +90,10 @@ class Runner:
                     await self.clock.sleep(self.retry_delay_s * attempt)
                     continue
                 self._record(step.id, "failed", {"error": str(error), "attempts": attempt + 1})
+                return
+            except NeedsPerson as error:
+                # Not a failure and not a success: the step waits, and so does the run.
+                self._record(step.id, "held", {"reason": str(error)})
                 return
             except DriverError as error:
                 self._record(step.id, "failed", {"error": str(error), "attempts": attempt + 1})

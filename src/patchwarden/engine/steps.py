@@ -24,7 +24,7 @@ from patchwarden.drivers.protocols import (
 from patchwarden.engine.canary import judge
 from patchwarden.engine.machine import Work
 from patchwarden.engine.platform_steps import run_platform_step
-from patchwarden.errors import DriverError, TransientDriverError
+from patchwarden.errors import DriverError, NeedsPerson, TransientDriverError
 
 __all__ = ["Drivers", "Observe", "StepExecutor"]
 
@@ -170,6 +170,11 @@ class StepExecutor:
         verdict = judge(canary, baseline)
         analysis = verdict.to_json()
         await observe({"analysis": analysis})
+        if verdict.verdict == "marginal":
+            raise NeedsPerson(
+                f"canary analysis marginal: {verdict.reason}; `patchwarden resume` looks "
+                "again with fresh traffic, `patchwarden rollback` undoes the canaries"
+            )
         if verdict.verdict != "pass":
             raise DriverError(f"canary analysis {verdict.verdict}: {verdict.reason}")
         return {"analysis": analysis}

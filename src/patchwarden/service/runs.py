@@ -127,6 +127,14 @@ def request(store: Store, run_id: str, what: str) -> RunRecord:
         raise InputError(f"no run {run_id!r} (see `patchwarden status`)")
     if run.state in _ENDED and what != "rollback":
         raise InputError(f"run {run_id} has ended ({run.state}); nothing to {what}")
+    if what == "resume":
+        # A person looked at the held steps (a marginal canary): let them run again.
+        last: dict[str, str] = {}
+        for record in store.events(run_id):
+            last[record.step_id] = record.event
+        for step_id, kind in last.items():
+            if kind == "held":
+                store.append_event(run_id, step_id, "released", {"by": "resume"})
     return store.set_run_state(run_id, REQUESTS[what])
 
 
@@ -152,6 +160,8 @@ class RunStatus:
     waves: tuple[WaveStatus, ...]
     failures: tuple[tuple[str, str], ...]
     analyses: tuple[dict[str, Any], ...] = field(default=())
+    waiting: tuple[tuple[str, str], ...] = field(default=())
+    """Steps held for a person, with why."""
 
 
 def run_status(store: Store, run_id: str | None = None) -> RunStatus:
@@ -182,4 +192,6 @@ def run_status(store: Store, run_id: str | None = None) -> RunStatus:
         for r in records
         if r.event == "observed" and "analysis" in r.payload
     )
-    return RunStatus(run, plan, progress, tuple(waves), failures, analyses)
+    reasons = {r.step_id: str(r.payload.get("reason", "")) for r in records if r.event == "held"}
+    waiting = tuple((s, reasons.get(s, "")) for s in progress.waiting)
+    return RunStatus(run, plan, progress, tuple(waves), failures, analyses, waiting)
