@@ -1,0 +1,314 @@
+r"""The dnf facts: pure parsers of dnf's output, golden-tested in ``tests/golden/dnf``.
+
+- transactions: ``dnf history list`` → :func:`parse_history_list`;
+  ``dnf history info ID`` → :func:`parse_history_info`
+- version locks: ``dnf versionlock list`` → :func:`parse_versionlock_list`
+- excludes: ``dnf config-manager --dump main`` → :func:`parse_config_excludes`
+- package specs: :func:`parse_nevra` and :func:`nevra_spec`, the inverse
+
+Versions are written as OSV's RPM ecosystems write them: ``epoch:version-release`` with a
+zero epoch left out, as :mod:`patchwarden.drivers.rpm` reports installed versions.
+
+Example:
+    >>> parse_nevra("pw-tool-2:1.0-1.el9.noarch")
+    Nevra(name='pw-tool', evr='2:1.0-1.el9', arch='noarch')
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+
+from patchwarden.errors import DriverError
+
+__all__ = [
+    "AlteredPackage",
+    "HistoryEntry",
+    "Nevra",
+    "TransactionInfo",
+    "VersionLock",
+    "held_by_excludes",
+    "held_by_locks",
+    "nevra_spec",
+    "normalize_evr",
+    "parse_config_excludes",
+    "parse_history_info",
+    "parse_history_list",
+    "parse_nevra",
+    "parse_versionlock_list",
+]
+
+# What rpm allows in a name, version or release: anything else in a target is refused
+# before it reaches dnf, so data never turns into an option or a glob.
+_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$")
+_EVR = re.compile(r"^(?:[0-9]+:)?[A-Za-z0-9._+~^]+(?:-[A-Za-z0-9._+~^]+)?$")
+_ARCH = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class Nevra:
+    """A package's name, ``epoch:version-release`` (OSV style) and architecture."""
+
+    name: str
+    evr: str
+    arch: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row of ``dnf history list``."""
+
+    id: int
+    command_line: str
+    date: str
+    actions: str
+    altered: int
+
+
+@dataclass(frozen=True)
+class AlteredPackage:
+    """One package line of ``dnf history info``: what the transaction did to it."""
+
+    action: str
+    name: str
+    evr: str
+    arch: str
+    repo: str
+
+
+@dataclass(frozen=True)
+class TransactionInfo:
+    """A transaction as ``dnf history info`` shows it."""
+
+    id: int
+    return_code: str
+    command_line: str
+    comment: str
+    packages: tuple[AlteredPackage, ...]
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether dnf recorded the transaction as complete."""
+        return self.return_code == "Success"
+
+
+@dataclass(frozen=True)
+class VersionLock:
+    """One ``dnf versionlock`` entry: a package spec pattern, locked to or excluded."""
+
+    pattern: str
+    name: str
+    excluded: bool
+
+
+def normalize_evr(evr: str) -> str:
+    """Drop a zero epoch, as OSV and :mod:`patchwarden.drivers.rpm` write versions.
+
+    Example:
+        >>> normalize_evr("0:1.0-1"), normalize_evr("2:1.0-1")
+        ('1.0-1', '2:1.0-1')
+    """
+    epoch, colon, rest = evr.partition(":")
+    return rest if colon and epoch.isdigit() and int(epoch) == 0 else evr
+
+
+def parse_nevra(text: str) -> Nevra:
+    """Split ``name-[epoch:]version-release.arch`` (the arch is required).
+
+    Raises:
+        DriverError: the text is not a NEVRA.
+
+    Example:
+        >>> parse_nevra("kernel-core-5.14.0-362.8.1.el9_3.x86_64").evr
+        '5.14.0-362.8.1.el9_3'
+    """
+    base, dot, arch = text.strip().rpartition(".")
+    name_version, dash, release = base.rpartition("-")
+    name, dash2, version = name_version.rpartition("-")
+    if not (dot and dash and dash2 and name and version and release and arch):
+        raise DriverError(f"not a package NEVRA: {text!r}")
+    return Nevra(name, normalize_evr(f"{version}-{release}"), arch)
+
+
+def nevra_spec(name: str, evr: str, arch: str | None = None) -> str:
+    """The dnf package spec installing exactly ``name`` at ``evr`` (and ``arch``).
+
+    Raises:
+        DriverError: the name, version or arch is not one rpm allows, so dnf would read it
+            as an option or a glob.
+
+    Example:
+        >>> nevra_spec("pw-tool", "2:1.0-1", "noarch")
+        'pw-tool-2:1.0-1.noarch'
+    """
+    if not _NAME.match(name) or not _EVR.match(evr) or (arch and not _ARCH.match(arch)):
+        raise DriverError(f"invalid package target {name!r}={evr!r}")
+    return f"{name}-{evr}.{arch}" if arch else f"{name}-{evr}"
+
+
+def parse_history_list(text: str) -> list[HistoryEntry]:
+    r"""Parse ``dnf history list``: newest first, as dnf prints them; other lines skipped.
+
+    Example:
+        >>> parse_history_list("  7 | install x | 2026-01-02 10:00 | Upgrade |  1  \n")[0].id
+        7
+    """
+    entries = []
+    for line in text.splitlines():
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) < 5 or not fields[0].isdigit():
+            continue
+        altered = re.match(r"\d+", fields[4])
+        entries.append(
+            HistoryEntry(
+                id=int(fields[0]),
+                command_line=fields[1],
+                date=fields[2],
+                actions=fields[3],
+                altered=int(altered.group()) if altered else 0,
+            )
+        )
+    return entries
+
+
+def parse_history_info(text: str) -> TransactionInfo:
+    """Parse ``dnf history info ID`` (one transaction).
+
+    Raises:
+        DriverError: there is no ``Transaction ID`` in the text (no such transaction).
+    """
+    fields: dict[str, str] = {}
+    packages: list[AlteredPackage] = []
+    section = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith((" ", "\t")):
+            key, colon, value = line.partition(":")
+            if colon and key.strip() in _SECTIONS and not value.strip():
+                section = key.strip()
+            elif colon:
+                section = ""
+                fields.setdefault(key.strip(), value.strip())
+            continue
+        if section == "Packages Altered":
+            altered = _altered_package(line)
+            if altered is not None:
+                packages.append(altered)
+    ident = fields.get("Transaction ID", "")
+    if not ident.isdigit():
+        raise DriverError("dnf history info: no transaction in the output")
+    return TransactionInfo(
+        id=int(ident),
+        return_code=fields.get("Return-Code", ""),
+        command_line=fields.get("Command Line", ""),
+        comment=fields.get("Comment", ""),
+        packages=tuple(packages),
+    )
+
+
+_SECTIONS = frozenset({"Packages Altered", "Transaction performed with", "Scriptlet output"})
+
+
+def _altered_package(line: str) -> AlteredPackage | None:
+    # "    Upgraded pw-tool-1.0-1.noarch @@System"; a problem mark ("**") may lead the line.
+    tokens = line.replace("**", " ").split()
+    repo = tokens[-1] if tokens and tokens[-1].startswith("@") else ""
+    if repo:
+        tokens = tokens[:-1]
+    if len(tokens) < 2:
+        return None
+    try:
+        nevra = parse_nevra(tokens[-1])
+    except DriverError:
+        return None
+    return AlteredPackage(" ".join(tokens[:-1]), nevra.name, nevra.evr, nevra.arch, repo)
+
+
+def parse_versionlock_list(text: str) -> list[VersionLock]:
+    r"""Parse ``dnf versionlock list``: one pattern a line, ``!`` before excluded versions.
+
+    Example:
+        >>> parse_versionlock_list("pw-tool-0:1.0-1.*\n!pw-web-0:1.0-3.*\n")[1]
+        VersionLock(pattern='pw-web-0:1.0-3.*', name='pw-web', excluded=True)
+    """
+    locks = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or " " in line:
+            continue  # comments and dnf's chatter ("Last metadata expiration check: ...")
+        excluded = line.startswith("!")
+        pattern = line.lstrip("!")
+        locks.append(VersionLock(pattern, _lock_name(pattern), excluded))
+    return locks
+
+
+def _lock_name(pattern: str) -> str:
+    # "name-epoch:version-release.arch": the name is what comes before the last two dashes.
+    head = pattern.rsplit(".", 1)[0] if pattern.count("-") >= 2 else pattern
+    parts = head.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else head
+
+
+def parse_config_excludes(text: str) -> tuple[str, ...]:
+    r"""The ``excludepkgs`` patterns of ``dnf config-manager --dump main`` (deduplicated).
+
+    Example:
+        >>> parse_config_excludes("excludepkgs = kernel*, pw-tool, pw-tool\n")
+        ('kernel*', 'pw-tool')
+    """
+    patterns: list[str] = []
+    for line in text.splitlines():
+        key, equals, value = line.partition("=")
+        if equals and key.strip() in ("excludepkgs", "exclude"):
+            patterns.extend(p for p in re.split(r"[,\s]+", value) if p)
+    return tuple(dict.fromkeys(patterns))
+
+
+def _spellings(name: str, evr: str, arch: str) -> list[str]:
+    # The forms a dnf pattern can be written against: N, N.A, N-V-R, N-V-R.A, N-E:V-R.A.
+    epoch, colon, vr = evr.partition(":")
+    if not colon:
+        epoch, vr = "0", evr
+    return [
+        name,
+        f"{name}.{arch}",
+        f"{name}-{vr}",
+        f"{name}-{vr}.{arch}",
+        f"{name}-{epoch}:{vr}",
+        f"{name}-{epoch}:{vr}.{arch}",
+    ]
+
+
+def held_by_locks(locks: list[VersionLock], name: str, evr: str, arch: str = "noarch") -> bool:
+    r"""Whether version locks keep ``name`` from being set to ``evr``.
+
+    A package with lock entries may only take a version one of them names; an excluded
+    (``!``) entry forbids the versions it matches.
+
+    Example:
+        >>> locks = parse_versionlock_list("pw-tool-0:1.0-1.*\n")
+        >>> held_by_locks(locks, "pw-tool", "1.0-2"), held_by_locks(locks, "pw-tool", "1.0-1")
+        (True, False)
+    """
+    forms = _spellings(name, evr, arch)
+    mine = [lock for lock in locks if lock.name == name]
+    if any(lock.excluded and _matches(lock.pattern, forms) for lock in mine):
+        return True
+    kept = [lock for lock in mine if not lock.excluded]
+    return bool(kept) and not any(_matches(lock.pattern, forms) for lock in kept)
+
+
+def held_by_excludes(patterns: tuple[str, ...], name: str, evr: str, arch: str = "noarch") -> bool:
+    """Whether ``excludepkgs`` patterns hide ``name`` at ``evr`` from dnf.
+
+    Example:
+        >>> held_by_excludes(("pw-*",), "pw-tool", "1.0-2")
+        True
+    """
+    return any(_matches(pattern, _spellings(name, evr, arch)) for pattern in patterns)
+
+
+def _matches(pattern: str, forms: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(form, pattern) for form in forms)
