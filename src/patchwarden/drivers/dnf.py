@@ -192,7 +192,9 @@ class DnfDriver:
         specs = [nevra_spec(name, evr, arches.get(name)) for name, evr in changes.items()]
         await self._refuse_holds(host, changes, arches)
         comment = f"patchwarden {uuid.uuid4()}"
-        result = await self._run(host, self._dnf("install", f"--comment={comment}", *specs))
+        result = await self._run(
+            host, self._dnf("install", f"--comment={comment}", *specs, quiet=False)
+        )
         if not result.ok:
             self._raise_install_failure(host, result, changes)
         transaction_id = await self._transaction_id(host, comment)
@@ -243,7 +245,8 @@ class DnfDriver:
             ]
             if locked:
                 raise DnfHeldPackageError(host, sorted(locked), "versionlock")
-        dump = await self._run(host, self._dnf("config-manager", "--dump", "main"))
+        # Main and repository sections alike: a repository's excludes hide its versions too.
+        dump = await self._run(host, self._dnf("config-manager", "--dump"))
         patterns = parse_config_excludes(dump.stdout) if dump.ok else ()
         excluded = [
             n

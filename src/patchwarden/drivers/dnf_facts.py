@@ -3,7 +3,7 @@ r"""The dnf facts: pure parsers of dnf's output, golden-tested in ``tests/golden
 - transactions: ``dnf history list`` → :func:`parse_history_list`;
   ``dnf history info ID`` → :func:`parse_history_info`
 - version locks: ``dnf versionlock list`` → :func:`parse_versionlock_list`
-- excludes: ``dnf config-manager --dump main`` → :func:`parse_config_excludes`
+- excludes: ``dnf config-manager --dump`` → :func:`parse_config_excludes`
 - package specs: :func:`parse_nevra` and :func:`nevra_spec`, the inverse
 
 Versions are written as OSV's RPM ecosystems write them: ``epoch:version-release`` with a
@@ -252,7 +252,10 @@ def _lock_name(pattern: str) -> str:
 
 
 def parse_config_excludes(text: str) -> tuple[str, ...]:
-    r"""The ``excludepkgs`` patterns of ``dnf config-manager --dump main`` (deduplicated).
+    r"""The ``excludepkgs`` patterns of ``dnf config-manager --dump`` (deduplicated).
+
+    The main section's and every enabled repository's patterns together: a package a
+    repository excludes cannot be installed from it either.
 
     Example:
         >>> parse_config_excludes("excludepkgs = kernel*, pw-tool, pw-tool\n")
