@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from patchwarden.drivers.apt import RebootState
 from patchwarden.drivers.dnf_facts import (
     TransactionInfo,
+    classify_install_failure,
     held_by_excludes,
     held_by_locks,
     nevra_spec,
@@ -260,13 +261,19 @@ class DnfDriver:
         self, host: str, result: CommandResult, changes: Mapping[str, str]
     ) -> None:
         text = f"{result.stdout}\n{result.stderr}"
-        if "filtered out by exclude filtering" in text:
-            # Excludes the pre-check could not see (a repository's own excludepkgs, say).
-            held = sorted(n for n in changes if n in text)
+        why, detail = classify_install_failure(text)
+        if why == "excluded":
+            # Excludes the pre-check could not see (config-manager missing, say).
+            held = sorted(n for n in changes if n in detail)
             raise DnfHeldPackageError(host, held or sorted(changes), "excludepkgs")
-        if "Waiting for process with pid" in text or "another copy is running" in text:
-            raise TransientDriverError(f"{host}: dnf is busy: {_last_error(text)}")
-        raise DriverError(f"{host}: dnf install failed: {_last_error(text)}")
+        if why == "busy":
+            raise TransientDriverError(f"{host}: dnf is busy: {detail}")
+        if why == "unavailable":
+            raise DriverError(
+                f"{host}: no repository offers {detail}; check the version and the host's "
+                "repositories (`dnf --showduplicates list NAME`)"
+            )
+        raise DriverError(f"{host}: dnf install failed: {detail}")
 
     async def _transaction_id(self, host: str, comment: str) -> int | None:
         try:
@@ -292,9 +299,3 @@ def _arches(records: list[RpmRecord]) -> dict[str, str]:
 def _no_such_command(result: CommandResult) -> bool:
     text = f"{result.stdout}\n{result.stderr}"
     return result.exit_status == _NOT_FOUND or "No such command" in text
-
-
-def _last_error(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith(("Error", "No match", "All matches"))]
-    return " ".join(errors[-3:]) if errors else " ".join(lines[-3:])[-500:]

@@ -4,6 +4,7 @@ r"""The dnf facts: pure parsers of dnf's output, golden-tested in ``tests/golden
   ``dnf history info ID`` → :func:`parse_history_info`
 - version locks: ``dnf versionlock list`` → :func:`parse_versionlock_list`
 - excludes: ``dnf config-manager --dump`` → :func:`parse_config_excludes`
+- why an install failed: ``dnf install`` output → :func:`classify_install_failure`
 - package specs: :func:`parse_nevra` and :func:`nevra_spec`, the inverse
 
 Versions are written as OSV's RPM ecosystems write them: ``epoch:version-release`` with a
@@ -19,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from patchwarden.errors import DriverError
 
@@ -26,8 +28,10 @@ __all__ = [
     "AlteredPackage",
     "HistoryEntry",
     "Nevra",
+    "InstallFailure",
     "TransactionInfo",
     "VersionLock",
+    "classify_install_failure",
     "held_by_excludes",
     "held_by_locks",
     "nevra_spec",
@@ -43,7 +47,12 @@ __all__ = [
 # before it reaches dnf, so data never turns into an option or a glob.
 _NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$")
 _EVR = re.compile(r"^(?:[0-9]+:)?[A-Za-z0-9._+~^]+(?:-[A-Za-z0-9._+~^]+)?$")
-_ARCH = re.compile(r"^[A-Za-z0-9_]+$")
+# Every rpm arch starts with a letter (x86_64, noarch, i686, s390x): "1.0" ends no NEVRA.
+_ARCH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+InstallFailure = Literal["excluded", "busy", "unavailable", "failed"]
+"""Why ``dnf install`` failed: a hold, another dnf, a version no repository has, or else."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,7 @@ def parse_nevra(text: str) -> Nevra:
     base, dot, arch = text.strip().rpartition(".")
     name_version, dash, release = base.rpartition("-")
     name, dash2, version = name_version.rpartition("-")
-    if not (dot and dash and dash2 and name and version and release and arch):
+    if not (dot and dash and dash2 and name and version and release and _ARCH.match(arch)):
         raise DriverError(f"not a package NEVRA: {text!r}")
     return Nevra(name, normalize_evr(f"{version}-{release}"), arch)
 
@@ -315,3 +324,22 @@ def held_by_excludes(patterns: tuple[str, ...], name: str, evr: str, arch: str =
 
 def _matches(pattern: str, forms: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(form, pattern) for form in forms)
+
+
+def classify_install_failure(text: str) -> tuple[InstallFailure, str]:
+    r"""Why a ``dnf install`` failed, and the lines saying so (stdout and stderr together).
+
+    Example:
+        >>> classify_install_failure("No match for argument: pw-tool-9-9\nError: Unable...")
+        ('unavailable', 'No match for argument: pw-tool-9-9 Error: Unable...')
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith(("Error", "No match", "All matches"))]
+    detail = " ".join(said[-3:]) if said else " ".join(lines[-3:])[-500:]
+    if "filtered out by exclude filtering" in text:
+        return "excluded", detail
+    if "Waiting for process with pid" in text or "another copy is running" in text:
+        return "busy", detail
+    if "No match for argument" in text or "Unable to find a match" in text:
+        return "unavailable", detail
+    return "failed", detail
