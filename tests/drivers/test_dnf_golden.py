@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
+from patchwarden.domain.assets import Connection, OsInfo, Vm
+from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers import dnf_facts
-from patchwarden.drivers.dnf import DnfConfig
+from patchwarden.drivers.apt import AptDriver
+from patchwarden.drivers.dnf import DnfConfig, DnfDriver
+from patchwarden.drivers.real import real_drivers
 from patchwarden.errors import DriverError
 
 CASES = sorted((Path(__file__).parents[1] / "golden" / "dnf").glob("*.json"))
@@ -132,3 +136,18 @@ def test_config_options_are_argument_vectors_and_names_are_checked() -> None:
     for bad in ("-x", "a b", "a=b", ""):
         with pytest.raises(DriverError):
             DnfConfig(setopt={bad: "1"})
+
+
+def test_real_drivers_route_rhel_family_hosts_to_dnf() -> None:
+    local = Connection(transport="local")
+    inventory = Inventory(
+        assets=(
+            Vm(id="rocky-1", kind="vm", env="dev", os=OsInfo(family="rocky"), connection=local),
+            Vm(id="deb-1", kind="vm", env="dev", os=OsInfo(family="debian"), connection=local),
+            Vm(id="bare-1", kind="vm", env="dev", connection=local),
+        )
+    )
+    real = real_drivers(inventory)
+    assert isinstance(real.packages_for("rocky-1"), DnfDriver)
+    assert isinstance(real.packages_for("deb-1"), AptDriver)
+    assert isinstance(real.packages_for("bare-1"), AptDriver), "no os: apt, as before"

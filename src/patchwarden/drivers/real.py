@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from patchwarden.domain.assets import Connection, HealthCheck
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apt import AptDriver
+from patchwarden.drivers.dnf import DnfDriver
 from patchwarden.drivers.health import CheckRunner
 from patchwarden.drivers.power import CommandPowerDriver
 from patchwarden.drivers.protocols import Clock
@@ -28,7 +29,17 @@ from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import CommandResult, LocalTransport, Transport
 from patchwarden.errors import DriverError
 
-__all__ = ["HostRouter", "RealClock", "RealDrivers", "host_connections", "real_drivers"]
+__all__ = [
+    "RPM_FAMILIES",
+    "HostRouter",
+    "RealClock",
+    "RealDrivers",
+    "host_connections",
+    "real_drivers",
+]
+
+RPM_FAMILIES = frozenset({"rhel", "alma", "rocky"})
+"""OS families patched with dnf; every other family with an ``os`` is patched with apt."""
 
 
 class RealClock:
@@ -90,6 +101,14 @@ class RealDrivers:
     power: CommandPowerDriver
     health: CheckRunner
     clock: Clock
+    dnf: DnfDriver | None = None
+    rpm_hosts: frozenset[str] = frozenset()
+
+    def packages_for(self, host: str) -> AptDriver | DnfDriver:
+        """The host's package driver: dnf for RHEL-family hosts, apt for the others."""
+        if host in self.rpm_hosts and self.dnf is not None:
+            return self.dnf
+        return self.packages
 
     async def close(self) -> None:
         """Close pooled connections."""
@@ -127,4 +146,8 @@ def real_drivers(
         power=CommandPowerDriver(router, connections, real_clock, poll_s=reboot_poll_s),
         health=CheckRunner(checks, router, {k: c.address for k, c in connections.items()}),
         clock=real_clock,
+        dnf=DnfDriver(router),
+        rpm_hosts=frozenset(
+            a.id for a in inventory.assets if a.os is not None and a.os.family in RPM_FAMILIES
+        ),
     )
