@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import doctest
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from patchwarden.domain.assets import Connection, OsInfo, Vm
 from patchwarden.domain.inventory import Inventory
+from patchwarden.drivers import dnf as dnf_module
 from patchwarden.drivers import dnf_facts
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.dnf import DnfConfig, DnfDriver
@@ -151,3 +153,9 @@ def test_real_drivers_route_rhel_family_hosts_to_dnf() -> None:
     assert isinstance(real.packages_for("rocky-1"), DnfDriver)
     assert isinstance(real.packages_for("deb-1"), AptDriver)
     assert isinstance(real.packages_for("bare-1"), AptDriver), "no os: apt, as before"
+
+
+@pytest.mark.parametrize("module", [dnf_facts, dnf_module], ids=["dnf_facts", "dnf"])
+def test_docstring_examples_run(module: Any) -> None:
+    failed, tried = doctest.testmod(module)
+    assert tried > 0 and failed == 0
