@@ -62,6 +62,7 @@ REBOOT_REQUIRED: tuple[str, ...] = (
 OS_RELEASE: tuple[str, ...] = ("cat", "/etc/os-release")
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+DPKG_CONFIGURE_PENDING: tuple[str, ...] = ("dpkg", "--configure", "-a")
 
 
 class HeldPackageError(DriverError):
@@ -284,6 +285,15 @@ class AptDriver:
             raise HeldPackageError(host, held)
         self.history.append(InstallRecord(host, before, dict(targets)))
         result = await self._apt_install(host, targets)
+        if not result.ok and "dpkg was interrupted" in result.stderr:
+            # An install killed half-way (a runner killed with its SSH session) leaves
+            # packages unpacked but not configured, and apt refuses everything until they
+            # are. Finish it, then install again: dpkg finds the target done, installs once.
+            pending = await self.transport.run(
+                host, DPKG_CONFIGURE_PENDING, env=APT_ENV, timeout_s=self.install_timeout_s
+            )
+            pending.check()
+            result = await self._apt_install(host, targets)
         if not result.ok and self.update_on_missing and _unknown_version(result.stderr):
             update = await self.transport.run(
                 host, ("apt-get", "update", "-q"), env=APT_ENV, timeout_s=self.install_timeout_s

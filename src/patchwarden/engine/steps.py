@@ -136,8 +136,10 @@ class StepExecutor:
     async def _reboot(
         self, host: str, timeout_s: float, work: Work, observe: Observe
     ) -> dict[str, Any]:
-        before = await self.d.power.boot_id(host)
         first = work.inputs.get("observed") or {}
+        # Resumed after a crash mid-reboot, the host may still be away: wait for it to
+        # answer (within the step's timeout) rather than fail a reboot that is under way.
+        before = await self._boot_id(host, timeout_s if first else 0.0)
         if first.get("boot_id") and first["boot_id"] != before:
             return {"boot_id": before, "note": "already rebooted before the runner restarted"}
         if not first:
@@ -146,6 +148,17 @@ class StepExecutor:
         if after == before:
             raise DriverError(f"{host}: boot id unchanged after reboot")
         return {"boot_id": after}
+
+    async def _boot_id(self, host: str, patience_s: float) -> str:
+        waited = 0.0
+        while True:
+            try:
+                return await self.d.power.boot_id(host)
+            except TransientDriverError:
+                if waited >= patience_s:
+                    raise
+                await self.d.clock.sleep(self.drain_poll_s)
+                waited += self.drain_poll_s
 
     async def _switch(self, p: Mapping[str, Any], work: Work, observe: Observe) -> dict[str, Any]:
         lb = self._lb(p)

@@ -20,22 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from patchwarden.domain.inventory import Inventory
-from patchwarden.drivers.apt import APT_ENV, AptDriver
-from patchwarden.drivers.power import CommandPowerDriver
 from patchwarden.drivers.protocols import Clock, LoadBalancerDriver
 from patchwarden.drivers.real import RealDrivers, real_drivers
 from patchwarden.drivers.ssh import SshConfig
-from patchwarden.drivers.transport import Transport
 from patchwarden.engine.steps import Drivers
-from patchwarden.errors import DriverError, InputError, TransientDriverError
+from patchwarden.errors import DriverError, InputError
 from patchwarden.inventory import read_inventory
 
 __all__ = [
-    "DPKG_CONFIGURE_PENDING",
+    "HostPackages",
     "NoHypervisors",
     "RealRun",
-    "ResumingPackages",
-    "ResumingPower",
     "engine_drivers",
     "load_real_inventory",
     "real_inventory_files",
@@ -60,72 +55,19 @@ class NoHypervisors:
         raise DriverError(f"no hypervisor driver is configured (asked to set {host!r})")
 
 
-DPKG_CONFIGURE_PENDING: tuple[str, ...] = ("dpkg", "--configure", "-a")
-"""Finishes installs dpkg was interrupted in (what apt itself tells a person to run)."""
+class HostPackages:
+    """Each host's own package manager: dnf on the RHEL family, apt on the others."""
 
-
-class ResumingPackages:
-    """The apt driver, finishing first what a killed runner left half-done on the host.
-
-    A runner killed during ``apt-get install`` drops its SSH session, and dpkg on the host
-    dies with it, leaving packages unpacked but not configured: apt then refuses every
-    install ("dpkg was interrupted"). Resuming must finish that install, not fail the step
-    (and its rollback, which apt refuses too), so on that refusal this runs
-    :data:`DPKG_CONFIGURE_PENDING` and installs again; the install then finds the target
-    configured, and dpkg installs it once, not twice.
-    """
-
-    def __init__(self, apt: AptDriver, transport: Transport, timeout_s: float = 1800.0) -> None:
-        self.apt = apt
-        self.transport = transport
-        self.timeout_s = timeout_s
+    def __init__(self, real: RealDrivers) -> None:
+        self.real = real
 
     async def installed(self, host: str, names: list[str]) -> dict[str, str]:
         """Installed version of each named package (absent ones omitted)."""
-        return await self.apt.installed(host, names)
+        return await self.real.packages_for(host).installed(host, names)
 
     async def install(self, host: str, targets: Mapping[str, str]) -> None:
-        """Install exactly these versions, configuring interrupted installs first if needed."""
-        try:
-            await self.apt.install(host, targets)
-        except DriverError as error:
-            if "dpkg was interrupted" not in str(error):
-                raise
-            finish = await self.transport.run(
-                host, DPKG_CONFIGURE_PENDING, env=APT_ENV, timeout_s=self.timeout_s
-            )
-            finish.check()
-            await self.apt.install(host, targets)
-
-
-class ResumingPower:
-    """The command power driver, whose boot-id read waits out a reboot already under way.
-
-    A runner killed mid-reboot leaves the host away for a while; the resumed reboot step
-    first reads the boot id (to tell whether the reboot already happened), and a host that
-    does not answer yet is still rebooting, not failed. Waiting up to ``away_s`` for its
-    answer lets the step see the new boot id and carry on, instead of failing the unit.
-    """
-
-    def __init__(self, power: CommandPowerDriver, away_s: float = 300.0) -> None:
-        self.power = power
-        self.away_s = away_s
-
-    async def boot_id(self, host: str) -> str:
-        """The host's boot id, once it answers (within ``away_s``)."""
-        clock = self.power.clock
-        since = clock.now()
-        while True:
-            try:
-                return await self.power.boot_id(host)
-            except TransientDriverError:
-                if (clock.now() - since).total_seconds() >= self.away_s:
-                    raise
-                await clock.sleep(self.power.poll_s)
-
-    async def reboot(self, host: str, timeout_s: float) -> str:
-        """Reboot and wait for a new boot id; returns it."""
-        return await self.power.reboot(host, timeout_s)
+        """Install exactly these versions with the host's package manager."""
+        await self.real.packages_for(host).install(host, targets)
 
 
 def engine_drivers(
@@ -134,8 +76,8 @@ def engine_drivers(
     """The engine's driver bundle over real package, power and health drivers."""
     return Drivers(
         clock=real.clock,
-        packages=ResumingPackages(real.packages, real.transport),
-        power=ResumingPower(real.power),
+        packages=HostPackages(real),
+        power=real.power,
         health=real.health,
         hypervisors=NoHypervisors(),
         load_balancers=dict(load_balancers or {}),
