@@ -24,13 +24,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import asyncssh
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.domain.assets import Connection
 from patchwarden.drivers.transport import CommandResult, command_vector
 from patchwarden.errors import DriverError, TransientDriverError
+
+if TYPE_CHECKING:  # asyncssh costs a third of a second to import: only SSH runs pay it
+    import asyncssh
 
 __all__ = ["SshConfig", "SshTransport"]
 
@@ -130,6 +131,8 @@ class SshTransport:
         return options
 
     async def _connect(self, host: str) -> asyncssh.SSHClientConnection:
+        import asyncssh  # noqa: PLC0415 - see the TYPE_CHECKING import above
+
         slot = self._slot(host)
         async with slot.lock:
             if slot.conn is not None and not slot.conn.is_closed():
@@ -163,6 +166,8 @@ class SshTransport:
         timeout_s: float | None = None,
     ) -> CommandResult:
         """Run ``argv`` on ``host`` over its pooled connection; see :class:`Transport`."""
+        import asyncssh  # noqa: PLC0415 - see the TYPE_CHECKING import above
+
         target = self._connection_of(host)
         sudo = target.sudo and target.user != "root"
         # A remote shell receives one string: quote every argument, build nothing else.
@@ -194,6 +199,8 @@ class SshTransport:
         slot = self._slots.get(host)
         if slot is None or slot.conn is None:
             return
+        import asyncssh  # noqa: PLC0415 - see the TYPE_CHECKING import above
+
         conn, slot.conn = slot.conn, None
         conn.close()
         # The host may be gone or going: nothing to wait for then.
