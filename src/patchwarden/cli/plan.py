@@ -6,6 +6,7 @@ so it must not depend on the terminal's width or colours.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections import Counter
 from datetime import UTC, datetime
@@ -17,11 +18,11 @@ import typer
 from patchwarden.domain.plan import Plan, Step, Unit, Wave
 from patchwarden.domain.window import WindowSpec, format_duration
 from patchwarden.errors import UsageError
-from patchwarden.inventory import read_inventory
 from patchwarden.planning.windows import batch_timing
+from patchwarden.service.apply import estate_inputs
 from patchwarden.service.campaigns import PlanBuild, build_plan, read_campaign
-from patchwarden.service.sources import demo_advisories, demo_inventory, read_osv_records
 from patchwarden.service.whatif import WhatIf, simulate_plan
+from patchwarden.store import open_store, resolve_url
 
 __all__ = ["load_build", "parse_at", "register", "render_plan"]
 
@@ -53,17 +54,12 @@ def parse_at(text: str | None) -> datetime:
 def load_build(
     campaign: Path, inventory: list[Path], advisories: list[Path], at: str | None
 ) -> PlanBuild:
-    """Read the inputs (the demo estate and advisories unless files are given) and plan."""
+    """Read the inputs as `apply` does (see ``estate_inputs``) and plan."""
     loaded = read_campaign(campaign)
-    inv = read_inventory(inventory).inventory if inventory else demo_inventory().inventory
-    if advisories:
-        records, warnings = read_osv_records(
-            (str(p), p.read_text(encoding="utf-8")) for p in advisories
-        )
-        for warning in warnings:
-            typer.echo(f"warning: {warning}", err=True)
-    else:
-        records = demo_advisories()
+    with open_store(resolve_url(None, os.environ)) as store:
+        inv, records, warnings = estate_inputs(store, inventory, advisories)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     return build_plan(loaded, inv, records, parse_at(at))
 
 

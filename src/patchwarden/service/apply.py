@@ -23,8 +23,9 @@ from patchwarden.planning.windows import may_start
 from patchwarden.service.campaigns import build_plan, read_campaign
 from patchwarden.service.change import needs_change, require_approved
 from patchwarden.service.feeds import stored_advisories
+from patchwarden.service.scan import latest_scans, scanned_inventory
 from patchwarden.service.sim import estate_drivers
-from patchwarden.service.sources import demo_advisories, demo_inventory
+from patchwarden.service.sources import demo_advisories, demo_inventory, read_osv_records
 from patchwarden.store import Store
 
 __all__ = [
@@ -59,6 +60,29 @@ def advisories_for(store: Store, demo: bool) -> list[Advisory]:
     return demo_advisories()
 
 
+def estate_inputs(
+    store: Store, inventory_files: Sequence[Path], advisory_files: Sequence[Path] = ()
+) -> tuple[Inventory, list[Advisory], list[str]]:
+    """The inventory and advisories every command plans from, so their plans agree.
+
+    The inventory is the files given (the demo estate when none), with what the hosts
+    reported in stored scans in place of declared packages; the advisories are the files
+    given, else the imported catalog, else (for the demo estate only) the demo's own.
+    Returns warnings for advisory files with bad records.
+    """
+    inventory = load_inventory(inventory_files).inventory
+    if inventory_files:
+        inventory, _ = scanned_inventory(inventory, latest_scans(store))
+    warnings: list[str] = []
+    if advisory_files:
+        advisories, warnings = read_osv_records(
+            (str(p), Path(p).read_text(encoding="utf-8")) for p in advisory_files
+        )
+    else:
+        advisories = advisories_for(store, demo=not inventory_files)
+    return inventory, advisories, warnings
+
+
 def prepare_plan(
     store: Store, source: Path, inventory_files: Sequence[Path], now: datetime
 ) -> PreparedPlan:
@@ -87,9 +111,10 @@ def prepare_plan(
     else:
         # The same path as `patchwarden plan`: assess, plan, fit into the campaign's windows.
         loaded_campaign = read_campaign(source)
-        advisories = advisories_for(store, demo=not inventory_files)
-        built = build_plan(loaded_campaign, loaded.inventory, advisories, now)
+        inventory, advisories, _ = estate_inputs(store, inventory_files)
+        built = build_plan(loaded_campaign, inventory, advisories, now)
         plan, campaign = built.plan, built.campaign
+        return PreparedPlan(plan, inventory, tuple(str(f) for f in inventory_files), campaign)
     return PreparedPlan(plan, loaded.inventory, tuple(str(f) for f in inventory_files), campaign)
 
 

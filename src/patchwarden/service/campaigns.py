@@ -198,7 +198,10 @@ def check_against_inventory(loaded: LoadedCampaign, environments: Sequence[str])
     named: list[tuple[Path, str]] = [(("scope_env", i), e) for i, e in enumerate(c.scope_env)]
     named += [(("promotion", "order", i), e) for i, e in enumerate(c.promotion.order)]
     named += [(("promotion", "soak", e), e) for e in c.promotion.soak]
-    named += [(("change", "required_for", i), e) for i, e in enumerate(c.change.required_for)]
+    if "required_for" in c.change.model_fields_set:
+        # Only what the file says: the default ("prod") simply applies to no wave of an
+        # inventory without prod, such as a lab's.
+        named += [(("change", "required_for", i), e) for i, e in enumerate(c.change.required_for)]
     for name, spec in c.windows.items():
         named += [(("windows", name, "env", i), e) for i, e in enumerate(spec.env)]
     problems = []
