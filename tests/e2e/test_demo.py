@@ -45,6 +45,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert summary["findings_open_after"] < summary["findings_open_before"]
     assert summary["rolled_back_units"] == 1
     assert summary["provider_owned"] == 3
+    # Canary verdicts as a reader sees them: one analysis per web pool beyond dev.
+    canaries = data["campaign"]["canaries"]
+    assert [c["verdict"] for c in canaries] == ["pass", "pass", "pass"]
+    assert all(any(m.startswith("latency_ms: canary") for m in c["metrics"]) for c in canaries)
+    assert 'id="canary-analyses"' in html
 
     db = tmp_path / "data" / "patchwarden" / "patchwarden.db"
     assert db.exists()

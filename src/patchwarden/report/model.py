@@ -24,6 +24,7 @@ __all__ = [
     "BaselineRow",
     "BurndownPoint",
     "CampaignReport",
+    "CanaryRow",
     "ChangeRow",
     "DriftRow",
     "EnvCompliance",
@@ -152,8 +153,19 @@ class WaveRow:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CanaryRow:
+    """One canary analysis: the verdict, and each metric canary against baseline."""
+
+    step_id: str
+    verdict: str
+    score: float
+    reason: str
+    metrics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class CampaignReport:
-    """A campaign run: its plan, final state and waves."""
+    """A campaign run: its plan, final state, waves and canary analyses."""
 
     name: str
     plan_hash: str
@@ -161,6 +173,7 @@ class CampaignReport:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     waves: tuple[WaveRow, ...] = ()
+    canaries: tuple[CanaryRow, ...] = ()
 
     def __post_init__(self) -> None:
         _aware(self, "started_at", self.started_at)

@@ -23,7 +23,7 @@ from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
 from patchwarden.domain.plan import Plan, StepAction
 from patchwarden.engine.machine import Progress, Record, UnitState, evaluate
 from patchwarden.inventory import parse_inventory
-from patchwarden.report import BurndownPoint, CampaignReport, StepRow, WaveRow
+from patchwarden.report import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
 from patchwarden.store import FindingRecord, Store
 
 __all__ = [
@@ -374,4 +374,30 @@ def campaign_rows(trace: RunTrace) -> CampaignReport:
         started_at=trace.times[0] if trace.times else None,
         finished_at=trace.times[-1] if trace.times else None,
         waves=tuple(waves),
+        canaries=tuple(
+            _canary_row(r.step_id, r.payload["analysis"])
+            for r in trace.records
+            if r.event == "observed" and "analysis" in r.payload
+        ),
+    )
+
+
+def _canary_row(step_id: str, analysis: Mapping[str, Any]) -> CanaryRow:
+    """An analysis as journaled (``engine.canary.Verdict.to_json``), in a person's words."""
+    metrics = []
+    for m in analysis.get("metrics", ()):
+        if m.get("p_value") is None:
+            metrics.append(f"{m['name']}: no data")
+        else:
+            metrics.append(
+                f"{m['name']}: canary {m['canary_value']:.4g} vs baseline "
+                f"{m['baseline_value']:.4g} (p={m['p_value']:.3g}, n={m['canary_n']}/"
+                f"{m['baseline_n']}) {m['outcome']}"
+            )
+    return CanaryRow(
+        step_id=step_id,
+        verdict=str(analysis.get("verdict", "")),
+        score=float(analysis.get("score", 0.0)),
+        reason=str(analysis.get("reason", "")),
+        metrics=tuple(metrics),
     )
