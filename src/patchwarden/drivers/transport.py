@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -113,12 +112,7 @@ def command_vector(
 
 
 class LocalTransport:
-    """Runs commands on this machine, no shell.
-
-    Each command is a blocking :func:`subprocess.run` in a worker thread: measured here,
-    400 short commands took 0.29 s that way against 0.53 s with asyncio's subprocesses,
-    whose child watcher starts a thread per process anyway.
-    """
+    """Runs commands on this machine with :mod:`asyncio` subprocesses, no shell."""
 
     def __init__(self, sudo: bool = False, default_timeout_s: float = 600.0) -> None:
         self.sudo = sudo
@@ -135,27 +129,29 @@ class LocalTransport:
         """Run ``argv`` here; ``host`` only labels the result."""
         vector = command_vector(argv, env if self.sudo else None, self.sudo)
         child_env = None if self.sudo or not env else {**os.environ, **env}
-        limit = timeout_s if timeout_s is not None else self.default_timeout_s
         try:
-            done = await asyncio.to_thread(
-                subprocess.run,
-                list(vector),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
+            process = await asyncio.create_subprocess_exec(
+                *vector,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
                 env=child_env,
-                timeout=limit,  # subprocess kills the child when it runs over
-                check=False,
             )
         except OSError as error:
             return CommandResult(host, tuple(argv), 127, "", str(error))
-        except subprocess.TimeoutExpired:
+        limit = timeout_s if timeout_s is not None else self.default_timeout_s
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), limit)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
             raise TransientDriverError(f"{host}: {argv[0]} timed out after {limit:.0f} s") from None
         return CommandResult(
             host,
             tuple(argv),
-            done.returncode,
-            done.stdout.decode(errors="replace"),
-            done.stderr.decode(errors="replace"),
+            process.returncode if process.returncode is not None else -1,
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
         )
 
     async def disconnect(self, host: str) -> None:
