@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from patchwarden.domain.advisories import Action, Advisory, Decision
 from patchwarden.domain.campaign import Campaign
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import StepAction
 from patchwarden.planning.plan import plan_campaign
+from patchwarden.testing.decisions import Decided, patch_everything
 
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
 OS = {"family": "debian", "release": "12"}
@@ -111,24 +111,8 @@ def mixed_estate(total: int, rng: random.Random) -> list[dict[str, Any]]:
     return assets
 
 
-def _decisions(
-    inventory: Inventory,
-) -> tuple[list[Decision], dict[str, Advisory], dict[tuple[str, str, str], str]]:
-    advisory = Advisory(id="BENCH-1", modified=NOW, severity="high")
-    decisions, fixes = [], {}
-    for asset in inventory.assets:
-        for name in asset.packages:
-            decisions.append(
-                Decision(
-                    asset_id=asset.id,
-                    advisory_id="BENCH-1",
-                    package=name,
-                    action=Action.NEXT_WINDOW,
-                    reason="bench",
-                )
-            )
-            fixes[(asset.id, "BENCH-1", name)] = FIX[name]
-    return decisions, {"BENCH-1": advisory}, fixes
+def _decisions(inventory: Inventory) -> Decided:
+    return patch_everything(inventory, FIX, NOW, advisory_id="BENCH-1")
 
 
 def bench_mixed(total: int) -> dict[str, float]:

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patchwarden.domain.advisories import Action, Advisory, Decision
 from patchwarden.domain.campaign import Campaign
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
 from patchwarden.errors import InputError
 from patchwarden.planning.plan import plan_campaign
 from patchwarden.planning.verify import verify_plan
+from patchwarden.testing.decisions import patch_everything
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 OS = {"family": "debian", "release": "12"}
@@ -119,20 +119,7 @@ def estates(draw: st.DrawFn) -> dict[str, Any]:
 
 def _plan(spec: dict[str, Any]) -> tuple[Plan, Inventory]:
     inv = Inventory.model_validate({"assets": spec["assets"]})
-    advisory = Advisory(id="GEN-1", modified=NOW)
-    decisions, fixes = [], {}
-    for asset in inv.assets:
-        for name in asset.packages:
-            decisions.append(
-                Decision(
-                    asset_id=asset.id,
-                    advisory_id="GEN-1",
-                    package=name,
-                    action=Action.NEXT_WINDOW,
-                    reason="generated",
-                )
-            )
-            fixes[(asset.id, "GEN-1", name)] = NEW[name]
+    decisions, advisories, fixes = patch_everything(inv, NEW, NOW, advisory_id="GEN-1")
     campaign = Campaign.model_validate(
         {
             "name": "gen",
@@ -161,7 +148,7 @@ def _plan(spec: dict[str, Any]) -> tuple[Plan, Inventory]:
             },
         }
     )
-    return plan_campaign(inv, campaign, decisions, {"GEN-1": advisory}, fixes, NOW), inv
+    return plan_campaign(inv, campaign, decisions, advisories, fixes, NOW), inv
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

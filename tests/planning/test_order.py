@@ -13,6 +13,7 @@ from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
 from patchwarden.planning.order import PatchOrderError, install_order
 from patchwarden.planning.plan import is_reboot_package, plan_campaign
+from patchwarden.testing.decisions import patch_everything
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 OS = {"family": "debian", "release": "12"}
@@ -36,19 +37,7 @@ def _plan(
     groups: dict[str, Any] | None = None,
 ) -> Plan:
     inv = Inventory.model_validate({"assets": assets})
-    decisions, fixes = [], {}
-    for a in inv.assets:
-        for name in a.packages:
-            decisions.append(
-                Decision(
-                    asset_id=a.id,
-                    advisory_id="A",
-                    package=name,
-                    action=Action.NEXT_WINDOW,
-                    reason="t",
-                )
-            )
-            fixes[(a.id, "A", name)] = NEW[name]
+    decisions, advisories, fixes = patch_everything(inv, NEW, NOW, advisory_id="A")
     campaign = Campaign.model_validate(
         {
             "name": "order",
@@ -57,7 +46,7 @@ def _plan(
         }
     )
     return plan_campaign(
-        inv, campaign, decisions, {"A": Advisory(id="A", modified=NOW)}, fixes, NOW
+        inv, campaign, decisions, advisories, fixes, NOW
     )
 
 
