@@ -45,9 +45,7 @@ def _plan(
             "requires": requires or {},
         }
     )
-    return plan_campaign(
-        inv, campaign, decisions, advisories, fixes, NOW
-    )
+    return plan_campaign(inv, campaign, decisions, advisories, fixes, NOW)
 
 
 def _vm(i: str, **extra: Any) -> dict[str, Any]:
