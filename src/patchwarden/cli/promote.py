@@ -64,7 +64,7 @@ def _unit_results(plan: Plan, events: Sequence[JournalEvent]) -> dict[str, UnitR
             if e.step_id in health_steps and e.event == "succeeded"
         )
         results[unit.id] = UnitResult(
-            result,  # type: ignore[arg-type]
+            result,  # type: ignore[arg-type]  # one of the outcome literals, set just above
             max((e.at for e in mine), default=None),
             health_ok=result != "failed",
             restarts=restarts,

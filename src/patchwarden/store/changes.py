@@ -103,7 +103,7 @@ def update_change(session: Session, record: ChangeRecord, now: datetime) -> Chan
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult, typed as Result
         raise StaleChange(
             f"CHG-{record.id} was changed by someone else since you read it "
             f"(revision {record.revision}); look at it again and retry"

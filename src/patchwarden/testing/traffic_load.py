@@ -58,7 +58,7 @@ class LoadReport:
     @classmethod
     def from_json(cls, data: dict[str, object]) -> LoadReport:
         """Read what :func:`dataclasses.asdict` wrote."""
-        report = cls(**data)  # type: ignore[arg-type]
+        report = cls(**data)  # type: ignore[arg-type]  # JSON of asdict(): the same fields
         report.failures = [(float(t), str(c)) for t, c in report.failures]
         return report
 
