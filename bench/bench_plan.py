@@ -203,7 +203,7 @@ def bench_collector_baseline(total: int) -> dict[str, float]:
     import patchwarden.planning.plan as planner
 
     original = planner._collector_paused
-    planner._collector_paused = contextlib.nullcontext  # type: ignore[assignment]
+    planner._collector_paused = contextlib.nullcontext  # type: ignore[assignment]  # the test swaps in a stand-in
     try:
         seconds = bench_mixed(total)["plan_seconds"]
     finally:

@@ -88,8 +88,8 @@ def _run(case: dict[str, Any]) -> list[dict[str, Any]]:
         advisories,
         when(case["now"]),
         Policy.model_validate(case.get("policy") or {}),
-        failures=failures,  # type: ignore[arg-type]
-        first_seen=first_seen,  # type: ignore[arg-type]
+        failures=failures,
+        first_seen=first_seen,
     )
     return [
         {

@@ -18,7 +18,7 @@ assets:
 """
 
 
-def _inv():  # type: ignore[no-untyped-def]
+def _inv():
     return parse_inventory([("d.yaml", TEXT)]).inventory
 
 

@@ -66,7 +66,7 @@ CAP = {"vcpus": 8, "memory_gb": 32}
     ids=lambda v: getattr(v, "service_model", v) if not isinstance(v, str) else v,
 )
 def test_owner(asset: object, owner: str) -> None:
-    assert responsibility_of(asset).owner.value == owner  # type: ignore[arg-type]
+    assert responsibility_of(asset).owner.value == owner
 
 
 def test_paas_application_reason_names_the_provider_layers_below() -> None:

@@ -44,11 +44,11 @@ def _prepared() -> tuple[PreparedPlan, object]:
 
 
 def _approve(store: Store, built: object) -> None:
-    a = built.assessment  # type: ignore[attr-defined]
+    a = built.assessment
     draft = draft_change(
         built.plan, built.campaign, built.inventory, a.findings, a.decisions, "alice", T
-    )  # type: ignore[attr-defined]
-    change = submit_change(store, built.plan, draft, T)  # type: ignore[attr-defined]
+    )
+    change = submit_change(store, built.plan, draft, T)
     approve_change(store, change.id, "bob", T)
 
 

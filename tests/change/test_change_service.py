@@ -113,7 +113,7 @@ def test_a_changed_plan_needs_a_new_approval(store: Store, built: PlanBuild) -> 
     ):
         require_approved(store, changed)
     new = submit(store, built, changed)
-    assert store.get_change(cid).state is ChangeState.SUPERSEDED  # type: ignore[union-attr]
+    assert store.get_change(cid).state is ChangeState.SUPERSEDED
     with pytest.raises(ChangeNotApproved):
         require_approved(store, built.plan)  # superseded approvals no longer count
     approve_change(store, new, "carol", T)
@@ -147,7 +147,7 @@ def test_two_writers_of_one_revision_cannot_both_win(store: Store, built: PlanBu
     store.update_change(read.decide("bob", T, "approved"))
     with pytest.raises(StaleChange, match="changed by someone else"):
         store.update_change(read.decide("carol", T, "rejected"))
-    assert store.get_change(cid).state is ChangeState.APPROVED  # type: ignore[union-attr]
+    assert store.get_change(cid).state is ChangeState.APPROVED
 
 
 def test_a_change_cannot_be_repinned_or_pin_an_unsaved_plan(store: Store, built: PlanBuild) -> None:

@@ -12,7 +12,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LB = {"lb": "lb", "pool": "web"}
 
 
-def _unit(wave: str, host: str):  # type: ignore[no-untyped-def]
+def _unit(wave: str, host: str):
     return host_unit(
         wave,
         host,

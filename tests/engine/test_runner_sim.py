@@ -31,7 +31,7 @@ def _plan(max_errors: int = 2) -> Plan:
     return plan.model_copy(update={"max_errors": max_errors})
 
 
-def _run(plan: Plan, failures: FailurePlan | None = None, journal: MemoryJournal | None = None):  # type: ignore[no-untyped-def]
+def _run(plan: Plan, failures: FailurePlan | None = None, journal: MemoryJournal | None = None):
     drivers, estate, _ = sim_drivers(failures=failures)
     journal = journal or MemoryJournal()
     progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
@@ -119,7 +119,7 @@ def test_crash_at_random_point_then_resume_patches_each_host_once(seed: int) -> 
     assert final.done and isinstance(journal.records()[0], Record)
 
 
-def _canary_campaign():  # type: ignore[no-untyped-def]
+def _canary_campaign():
     from patchwarden.domain.campaign import Campaign
 
     return Campaign.model_validate(
@@ -244,7 +244,7 @@ def test_a_step_that_hangs_times_out_on_the_engines_clock() -> None:
     async def hang(host: str, targets: object) -> None:
         await asyncio.Event().wait()  # a package manager that never returns
 
-    estate.install = hang  # type: ignore[method-assign]
+    estate.install = hang  # type: ignore[method-assign]  # the test swaps in a stand-in
     journal = MemoryJournal()
     progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), clock).run())
     failed = [r.payload["error"] for r in journal.records() if r.event == "failed"]
@@ -262,7 +262,7 @@ def test_a_marginal_canary_holds_the_run_for_a_person() -> None:
 
     original = steps.judge
     # A borderline verdict on demand: the statistics themselves are tested in test_canary.
-    steps.judge = lambda canary, baseline: Verdict("marginal", 0.5, (), "no data for latency_ms")  # type: ignore[assignment]
+    steps.judge = lambda canary, baseline: Verdict("marginal", 0.5, (), "no data for latency_ms")  # type: ignore[assignment]  # the test swaps in a stand-in
     try:
         progress = asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
     finally:

@@ -109,7 +109,7 @@ def test_crash_part_way_leaves_the_previous_catalog(
         calls += 1
         if calls == 50:
             raise RuntimeError("power cut")
-        return real(advisory)  # type: ignore[arg-type]
+        return real(advisory)
 
     monkeypatch.setattr(service, "advisory_record", crash_on_the_50th)
     with pytest.raises(RuntimeError, match="power cut"):

@@ -19,18 +19,18 @@ def test_demo_estate_has_every_kind_in_every_environment() -> None:
     assert len(inv.assets) >= 60
     assert {a.env for a in inv.assets} == {"dev", "qa", "staging", "prod"}
     san = inv.get("san-01")
-    assert {p.type for p in san.parts} == {"san_switch", "controller", "hba", "raid_controller"}  # type: ignore[attr-defined]
+    assert {p.type for p in san.parts} == {"san_switch", "controller", "hba", "raid_controller"}  # type: ignore[attr-defined]  # wrong on purpose: the test checks it is refused
 
 
 def test_hosting_is_a_synonym_of_service_model() -> None:
-    app = Application(id="crm", kind="application", env="prod", hosting="saas")  # type: ignore[call-arg]
+    app = Application(id="crm", kind="application", env="prod", hosting="saas")  # type: ignore[call-arg]  # wrong on purpose: the test checks it is refused
     assert app.service_model.value == "saas"
 
 
 def test_assets_are_frozen() -> None:
     app = Application(id="crm", kind="application", env="prod")
     with pytest.raises(ValidationError):
-        app.env = "dev"  # type: ignore[misc]
+        app.env = "dev"  # type: ignore[misc]  # wrong on purpose: the test checks it is refused
 
 
 def test_storage_account_fields() -> None:
@@ -41,11 +41,11 @@ def test_storage_account_fields() -> None:
         storage_type="object",
         tier="archive",
         redundancy="geo",
-        lifecycle=[{"after_days": 30, "action": "cool"}],  # type: ignore[list-item]
+        lifecycle=[{"after_days": 30, "action": "cool"}],  # type: ignore[list-item]  # wrong on purpose: the test checks it is refused
     )
     assert acct.encryption.at_rest and acct.encryption.in_transit
     with pytest.raises(ValidationError):
-        StorageAccount(id="x", kind="storage_account", env="prod", storage_type="tape")  # type: ignore[arg-type]
+        StorageAccount(id="x", kind="storage_account", env="prod", storage_type="tape")  # type: ignore[arg-type]  # wrong on purpose: the test checks it is refused
 
 
 def test_pool_members_include_blue_green_sides() -> None:

@@ -21,7 +21,7 @@ def test_scan_reads_packages_release_arch_and_reboot_state_of_every_host(
     hosts = [s.id for s in lab.specs()]
     reset("lab-01")
 
-    async def scan_all():  # type: ignore[no-untyped-def]
+    async def scan_all():
         return await asyncio.gather(*(real.packages.scan(h) for h in hosts))
 
     for facts in loop.run(scan_all()):
@@ -32,7 +32,7 @@ def test_scan_reads_packages_release_arch_and_reboot_state_of_every_host(
         assert facts.arch
     assert loop.run(real.packages.installed("lab-01", list(INITIAL))) == INITIAL
     # scanning many hosts reuses one connection per host
-    assert set(real.transport.transports["ssh"].connections_opened.values()) == {1}  # type: ignore[attr-defined]
+    assert set(real.transport.transports["ssh"].connections_opened.values()) == {1}
 
 
 def test_install_exact_version_then_downgrade_back(

@@ -120,7 +120,7 @@ def test_an_untrusted_host_key_is_a_failed_scan_not_a_connection(
     inventory = read_inventory([lab.inventory_path]).inventory
     transport = host_transport(inventory, lab.ssh_config(known_hosts=empty))
 
-    async def scan():  # type: ignore[no-untyped-def]
+    async def scan():
         try:
             return await scan_assets([inventory.get("lab-01")], transport, {}, timeout_s=30)
         finally:

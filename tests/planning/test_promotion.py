@@ -27,7 +27,7 @@ SPEC = PromotionSpec(soak={"dev": "1d", "qa": "2d"})
 def ok(env: str, target: str, at: datetime, patch: str = SSL, **kw: object) -> PatchOutcome:
     fields: dict[str, object] = {"findings_left": 0}
     fields.update(kw)
-    return PatchOutcome(env, target, patch, "succeeded", at, **fields)  # type: ignore[arg-type]
+    return PatchOutcome(env, target, patch, "succeeded", at, **fields)
 
 
 def gates(

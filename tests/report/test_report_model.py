@@ -33,7 +33,7 @@ def test_count_mappings_are_copied_and_read_only() -> None:
     counts["critical"] = 99
     assert data.findings_by_severity["critical"] == 1
     with pytest.raises(TypeError):
-        data.findings_by_severity["high"] = 2  # type: ignore[index]
+        data.findings_by_severity["high"] = 2  # type: ignore[index]  # wrong on purpose: the test checks it is refused
 
 
 def test_negative_counts_are_rejected() -> None:
@@ -51,9 +51,9 @@ def test_risk_scores_must_be_finite() -> None:
 def test_values_are_frozen_and_keyword_only() -> None:
     data = ReportData(title="t", generated_at=NOW)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        data.title = "other"  # type: ignore[misc]
+        data.title = "other"  # type: ignore[misc]  # wrong on purpose: the test checks it is refused
     with pytest.raises(TypeError):
-        FindingRow("ADV-1", (), "pkg", "1", "", "high", None, False, "defer", "", "open")  # type: ignore[misc]
+        FindingRow("ADV-1", (), "pkg", "1", "", "high", None, False, "defer", "", "open")  # type: ignore[misc]  # wrong on purpose: the test checks it is refused
 
 
 def test_finding_open_and_asset_trouble(sample: ReportData) -> None:

@@ -123,7 +123,7 @@ class ReplayTransport:
 
 
 def _scan(transport: ReplayTransport, assets: list[AssetBase], **kw: object) -> list[HostScan]:
-    return asyncio.run(scan_assets(assets, transport, {}, now=lambda: NOW, **kw))  # type: ignore[arg-type]
+    return asyncio.run(scan_assets(assets, transport, {}, now=lambda: NOW, **kw))
 
 
 def test_each_host_is_read_with_its_own_package_manager() -> None:
@@ -282,7 +282,7 @@ def test_the_assessment_uses_scanned_packages_instead_of_declared_ones(tmp_path:
         ("deb-1", "1.0-1", "1.0-2")
     ]
     assert set(used) == {"deb-1", "declared"} and used["deb-1"].ok
-    assert scanned.get("deb-1").os is not None and scanned.get("deb-1").os.family == "debian"  # type: ignore[union-attr]
+    assert scanned.get("deb-1").os is not None and scanned.get("deb-1").os.family == "debian"
     assert scanned.get("shop").packages == {}, "unscanned assets keep what they declare"
 
 

@@ -40,7 +40,7 @@ def test_flaky_canary_is_caught_by_analysis_and_rolled_back(traffic: TrafficLab)
     assert errors["outcome"] == "fail" and errors["canary_value"] > 0.2
     assert run.rolled_back
     assert run.progress.count(UnitState.SKIPPED) == 5, "the rest of the pool is never touched"
-    versions = traffic.loop.run(traffic.real.packages.installed("lab-01", ["pw-web"]))  # type: ignore[union-attr]
+    versions = traffic.loop.run(traffic.real.packages.installed("lab-01", ["pw-web"]))
     assert versions == {"pw-web": "1.0-1"}, "the canary is back on the old build"
     assert 0 < run.load.failed <= canary_share(run, 6) * run.load.requests, run.load.causes()
 
