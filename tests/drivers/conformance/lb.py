@@ -1,8 +1,4 @@
-"""Conformance suites: one base class per driver protocol, subclassed for each implementation.
-
-A subclass provides the fixtures named in each class docstring; the tests then hold the
-simulated estate and the real drivers (against the lab) to the same contract.
-"""
+"""Conformance of load balancers (drain, weights, blue-green) and their traffic metrics."""
 
 from __future__ import annotations
 
@@ -13,110 +9,9 @@ from typing import Any
 
 import pytest
 
-from patchwarden.drivers.protocols import HealthChecker, HealthResult, PackageDriver, PowerDriver
+from conformance.run import Run
+from patchwarden.drivers.protocols import RequestSample, TrafficMetrics
 from patchwarden.errors import DriverError
-
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
-
-
-@dataclass(frozen=True)
-class PackageCase:
-    """A host, a package installed there at ``old``, and another available version ``new``."""
-
-    host: str
-    name: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class Breakage:
-    """How to make a healthy host unhealthy, and how to repair it."""
-
-    host: str
-    breaks: Callable[[], None]
-    repairs: Callable[[], None]
-
-
-class PackageDriverConformance:
-    """Fixtures: ``run``, ``package_driver``, ``package_case``."""
-
-    def test_installed_reports_the_version(
-        self, run: Run, package_driver: PackageDriver, package_case: PackageCase
-    ) -> None:
-        got = run(package_driver.installed(package_case.host, [package_case.name]))
-        assert got == {package_case.name: package_case.old}
-
-    def test_absent_packages_are_omitted(
-        self, run: Run, package_driver: PackageDriver, package_case: PackageCase
-    ) -> None:
-        got = run(
-            package_driver.installed(package_case.host, ["pw-no-such-package", package_case.name])
-        )
-        assert set(got) == {package_case.name}
-
-    def test_install_sets_the_exact_version_up_and_back_down(
-        self, run: Run, package_driver: PackageDriver, package_case: PackageCase
-    ) -> None:
-        c = package_case
-        run(package_driver.install(c.host, {c.name: c.new}))
-        assert run(package_driver.installed(c.host, [c.name])) == {c.name: c.new}
-        run(package_driver.install(c.host, {c.name: c.old}))
-        assert run(package_driver.installed(c.host, [c.name])) == {c.name: c.old}
-
-    def test_installing_the_installed_version_changes_nothing(
-        self, run: Run, package_driver: PackageDriver, package_case: PackageCase
-    ) -> None:
-        c = package_case
-        run(package_driver.install(c.host, {c.name: c.old}))
-        assert run(package_driver.installed(c.host, [c.name])) == {c.name: c.old}
-
-
-class PowerDriverConformance:
-    """Fixtures: ``run``, ``power_driver``, ``power_host``."""
-
-    reboot_timeout_s = 60.0
-
-    def test_boot_id_is_stable_between_reboots(
-        self, run: Run, power_driver: PowerDriver, power_host: str
-    ) -> None:
-        first = run(power_driver.boot_id(power_host))
-        assert first and run(power_driver.boot_id(power_host)) == first
-
-    def test_reboot_returns_a_new_boot_id_that_the_host_then_reports(
-        self, run: Run, power_driver: PowerDriver, power_host: str
-    ) -> None:
-        before = run(power_driver.boot_id(power_host))
-        after = run(power_driver.reboot(power_host, self.reboot_timeout_s))
-        assert after != before
-        assert run(power_driver.boot_id(power_host)) == after
-
-    def test_unknown_host_is_a_driver_error(self, run: Run, power_driver: PowerDriver) -> None:
-        with pytest.raises(DriverError):
-            run(power_driver.boot_id("no-such-host"))
-
-
-class HealthCheckerConformance:
-    """Fixtures: ``run``, ``health_checker``, ``breakage``."""
-
-    def test_healthy_host_passes(
-        self, run: Run, health_checker: HealthChecker, breakage: Breakage
-    ) -> None:
-        result = run(health_checker.check(breakage.host))
-        assert isinstance(result, HealthResult)
-        assert result.ok, result.detail
-
-    def test_broken_host_fails_then_passes_once_repaired(
-        self, run: Run, health_checker: HealthChecker, breakage: Breakage
-    ) -> None:
-        breakage.breaks()
-        try:
-            broken = run(health_checker.check(breakage.host))
-            assert not broken.ok
-            assert broken.detail, "a failed check says why"
-        finally:
-            breakage.repairs()
-        assert run(health_checker.check(breakage.host)).ok
 
 
 @dataclass(frozen=True)
@@ -221,3 +116,82 @@ class LoadBalancerConformance:
             run(lb_driver.switch(lb_case.blue_green_pool, "purple"))
         with pytest.raises(DriverError):
             run(lb_driver.active_side(lb_case.pool))
+
+
+@dataclass(frozen=True)
+class MetricsCase:
+    """A member of a pool that serves traffic, and how long a window to read.
+
+    The member must belong to ``pool`` both for the metrics and for the suite's
+    ``lb_driver``, which takes it out of rotation in one test.
+    """
+
+    pool: str
+    member: str
+    window_s: float = 5.0
+
+
+class TrafficMetricsConformance:
+    """Fixtures: ``run``, ``metrics`` (a TrafficMetrics), ``metrics_case``, ``lb_driver``.
+
+    ``lb_sleep`` (as in :class:`LoadBalancerConformance`) lets the load balancer's time pass.
+    """
+
+    drain_timeout_s = 30.0
+
+    @pytest.fixture
+    def lb_sleep(self) -> Callable[[float], Coroutine[Any, Any, None]]:
+        """How to let the load balancer's time pass (a simulation's clock overrides it)."""
+        return asyncio.sleep
+
+    def test_a_serving_member_has_samples_that_make_sense(
+        self, run: Run, metrics: TrafficMetrics, metrics_case: MetricsCase
+    ) -> None:
+        c = metrics_case
+        samples = run(metrics.samples(c.pool, c.member, c.window_s))
+        assert samples, f"{c.member} serves traffic, yet no request in {c.window_s} s"
+        assert all(isinstance(s, RequestSample) for s in samples)
+        assert all(s.latency_ms >= 0 for s in samples), "latency is never negative"
+        assert any(s.ok for s in samples), "a healthy member answers most requests well"
+
+    def test_a_longer_window_holds_at_least_as_many_requests(
+        self, run: Run, metrics: TrafficMetrics, metrics_case: MetricsCase
+    ) -> None:
+        c = metrics_case
+        short = run(metrics.samples(c.pool, c.member, c.window_s / 5))
+        long = run(metrics.samples(c.pool, c.member, c.window_s))
+        assert len(short) <= len(long)
+        assert run(metrics.samples(c.pool, c.member, 0)) == [], "an empty window holds nothing"
+
+    def test_unknown_member_and_pool_are_driver_errors(
+        self, run: Run, metrics: TrafficMetrics, metrics_case: MetricsCase
+    ) -> None:
+        with pytest.raises(DriverError):
+            run(metrics.samples(metrics_case.pool, "no-such-member", 1))
+        with pytest.raises(DriverError):
+            run(metrics.samples("no-such-pool", metrics_case.member, 1))
+
+    def test_a_member_out_of_rotation_serves_no_new_requests(
+        self,
+        run: Run,
+        metrics: TrafficMetrics,
+        metrics_case: MetricsCase,
+        lb_driver: Any,
+        lb_sleep: Any,
+    ) -> None:
+        c = metrics_case
+
+        async def drain_and_wait() -> None:
+            await lb_driver.drain(c.pool, c.member)
+            waited = 0.0
+            while await lb_driver.sessions(c.pool, c.member) > 0:
+                assert waited < self.drain_timeout_s, f"{c.member} never drained"
+                await lb_sleep(0.1)
+                waited += 0.1
+            await lb_sleep(c.window_s / 5 + 0.5)  # requests answered before the drain age out
+
+        run(drain_and_wait())
+        try:
+            assert run(metrics.samples(c.pool, c.member, c.window_s / 5)) == []
+        finally:
+            run(lb_driver.enable(c.pool, c.member))
