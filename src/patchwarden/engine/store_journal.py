@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from patchwarden.engine.journal import journal_record
 from patchwarden.engine.machine import Record
 from patchwarden.store import Store
 
@@ -23,9 +24,10 @@ class StoreJournal:
         self.times = [e.at for e in events]
 
     def append(self, step_id: str, event: str, payload: Mapping[str, Any], at: datetime) -> None:
-        """Commit the record, then remember it."""
-        self.store.append_event(self.run_id, step_id, event, payload, at)
-        self._records.append(Record(step_id, event, dict(payload)))
+        """Commit the record, then remember it as a reopened journal would read it."""
+        record = journal_record(step_id, event, payload, at)
+        self.store.append_event(self.run_id, step_id, event, record.payload, at)
+        self._records.append(record)
         self.times.append(at)
 
     def records(self) -> Sequence[Record]:
