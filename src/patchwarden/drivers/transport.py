@@ -27,6 +27,7 @@ __all__ = [
     "CommandResult",
     "LocalTransport",
     "Transport",
+    "check_env_names",
     "command_vector",
 ]
 
@@ -101,14 +102,26 @@ def command_vector(
         raise DriverError("empty command")
     vector = list(argv)
     if env:
-        for name in env:
-            if not _ENV_NAME.match(name):
-                raise DriverError(f"invalid environment variable name {name!r}")
+        check_env_names(env)
         vector = ["env", *(f"{k}={v}" for k, v in env.items()), *vector]
     if sudo:
         # -n: never prompt for a password; a patch run has nobody to type it.
         vector = ["sudo", "-n", *vector]
     return vector
+
+
+def check_env_names(env: Mapping[str, str]) -> None:
+    """Refuse a variable name a shell or ``env`` would read as something else.
+
+    Example:
+        >>> check_env_names({"A=B; rm -rf /": "x"})
+        Traceback (most recent call last):
+        ...
+        patchwarden.errors.DriverError: invalid environment variable name 'A=B; rm -rf /'
+    """
+    for name in env:
+        if not _ENV_NAME.match(name):
+            raise DriverError(f"invalid environment variable name {name!r}")
 
 
 class LocalTransport:
@@ -128,6 +141,8 @@ class LocalTransport:
     ) -> CommandResult:
         """Run ``argv`` here; ``host`` only labels the result."""
         vector = command_vector(argv, env if self.sudo else None, self.sudo)
+        if env and not self.sudo:
+            check_env_names(env)  # as every transport does, though exec alone would take most
         child_env = None if self.sudo or not env else {**os.environ, **env}
         try:
             process = await asyncio.create_subprocess_exec(
