@@ -1,1 +1,1 @@
-"""Pure assessment: responsibility, matching, risk and decisions."""
+"""Pure assessment: matching, risk and decisions, baselines, compliance and drift."""

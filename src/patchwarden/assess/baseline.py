@@ -37,6 +37,7 @@ from patchwarden.assess.policy import Classification
 from patchwarden.assess.risk import classify
 from patchwarden.domain.advisories import Advisory, Affected, Severity
 from patchwarden.domain.base import Value
+from patchwarden.domain.ecosystems import OS_FAMILY_ECOSYSTEM
 
 __all__ = [
     "ApprovalRule",
@@ -49,20 +50,11 @@ __all__ = [
     "take_snapshot",
 ]
 
-# OS family -> the OSV ecosystem its packages live in (as in assess.match).
-_FAMILY_ECOSYSTEM = {
-    "debian": "debian",
-    "ubuntu": "ubuntu",
-    "alma": "almalinux",
-    "rocky": "rocky linux",
-    "rhel": "red hat",
-    "alpine": "alpine",
-}
-
 
 def baseline_ecosystem(os_family: str) -> str:
     """The lower-case OSV ecosystem base name of an OS family (or the name itself)."""
-    return _FAMILY_ECOSYSTEM.get(os_family.lower(), os_family.lower())
+    family = os_family.lower()
+    return OS_FAMILY_ECOSYSTEM.get(family, family).lower()
 
 
 class ApprovalRule(Value):

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from patchwarden.assess.baseline import BaselinePatch, BaselineSnapshot
-from patchwarden.assess.match import AdvisoryIndex, asset_ecosystem
-from patchwarden.assess.responsibility import owner_of
+from patchwarden.assess.match import AdvisoryIndex
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.assets import AssetBase, Owner
+from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.responsibility import owner_of
 from patchwarden.errors import PatchwardenError
 from patchwarden.versions import compare, ecosystem_for
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from patchwarden.assess.policy import Policy
-from patchwarden.assess.responsibility import responsibility_of
 from patchwarden.assess.risk import (
     PatchFailures,
     Redundancy,
@@ -39,6 +38,7 @@ from patchwarden.assess.sla import FindingKey, due_date
 from patchwarden.domain.advisories import Action, Advisory, Decision, Finding, Severity
 from patchwarden.domain.assets import AssetBase, Criticality, Owner
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
+from patchwarden.domain.responsibility import responsibility_of
 
 __all__ = ["DecisionContext", "decide", "decide_all"]
 

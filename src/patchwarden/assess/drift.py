@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from patchwarden.assess.baseline import BaselineSnapshot
-from patchwarden.assess.match import asset_ecosystem
 from patchwarden.domain.assets import AssetBase, Cluster, LoadBalancer
+from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import PatchwardenError
 from patchwarden.versions import compare

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from patchwarden.domain.advisories import Advisory, Affected, Finding
-from patchwarden.domain.assets import AssetBase
+from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import InvalidVersion
 from patchwarden.feeds.ranges import CompiledAffected, compile_affected, scheme_of, versions_to_rank
@@ -38,21 +38,11 @@ __all__ = [
     "Hit",
     "InstalledTable",
     "TableMatch",
-    "asset_ecosystem",
     "match_findings",
     "match_table",
     "split_ecosystem",
 ]
 
-# OS family -> OSV ecosystem name of its packages.
-_FAMILY_ECOSYSTEM = {
-    "debian": "Debian",
-    "ubuntu": "Ubuntu",
-    "alma": "AlmaLinux",
-    "rocky": "Rocky Linux",
-    "rhel": "Red Hat",
-    "alpine": "Alpine",
-}
 # OSV names these releases by major version (Debian:12, AlmaLinux:9) and Alpine by
 # major.minor (Alpine:v3.19), while hosts report 12.5, 9.4 or 3.19.1.
 _MAJOR_ONLY = {"debian", "almalinux", "rocky linux", "red hat"}
@@ -74,16 +64,6 @@ def split_ecosystem(osv_ecosystem: str) -> tuple[str, str]:
     elif base in _MAJOR_MINOR:
         release = ".".join(release.split(".")[:2])
     return base, release
-
-
-def asset_ecosystem(asset: AssetBase) -> str:
-    """The OSV ecosystem of an asset's packages, e.g. ``Debian:12``; ``""`` if unknown."""
-    if asset.ecosystem:
-        return asset.ecosystem
-    if asset.os is None or asset.os.family not in _FAMILY_ECOSYSTEM:
-        return ""
-    name = _FAMILY_ECOSYSTEM[asset.os.family]
-    return f"{name}:{asset.os.release}" if asset.os.release else name
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from rich.table import Table
 
 from patchwarden.assess.assessment import Assessment, assess
 from patchwarden.assess.diff import diff_findings
-from patchwarden.assess.responsibility import owner_of
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.responsibility import owner_of
 from patchwarden.errors import UsageError
 from patchwarden.inventory import read_inventory
 from patchwarden.service.assessments import (

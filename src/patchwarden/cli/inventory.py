@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from patchwarden.assess.responsibility import responsibility_of
+from patchwarden.domain.responsibility import responsibility_of
 from patchwarden.inventory import LoadedInventory, read_inventory
 from patchwarden.service.sources import demo_inventory
 

@@ -7,8 +7,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from patchwarden.assess.match import asset_ecosystem
-from patchwarden.assess.responsibility import owner_of
 from patchwarden.domain.advisories import Advisory, Decision
 from patchwarden.domain.assets import (
     AssetBase,
@@ -20,8 +18,10 @@ from patchwarden.domain.assets import (
     Vm,
 )
 from patchwarden.domain.campaign import Campaign, Selector
+from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Batch, Plan, PlanNote, Wave
+from patchwarden.domain.responsibility import owner_of
 from patchwarden.planning.context import GroupContext, memberships
 from patchwarden.planning.order import check_prerequisites, install_order, respect_patch_after
 from patchwarden.planning.steps import PatchSet

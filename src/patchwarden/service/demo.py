@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from patchwarden.assess.assessment import Assessment, assess
-from patchwarden.assess.responsibility import owner_of
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
+from patchwarden.domain.responsibility import owner_of
 from patchwarden.drivers.sim import FailurePlan, ScaledClock, SimEstate
 from patchwarden.engine.machine import Progress, UnitState
 from patchwarden.engine.runner import Runner

@@ -24,7 +24,6 @@ from patchwarden.assess.baseline import (
 from patchwarden.assess.compliance import AssetCompliance, check_compliance
 from patchwarden.assess.diff import diff_findings
 from patchwarden.assess.drift import drift
-from patchwarden.assess.responsibility import responsibility_of
 from patchwarden.assess.sla import (
     FindingKey,
     Snapshot,
@@ -35,6 +34,7 @@ from patchwarden.assess.sla import (
 from patchwarden.domain.advisories import Action, Advisory, Decision
 from patchwarden.domain.assets import Owner
 from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.responsibility import responsibility_of
 from patchwarden.engine.machine import UnitState
 from patchwarden.report import (
     AssetReport,

@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from patchwarden.assess.match import asset_ecosystem, split_ecosystem
+from patchwarden.assess.match import split_ecosystem
 from patchwarden.domain.assets import AssetBase, OsInfo
+from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apk import ApkDriver
 from patchwarden.drivers.apt import OS_RELEASE, AptDriver, parse_os_release

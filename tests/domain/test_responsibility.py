@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from patchwarden.assess.responsibility import KIND_LAYERS, RESPONSIBILITY, responsibility_of
 from patchwarden.domain.assets import (
     Application,
     Hypervisor,
@@ -14,6 +13,7 @@ from patchwarden.domain.assets import (
     StorageSystem,
     Vm,
 )
+from patchwarden.domain.responsibility import KIND_LAYERS, RESPONSIBILITY, responsibility_of
 
 CAP = {"vcpus": 8, "memory_gb": 32}
 
