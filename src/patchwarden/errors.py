@@ -12,7 +12,8 @@
     ├── DriverError                  a driver could not carry out an action
     │   ├── TransientDriverError     ... and trying again may help (timeouts, busy)
     │   └── NeedsPerson              ... the evidence is not clear: a person decides
-    └── CampaignFailed               the work ran and failed (exit code 1)
+    ├── CampaignFailed               the work ran and failed (exit code 1)
+    └── RunBusy                      another process drives that run (exit code 3)
 
 Input errors are for people: each problem names where it is (file, line, field), what is
 wrong, and how to fix it.
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidVersion",
     "PatchwardenError",
     "Problem",
+    "RunBusy",
     "StoreError",
     "NeedsPerson",
     "TransientDriverError",
@@ -127,3 +129,9 @@ class NeedsPerson(DriverError):
 
 class CampaignFailed(PatchwardenError):
     """A campaign ran and failed (a step failed past the error budget)."""
+
+
+class RunBusy(PatchwardenError):
+    """Another process holds the run's lease: one runner per run (exit code 3, try later)."""
+
+    exit_code = 3

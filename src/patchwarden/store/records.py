@@ -17,6 +17,7 @@ __all__ = [
     "InventoryCounts",
     "InventoryRecord",
     "JournalEvent",
+    "LeaseRecord",
     "PlanRecord",
     "RunRecord",
     "UpsertCounts",
@@ -109,6 +110,16 @@ class RunRecord:
     started_at: datetime
     finished_at: datetime | None
     summary: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """Who drives a run, since when and until when (it may have expired)."""
+
+    run_id: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)

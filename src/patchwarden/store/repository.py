@@ -27,6 +27,7 @@ from patchwarden.store import advisories as advisory_ops
 from patchwarden.store import assessments as assessment_ops
 from patchwarden.store import changes as change_ops
 from patchwarden.store import inventory as inventory_ops
+from patchwarden.store import leases as lease_ops
 from patchwarden.store import runs as run_ops
 from patchwarden.store import scans as scan_ops
 from patchwarden.store.advisories import AdvisoryInput
@@ -37,6 +38,7 @@ from patchwarden.store.records import (
     InventoryCounts,
     InventoryRecord,
     JournalEvent,
+    LeaseRecord,
     PlanRecord,
     RunRecord,
     UpsertCounts,
@@ -293,6 +295,52 @@ class Store:
         """The run started last, or ``None`` if there is none."""
         with self._session("read the latest run", write=False) as session:
             return run_ops.latest_run(session)
+
+    # -- leases: one runner per run ---------------------------------------------------
+
+    def take_lease(
+        self,
+        run_id: str,
+        holder: str,
+        now: datetime,
+        expires_at: datetime,
+        *,
+        take_over: str | None = None,
+    ) -> LeaseRecord:
+        """Hold a run until ``expires_at`` unless another holder's lease is still valid.
+
+        Returns the lease as it stands: held by ``holder`` if taken, else by the other.
+        ``take_over`` names a holder known to be gone, whose lease may be taken early.
+
+        Raises:
+            KeyError: no run has this id.
+        """
+        try:
+            with self._session("take the run's lease", write=True) as session:
+                return lease_ops.take_lease(session, run_id, holder, now, expires_at, take_over)
+        except StoreError as exc:
+            # Another process inserted the first lease between our read and our insert.
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+        lease = self.lease(run_id)
+        if lease is None:
+            raise StoreError(f"could not take the lease of run {run_id}: it vanished")
+        return lease
+
+    def renew_lease(self, run_id: str, holder: str, expires_at: datetime) -> bool:
+        """Extend ``holder``'s lease; ``False`` if it no longer holds the run."""
+        with self._session("renew the run's lease", write=True) as session:
+            return lease_ops.renew_lease(session, run_id, holder, expires_at)
+
+    def release_lease(self, run_id: str, holder: str) -> bool:
+        """Give a run up; ``False`` if ``holder`` did not hold it."""
+        with self._session("release the run's lease", write=True) as session:
+            return lease_ops.release_lease(session, run_id, holder)
+
+    def lease(self, run_id: str) -> LeaseRecord | None:
+        """The run's lease as stored (perhaps expired), or ``None``."""
+        with self._session("read the run's lease", write=False) as session:
+            return lease_ops.get_lease(session, run_id)
 
     # -- journal ----------------------------------------------------------------------
 

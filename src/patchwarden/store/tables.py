@@ -37,6 +37,7 @@ __all__ = [
     "JournalEntry",
     "Plan",
     "Run",
+    "RunLease",
     "Scan",
     "UtcDateTime",
     "as_utc",
@@ -181,6 +182,21 @@ class Run(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     summary: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+
+
+class RunLease(Base):
+    """Which process drives a run, until when: one runner per run.
+
+    The holder renews ``expires_at`` while it works; another process takes the run over only
+    after it expired (or, on the same machine, once the holder's process is gone).
+    """
+
+    __tablename__ = "run_leases"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class JournalEntry(Base):
