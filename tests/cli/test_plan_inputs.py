@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchwarden.service.apply import estate_inputs
+from patchwarden.service.inputs import estate_inputs
 from patchwarden.service.scan import HostScan, record_scans
 from patchwarden.store import open_store
 
@@ -30,7 +30,7 @@ def test_scanned_packages_and_stored_advisories_drive_the_plan(tmp_path: Path) -
     advisory = tmp_path / "osv.json"
     advisory.write_text(json.dumps(OSV))
     with open_store(f"sqlite:///{tmp_path / 'pw.db'}") as store:
-        declared, _, _ = estate_inputs(store, [inventory], [advisory])
+        declared = estate_inputs(store, [inventory], [advisory]).inventory
         assert declared.get("web-1").packages == {}  # nothing declared, nothing scanned yet
         scan = HostScan(
             asset_id="web-1",
@@ -41,6 +41,7 @@ def test_scanned_packages_and_stored_advisories_drive_the_plan(tmp_path: Path) -
             os_release={"ID": "debian", "VERSION_ID": "12"},
         )
         record_scans(store, [scan])
-        scanned, advisories, warnings = estate_inputs(store, [inventory], [advisory])
+        inputs = estate_inputs(store, [inventory], [advisory])
+    scanned, advisories, warnings = inputs.inventory, inputs.advisories, inputs.warnings
     assert scanned.get("web-1").packages == {"pw-web": "1.0-1"}
-    assert [a.id for a in advisories] == ["TEST-1"] and warnings == []
+    assert [a.id for a in advisories] == ["TEST-1"] and warnings == ()

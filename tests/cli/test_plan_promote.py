@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from patchwarden.cli.main import main
-from patchwarden.cli.plan import load_build
+from patchwarden.cli.options import parse_at
 from patchwarden.domain.plan import Plan
+from patchwarden.service.apply import plan_from_files
 from patchwarden.store import Store, open_store, resolve_url
 
 CAMPAIGN = Path(__file__).parents[1] / "golden" / "plans" / "demo-windows.yaml"
@@ -51,7 +53,8 @@ def rescan_clean(store: Store, at: datetime) -> None:
 
 @pytest.fixture
 def plan() -> Plan:
-    return load_build(CAMPAIGN, [], [], AT).plan
+    with open_store(resolve_url(None, os.environ)) as store:
+        return plan_from_files(store, CAMPAIGN, [], [], parse_at(AT))[0].plan
 
 
 def promote(capsys: pytest.CaptureFixture[str], at: str, *extra: str) -> tuple[int, str]:

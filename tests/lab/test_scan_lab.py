@@ -21,7 +21,7 @@ from patchwarden.assess.assessment import assess
 from patchwarden.cli.main import main
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.inventory import read_inventory
-from patchwarden.service.assessments import stored_advisories
+from patchwarden.service.feeds import stored_advisories
 from patchwarden.service.scan import host_transport, latest_scans, scan_assets, scanned_inventory
 from patchwarden.store import open_store, resolve_url
 from patchwarden.testing.lab import Lab

@@ -21,11 +21,9 @@ from rich.table import Table
 
 from patchwarden.assess.assessment import Assessment, assess
 from patchwarden.assess.diff import diff_findings
-from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.responsibility import owner_of
 from patchwarden.errors import UsageError
-from patchwarden.inventory import read_inventory
 from patchwarden.service.assessments import (
     first_seen_in_store,
     latest_pair,
@@ -33,15 +31,12 @@ from patchwarden.service.assessments import (
     load_run,
     record_assessment,
     run_outcome,
-    stored_advisories,
-    stored_inventory,
 )
+from patchwarden.service.inputs import EstateInputs, Origin, estate_inputs
 from patchwarden.service.policy import read_policy
-from patchwarden.service.scan import latest_scans, scanned_inventory
-from patchwarden.service.sources import demo_advisories, demo_inventory
 from patchwarden.store import Store, open_store, resolve_url
 
-__all__ = ["app", "load_estate"]
+__all__ = ["app"]
 
 # No help= here: the callback's docstring, with its example, is the command's help.
 app = typer.Typer(invoke_without_command=True)
@@ -65,30 +60,19 @@ _TABLE = ("asset_id", "env", "advisory_id", "package", "severity", "action", "du
 _FORMATS = ("table", "json", "csv")
 
 
-def load_estate(store: Store, files: list[Path], demo: bool) -> tuple[Inventory, list[Advisory]]:
-    """The inventory and advisories to work on: the demo's, files plus stored, or stored."""
-    if demo:
-        return demo_inventory().inventory, demo_advisories()
-    inventory = read_inventory(files).inventory if files else stored_inventory(store)
-    if inventory is None:
-        raise UsageError("no inventory: pass --inventory FILE, import one first, or use --demo")
-    # What hosts reported beats what the inventory declares, where a scan exists.
-    inventory, _ = scanned_inventory(inventory, latest_scans(store))
-    return inventory, stored_advisories(store)
-
-
-def _remember(store: Store, files: list[Path], demo: bool, advisories: list[Advisory]) -> None:
+def _remember(store: Store, inputs: EstateInputs) -> None:
     """Store what was assessed, so ``report`` and later runs work from the same estate."""
-    if not files and not demo:
+    loaded = inputs.loaded
+    if inputs.origin is Origin.STORED or loaded is None:
         return  # assessed the stored inventory: nothing new to keep
-    loaded = demo_inventory() if demo else read_inventory(files)
     inventory = loaded.inventory
     store.replace_inventory(
         inventory,
         {a.id: owner_of(a).value for a in inventory.assets},
         {a.id: loaded.source_of(a.id) for a in inventory.assets},
     )
-    if demo:
+    if inputs.origin is Origin.DEMO:
+        advisories = inputs.advisories
         store.upsert_advisories(
             (a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in advisories
         )
@@ -173,7 +157,8 @@ def assess_command(
     _check_format(fmt)
     chosen = read_policy(policy)
     with open_store(resolve_url(db, os.environ)) as store:
-        estate, advisories = load_estate(store, inventory, demo)
+        inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
+        estate, advisories = inputs.inventory, inputs.advisories
         outcome = run_outcome(load_run(store))
         result = assess(
             estate,
@@ -186,7 +171,7 @@ def assess_command(
         _, previous = latest_pair(store)
         ident = None
         if record:
-            _remember(store, inventory, demo, advisories)
+            _remember(store, inputs)
             ident = record_assessment(store, result, estate)
     rows = [r for r in _rows(result, estate) if action is None or r["action"] == action]
     _print(rows, fmt, _TABLE if fmt == "table" else _COLUMNS)

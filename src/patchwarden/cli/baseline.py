@@ -18,8 +18,9 @@ from rich.table import Table
 from patchwarden.assess.baseline import baseline_ecosystem, take_snapshot
 from patchwarden.assess.compliance import PatchState
 from patchwarden.assess.drift import drift, version_rows
-from patchwarden.cli.assess import load_estate
-from patchwarden.service.assessments import load_run, run_outcome, stored_advisories
+from patchwarden.service.assessments import load_run, run_outcome
+from patchwarden.service.feeds import stored_advisories
+from patchwarden.service.inputs import estate_inputs
 from patchwarden.service.policy import read_baselines
 from patchwarden.service.reporting import check_baselines
 from patchwarden.service.sources import demo_advisories
@@ -126,7 +127,8 @@ def check(
     _check_format(fmt)
     sets = read_baselines(baselines)
     with open_store(resolve_url(db, os.environ)) as store:
-        estate, advisories = load_estate(store, inventory, demo)
+        inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
+        estate, advisories = inputs.inventory, inputs.advisories
         failed = {} if demo else run_outcome(load_run(store)).failed
     result = check_baselines(
         estate, {a.id: a for a in advisories}, sets, datetime.now(UTC), failed=failed
@@ -190,7 +192,8 @@ def drift_command(
     _check_format(fmt)
     sets = read_baselines(baselines)
     with open_store(resolve_url(db, os.environ)) as store:
-        estate, advisories = load_estate(store, inventory, demo)
+        inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
+        estate, advisories = inputs.inventory, inputs.advisories
     groups = drift(estate)
     rows = [{"group": f"{g.kind} {g.name}", **asdict(d)} for g in groups for d in g.deviations]
     if fmt == "json":

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import typer
 
-from patchwarden.cli.plan import load_build
+from patchwarden.cli.options import echo_warnings, parse_at
 from patchwarden.domain.change import ChangeRecord
 from patchwarden.errors import UsageError
+from patchwarden.service.apply import plan_from_files
 from patchwarden.service.change import (
     approve_change,
     draft_change,
@@ -73,13 +74,14 @@ def submit(
     Example: patchwarden change submit campaign.yaml --as alice
     """
     requester = who(as_)
-    built = load_build(campaign, inventory, advisories, at)
-    a = built.assessment
-    draft = draft_change(
-        built.plan, built.campaign, built.inventory, a.findings, a.decisions, requester,
-        _now(), emergency=emergency or None, title=title,
-    )  # fmt: skip
     with _store(db) as store:
+        built, warnings = plan_from_files(store, campaign, inventory, advisories, parse_at(at))
+        echo_warnings(warnings)
+        a = built.assessment
+        draft = draft_change(
+            built.plan, built.campaign, built.inventory, a.findings, a.decisions, requester,
+            _now(), emergency=emergency or None, title=title,
+        )  # fmt: skip
         record = submit_change(store, built.plan, draft, _now())
     if not needs_change(built.plan, built.campaign):
         envs = ", ".join(built.campaign.change.required_for)

@@ -8,20 +8,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+from patchwarden.cli.progress import WaveBars
 from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import TERMINAL, UnitState
-from patchwarden.engine.machine import Progress as EngineProgress
-from patchwarden.service.demo import run_demo
+from patchwarden.engine.machine import UnitState
+from patchwarden.service.demo import DemoResult, run_demo
 from patchwarden.store import resolve_url
 
 __all__ = ["register"]
@@ -53,52 +45,47 @@ def demo(
     Example: patchwarden demo --out /tmp/pw-demo --seed 3
     """
     console = Console()
-    url = resolve_url(db, os.environ)
-    bars = Progress(
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-    tasks: dict[str, tuple[TaskID, list[str]]] = {}
+    bars = WaveBars(console, elapsed=True)
 
     def on_plan(plan: Plan) -> None:
         console.print(
             f"[bold]Plan[/] {plan.campaign!r}: {len(plan.waves)} waves, {len(plan.units())} units, "
             f"hash {plan.digest()[:12]}"
         )
-        for wave in plan.waves:
-            ids = [u.id for b in wave.batches for u in b.units]
-            tasks[wave.id] = (bars.add_task(wave.id, total=len(ids), status=wave.strategy), ids)
+        bars.track(plan)
         bars.start()
-
-    def on_progress(progress: EngineProgress) -> None:
-        for task, ids in tasks.values():
-            states = Counter(progress.units[i] for i in ids)
-            done = sum(n for s, n in states.items() if s in TERMINAL)
-            bad = states[UnitState.ROLLED_BACK] + states[UnitState.FAILED]
-            status = (
-                f"[red]{bad} rolled back[/]"
-                if bad
-                else ("[green]done[/]" if done == len(ids) else "")
-            )
-            bars.update(task, completed=done, status=status)
 
     try:
         result = run_demo(
             out,
-            url,
+            resolve_url(db, os.environ),
             seed=seed,
             speed=speed,
             inject_failures=not no_failures,
             on_plan=on_plan,
-            on_progress=on_progress,
+            on_progress=bars.update,
         )
     finally:
         bars.stop()
+    _print_decisions(console, result)
+    _print_outcome(console, result)
+
+
+def _print_decisions(console: Console, result: DemoResult) -> None:
+    """How many findings got each action, and one reason of each, most urgent first."""
+    acts = result.before.actions()
+    console.print(
+        "Decisions: "
+        + ", ".join(f"{n} {a.value}" for a, n in sorted(acts.items(), key=lambda kv: kv[0].value))
+    )
+    for action in ("emergency", "next_window", "defer", "ignore"):
+        d = next((d for d in result.before.decisions if d.action.value == action), None)
+        if d is not None:
+            console.print(f"  {d.asset_id} {d.advisory_id} {d.package}: {d.reason}", markup=False)
+
+
+def _print_outcome(console: Console, result: DemoResult) -> None:
+    """Findings before and after, what the campaign did, and where the report is."""
     table = Table(title="Outcome", show_header=True)
     table.add_column("")
     table.add_column("before", justify="right")
@@ -106,16 +93,6 @@ def demo(
     table.add_row(
         "open findings", str(len(result.before.findings)), str(len(result.after.findings))
     )
-    acts = result.before.actions()
-    console.print(
-        "Decisions: "
-        + ", ".join(f"{n} {a.value}" for a, n in sorted(acts.items(), key=lambda kv: kv[0].value))
-    )
-    # One example of each action, most urgent first: what the reasons read like.
-    for action in ("emergency", "next_window", "defer", "ignore"):
-        d = next((d for d in result.before.decisions if d.action.value == action), None)
-        if d is not None:
-            console.print(f"  {d.asset_id} {d.advisory_id} {d.package}: {d.reason}", markup=False)
     console.print(table)
     units = Counter(result.progress.units.values())
     console.print(

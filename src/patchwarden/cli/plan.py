@@ -15,16 +15,17 @@ from typing import Any
 
 import typer
 
+from patchwarden.cli.options import echo_warnings, parse_at
 from patchwarden.domain.plan import Plan, Step, Unit, Wave
 from patchwarden.domain.window import WindowSpec, format_duration
 from patchwarden.errors import UsageError
 from patchwarden.planning.windows import batch_timing
-from patchwarden.service.apply import estate_inputs
-from patchwarden.service.campaigns import PlanBuild, build_plan, read_campaign
+from patchwarden.service.apply import plan_from_files
+from patchwarden.service.campaigns import PlanBuild
 from patchwarden.service.whatif import WhatIf, simulate_plan
 from patchwarden.store import open_store, resolve_url
 
-__all__ = ["load_build", "parse_at", "register", "render_plan"]
+__all__ = ["register", "render_plan"]
 
 WIDTH = 100
 
@@ -32,35 +33,6 @@ WIDTH = 100
 def register(app: typer.Typer) -> None:
     """Add the ``plan`` command to the app."""
     app.command("plan")(plan)
-
-
-def parse_at(text: str | None) -> datetime:
-    """``--at`` as an aware instant: ISO 8601, UTC when no offset is given; default now.
-
-    Raises:
-        UsageError: the text is not a date and time.
-    """
-    if text is None:
-        return datetime.now(UTC).replace(second=0, microsecond=0)
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise UsageError(
-            f"--at {text!r} is not a time; write e.g. 2026-11-24T22:00Z or 2026-11-24 22:00+01:00"
-        ) from error
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def load_build(
-    campaign: Path, inventory: list[Path], advisories: list[Path], at: str | None
-) -> PlanBuild:
-    """Read the inputs as `apply` does (see ``estate_inputs``) and plan."""
-    loaded = read_campaign(campaign)
-    with open_store(resolve_url(None, os.environ)) as store:
-        inv, records, warnings = estate_inputs(store, inventory, advisories)
-    for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    return build_plan(loaded, inv, records, parse_at(at))
 
 
 def plan(
@@ -88,7 +60,9 @@ def plan(
     """
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: use table or json")
-    built = load_build(campaign, inventory, advisories, at)
+    with open_store(resolve_url(None, os.environ)) as store:
+        built, warnings = plan_from_files(store, campaign, inventory, advisories, parse_at(at))
+    echo_warnings(warnings)
     if fmt == "json":
         typer.echo(built.plan.model_dump_json(indent=2))
     else:

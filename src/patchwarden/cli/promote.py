@@ -14,79 +14,24 @@ from pathlib import Path
 
 import typer
 
-from patchwarden.cli.plan import load_build, parse_at
-from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import Record, UnitState, evaluate
+from patchwarden.cli.options import echo_warnings, parse_at
 from patchwarden.errors import UsageError
 from patchwarden.planning.promotion import (
     Gate,
-    PatchOutcome,
-    Rescan,
-    UnitResult,
     needed_by_env,
-    outcomes_of_plan,
     promotion_gates,
     promotion_order,
 )
-from patchwarden.store import JournalEvent, Store, open_store, resolve_url
+from patchwarden.service.apply import plan_from_files
+from patchwarden.service.promotion import stored_outcomes
+from patchwarden.store import open_store, resolve_url
 
-__all__ = ["register", "render_gates", "stored_outcomes"]
-
-_RESULT = {
-    UnitState.SUCCEEDED: "succeeded",
-    UnitState.FAILED: "failed",
-    UnitState.ROLLED_BACK: "failed",
-    UnitState.RUNNING: "running",
-    UnitState.ROLLING_BACK: "running",
-}
+__all__ = ["register", "render_gates"]
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``promote`` command to the app."""
     app.command("promote")(promote)
-
-
-def _unit_results(plan: Plan, events: Sequence[JournalEvent]) -> dict[str, UnitResult]:
-    progress = evaluate(plan, [Record(e.step_id, e.event, e.payload) for e in events])
-    health_steps = {s.id for u in plan.units() for s in u.steps if s.action.value == "health"}
-    results = {}
-    for unit in plan.units():
-        result = _RESULT.get(progress.units[unit.id])
-        if result is None:  # pending, held or skipped: it never ran
-            continue
-        mine = [e for e in events if e.step_id.startswith(unit.id + "/")]
-        # A health check that had to be retried, or reports restarts, means the service
-        # flapped after the patch: the restart-loop check counts both.
-        restarts = sum(1 for e in mine if e.event == "retry" and e.step_id in health_steps)
-        restarts += sum(
-            int(e.payload.get("restarts", 0))
-            for e in mine
-            if e.step_id in health_steps and e.event == "succeeded"
-        )
-        results[unit.id] = UnitResult(
-            result,  # type: ignore[arg-type]  # one of the outcome literals, set just above
-            max((e.at for e in mine), default=None),
-            health_ok=result != "failed",
-            restarts=restarts,
-        )
-    return results
-
-
-def stored_outcomes(store: Store) -> list[PatchOutcome]:
-    """Every patch outcome the store's runs show, judged against the latest re-scan."""
-    latest = store.latest_assessment()
-    rescan = None
-    if latest is not None:
-        still = frozenset((f.asset_id, f.package) for f in store.findings_for(latest.id))
-        rescan = Rescan(latest.created_at, still)
-    outcomes: list[PatchOutcome] = []
-    for run in store.runs():
-        record = store.get_plan(run.plan_hash)
-        if record is None:
-            continue
-        plan = Plan.model_validate(record.data)
-        outcomes += outcomes_of_plan(plan, _unit_results(plan, store.events(run.id)), rescan)
-    return outcomes
 
 
 def promote(
@@ -108,10 +53,11 @@ def promote(
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: use table or json")
     now = parse_at(at)
-    built = load_build(campaign, inventory, advisories, at)
-    order = promotion_order(built.campaign.promotion, built.plan.environments)
     with open_store(resolve_url(db, os.environ)) as store:
+        built, warnings = plan_from_files(store, campaign, inventory, advisories, now)
         outcomes = stored_outcomes(store)
+    echo_warnings(warnings)
+    order = promotion_order(built.campaign.promotion, built.plan.environments)
     gates = promotion_gates(
         order, built.campaign.promotion, outcomes, now, needed_by_env(built.plan)
     )

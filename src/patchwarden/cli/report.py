@@ -15,9 +15,9 @@ from patchwarden.service.assessments import (
     history,
     latest_pair,
     load_run,
-    stored_advisories,
     stored_inventory,
 )
+from patchwarden.service.feeds import stored_advisories
 from patchwarden.service.policy import read_baselines
 from patchwarden.service.reporting import build_report
 from patchwarden.store import open_store, resolve_url

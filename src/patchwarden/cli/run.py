@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import TERMINAL, UnitState
-from patchwarden.engine.machine import Progress as EngineProgress
-from patchwarden.engine.steps import Drivers
-from patchwarden.errors import UsageError
-from patchwarden.service.apply import authorize, load_inventory, prepare_plan, sim_drivers_for_run
-from patchwarden.service.change import finish_change, start_change
-from patchwarden.service.real import (
-    load_real_inventory,
-    real_inventory_files,
-    real_run_drivers,
-    real_summary,
+from patchwarden.engine.lifecycle import RunState
+from patchwarden.engine.machine import UnitState
+from patchwarden.service.execution import (
+    RunSetup,
+    begin_apply,
+    begin_resume,
+    carry_out,
+    roll_back,
 )
-from patchwarden.service.runs import RunStatus, drive, load_plan, request, run_status, start_run
-from patchwarden.store import RunRecord, Store, open_store, resolve_url
+from patchwarden.service.runs import RunStatus, request, run_status
+from patchwarden.store import Store, open_store, resolve_url
 
 __all__ = ["register"]
 
 _DB = typer.Option(
     None, "--db", help="Database URL (default: PATCHWARDEN_DB, then the user data dir)."
 )
-# run state -> change outcome; a pause leaves the change in progress.
-_CHANGE_OUTCOME: dict[str, Literal["completed", "rolled_back", "failed"]] = {
-    "completed": "completed",
-    "rolled_back": "rolled_back",
-    "aborted": "rolled_back",
-}
-_FAILED = {"stopped", "completed_with_failures", "rolled_back", "aborted"}
 
 
 def register(app: typer.Typer) -> None:
@@ -52,39 +37,6 @@ def register(app: typer.Typer) -> None:
     app.command("resume")(resume)
     for name in ("pause", "abort", "rollback"):
         app.command(name, help=_REQUEST_HELP[name])(_requester(name))
-
-
-def _bars(console: Console) -> tuple[Progress, dict[str, tuple[TaskID, list[str]]]]:
-    bars = Progress(
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-    )
-    return bars, {}
-
-
-def _track(plan: Plan, bars: Progress, tasks: dict[str, tuple[TaskID, list[str]]]) -> None:
-    for wave in plan.waves:
-        ids = [u.id for b in wave.batches for u in b.units]
-        tasks[wave.id] = (bars.add_task(wave.id, total=len(ids), status=wave.strategy), ids)
-
-
-def _update(
-    progress: EngineProgress, bars: Progress, tasks: dict[str, tuple[TaskID, list[str]]]
-) -> None:
-    for task, ids in tasks.values():
-        states = Counter(progress.units[i] for i in ids)
-        done = sum(n for s, n in states.items() if s in TERMINAL)
-        bad = states[UnitState.ROLLED_BACK] + states[UnitState.FAILED]
-        skipped = states[UnitState.SKIPPED] + states[UnitState.HELD]
-        status = f"[red]{bad} failed/rolled back[/]" if bad else ""
-        if skipped:
-            status += f" [yellow]{skipped} skipped[/]"
-        bars.update(
-            task, completed=done, status=status or ("[green]done[/]" if done == len(ids) else "")
-        )
 
 
 def apply(
@@ -113,75 +65,42 @@ def apply(
     console = Console()
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(resolve_url(db, os.environ)) as store:
-        if not sim and not inventory:
-            raise UsageError("--real needs --inventory: the hosts to patch and how to reach them")
-        prepared = prepare_plan(store, source, inventory or [], now)
-        change = None
-        if sim:
-            console.print("simulated estate: nothing real is touched, no change approval needed")
-        else:
-            # Real work: the approved change's plan, inside a maintenance window, or nothing.
-            prepared, change = authorize(store, prepared, now)
-            if change is not None:
-                start_change(store, prepared.plan, _user(), now)
-                console.print(f"{change.label} approved by {', '.join(change.approvers)}")
-        plan = prepared.plan
-        run = start_run(store, plan, now)
-        console.print(
-            f"run [bold]{run.id}[/] of plan {plan.digest()[:12]} ({len(plan.units())} units)"
+        setup = begin_apply(
+            store, source, inventory or [], sim=sim, seed=seed, speed=speed, now=now, user=_user()
         )
         if sim:
-            drivers, estate = sim_drivers_for_run(prepared.inventory, seed, speed, now, None)
-            state = _drive(
-                console,
-                store,
-                run,
-                plan,
-                drivers,
-                lambda: {
-                    "sim": {
-                        "seed": seed,
-                        "inventory": prepared.inventory_files,
-                        "state": estate.snapshot(),
-                    }
-                },
-            )
-        else:
-            real = real_summary(prepared.inventory_files)
-            # Recorded before the first step: a runner killed mid-run leaves what resume needs.
-            run = store.set_run_state(run.id, run.state, summary=real)
-            drivers = real_run_drivers(prepared.inventory).drivers
-            state = _drive(console, store, run, plan, drivers, lambda: real)
-            if change is not None and state != "paused":
-                outcome = _CHANGE_OUTCOME.get(state, "failed")
-                finish_change(
-                    store, change.id, outcome, _user(), datetime.now(UTC), note=f"run {run.id}"
-                )
-    if state in _FAILED:
-        raise typer.Exit(1)
+            console.print("simulated estate: nothing real is touched, no change approval needed")
+        elif setup.approved is not None:
+            approved = setup.approved
+            console.print(f"{approved.label} approved by {', '.join(approved.approvers)}")
+        plan = setup.plan
+        console.print(
+            f"run [bold]{setup.run.id}[/] of plan {plan.digest()[:12]} ({len(plan.units())} units)"
+        )
+        state = _carry_out(console, store, setup)
+    _exit_for(state)
 
 
 def _user() -> str:
-    """Who is acting, for change records: $USER, as `patchwarden change` uses."""
+    """Who is acting, for change records and leases: $USER, as `patchwarden change` uses."""
     return os.environ.get("USER") or "unknown"
 
 
-def _drive(
-    console: Console,
-    store: Store,
-    run: RunRecord,
-    plan: Plan,
-    drivers: Drivers,
-    summary: Callable[[], dict[str, Any]],
-) -> str:
-    """Drive ``run`` with progress bars, then print its status; returns its final state."""
-    bars, tasks = _bars(console)
-    _track(plan, bars, tasks)
+def _exit_for(state: RunState) -> None:
+    """Exit 1 when the run did not do what it was meant to."""
+    if state.failed:
+        raise typer.Exit(1)
+
+
+def _carry_out(console: Console, store: Store, setup: RunSetup) -> RunState:
+    """Drive a run with progress bars, then print its status; returns its final state."""
+    from patchwarden.cli.progress import WaveBars  # noqa: PLC0415 - only a run draws bars
+
+    bars = WaveBars(console)
+    bars.track(setup.plan)
     with bars:
-        _, state = drive(
-            store, run, plan, drivers, lambda p: _update(p, bars, tasks), extra_summary=summary
-        )
-    _print_status(console, run_status(store, run.id))
+        state = carry_out(store, setup, _user(), bars.update)
+    _print_status(console, run_status(store, setup.run.id))
     return state
 
 
@@ -192,43 +111,23 @@ def resume(
 ) -> None:
     """Carry on a paused or interrupted run from its journal.
 
+    A run that has already ended (the crash came after its last step) is left as it is:
+    the command says so and exits as `apply` would have (0 when it completed). A run that
+    another process drives is refused with exit code 3.
+
     Example: patchwarden resume 3f2a...
     """
+    console = Console()
     with open_store(resolve_url(db, os.environ)) as store:
         run = run_status(store, run_id).run
-        if run.state != "rolling_back":  # a requested rollback carries on as a rollback
-            run = request(store, run.id, "resume")
-        state = _continue(Console(), store, run, speed)
-    if state in _FAILED:
-        raise typer.Exit(1)
-
-
-def _continue(console: Console, store: Store, run: RunRecord, speed: float) -> str:
-    """Drive an existing run in this process, on the estate it ran on."""
-    plan = load_plan(store, run)
-    real_files = real_inventory_files(run.summary)
-    if real_files is not None:
-        real = real_summary(real_files)
-        drivers = real_run_drivers(load_real_inventory(real_files)).drivers
-        return _drive(console, store, run, plan, drivers, lambda: real)
-    sim_state = (run.summary or {}).get("sim")
-    if sim_state is None:
-        raise UsageError(f"run {run.id} has no recorded estate (sim or real) to resume on")
-    sim_drivers, estate = sim_drivers_for_run(
-        load_inventory(sim_state.get("inventory", [])).inventory,
-        sim_state["seed"],
-        speed,
-        datetime.now(UTC),
-        sim_state["state"],
-    )
-    return _drive(
-        console,
-        store,
-        run,
-        plan,
-        sim_drivers,
-        lambda: {"sim": {**sim_state, "state": estate.snapshot()}},
-    )
+        now = datetime.now(UTC)
+        found = begin_resume(store, run, speed=speed, now=now, user=_user())
+        if found.setup is None:
+            console.print(f"run {run.id} has already ended ({run.state}); nothing to resume")
+            state = RunState(run.state)
+        else:
+            state = _carry_out(console, store, found.setup)
+    _exit_for(state)
 
 
 def status(
@@ -262,15 +161,19 @@ def _requester(what: str):  # type: ignore[no-untyped-def]  # typer reads the si
         db: str | None = _DB,
     ) -> None:
         with open_store(resolve_url(db, os.environ)) as store:
-            before = store.get_run(run_id)
-            run = request(store, run_id, what)
+            if what != "rollback":
+                typer.echo(f"run {run_id}: {request(store, run_id, what).run.state}")
+                return
+            now = datetime.now(UTC)
+            run, setup = roll_back(store, run_id, speed=3000.0, now=now, user=_user())
             typer.echo(f"run {run.id}: {run.state}")
-            # Nobody is driving a paused or ended run: roll it back here and now.
-            idle = before is not None and before.state not in ("running", "pausing", "aborting")
-            if what == "rollback" and idle:
-                state = _continue(Console(), store, run, 3000.0)
-                if state != "rolled_back":
-                    raise typer.Exit(1)
+            if setup is None:
+                typer.echo("the process driving it rolls it back at its next step")
+                return
+            # Nobody is driving it (paused or ended): roll it back here and now.
+            state = _carry_out(Console(), store, setup)
+        if state is not RunState.ROLLED_BACK:
+            raise typer.Exit(1)
 
     command.__doc__ = _REQUEST_HELP[what]
     return command

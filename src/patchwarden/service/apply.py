@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.campaign import Campaign, ChangeSpec
 from patchwarden.domain.change import ACTIVE_STATES, ChangeRecord
 from patchwarden.domain.inventory import Inventory
@@ -18,20 +17,16 @@ from patchwarden.domain.plan import Plan
 from patchwarden.drivers.sim import ScaledClock, SimEstate
 from patchwarden.engine.steps import Drivers
 from patchwarden.errors import InputError, Problem, ValidationFailed
-from patchwarden.inventory import LoadedInventory, read_inventory
 from patchwarden.planning.windows import may_start
-from patchwarden.service.campaigns import build_plan, read_campaign
+from patchwarden.service.campaigns import PlanBuild, build_plan, read_campaign
 from patchwarden.service.change import needs_change, require_approved
-from patchwarden.service.feeds import stored_advisories
-from patchwarden.service.scan import latest_scans, scanned_inventory
+from patchwarden.service.inputs import Origin, choose_inventory, estate_inputs
 from patchwarden.service.sim import estate_drivers
-from patchwarden.service.sources import demo_advisories, demo_inventory, read_osv_records
 from patchwarden.store import Store
 
 __all__ = [
     "PreparedPlan",
-    "advisories_for",
-    "load_inventory",
+    "plan_from_files",
     "prepare_plan",
     "sim_drivers_for_run",
 ]
@@ -45,49 +40,44 @@ class PreparedPlan:
     inventory: Inventory
     inventory_files: tuple[str, ...]
     campaign: Campaign | None = None
+    origin: Origin = Origin.FILES
+    """Where the inventory came from (see ``service.inputs``): a resume chooses the same."""
 
 
-def load_inventory(files: Sequence[Path | str]) -> LoadedInventory:
-    """The inventory in ``files``, or the built-in demo estate when none are given."""
-    return read_inventory(list(files)) if files else demo_inventory()
+def plan_from_files(
+    store: Store,
+    campaign: Path,
+    inventory_files: Sequence[Path],
+    advisory_files: Sequence[Path],
+    now: datetime,
+) -> tuple[PlanBuild, list[str]]:
+    """Plan a campaign file from the inputs chosen by the one rule of ``service.inputs``.
 
-
-def advisories_for(store: Store, demo: bool) -> list[Advisory]:
-    """Imported advisories; the demo's own when the demo estate runs on an empty catalog."""
-    imported = stored_advisories(store)
-    if imported or not demo:
-        return imported
-    return demo_advisories()
-
-
-def estate_inputs(
-    store: Store, inventory_files: Sequence[Path], advisory_files: Sequence[Path] = ()
-) -> tuple[Inventory, list[Advisory], list[str]]:
-    """The inventory and advisories every command plans from, so their plans agree.
-
-    The inventory is the files given (the demo estate when none), with what the hosts
-    reported in stored scans in place of declared packages; the advisories are the files
-    given, else the imported catalog, else (for the demo estate only) the demo's own.
-    Returns warnings for advisory files with bad records.
+    ``plan``, ``change submit``, ``promote`` and ``apply`` all come here (``apply`` through
+    :func:`prepare_plan`), so the same files and store give them the same plan and hash.
+    Returns the build and the warnings about advisory files with bad records.
     """
-    inventory = load_inventory(inventory_files).inventory
-    if inventory_files:
-        inventory, _ = scanned_inventory(inventory, latest_scans(store))
-    warnings: list[str] = []
-    if advisory_files:
-        advisories, warnings = read_osv_records(
-            (str(p), Path(p).read_text(encoding="utf-8")) for p in advisory_files
-        )
-    else:
-        advisories = advisories_for(store, demo=not inventory_files)
-    return inventory, advisories, warnings
+    return _plan_from_files(store, campaign, inventory_files, advisory_files, now)[:2]
+
+
+def _plan_from_files(
+    store: Store,
+    campaign: Path,
+    inventory_files: Sequence[Path],
+    advisory_files: Sequence[Path],
+    now: datetime,
+) -> tuple[PlanBuild, list[str], Origin]:
+    loaded = read_campaign(campaign)
+    inputs = estate_inputs(store, inventory_files, advisory_files)
+    built = build_plan(loaded, inputs.inventory, inputs.advisories, now)
+    return built, list(inputs.warnings), inputs.origin
 
 
 def prepare_plan(
     store: Store, source: Path, inventory_files: Sequence[Path], now: datetime
 ) -> PreparedPlan:
     """Load a plan JSON as is, or compile a campaign YAML against the current assessment."""
-    loaded = load_inventory(inventory_files)
+    files = tuple(str(f) for f in inventory_files)
     if source.suffix == ".json":
         try:
             plan = Plan.model_validate_json(source.read_bytes())
@@ -110,12 +100,10 @@ def prepare_plan(
         campaign = None
     else:
         # The same path as `patchwarden plan`: assess, plan, fit into the campaign's windows.
-        loaded_campaign = read_campaign(source)
-        inventory, advisories, _ = estate_inputs(store, inventory_files)
-        built = build_plan(loaded_campaign, inventory, advisories, now)
-        plan, campaign = built.plan, built.campaign
-        return PreparedPlan(plan, inventory, tuple(str(f) for f in inventory_files), campaign)
-    return PreparedPlan(plan, loaded.inventory, tuple(str(f) for f in inventory_files), campaign)
+        built, _, origin = _plan_from_files(store, source, inventory_files, (), now)
+        return PreparedPlan(built.plan, built.inventory, files, built.campaign, origin)
+    chosen = choose_inventory(store, inventory_files)
+    return PreparedPlan(plan, chosen.inventory, files, campaign, chosen.origin)
 
 
 def authorize(

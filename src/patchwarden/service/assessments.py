@@ -11,19 +11,20 @@ and their journal the campaign rows of a report.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from patchwarden.assess.assessment import Assessment
 from patchwarden.assess.sla import FindingKey, Snapshot, first_seen
-from patchwarden.domain.advisories import Action, Advisory, Decision, Finding, Severity
+from patchwarden.domain.advisories import Action, Decision, Finding, Severity
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
-from patchwarden.domain.plan import Plan, StepAction
-from patchwarden.engine.machine import Progress, Record, UnitState, evaluate
+from patchwarden.domain.plan import StepAction
+from patchwarden.engine.machine import UnitState
 from patchwarden.inventory import parse_inventory
 from patchwarden.report import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
+from patchwarden.service.replay import RunTrace, trace_run
 from patchwarden.store import FindingRecord, Store
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "load_run",
     "record_assessment",
     "run_outcome",
-    "stored_advisories",
     "stored_inventory",
 ]
 
@@ -183,11 +183,6 @@ def first_seen_in_store(store: Store) -> dict[FindingKey, datetime]:
     return first_seen(history(store))
 
 
-def stored_advisories(store: Store) -> list[Advisory]:
-    """Every advisory in the store."""
-    return [Advisory.model_validate(r.data) for r in store.advisories()]
-
-
 def stored_inventory(store: Store) -> Inventory | None:
     """The stored inventory snapshot, validated again; ``None`` when none is stored."""
     records = store.inventory()
@@ -207,18 +202,11 @@ def stored_inventory(store: Store) -> Inventory | None:
 
 
 def load_run(store: Store) -> RunTrace | None:
-    """The latest run with its plan and journal, replayed to its final progress."""
+    """The latest run with its plan and journal, replayed as ``status`` replays it."""
     run = store.latest_run()
-    if run is None:
+    if run is None or store.get_plan(run.plan_hash) is None:
         return None
-    plan_record = store.get_plan(run.plan_hash)
-    if plan_record is None:
-        return None
-    plan = Plan.model_validate(plan_record.data)
-    events = store.events(run.id)
-    records = [Record(e.step_id, e.event, e.payload) for e in events]
-    progress = evaluate(plan, records)
-    return RunTrace(plan, records, [e.at for e in events], progress, run.state)
+    return trace_run(store, run)
 
 
 @dataclass(frozen=True)
@@ -260,17 +248,6 @@ OUTCOME_WORDS: dict[UnitState, str] = {
     UnitState.SKIPPED: "skipped (error budget spent)",
     UnitState.PENDING: "not started",
 }
-
-
-@dataclass(frozen=True)
-class RunTrace:
-    """A finished run: its plan, journal records with their times, and the final progress."""
-
-    plan: Plan
-    records: Sequence[Record]
-    times: Sequence[datetime]
-    progress: Progress
-    state: str
 
 
 def step_rows(trace: RunTrace) -> dict[str, list[StepRow]]:

@@ -18,6 +18,7 @@ from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
 from patchwarden.domain.responsibility import owner_of
 from patchwarden.drivers.sim import FailurePlan, ScaledClock, SimEstate
+from patchwarden.engine.lifecycle import RunState, stop
 from patchwarden.engine.machine import Progress, UnitState
 from patchwarden.engine.runner import Runner
 from patchwarden.engine.steps import StepExecutor
@@ -118,12 +119,7 @@ def run_demo(
         journal = StoreJournal(store, run.id)
         runner = Runner(plan, journal, StepExecutor(drivers), clock, on_progress)
         progress = asyncio.run(runner.run())
-        failed = progress.count(UnitState.FAILED) + progress.count(UnitState.ROLLED_BACK)
-        state = (
-            "stopped"
-            if progress.stopped
-            else ("completed_with_failures" if failed else "completed")
-        )
+        state = stop(RunState.RUNNING, progress).state.value
         finished = clock.now()
         store.set_run_state(
             run.id,

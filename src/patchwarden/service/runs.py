@@ -15,73 +15,35 @@ from datetime import datetime
 from typing import Any
 
 from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import Progress, Record, UnitState, evaluate
+from patchwarden.engine.lifecycle import RunCommand, RunState, Transition, Verdict, stop, transition
+from patchwarden.engine.machine import Progress, UnitState
 from patchwarden.engine.runner import Runner
 from patchwarden.engine.steps import Drivers, StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
 from patchwarden.errors import InputError
+from patchwarden.service.replay import load_plan, run_state, trace_run
 from patchwarden.store import RunRecord, Store
 
 __all__ = [
-    "REQUESTS",
+    "Requested",
     "RunStatus",
     "WaveStatus",
     "drive",
-    "final_state",
     "load_plan",
     "request",
     "run_status",
     "start_run",
 ]
 
-# run state -> the machine's control; requests move a run between these states.
-_CONTROL = {
-    "running": "",
-    "pausing": "pause",
-    "paused": "pause",
-    "aborting": "abort",
-    "rolling_back": "rollback",
-    "rolled_back": "rollback",
-    "aborted": "abort",
-}
-REQUESTS = {
-    "pause": "pausing",
-    "resume": "running",
-    "abort": "aborting",
-    "rollback": "rolling_back",
-}
-_ENDED = frozenset({"completed", "completed_with_failures", "stopped", "aborted", "rolled_back"})
-
-
-def load_plan(store: Store, run: RunRecord) -> Plan:
-    """The plan a run executes, as approved and stored."""
-    record = store.get_plan(run.plan_hash)
-    if record is None:
-        raise InputError(f"run {run.id}: its plan {run.plan_hash[:12]} is not in the store")
-    plan = Plan.model_validate(record.data)
-    if plan.digest() != run.plan_hash:
-        raise InputError(f"run {run.id}: stored plan does not match its hash; refusing to run it")
-    return plan
+# At most this many times a runner starts again on its own when a person's request came
+# after its last look at the run (each request moves the run on, so this never loops long).
+_RESTARTS = 5
 
 
 def start_run(store: Store, plan: Plan, at: datetime) -> RunRecord:
     """Save the plan (idempotent) and open a run of it."""
     store.save_plan(plan.digest(), plan.campaign, plan.model_dump(mode="json"))
-    return store.create_run(plan.digest(), state="running", started_at=at)
-
-
-def final_state(progress: Progress, control: str) -> str:
-    """The run's state once the runner stops."""
-    if not progress.done:
-        return "paused"
-    if control == "rollback":
-        return "rolled_back"
-    if control == "abort":
-        return "aborted"
-    if progress.stopped:
-        return "stopped"
-    failed = progress.count(UnitState.FAILED) + progress.count(UnitState.ROLLED_BACK)
-    return "completed_with_failures" if failed else "completed"
+    return store.create_run(plan.digest(), state=RunState.RUNNING.value, started_at=at)
 
 
 def drive(
@@ -91,43 +53,86 @@ def drive(
     drivers: Drivers,
     on_progress: Callable[[Progress], None] | None = None,
     extra_summary: Callable[[], dict[str, Any]] | None = None,
-) -> tuple[Progress, str]:
-    """Run (or resume) a run to its end or to a pause; returns the progress and final state."""
+    *,
+    lost: Callable[[], bool] | None = None,
+) -> tuple[Progress, RunState]:
+    """Run (or resume) a run to its end or to a pause; returns the progress and final state.
+
+    The runner reads the run's state between steps, so a person's pause, abort or rollback
+    (written by another process) takes effect at the next step. ``lost`` says this process
+    no longer holds the run (see :mod:`patchwarden.service.lease`): it then starts nothing
+    new, as if paused, and leaves the run's state to its new holder.
+    """
     journal = StoreJournal(store, run.id)
-    last = {"control": _CONTROL.get(run.state, "")}
+    seen = {"state": run_state(run)}
+
+    def current() -> RunState:
+        now = store.get_run(run.id)
+        return run_state(now) if now is not None else seen["state"]
 
     def control() -> str:
-        current = store.get_run(run.id)
-        state = current.state if current is not None else "running"
-        last["control"] = _CONTROL.get(state, "")
-        return last["control"]
+        if lost is not None and lost():
+            return RunState.PAUSING.control
+        seen["state"] = current()
+        return seen["state"].control
 
-    runner = Runner(
-        plan, journal, StepExecutor(drivers), drivers.clock, on_progress, control=control
-    )
-    progress = asyncio.run(runner.run())
-    state = final_state(progress, last["control"])
+    for _ in range(_RESTARTS):
+        runner = Runner(
+            plan, journal, StepExecutor(drivers), drivers.clock, on_progress, control=control
+        )
+        progress = asyncio.run(runner.run())
+        if lost is not None and lost():
+            return progress, seen["state"]
+        latest = current()
+        if latest.control == seen["state"].control:
+            break
+        seen["state"] = latest  # a request came after the runner's last look: honour it
+    state = stop(seen["state"], progress).state
     summary: dict[str, Any] = {
         "units": {s.value: progress.count(s) for s in UnitState if progress.count(s)}
     }
     if extra_summary is not None:
         summary.update(extra_summary())
     store.set_run_state(
-        run.id, state, finished_at=drivers.clock.now() if state in _ENDED else None, summary=summary
+        run.id,
+        state.value,
+        finished_at=drivers.clock.now() if state.ended else None,
+        summary=summary,
     )
     return progress, state
 
 
-def request(store: Store, run_id: str, what: str) -> RunRecord:
-    """Ask a run to pause, resume, abort or roll back."""
-    if what not in REQUESTS:
-        raise InputError(f"unknown request {what!r}; use one of {', '.join(REQUESTS)}")
+@dataclass(frozen=True)
+class Requested:
+    """A request's answer: the run after it, and the transition that decided it."""
+
+    run: RunRecord
+    transition: Transition
+
+
+def request(store: Store, run_id: str, what: str) -> Requested:
+    """Ask a run to pause, resume, abort or roll back (see ``engine.lifecycle``).
+
+    Resuming releases the steps held for a person (they run again). Resuming a run that
+    has ended changes nothing and is not an error: the answer's verdict says ``unchanged``.
+
+    Raises:
+        InputError: an unknown request or run, or one its state refuses (with why).
+    """
+    try:
+        command = RunCommand(what)
+    except ValueError:
+        command = RunCommand.HOLD  # not a person's request: refused just below
+    if not command.by_person:
+        asks = ", ".join(c.value for c in RunCommand if c.by_person)
+        raise InputError(f"unknown request {what!r}; use one of {asks}")
     run = store.get_run(run_id)
     if run is None:
         raise InputError(f"no run {run_id!r} (see `patchwarden status`)")
-    if run.state in _ENDED and what != "rollback":
-        raise InputError(f"run {run_id} has ended ({run.state}); nothing to {what}")
-    if what == "resume":
+    moved = transition(run_state(run), command)
+    if moved.verdict is Verdict.REFUSED:
+        raise InputError(f"run {run_id}: cannot {what}: {moved.reason}")
+    if command is RunCommand.RESUME and not moved.state.ended:
         # A person looked at the held steps (a marginal canary): let them run again.
         last: dict[str, str] = {}
         for record in store.events(run_id):
@@ -135,7 +140,9 @@ def request(store: Store, run_id: str, what: str) -> RunRecord:
         for step_id, kind in last.items():
             if kind == "held":
                 store.append_event(run_id, step_id, "released", {"by": "resume"})
-    return store.set_run_state(run_id, REQUESTS[what])
+    if moved.verdict is Verdict.MOVED:
+        run = store.set_run_state(run_id, moved.state.value)
+    return Requested(run, moved)
 
 
 @dataclass(frozen=True)
@@ -171,13 +178,8 @@ def run_status(store: Store, run_id: str | None = None) -> RunStatus:
         raise InputError(
             f"no run {run_id!r}" if run_id else "no run yet (start one with `patchwarden apply`)"
         )
-    plan = load_plan(store, run)
-    events = store.events(run.id)
-    records = [Record(e.step_id, e.event, e.payload) for e in events]
-    started = {r.step_id for r in records if r.event == "started"}
-    ended = {r.step_id for r in records if r.event in ("succeeded", "failed")}
-    in_flight = frozenset(started - ended)
-    progress = evaluate(plan, records, in_flight, _CONTROL.get(run.state, ""))
+    trace = trace_run(store, run)
+    plan, records, progress, in_flight = trace.plan, trace.records, trace.progress, trace.in_flight
     waves = []
     for wave in plan.waves:
         ids = [u.id for b in wave.batches for u in b.units]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from patchwarden.domain.advisories import Advisory
@@ -76,8 +75,3 @@ def demo_campaign() -> Campaign:
     return parse_campaign(
         "demo-campaign.yaml", (_DATA / "demo-campaign.yaml").read_text(encoding="utf-8")
     )
-
-
-def read_campaign(path: Path) -> Campaign:
-    """Read a campaign file."""
-    return parse_campaign(str(path), path.read_text(encoding="utf-8"))

@@ -1,0 +1,248 @@
+"""Carrying out a run: open it (or take it up again), drive it, close its change.
+
+The use cases behind ``apply``, ``resume`` and a rollback of an idle run, for any front end:
+they take plain values and return values; printing and exit codes are the caller's.
+
+A run records in its summary, before its first step, what it needs to be taken up again
+after a crash: the simulated estate (seed, inventory, state) or the real inventory files,
+and the change it carries out. ``resume`` rebuilds the same drivers from that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from patchwarden.domain.change import ChangeRecord
+from patchwarden.domain.plan import Plan
+from patchwarden.engine.lifecycle import RunState
+from patchwarden.engine.machine import Progress
+from patchwarden.engine.steps import Drivers
+from patchwarden.errors import RunBusy, UsageError
+from patchwarden.service.apply import authorize, prepare_plan, sim_drivers_for_run
+from patchwarden.service.change import finish_change, start_change
+from patchwarden.service.inputs import Origin, choose_inventory
+from patchwarden.service.lease import Lease, take_run
+from patchwarden.service.real import (
+    load_real_inventory,
+    real_inventory_files,
+    real_run_drivers,
+    real_summary,
+)
+from patchwarden.service.replay import load_plan, run_state
+from patchwarden.service.runs import drive, request, start_run
+from patchwarden.store import RunRecord, Store
+
+__all__ = [
+    "Resumption",
+    "RunSetup",
+    "begin_apply",
+    "begin_resume",
+    "carry_out",
+    "change_outcome",
+    "roll_back",
+]
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """A run ready to drive, held by this process: plan, drivers, what its summary records."""
+
+    run: RunRecord
+    plan: Plan
+    drivers: Drivers
+    lease: Lease
+    summary: Callable[[], dict[str, Any]]
+    """What the run's summary records besides unit counts (re-read when the run stops)."""
+    change: int | None = None
+    """The id of the change the run carries out, closed when the run ends."""
+    approved: ChangeRecord | None = None
+    """The change as approved, for ``apply`` to show who approved it."""
+    sim: bool = True
+
+
+# run state -> change outcome; a pause leaves the change in progress.
+_CHANGE_OUTCOME: dict[RunState, Literal["completed", "rolled_back", "failed"]] = {
+    RunState.COMPLETED: "completed",
+    RunState.ROLLED_BACK: "rolled_back",
+    RunState.ABORTED: "rolled_back",
+}
+
+
+def change_outcome(state: RunState) -> Literal["completed", "rolled_back", "failed"] | None:
+    """How a run's end closes its change; ``None`` while the run has not ended."""
+    if not state.ended:
+        return None
+    return _CHANGE_OUTCOME.get(state, "failed")
+
+
+def begin_apply(
+    store: Store,
+    source: Path,
+    inventory_files: Sequence[Path],
+    *,
+    sim: bool,
+    seed: int,
+    speed: float,
+    now: datetime,
+    user: str,
+) -> RunSetup:
+    """Compile (or load) a plan, check its change and window for real work, open its run.
+
+    Raises:
+        UsageError: a real run without an inventory.
+        ChangeNotApproved: real work on a plan no approved change pins.
+        InputError: bad input files, or outside every maintenance window.
+    """
+    if not sim and not inventory_files:
+        raise UsageError("--real needs --inventory: the hosts to patch and how to reach them")
+    prepared = prepare_plan(store, source, inventory_files, now)
+    approved = None
+    if not sim:
+        # Real work: the approved change's plan, inside a maintenance window, or nothing.
+        prepared, approved = authorize(store, prepared, now)
+        if approved is not None:
+            start_change(store, prepared.plan, user, now)
+    plan = prepared.plan
+    run = start_run(store, plan, now)
+    lease = take_run(store, run.id, user)  # a new run: nobody else can hold it yet
+    if sim:
+        drivers, estate = sim_drivers_for_run(prepared.inventory, seed, speed, now, None)
+        recorded = {
+            "seed": seed,
+            "inventory": list(prepared.inventory_files),
+            "origin": prepared.origin.value,
+        }
+
+        def sim_summary() -> dict[str, Any]:
+            return {"sim": {**recorded, "state": estate.snapshot()}}
+
+        # Recorded before the first step: a runner killed mid-run leaves what resume needs.
+        run = store.set_run_state(run.id, run.state, summary=sim_summary())
+        return RunSetup(run, plan, drivers, lease, sim_summary)
+    change = approved.id if approved is not None else None
+    real = {**real_summary(prepared.inventory_files), "change": change}
+    run = store.set_run_state(run.id, run.state, summary=real)
+    drivers = real_run_drivers(prepared.inventory).drivers
+    return RunSetup(run, plan, drivers, lease, lambda: real, change, approved, sim=False)
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """What ``resume`` found: a run that had ended already, or one to drive on."""
+
+    run: RunRecord
+    setup: RunSetup | None
+    """``None`` when the run had ended: nothing to do (and not an error)."""
+
+
+def begin_resume(
+    store: Store, run: RunRecord, *, speed: float, now: datetime, user: str
+) -> Resumption:
+    """Take a paused or interrupted run up again, on the estate it ran on.
+
+    A run that has ended (a crash came after its last step) is answered as it is, so a
+    supervisor that always resumes after a crash sees success. Otherwise this process
+    takes the run's lease first, then asks the run to resume (releasing steps held for a
+    person); a run being aborted or rolled back carries on as that.
+
+    Raises:
+        RunBusy: another process drives the run.
+        UsageError: the run recorded no estate to resume on.
+    """
+    if run_state(run).ended:
+        return Resumption(run, None)
+    lease = take_run(store, run.id, user)
+    try:
+        run = request(store, run.id, "resume").run
+        return Resumption(run, _setup(store, run, lease, speed, now))
+    except BaseException:
+        lease.release()
+        raise
+
+
+def roll_back(
+    store: Store, run_id: str, *, speed: float, now: datetime, user: str
+) -> tuple[RunRecord, RunSetup | None]:
+    """Ask a run to roll back; returns the run and, when nobody drives it, a setup to drive.
+
+    A run another process drives rolls back there (its runner reads the request between
+    steps); a paused or ended run has no runner, so the caller drives the rollback.
+
+    Raises:
+        InputError: an unknown run, or one rolled back already.
+    """
+    run = request(store, run_id, "rollback").run
+    try:
+        lease = take_run(store, run.id, user)
+    except RunBusy:
+        return run, None
+    try:
+        return run, _setup(store, run, lease, speed, now)
+    except BaseException:
+        lease.release()
+        raise
+
+
+def _setup(store: Store, run: RunRecord, lease: Lease, speed: float, now: datetime) -> RunSetup:
+    """The drivers of an existing run, rebuilt from what its summary recorded."""
+    plan = load_plan(store, run)
+    summary = run.summary or {}
+    real_files = real_inventory_files(summary)
+    if real_files is not None:
+        change = summary.get("change")
+        real = {**real_summary(real_files), "change": change}
+        drivers = real_run_drivers(load_real_inventory(real_files)).drivers
+        return RunSetup(run, plan, drivers, lease, lambda: real, change, sim=False)
+    sim_state = summary.get("sim")
+    if sim_state is None:
+        raise UsageError(f"run {run.id} has no recorded estate (sim or real) to resume on")
+    # The inventory it started on, chosen by the same rule (the demo's, if it was).
+    origin = sim_state.get("origin", Origin.DEMO.value)
+    files = sim_state.get("inventory", [])
+    chosen = choose_inventory(store, files, demo=not files and origin == Origin.DEMO.value)
+    drivers, estate = sim_drivers_for_run(
+        chosen.inventory,
+        sim_state["seed"],
+        speed,
+        now,
+        sim_state["state"],
+    )
+    return RunSetup(
+        run, plan, drivers, lease, lambda: {"sim": {**sim_state, "state": estate.snapshot()}}
+    )
+
+
+def carry_out(
+    store: Store,
+    setup: RunSetup,
+    user: str,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunState:
+    """Drive a run to its end or a pause, give up its lease, close its change if it ended."""
+    try:
+        _, state = drive(
+            store,
+            setup.run,
+            setup.plan,
+            setup.drivers,
+            on_progress,
+            extra_summary=setup.summary,
+            lost=setup.lease.lost,
+        )
+    finally:
+        setup.lease.release()
+    if setup.lease.lost():
+        raise RunBusy(
+            f"run {setup.run.id} was taken over by another process while this one stalled "
+            "past its lease; this one started no new step since"
+        )
+    outcome = change_outcome(state)
+    if setup.change is not None and outcome is not None:
+        finish_change(
+            store, setup.change, outcome, user, datetime.now(UTC), note=f"run {setup.run.id}"
+        )
+    return state
