@@ -12,8 +12,8 @@ from rich.table import Table
 
 from patchwarden.cli.progress import WaveBars
 from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import UnitState
 from patchwarden.service.demo import DemoResult, run_demo
+from patchwarden.service.runs import UnitState
 from patchwarden.store import resolve_url
 
 __all__ = ["register"]

@@ -16,8 +16,8 @@ from rich.progress import (
 )
 
 from patchwarden.domain.plan import Plan
-from patchwarden.engine.machine import TERMINAL, UnitState
-from patchwarden.engine.machine import Progress as EngineProgress
+from patchwarden.service.runs import TERMINAL, UnitState
+from patchwarden.service.runs import Progress as EngineProgress
 
 __all__ = ["WaveBars"]
 

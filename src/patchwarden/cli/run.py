@@ -11,8 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from patchwarden.engine.lifecycle import RunState
-from patchwarden.engine.machine import UnitState
 from patchwarden.service.execution import (
     RunSetup,
     begin_apply,
@@ -20,7 +18,7 @@ from patchwarden.service.execution import (
     carry_out,
     roll_back,
 )
-from patchwarden.service.runs import RunStatus, request, run_status
+from patchwarden.service.runs import RunState, RunStatus, UnitState, request, run_status
 from patchwarden.store import Store, open_store, resolve_url
 
 __all__ = ["register"]

@@ -3,6 +3,9 @@
 A run's state lives in the store; a person's request (pause, abort, rollback) is a state
 change another process makes, which the runner reads between steps. Everything the engine
 did is in the run's journal, so status is computed by replaying it through the machine.
+
+What it returns is the engine's: a run's :class:`RunState`, the machine's :class:`Progress`
+and :class:`UnitState` (with :data:`TERMINAL`), exported here for front ends.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from patchwarden.domain.plan import Plan
 from patchwarden.engine.lifecycle import RunCommand, RunState, Transition, Verdict, stop, transition
-from patchwarden.engine.machine import Progress, UnitState
+from patchwarden.engine.machine import TERMINAL, Progress, UnitState
 from patchwarden.engine.runner import Runner
 from patchwarden.engine.steps import Drivers, StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
@@ -25,8 +28,12 @@ from patchwarden.service.replay import load_plan, run_state, trace_run
 from patchwarden.store import RunRecord, Store
 
 __all__ = [
+    "TERMINAL",
+    "Progress",
     "Requested",
+    "RunState",
     "RunStatus",
+    "UnitState",
     "WaveStatus",
     "drive",
     "load_plan",
