@@ -1,29 +1,169 @@
 """Entry point of the ``patchwarden`` command.
 
-Exit codes: 0 ok, 1 the work failed (for example a campaign stopped), 2 bad input.
+Exit codes: 0 ok, 1 the work failed (for example a campaign stopped), 2 bad input, 3 the
+run is driven by another process (try again later).
+
+Start-up is kept short: a command's module (and what it needs: the store, the engine,
+the planners) is imported only when that command runs. ``patchwarden --help`` lists the
+commands from :data:`COMMANDS` without importing any of them.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 import typer
-from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from patchwarden import __version__
 from patchwarden.errors import InputError, PatchwardenError, ValidationFailed
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "Command", "app", "load_command", "main"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """Where a command lives and its one-line help (shown by ``--help`` without importing it).
+
+    ``module`` either has an ``app`` (a typer app: the command is a group of sub-commands)
+    or a ``register(app)`` that adds the command to a typer app.
+    """
+
+    module: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        "patchwarden.cli.demo",
+        "Run the whole path on a simulated estate and write a report.",
+    ),
+    "plan": Command(
+        "patchwarden.cli.plan",
+        "Compile a campaign into a plan: waves, steps, targets, durations, windows.",
+    ),
+    "promote": Command(
+        "patchwarden.cli.promote",
+        "Show what may move where: each patch per environment, with the reason when it may not.",
+    ),
+    "apply": Command(
+        "patchwarden.cli.run",
+        "Compile (or load) a plan and run it with the engine, journaling every step.",
+    ),
+    "status": Command(
+        "patchwarden.cli.run",
+        "Where a run stands: waves, failures, canary verdicts.",
+    ),
+    "resume": Command(
+        "patchwarden.cli.run",
+        "Carry on a paused or interrupted run from its journal.",
+    ),
+    "pause": Command(
+        "patchwarden.cli.run",
+        "Start no new unit; running ones finish.",
+    ),
+    "abort": Command(
+        "patchwarden.cli.run",
+        "Skip everything not started; running units finish or roll back.",
+    ),
+    "rollback": Command(
+        "patchwarden.cli.run",
+        "Undo every unit that succeeded, last first.",
+    ),
+    "report": Command(
+        "patchwarden.cli.report",
+        "Write a report of the latest assessment, compared with the one before it.",
+    ),
+    "inventory": Command(
+        "patchwarden.cli.inventory",
+        "Validate and show inventories.",
+    ),
+    "version": Command(
+        "patchwarden.cli.version",
+        "Compare package versions exactly as dpkg, rpm, apk, SemVer, Go and PEP 440 do.",
+    ),
+    "feeds": Command(
+        "patchwarden.cli.feeds",
+        "Import and sync advisory feeds (OSV, CISA KEV, EPSS).",
+    ),
+    "advisories": Command(
+        "patchwarden.cli.advisories",
+        "Query the imported advisories.",
+    ),
+    "lab": Command(
+        "patchwarden.cli.lab",
+        "A lab of real Debian hosts (chroots behind their own sshd) on this machine.",
+    ),
+    "change": Command(
+        "patchwarden.cli.change",
+        "Change records: submit a plan for approval, approve or reject it (four eyes), show it.",
+    ),
+    "assess": Command(
+        "patchwarden.cli.assess",
+        "Match installed packages against advisories and decide each finding, with a reason.",
+    ),
+    "baseline": Command(
+        "patchwarden.cli.baseline",
+        "Patch baselines: approved patches, compliance, same patch level.",
+    ),
+    "scan": Command(
+        "patchwarden.cli.scan",
+        "Scan installed packages, OS, architecture and reboot state; store every scan.",
+    ),
+}
+"""Every command, in the order ``--help`` lists them."""
+
+
+def load_command(name: str) -> Any:
+    """Import a command's module and return its click command (a group for sub-commands)."""
+    module = importlib.import_module(COMMANDS[name].module)
+    if hasattr(module, "app"):
+        return typer.main.get_group(module.app)
+    holder = typer.Typer()
+    module.register(holder)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: commands are imported when run, listed from :data:`COMMANDS`."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:  # the help page needs names and one-line help only
+            text = COMMANDS[cmd_name].help
+            return TyperCommand(name=cmd_name, help=text, short_help=text)
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="patchwarden",
+    cls=_LazyGroup,
     help="Self-hosted patch management: what is exposed, what first, and a safe rollout.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help for the list of commands: typer's rich help alone imports more than the
+    # whole start-up budget allows. Each command's own --help keeps the rich layout.
+    rich_markup_mode=None,
 )
-
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Typer ships its own copy of click; find its ClickException through a public class rather
 # than importing a private module path that may move.
@@ -47,58 +187,25 @@ def _root(
     """Self-hosted patch management: what is exposed, what first, and a safe rollout."""
 
 
-def _register() -> None:
-    # Sub-commands live in their own modules; importing them here keeps start-up explicit.
-    from patchwarden.cli import demo, inventory  # noqa: PLC0415 - registration order matters
+def _print_error(line: str) -> None:
+    from rich.console import Console  # noqa: PLC0415 - only an error needs it
 
-    app.add_typer(inventory.app, name="inventory")
-    demo.register(app)
-    # sub-command registrations: keep one line per module below
-    from patchwarden.cli import version  # noqa: PLC0415
-
-    app.add_typer(version.app, name="version")
-    from patchwarden.cli import feeds  # noqa: PLC0415
-
-    app.add_typer(feeds.app, name="feeds")
-    from patchwarden.cli import advisories  # noqa: PLC0415
-
-    app.add_typer(advisories.app, name="advisories")
-    from patchwarden.cli import lab  # noqa: PLC0415
-
-    app.add_typer(lab.app, name="lab")
-
-    from patchwarden.cli import change, plan, promote  # noqa: PLC0415
-
-    plan.register(app)
-    app.add_typer(change.app, name="change")
-    promote.register(app)
-    from patchwarden.cli import run  # noqa: PLC0415
-
-    run.register(app)
-    from patchwarden.cli import assess, baseline, report  # noqa: PLC0415
-
-    app.add_typer(assess.app, name="assess")
-    app.add_typer(baseline.app, name="baseline")
-    report.register(app)
-    from patchwarden.cli import scan  # noqa: PLC0415
-
-    app.add_typer(scan.app, name="scan")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
 
 
 def report_error(error: PatchwardenError) -> int:
     """Print an error for a person, one line per problem; return the exit code."""
     if isinstance(error, ValidationFailed):
         for problem in error.problems:
-            _err.print(f"error: {problem}", markup=False)
-        _err.print(f"{len(error.problems)} problem(s); nothing was changed.", markup=False)
+            _print_error(f"error: {problem}")
+        _print_error(f"{len(error.problems)} problem(s); nothing was changed.")
     else:
-        _err.print(f"error: {error}", markup=False)
+        _print_error(f"error: {error}")
     return error.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns (and, as a script, exits with) the exit code."""
-    _register()
     try:
         result = app(args=argv, standalone_mode=False)
     except PatchwardenError as error:
@@ -106,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as done:
         return _exit(done.exit_code, argv)
     except typer.Abort:
-        _err.print("aborted")
+        _print_error("aborted")
         return _exit(130, argv)
     except _CLICK_ERROR as error:  # usage errors: a missing argument, a bad option value
         error.show()  # type: ignore[attr-defined]  # ClickException, found at import time above
