@@ -21,6 +21,7 @@ from patchwarden.planning.windows import may_start
 from patchwarden.service.campaigns import PlanBuild, build_plan, read_campaign
 from patchwarden.service.change import needs_change, require_approved
 from patchwarden.service.inputs import Origin, choose_inventory, estate_inputs
+from patchwarden.service.replay import stored_plan
 from patchwarden.service.sim import estate_drivers
 from patchwarden.store import Store
 
@@ -149,13 +150,7 @@ def _approved_plan(store: Store, campaign: str) -> tuple[Plan, ChangeRecord] | N
     if not active:
         return None
     change = active[-1]
-    record = store.get_plan(change.plan_hash)
-    if record is None:
-        raise InputError(f"{change.label}: its plan {change.plan_hash[:12]} is not in the store")
-    plan = Plan.model_validate(record.data)
-    if plan.digest() != change.plan_hash:
-        raise InputError(f"{change.label}: the stored plan does not match the approved hash")
-    return plan, change
+    return stored_plan(store, change.plan_hash, change.label), change
 
 
 def sim_drivers_for_run(

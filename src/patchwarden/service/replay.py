@@ -17,7 +17,7 @@ from patchwarden.engine.machine import Progress, Record
 from patchwarden.errors import InputError
 from patchwarden.store import RunRecord, Store
 
-__all__ = ["RunTrace", "load_plan", "run_state", "trace_run"]
+__all__ = ["RunTrace", "load_plan", "run_state", "stored_plan", "trace_run"]
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,24 @@ def run_state(run: RunRecord) -> RunState:
         ) from None
 
 
-def load_plan(store: Store, run: RunRecord) -> Plan:
-    """The plan a run executes, as approved and stored.
+def stored_plan(store: Store, plan_hash: str, owner: str) -> Plan:
+    """The plan stored under ``plan_hash``, checked against it; ``owner`` names who asks.
 
     Raises:
-        InputError: the plan is missing or its content does not match the run's hash.
+        InputError: the plan is missing or its content does not match the hash.
     """
-    record = store.get_plan(run.plan_hash)
+    record = store.get_plan(plan_hash)
     if record is None:
-        raise InputError(f"run {run.id}: its plan {run.plan_hash[:12]} is not in the store")
+        raise InputError(f"{owner}: its plan {plan_hash[:12]} is not in the store")
     plan = Plan.model_validate(record.data)
-    if plan.digest() != run.plan_hash:
-        raise InputError(f"run {run.id}: stored plan does not match its hash; refusing to run it")
+    if plan.digest() != plan_hash:
+        raise InputError(f"{owner}: the stored plan does not match its hash; refusing to run it")
     return plan
+
+
+def load_plan(store: Store, run: RunRecord) -> Plan:
+    """The plan a run executes, as approved and stored (see :func:`stored_plan`)."""
+    return stored_plan(store, run.plan_hash, f"run {run.id}")
 
 
 def trace_run(store: Store, run: RunRecord, plan: Plan | None = None) -> RunTrace:
