@@ -30,6 +30,7 @@ from conformance import (
 )
 
 from patchwarden.domain.inventory import Inventory
+from patchwarden.drivers.sim.platform import SimPlatform
 from patchwarden.service.sources import demo_inventory
 from patchwarden.testing import FailurePlan, SimEstate, sim_drivers
 
@@ -104,8 +105,8 @@ class TestSimHypervisor(HypervisorConformance):
 
 class TestSimCluster(ClusterConformance):
     @pytest.fixture
-    def cluster_driver(self, estate: SimEstate) -> SimEstate:
-        return estate
+    def cluster_driver(self, estate: SimEstate) -> SimPlatform:
+        return estate.platform
 
     @pytest.fixture
     def cluster_case(self) -> ClusterCase:
@@ -118,8 +119,8 @@ class TestSimApplianceFirmware(FirmwareConformance):
     """The standby of a firewall pair takes firmware; the active one refuses it."""
 
     @pytest.fixture
-    def firmware_driver(self, estate: SimEstate) -> SimEstate:
-        return estate
+    def firmware_driver(self, estate: SimEstate) -> SimPlatform:
+        return estate.platform
 
     @pytest.fixture
     def firmware_case(self) -> FirmwareCase:
@@ -130,9 +131,9 @@ class TestSimStoragePartFirmware(FirmwareConformance):
     """A controller with its path offline takes firmware; its online twin refuses it."""
 
     @pytest.fixture
-    def firmware_driver(self, estate: SimEstate) -> SimEstate:
-        asyncio.run(estate.set_path("san-01", "san-01-ctl-a", False))
-        return estate
+    def firmware_driver(self, estate: SimEstate) -> SimPlatform:
+        asyncio.run(estate.platform.set_path("san-01", "san-01-ctl-a", False))
+        return estate.platform
 
     @pytest.fixture
     def firmware_case(self) -> FirmwareCase:
@@ -141,8 +142,8 @@ class TestSimStoragePartFirmware(FirmwareConformance):
 
 class TestSimAppliance(ApplianceConformance):
     @pytest.fixture
-    def appliance_driver(self, estate: SimEstate) -> SimEstate:
-        return estate
+    def appliance_driver(self, estate: SimEstate) -> SimPlatform:
+        return estate.platform
 
     @pytest.fixture
     def appliance_case(self) -> ApplianceCase:
@@ -151,8 +152,8 @@ class TestSimAppliance(ApplianceConformance):
 
 class TestSimStorage(StorageConformance):
     @pytest.fixture
-    def storage_driver(self, estate: SimEstate) -> SimEstate:
-        return estate
+    def storage_driver(self, estate: SimEstate) -> SimPlatform:
+        return estate.platform
 
     @pytest.fixture
     def storage_case(self) -> StorageCase:
@@ -161,8 +162,8 @@ class TestSimStorage(StorageConformance):
 
 class TestSimImage(ImageConformance):
     @pytest.fixture
-    def image_driver(self, estate: SimEstate) -> SimEstate:
-        return estate
+    def image_driver(self, estate: SimEstate) -> SimPlatform:
+        return estate.platform
 
     @pytest.fixture
     def image_case(self) -> ImageCase:

@@ -41,7 +41,7 @@ class TestSimLoadBalancer(LoadBalancerConformance):
 
     @pytest.fixture
     def lb_sleep(self, lb_driver: Any) -> Any:
-        return lb_driver.estate.clock.sleep  # virtual time moves only when waited for
+        return lb_driver.timing.clock.sleep  # virtual time moves only when waited for
 
 
 @pytest.fixture(scope="module")

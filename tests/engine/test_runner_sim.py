@@ -42,14 +42,14 @@ def test_clean_run_patches_every_unit_and_leaves_no_host_drained() -> None:
     plan = _plan()
     progress, estate, _ = _run(plan)
     assert progress.done and progress.count(UnitState.SUCCEEDED) == len(plan.units())
-    assert not any(m.state == "drain" for m in estate.members.values())
+    assert not any(m.state == "drain" for m in estate.pools.members.values())
     assert not any(h.maintenance for h in estate.hosts.values())
     # Blue-green: the standby was patched and switched to; the old side is standby now.
-    assert estate.sides[("lb-prod", "api")] == "blue"
-    assert estate.members[("lb-prod", "api", "api-green-01")].state == "maint"
+    assert estate.pools.sides[("lb-prod", "api")] == "blue"
+    assert estate.pools.members[("lb-prod", "api", "api-green-01")].state == "maint"
     # HA pair and storage: every part on target firmware, every path back online.
-    assert estate.fw["fw-01"] == estate.fw["fw-02"] == "24.03"
-    assert all(estate.path_online.values())
+    assert estate.platform.state.fw["fw-01"] == estate.platform.state.fw["fw-02"] == "24.03"
+    assert all(estate.platform.state.path_online.values())
     # Offline image: workers replaced from the rebuilt image, not patched in place.
     assert all("replace" in line for line in estate.hosts["worker-prod-01"].log)
     for unit in plan.units():
@@ -65,7 +65,7 @@ def test_broken_patch_is_rolled_back_and_host_returns_to_pool() -> None:
     assert progress.units[unit.id] is UnitState.ROLLED_BACK
     host = estate.hosts["web-prod-02"]
     assert host.packages == host.original
-    assert estate.members[("lb-prod", "web", "web-prod-02")].state == "ready"
+    assert estate.pools.members[("lb-prod", "web", "web-prod-02")].state == "ready"
     health = [
         r for r in journal.records() if r.step_id.startswith(unit.id + "/") and r.event == "retry"
     ]
@@ -113,7 +113,7 @@ def test_crash_at_random_point_then_resume_patches_each_host_once(seed: int) -> 
     for unit in plan.units():
         if any(s.action is StepAction.PATCH for s in unit.steps):
             assert installs[unit.target] == 1, unit.target
-    assert not any(m.state == "drain" for m in estate.members.values())
+    assert not any(m.state == "drain" for m in estate.pools.members.values())
     assert not any(h.maintenance for h in estate.hosts.values())
     final = evaluate(plan, [*journal.records()])
     assert final.done and isinstance(journal.records()[0], Record)
@@ -156,7 +156,7 @@ def test_canary_with_a_degrading_patch_is_caught_by_analysis_and_rolled_back() -
     assert observed and observed[0]["analysis"]["verdict"] == "fail"
     for host in canaries:  # restored, back in the pool at full weight
         assert estate.hosts[host].packages == estate.hosts[host].original
-        member = estate.members[("lb-prod", "web", host)]
+        member = estate.pools.members[("lb-prod", "web", host)]
         assert (member.state, member.weight) == ("ready", 100)
     rest = [u for b in wave.batches[2:] for u in b.units]
     assert rest and all(progress.units[u.id] is UnitState.SKIPPED for u in rest)
@@ -178,7 +178,7 @@ def test_rollback_of_a_finished_campaign_restores_the_estate() -> None:
     drivers, estate, _ = sim_drivers()
     journal = MemoryJournal()
     asyncio.run(Runner(plan, journal, StepExecutor(drivers), drivers.clock).run())
-    assert estate.sides[("lb-prod", "api")] == "blue"
+    assert estate.pools.sides[("lb-prod", "api")] == "blue"
     progress = asyncio.run(
         Runner(
             plan, journal, StepExecutor(drivers), drivers.clock, control=lambda: "rollback"
@@ -190,10 +190,10 @@ def test_rollback_of_a_finished_campaign_restores_the_estate() -> None:
     for host, state in estate.hosts.items():
         if not host.startswith("img-"):
             assert state.packages == state.original, host
-    assert estate.fw == estate.original_fw
-    assert estate.sides[("lb-prod", "api")] == "green"
-    assert all(estate.path_online.values())
-    assert not any(m.state == "drain" for m in estate.members.values())
+    assert estate.platform.state.fw == estate.platform.state.original_fw
+    assert estate.pools.sides[("lb-prod", "api")] == "green"
+    assert all(estate.platform.state.path_online.values())
+    assert not any(m.state == "drain" for m in estate.pools.members.values())
     assert not any(h.maintenance for h in estate.hosts.values())
 
 

@@ -1,23 +1,23 @@
 """A simulated estate built from an inventory: hosts, load balancers, hypervisors.
 
 It keeps the state a real estate would (installed versions, boot ids, pool member states,
-VM placement, maintenance flags) and implements every driver protocol over it. Durations
-and failures are derived from a seed and the host's name, never from call order, so a run
-is repeatable even though units run side by side.
+VM placement, maintenance flags, firmware, paths, images) and implements every driver
+protocol over it. Durations and failures are derived from a seed and the host's name,
+never from call order, so a run is repeatable even though units run side by side.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from patchwarden.domain.assets import LoadBalancer, VirtualAppliance, Vm
+from patchwarden.domain.assets import VirtualAppliance, Vm
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.protocols import Clock, HealthResult
-from patchwarden.drivers.sim.lb import Member, SimLoadBalancer
-from patchwarden.drivers.sim.platform import SimPlatform
+from patchwarden.drivers.sim.lb import PoolState, SimLoadBalancer
+from patchwarden.drivers.sim.platform import PlatformState, SimPlatform
+from patchwarden.drivers.sim.state import Host, SimTiming
 from patchwarden.errors import DriverError
 
 __all__ = ["FailurePlan", "SimEstate"]
@@ -38,18 +38,15 @@ class FailurePlan:
     never_returns: frozenset[str] = frozenset()
 
 
-@dataclass
-class Host:
-    packages: dict[str, str]
-    original: dict[str, str]
-    boot: int = 0
-    maintenance: bool = False
-    up: bool = True
-    log: list[str] = field(default_factory=list)
+class SimEstate:
+    """The host-level driver protocols over simulated state, and the estate's other drivers.
 
-
-class SimEstate(SimPlatform):
-    """Every driver protocol over simulated state."""
+    Packages, power, health checks and hypervisors are methods of the estate itself; each
+    load balancer is a :class:`SimLoadBalancer` (:meth:`lb`) over the shared
+    :class:`PoolState`, and clusters, firmware, appliances, storage and images are
+    :attr:`platform`, a :class:`SimPlatform` over a :class:`PlatformState`. Each part is
+    handed the state it needs; none reaches into another.
+    """
 
     def __init__(
         self,
@@ -58,45 +55,33 @@ class SimEstate(SimPlatform):
         seed: int = 0,
         failures: FailurePlan | None = None,
     ) -> None:
-        self.clock = clock
+        self.timing = SimTiming(clock, seed)
         self.seed = seed
         self.failures = failures or FailurePlan()
-        self.bg_sides: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
         self.hosts = {a.id: Host(dict(a.packages), dict(a.packages)) for a in inventory.assets}
         self.vm_host = {
             a.id: a.hypervisor
             for a in inventory.assets
             if isinstance(a, Vm | VirtualAppliance) and a.hypervisor
         }
-        self.members: dict[tuple[str, str, str], Member] = {}
-        self.sides: dict[tuple[str, str], str] = {}
-        for asset in inventory.assets:
-            if isinstance(asset, LoadBalancer):
-                for pool in asset.pools:
-                    for member in pool.all_members():
-                        self.members[(asset.id, pool.name, member)] = Member()
-                    if pool.blue_green is not None:
-                        bg = pool.blue_green
-                        self.sides[(asset.id, pool.name)] = bg.active
-                        for member in bg.blue if bg.active == "green" else bg.green:
-                            self.members[(asset.id, pool.name, member)].state = "maint"
-                        self.bg_sides[(asset.id, pool.name)] = {
-                            "blue": pool.blue_green.blue,
-                            "green": pool.blue_green.green,
-                        }
         self.migrations: list[tuple[str, str, str]] = []
-        self.init_platform(inventory)
+        self.pools = PoolState.from_inventory(inventory)
+        self.platform = SimPlatform(
+            PlatformState.from_inventory(inventory), self.hosts, self.timing
+        )
 
-    # -- timing -------------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The clock every part of the estate waits on."""
+        return self.timing.clock
 
-    def jitter(self, *parts: str) -> float:
-        """A number in [0, 1) fixed by the seed and the names: repeatable, order-free."""
-        digest = hashlib.sha256("/".join((str(self.seed), *parts)).encode()).digest()
-        return int.from_bytes(digest[:4], "big") / 2**32
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.timing.clock = clock
 
     async def take(self, base_s: float, *parts: str) -> None:
-        """Spend about ``base_s`` of simulated time on an action."""
-        await self.clock.sleep(base_s * (0.75 + 0.5 * self.jitter(*parts)))
+        """Spend about ``base_s`` of simulated time on an action (see :class:`SimTiming`)."""
+        await self.timing.take(base_s, *parts)
 
     def host(self, host: str) -> Host:
         """The simulated state of one host."""
@@ -171,7 +156,7 @@ class SimEstate(SimPlatform):
 
     def lb(self, lb_id: str) -> SimLoadBalancer:
         """The load-balancer driver of one load balancer of the estate."""
-        return SimLoadBalancer(self, lb_id)
+        return SimLoadBalancer(lb_id, self.pools, self.timing, self.degraded)
 
     # -- HypervisorDriver ---------------------------------------------------------------
 
@@ -211,11 +196,8 @@ class SimEstate(SimPlatform):
                 for h, s in self.hosts.items()
             },
             "vm_host": self.vm_host,
-            "members": {
-                "/".join(k): {"state": m.state, "weight": m.weight} for k, m in self.members.items()
-            },
-            "sides": {"/".join(k): v for k, v in self.sides.items()},
-            "platform": self.platform_snapshot(),
+            **self.pools.snapshot(),
+            "platform": self.platform.state.snapshot(),
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -225,9 +207,5 @@ class SimEstate(SimPlatform):
             h.packages, h.boot = dict(state["packages"]), state["boot"]
             h.maintenance, h.log = state["maintenance"], list(state["log"])
         self.vm_host = dict(data["vm_host"])
-        for key, member in data["members"].items():
-            lb, pool, name = key.split("/")
-            m = self.members[(lb, pool, name)]
-            m.state, m.weight, m.drained_at = member["state"], member["weight"], None
-        self.sides = {tuple(k.split("/")): v for k, v in data["sides"].items()}
-        self.platform_restore(data["platform"])
+        self.pools.restore(data)
+        self.platform.state.restore(data["platform"])
