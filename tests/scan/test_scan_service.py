@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from patchwarden.assess.assessment import assess
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.inventory import Inventory
-from patchwarden.drivers.transport import CommandResult, LocalTransport
+from patchwarden.drivers.transport import LocalTransport
 from patchwarden.feeds.osv import parse_osv
 from patchwarden.inventory import parse_inventory
 from patchwarden.service.scan import (
@@ -32,6 +32,7 @@ from patchwarden.service.scan import (
     stale,
 )
 from patchwarden.store import Store, open_store
+from patchwarden.testing import Command, MockTransport, Reply
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -64,72 +65,50 @@ OS_RELEASE = {
 }
 
 
-class ReplayTransport:
-    """Answers each command with recorded real output: the service's plumbing under test."""
-
-    def __init__(self, delay_s: float = 0.0, hang: Sequence[str] = ()) -> None:
-        self.delay_s = delay_s
-        self.hang = set(hang)
-        self.running = 0
-        self.most_at_once = 0
-        self.disconnected: list[str] = []
-
-    def _answer(self, host: str, argv: Sequence[str]) -> tuple[int, str]:
-        command = " ".join(argv)
-        if argv[:2] == ("cat", "/etc/os-release"):
-            return 0, OS_RELEASE[host]
-        if argv[0] == "dpkg-query":
-            return 0, _golden("apt/dpkg_query_bookworm_minbase.json")
-        if command == "dpkg --print-architecture":
-            return 0, "amd64\n"
-        if argv[0] == "sh":  # /run/reboot-required
-            return 0, _golden("apt/reboot_required_with_pkgs.json")
-        if argv[0] == "apt-mark":
-            return 0, ""
-        if argv[0] == "rpm":
-            return 0, _golden("rpm/rpm_query_rocky9_kernels_multilib.json")
-        if argv[0] == "needs-restarting":
-            return 1, _golden("rpm/needs_restarting_dnf_required.json")
-        if command == "uname -m":
-            return 0, "x86_64\n"
-        if command == "apk info -v":
-            return 0, _golden("apk/apk_info_alpine319_base.json")
-        if command == "apk --print-arch":
-            return 0, "x86_64\n"
-        return 127, ""
-
-    async def run(
-        self,
-        host: str,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandResult:
-        self.running += 1
-        self.most_at_once = max(self.most_at_once, self.running)
-        try:
-            await asyncio.sleep(3600 if host in self.hang else self.delay_s)
-            status, out = self._answer(host, tuple(argv))
-            return CommandResult(host, tuple(argv), status, out, "")
-        finally:
-            self.running -= 1
-
-    async def disconnect(self, host: str) -> None:
-        self.disconnected.append(host)
-
-    async def close(self) -> None:
-        pass
+def _answer(host: str, argv: tuple[str, ...]) -> Reply:
+    """Recorded real output for each command a scan runs: the service's plumbing under test."""
+    command = " ".join(argv)
+    if argv[:2] == ("cat", "/etc/os-release"):
+        return Reply(OS_RELEASE[host])
+    if argv[0] == "dpkg-query":
+        return Reply(_golden("apt/dpkg_query_bookworm_minbase.json"))
+    if command == "dpkg --print-architecture":
+        return Reply("amd64\n")
+    if argv[0] == "sh":  # /run/reboot-required
+        return Reply(_golden("apt/reboot_required_with_pkgs.json"))
+    if argv[0] == "apt-mark":
+        return Reply("")
+    if argv[0] == "rpm":
+        return Reply(_golden("rpm/rpm_query_rocky9_kernels_multilib.json"))
+    if argv[0] == "needs-restarting":
+        return Reply(_golden("rpm/needs_restarting_dnf_required.json"), exit_status=1)
+    if command == "uname -m":
+        return Reply("x86_64\n")
+    if command == "apk info -v":
+        return Reply(_golden("apk/apk_info_alpine319_base.json"))
+    if command == "apk --print-arch":
+        return Reply("x86_64\n")
+    return Reply(exit_status=127)
 
 
-def _scan(transport: ReplayTransport, assets: list[AssetBase], **kw: object) -> list[HostScan]:
+def _replay(delay_s: float = 0.0, hang: Sequence[str] = ()) -> MockTransport:
+    """Hosts that answer after ``delay_s``, except those in ``hang``, which never do."""
+
+    async def handler(command: Command) -> Reply:
+        await asyncio.sleep(3600 if command.host in hang else delay_s)
+        return _answer(command.host, command.argv)
+
+    return MockTransport(handler)
+
+
+def _scan(transport: MockTransport, assets: list[AssetBase], **kw: object) -> list[HostScan]:
     return asyncio.run(scan_assets(assets, transport, {}, now=lambda: NOW, **kw))
 
 
 def test_each_host_is_read_with_its_own_package_manager() -> None:
     inventory = _inventory()
     hosts = [inventory.get(h) for h in ("deb-1", "rocky-1", "alp-1")]
-    deb, rocky, alp = _scan(ReplayTransport(), hosts)
+    deb, rocky, alp = _scan(_replay(), hosts)
     assert (deb.ok, deb.source, deb.ecosystem, deb.arch) == (True, "ssh", "Debian:12", "amd64")
     assert deb.reboot_required is True and "libc6" in deb.reboot_packages
     assert deb.os_name == "debian 12" and deb.origin == "192.0.2.1"
@@ -143,7 +122,7 @@ def test_each_host_is_read_with_its_own_package_manager() -> None:
 
 def test_concurrency_is_bounded_and_a_hung_host_times_out_alone() -> None:
     inventory = _inventory()
-    transport = ReplayTransport(delay_s=0.01, hang=["slow-1"])
+    transport = _replay(delay_s=0.01, hang=["slow-1"])
     assets = [inventory.get(h) for h in ("deb-1", "rocky-1", "alp-1", "slow-1")]
     done: list[str] = []
     scans = _scan(
@@ -153,7 +132,7 @@ def test_concurrency_is_bounded_and_a_hung_host_times_out_alone() -> None:
     assert [s.asset_id for s in scans] == ["deb-1", "rocky-1", "alp-1", "slow-1"], "asset order"
     assert not by_id["slow-1"].ok and "timed out" in by_id["slow-1"].error
     assert all(by_id[h].ok for h in ("deb-1", "rocky-1", "alp-1"))
-    assert transport.most_at_once <= 2
+    assert transport.most_in_flight <= 2
     assert transport.disconnected == ["slow-1"], "a timed-out host's connection is dropped"
     assert sorted(done) == sorted(by_id), "progress hears of every asset"
 

@@ -1,10 +1,13 @@
-"""Public test helpers: the simulated estate, ready to drive, and (as they land) lab builders.
+"""Public test helpers: the simulated estate ready to drive, a mock transport, lab builders.
 
 Example:
     >>> from patchwarden.testing import sim_drivers
     >>> drivers, estate, inventory = sim_drivers()
     >>> sorted(estate.hosts)[:2]
     ['api-blue-01', 'api-blue-02']
+
+:class:`MockTransport` answers commands from a handler, for testing facts and drivers
+without a host (see :mod:`patchwarden.testing.mock_transport`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,17 @@ from patchwarden.drivers.sim import FailurePlan, ScaledClock, SimEstate
 from patchwarden.engine.steps import Drivers
 from patchwarden.service.sim import estate_drivers
 from patchwarden.service.sources import demo_inventory
+from patchwarden.testing.mock_transport import Command, MockTransport, Reply
 
-__all__ = ["FailurePlan", "SimEstate", "estate_drivers", "sim_drivers"]
+__all__ = [
+    "Command",
+    "FailurePlan",
+    "MockTransport",
+    "Reply",
+    "SimEstate",
+    "estate_drivers",
+    "sim_drivers",
+]
 
 
 def sim_drivers(
