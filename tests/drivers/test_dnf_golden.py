@@ -50,6 +50,38 @@ FACTS: dict[str, Callable[[str], Any]] = {
 }
 
 
+COMMANDS: dict[str, Callable[[list[str]], list[str]]] = {
+    "history_list": dnf_facts.history_list_command,
+    "history_info": dnf_facts.history_info_command,
+    "versionlock_list": dnf_facts.versionlock_list_command,
+    "config_excludes": dnf_facts.config_dump_command,
+    "install_failure": lambda options: dnf_facts.install_command(
+        options, "patchwarden 1", ["pw-tool-1.0-2.noarch"]
+    ),
+}
+"""The command whose output each fact's parser reads, built beside it in dnf_facts."""
+
+
+def test_every_fact_is_a_command_and_a_parser_with_the_configs_options() -> None:
+    assert set(COMMANDS) == set(FACTS)
+    options = DnfConfig(installroot="/srv/r", repos={"lab": "file:///srv/repo"}).options()
+    for fact, command in COMMANDS.items():
+        argv = command(options)
+        assert argv[:2] == ["dnf", "-y"], fact
+        assert argv[argv.index("--installroot=/srv/r") :][: len(options)] == options, fact
+
+
+def test_command_builders_refuse_what_would_turn_into_an_option() -> None:
+    with pytest.raises(DriverError):
+        dnf_facts.history_info_command([], "1 --setopt=x")
+    with pytest.raises(DriverError):
+        dnf_facts.install_command([], "c", ["--nogpgcheck"])
+    with pytest.raises(DriverError):
+        dnf_facts.remove_command([], ["pw-tool", "-y"])
+    assert dnf_facts.remove_command([], ["pw-tool"])[-2:] == ["remove", "pw-tool"]
+    assert dnf_facts.history_undo_command([], 12)[-3:] == ["history", "undo", "12"]
+
+
 def test_there_are_cases_for_every_fact() -> None:
     assert {json.loads(c.read_text())["fact"] for c in CASES} == set(FACTS)
 

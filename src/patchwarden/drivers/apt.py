@@ -6,6 +6,7 @@ Facts (golden-tested in ``tests/golden/apt``):
 - holds: :data:`SHOWHOLD` → :func:`parse_holds`
 - reboot state: :data:`REBOOT_REQUIRED` → :func:`parse_reboot_required`
 - OS release: :data:`OS_RELEASE` → :func:`parse_os_release`
+- architecture: :data:`DPKG_ARCH`
 
 Installing sets exact versions (upgrade or downgrade) with
 ``apt-get install -y --allow-downgrades pkg=version ...``, keeping changed config files
@@ -22,6 +23,7 @@ from patchwarden.drivers.transport import CommandResult, Transport
 from patchwarden.errors import DriverError, TransientDriverError
 
 __all__ = [
+    "DPKG_ARCH",
     "DPKG_QUERY",
     "OS_RELEASE",
     "REBOOT_REQUIRED",
@@ -60,6 +62,9 @@ REBOOT_REQUIRED: tuple[str, ...] = (
 """Prints ``required`` then the packages asking for it, or nothing."""
 
 OS_RELEASE: tuple[str, ...] = ("cat", "/etc/os-release")
+
+DPKG_ARCH: tuple[str, ...] = ("dpkg", "--print-architecture")
+"""dpkg's architecture (``amd64``, ``arm64``), read as it is with surrounding space stripped."""
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 DPKG_CONFIGURE_PENDING: tuple[str, ...] = ("dpkg", "--configure", "-a")
@@ -258,7 +263,7 @@ class AptDriver:
 
     async def scan(self, host: str) -> HostFacts:
         """Packages, OS release, architecture, reboot state and holds of ``host``."""
-        arch = (await self.transport.run(host, ("dpkg", "--print-architecture"))).check()
+        arch = (await self.transport.run(host, DPKG_ARCH)).check()
         release = await self.transport.run(host, OS_RELEASE)
         return HostFacts(
             packages=installed_versions(await self.records(host)),

@@ -26,15 +26,23 @@ from patchwarden.drivers.apt import RebootState
 from patchwarden.drivers.dnf_facts import (
     TransactionInfo,
     classify_install_failure,
+    config_dump_command,
     held_by_excludes,
     held_by_locks,
+    history_info_command,
+    history_undo_command,
+    install_command,
+    needs_restarting_command,
     nevra_spec,
     normalize_evr,
     parse_config_excludes,
     parse_history_info,
     parse_versionlock_list,
+    remove_command,
+    versionlock_list_command,
 )
 from patchwarden.drivers.rpm import (
+    NEEDS_RESTARTING,
     RpmDriver,
     RpmRecord,
     installed_versions,
@@ -142,9 +150,6 @@ class DnfDriver:
     config: DnfConfig = field(default_factory=DnfConfig)
     history: list[DnfTransaction] = field(default_factory=list)
 
-    def _dnf(self, *argv: str, quiet: bool = True) -> list[str]:
-        return ["dnf", "-y", *(["-q"] if quiet else []), *self.config.options(), *argv]
-
     async def _run(self, host: str, argv: Sequence[str]) -> CommandResult:
         return await self.transport.run(host, argv, timeout_s=self.config.timeout_s)
 
@@ -163,16 +168,17 @@ class DnfDriver:
         Asks dnf's ``needs-restarting -r`` plugin first, which reads the install root's own
         rpm database, then the stand-alone ``needs-restarting`` of older yum-utils hosts.
         """
-        result = await self._run(host, self._dnf("needs-restarting", "-r"))
+        result = await self._run(host, needs_restarting_command(self.config.options()))
         if _no_such_command(result) and self.config.installroot is None:
-            result = await self._run(host, ("needs-restarting", "-r"))
+            result = await self._run(host, NEEDS_RESTARTING)
         if _no_such_command(result):
             return None
         return parse_needs_restarting(result.exit_status, result.stdout)
 
     async def transaction(self, host: str, ident: int | str = "last") -> TransactionInfo:
         """A transaction of the host's dnf history (``last`` by default)."""
-        result = (await self._run(host, self._dnf("history", "info", str(ident)))).check()
+        command = history_info_command(self.config.options(), ident)
+        result = (await self._run(host, command)).check()
         return parse_history_info(result.stdout)
 
     async def install(self, host: str, targets: Mapping[str, str]) -> None:
@@ -193,9 +199,7 @@ class DnfDriver:
         specs = [nevra_spec(name, evr, arches.get(name)) for name, evr in changes.items()]
         await self._refuse_holds(host, changes, arches)
         comment = f"patchwarden {uuid.uuid4()}"
-        result = await self._run(
-            host, self._dnf("install", f"--comment={comment}", *specs, quiet=False)
-        )
+        result = await self._run(host, install_command(self.config.options(), comment, specs))
         if not result.ok:
             self._raise_install_failure(host, result, changes)
         transaction_id = await self._transaction_id(host, comment)
@@ -216,16 +220,15 @@ class DnfDriver:
         if record is None:
             raise DriverError(f"{host}: no dnf install of patchwarden's to roll back")
         if record.transaction_id is not None:
-            undo = await self._run(
-                host, self._dnf("history", "undo", str(record.transaction_id), quiet=False)
-            )
+            command = history_undo_command(self.config.options(), record.transaction_id)
+            undo = await self._run(host, command)
             if undo.ok and await self._at(host, record):
                 return "undo"
         added = sorted(set(record.targets) - set(record.before))
         if record.before:
             await self.install(host, record.before)
         if added:
-            (await self._run(host, self._dnf("remove", *added, quiet=False))).check()
+            (await self._run(host, remove_command(self.config.options(), added))).check()
         if not await self._at(host, record):
             raise DriverError(f"{host}: rollback did not restore {record.before}")
         return "downgrade"
@@ -236,7 +239,7 @@ class DnfDriver:
     async def _refuse_holds(
         self, host: str, changes: Mapping[str, str], arches: Mapping[str, str]
     ) -> None:
-        locks = await self._run(host, self._dnf("versionlock", "list"))
+        locks = await self._run(host, versionlock_list_command(self.config.options()))
         if locks.ok:  # the plugin may not be installed: then nothing is locked
             entries = parse_versionlock_list(locks.stdout)
             locked = [
@@ -247,7 +250,7 @@ class DnfDriver:
             if locked:
                 raise DnfHeldPackageError(host, sorted(locked), "versionlock")
         # Main and repository sections alike: a repository's excludes hide its versions too.
-        dump = await self._run(host, self._dnf("config-manager", "--dump"))
+        dump = await self._run(host, config_dump_command(self.config.options()))
         patterns = parse_config_excludes(dump.stdout) if dump.ok else ()
         excluded = [
             n

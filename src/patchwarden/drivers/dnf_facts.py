@@ -1,11 +1,18 @@
-r"""The dnf facts: pure parsers of dnf's output, golden-tested in ``tests/golden/dnf``.
+r"""The dnf facts: each a command builder next to its pure parser (golden: ``tests/golden/dnf``).
 
-- transactions: ``dnf history list`` → :func:`parse_history_list`;
-  ``dnf history info ID`` → :func:`parse_history_info`
-- version locks: ``dnf versionlock list`` → :func:`parse_versionlock_list`
-- excludes: ``dnf config-manager --dump`` → :func:`parse_config_excludes`
-- why an install failed: ``dnf install`` output → :func:`classify_install_failure`
+- transactions: :func:`history_list_command` → :func:`parse_history_list`;
+  :func:`history_info_command` → :func:`parse_history_info`
+- version locks: :func:`versionlock_list_command` → :func:`parse_versionlock_list`
+- excludes: :func:`config_dump_command` → :func:`parse_config_excludes`
+- reboot state: :func:`needs_restarting_command` →
+  :func:`~patchwarden.drivers.rpm.parse_needs_restarting`
+- installing: :func:`install_command`, whose output on failure goes to
+  :func:`classify_install_failure`; undoing: :func:`history_undo_command`,
+  :func:`remove_command`
 - package specs: :func:`parse_nevra` and :func:`nevra_spec`, the inverse
+
+Every builder takes the options a :class:`~patchwarden.drivers.dnf.DnfConfig` gives
+(install root, repositories, ``--setopt``) and returns an argument vector; none runs it.
 
 Versions are written as OSV's RPM ecosystems write them: ``epoch:version-release`` with a
 zero epoch left out, as :mod:`patchwarden.drivers.rpm` reports installed versions.
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,13 +35,20 @@ from patchwarden.errors import DriverError
 __all__ = [
     "AlteredPackage",
     "HistoryEntry",
-    "Nevra",
     "InstallFailure",
+    "Nevra",
     "TransactionInfo",
     "VersionLock",
     "classify_install_failure",
+    "config_dump_command",
+    "dnf_command",
     "held_by_excludes",
     "held_by_locks",
+    "history_info_command",
+    "history_list_command",
+    "history_undo_command",
+    "install_command",
+    "needs_restarting_command",
     "nevra_spec",
     "normalize_evr",
     "parse_config_excludes",
@@ -41,6 +56,7 @@ __all__ = [
     "parse_history_list",
     "parse_nevra",
     "parse_versionlock_list",
+    "remove_command",
 ]
 
 # What rpm allows in a name, version or release: anything else in a target is refused
@@ -111,6 +127,16 @@ class VersionLock:
     excluded: bool
 
 
+def dnf_command(options: Sequence[str], *argv: str, quiet: bool = True) -> list[str]:
+    """``dnf -y`` with a config's options: how every dnf fact and action starts.
+
+    Example:
+        >>> dnf_command(["--installroot=/srv/r"], "versionlock", "list")
+        ['dnf', '-y', '-q', '--installroot=/srv/r', 'versionlock', 'list']
+    """
+    return ["dnf", "-y", *(["-q"] if quiet else []), *options, *argv]
+
+
 def normalize_evr(evr: str) -> str:
     """Drop a zero epoch, as OSV and :mod:`patchwarden.drivers.rpm` write versions.
 
@@ -156,6 +182,11 @@ def nevra_spec(name: str, evr: str, arch: str | None = None) -> str:
     return f"{name}-{evr}.{arch}" if arch else f"{name}-{evr}"
 
 
+def history_list_command(options: Sequence[str]) -> list[str]:
+    """The transactions of the history, newest first: read by :func:`parse_history_list`."""
+    return dnf_command(options, "history", "list")
+
+
 def parse_history_list(text: str) -> list[HistoryEntry]:
     r"""Parse ``dnf history list``: newest first, as dnf prints them; other lines skipped.
 
@@ -179,6 +210,23 @@ def parse_history_list(text: str) -> list[HistoryEntry]:
             )
         )
     return entries
+
+
+def history_info_command(options: Sequence[str], ident: int | str = "last") -> list[str]:
+    """One transaction (``last`` or an id): read by :func:`parse_history_info`.
+
+    Example:
+        >>> history_info_command([], 7)
+        ['dnf', '-y', '-q', 'history', 'info', '7']
+    """
+    if not (isinstance(ident, int) or ident == "last"):
+        raise DriverError(f"a dnf transaction is 'last' or a number, not {ident!r}")
+    return dnf_command(options, "history", "info", str(ident))
+
+
+def history_undo_command(options: Sequence[str], transaction_id: int) -> list[str]:
+    """Undo one transaction, what it pulled in included (dnf's output shown, not parsed)."""
+    return dnf_command(options, "history", "undo", str(int(transaction_id)), quiet=False)
 
 
 def parse_history_info(text: str) -> TransactionInfo:
@@ -235,6 +283,11 @@ def _altered_package(line: str) -> AlteredPackage | None:
     return AlteredPackage(" ".join(tokens[:-1]), nevra.name, nevra.evr, nevra.arch, repo)
 
 
+def versionlock_list_command(options: Sequence[str]) -> list[str]:
+    """The version locks (plugin ``versionlock``): read by :func:`parse_versionlock_list`."""
+    return dnf_command(options, "versionlock", "list")
+
+
 def parse_versionlock_list(text: str) -> list[VersionLock]:
     r"""Parse ``dnf versionlock list``: one pattern a line, ``!`` before excluded versions.
 
@@ -258,6 +311,20 @@ def _lock_name(pattern: str) -> str:
     head = pattern.rsplit(".", 1)[0] if pattern.count("-") >= 2 else pattern
     parts = head.rsplit("-", 2)
     return parts[0] if len(parts) == 3 else head
+
+
+def config_dump_command(options: Sequence[str]) -> list[str]:
+    """The main and repository configuration: read by :func:`parse_config_excludes`."""
+    return dnf_command(options, "config-manager", "--dump")
+
+
+def needs_restarting_command(options: Sequence[str]) -> list[str]:
+    """Whether the (install root's) system needs a reboot: read by rpm's parser.
+
+    :func:`~patchwarden.drivers.rpm.parse_needs_restarting` reads it, as it reads the
+    stand-alone ``needs-restarting`` of older hosts.
+    """
+    return dnf_command(options, "needs-restarting", "-r")
 
 
 def parse_config_excludes(text: str) -> tuple[str, ...]:
@@ -324,6 +391,30 @@ def held_by_excludes(patterns: tuple[str, ...], name: str, evr: str, arch: str =
 
 def _matches(pattern: str, forms: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(form, pattern) for form in forms)
+
+
+def install_command(options: Sequence[str], comment: str, specs: Sequence[str]) -> list[str]:
+    """One transaction installing exact NEVRA ``specs`` (from :func:`nevra_spec`).
+
+    The comment names the transaction, so its id can be read back from the history for
+    sure. A failure's output goes to :func:`classify_install_failure`.
+
+    Example:
+        >>> install_command([], "patchwarden 1", [nevra_spec("pw-tool", "1.0-2", "noarch")])
+        ['dnf', '-y', 'install', '--comment=patchwarden 1', 'pw-tool-1.0-2.noarch']
+    """
+    for spec in specs:
+        if not spec or spec.startswith("-"):  # nevra_spec's checks, for specs built elsewhere
+            raise DriverError(f"invalid package spec {spec!r}")
+    return dnf_command(options, "install", f"--comment={comment}", *specs, quiet=False)
+
+
+def remove_command(options: Sequence[str], names: Sequence[str]) -> list[str]:
+    """Remove packages by name (what an install added, when it is rolled back)."""
+    for name in names:
+        if not _NAME.match(name):
+            raise DriverError(f"invalid package name {name!r}")
+    return dnf_command(options, "remove", *names, quiet=False)
 
 
 def classify_install_failure(text: str) -> tuple[InstallFailure, str]:
