@@ -1,8 +1,9 @@
-"""The load-balancer conformance suite against the simulated LB and a real HAProxy.
+"""The load-balancer and traffic-metrics suites against the simulated LB and a real HAProxy.
 
 The real one runs in the traffic lab (six lab hosts behind HAProxy, needs root): draining,
 waiting for sessions, weights and blue-green switching all go through HAProxy's runtime
-API on its stats socket, while a load generator keeps requests in flight.
+API on its stats socket, while a load generator keeps requests in flight; the metrics are
+HAProxy's own request log, received over syslog.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
-from conformance import LoadBalancerCase, LoadBalancerConformance
+from conformance import (
+    LoadBalancerCase,
+    LoadBalancerConformance,
+    MetricsCase,
+    TrafficMetricsConformance,
+)
 
 from patchwarden.domain.assets import LoadBalancer
 from patchwarden.drivers.haproxy import HaproxyConfig, HaproxyDriver
+from patchwarden.drivers.traffic import HaproxyLogMetrics
 from patchwarden.testing import sim_drivers
 from patchwarden.testing.traffic import TrafficLab, shared_traffic_lab
 from patchwarden.testing.traffic_load import LoadProcess
@@ -84,3 +91,26 @@ class TestHaproxyLoadBalancer(LoadBalancerConformance):
     @pytest.fixture
     def lb_case(self) -> LoadBalancerCase:
         return LoadBalancerCase("web", "lab-02", "bg")
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(os.geteuid() != 0, reason="the traffic lab needs root (make test runs as root)")
+class TestHaproxyLogMetrics(TrafficMetricsConformance):
+    @pytest.fixture
+    def run(self, traffic: TrafficLab) -> Any:
+        def run_one(coro: Coroutine[Any, Any, Any]) -> Any:
+            return traffic.loop.run(coro, 60)
+
+        return run_one
+
+    @pytest.fixture
+    def lb_driver(self, traffic: TrafficLab) -> HaproxyDriver:
+        return traffic.driver()
+
+    @pytest.fixture
+    def metrics(self, traffic: TrafficLab) -> HaproxyLogMetrics:
+        return HaproxyLogMetrics(traffic.log, traffic.lb_config())
+
+    @pytest.fixture
+    def metrics_case(self) -> MetricsCase:
+        return MetricsCase("web", "lab-03", window_s=5)
