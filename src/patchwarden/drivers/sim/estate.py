@@ -56,7 +56,6 @@ class SimEstate:
         failures: FailurePlan | None = None,
     ) -> None:
         self.timing = SimTiming(clock, seed)
-        self.seed = seed
         self.failures = failures or FailurePlan()
         self.hosts = {a.id: Host(dict(a.packages), dict(a.packages)) for a in inventory.assets}
         self.vm_host = {
