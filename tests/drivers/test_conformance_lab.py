@@ -14,12 +14,14 @@ from conformance import (
     PackageCase,
     PackageDriverConformance,
     PowerDriverConformance,
+    TransportConformance,
 )
 
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.health import CheckRunner
 from patchwarden.drivers.power import CommandPowerDriver
 from patchwarden.drivers.real import RealDrivers
+from patchwarden.drivers.ssh import SshTransport
 from patchwarden.testing.lab import Lab
 from patchwarden.testing.lab_session import TEST_LAB, LoopThread, lab_real_drivers, shared_lab
 
@@ -94,3 +96,18 @@ class TestLabHealth(HealthCheckerConformance):
             breaks=lambda: loop.run(real.packages.install(host, {"pw-web": "1.0-3"})),
             repairs=lambda: loop.run(real.packages.install(host, {"pw-web": "1.0-1"})),
         )
+
+
+class TestLabSshTransport(TransportConformance):
+    """Commands reach a real OpenSSH server inside a lab host's chroot, as a string a
+    remote shell reads: the suite shows quoting keeps every argument verbatim."""
+
+    @pytest.fixture
+    def transport(self, lab: Lab, loop: LoopThread) -> Iterator[SshTransport]:
+        ssh = SshTransport({s.id: lab.connection(s) for s in lab.specs()}, lab.ssh_config())
+        yield ssh
+        loop.run(ssh.close())
+
+    @pytest.fixture
+    def transport_host(self) -> str:
+        return "lab-03"

@@ -179,7 +179,9 @@ class SshTransport:
             conn = await self._connect(host)
             log.debug("ssh: %s: running %s", host, argv[0])
             try:
-                done = await conn.run(line, check=False, timeout=limit)
+                # stdin at EOF, as the local transport gives it: a command that reads its
+                # input (a prompt, a bare `cat`) ends instead of waiting out the timeout.
+                done = await conn.run(line, check=False, timeout=limit, stdin=asyncssh.DEVNULL)
             except asyncssh.TimeoutError:
                 raise TransientDriverError(
                     f"{host}: {argv[0]} timed out after {limit:.0f} s"
