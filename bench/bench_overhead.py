@@ -43,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from patchwarden.domain.assets import Connection
-from patchwarden.domain.plan import Batch, Plan, StepAction, Wave
+from patchwarden.domain.plan import Batch, Plan, Wave
+from patchwarden.domain.steps import DrainParams, EnableParams
 from patchwarden.drivers.protocols import HealthResult
 from patchwarden.drivers.real import HostRouter, RealClock
 from patchwarden.drivers.ssh import SshConfig, SshTransport
@@ -147,15 +148,14 @@ class NoPower:
 
 def bench_plan(hosts: list[str]) -> Plan:
     """The job as a plan: batches of :data:`BATCH` units of drain, patch, health, enable."""
-    lb = {"lb": LB, "pool": POOL}
     units = [
         host_unit(
             "bench.fleet",
             h,
             (("bench-fix", "1"),),
             False,
-            before=[(StepAction.DRAIN, lb)],
-            after=[(StepAction.ENABLE, lb)],
+            before=[DrainParams(lb=LB, pool=POOL)],
+            after=[EnableParams(lb=LB, pool=POOL)],
         )
         for h in hosts
     ]

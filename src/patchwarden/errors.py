@@ -6,6 +6,7 @@
     ├── InputError                   bad input from a person: exit code 2, nothing changed
     │   ├── ValidationFailed         one or more problems in input files (file, line, field)
     │   ├── UsageError               a bad command-line argument or option
+    │   ├── PlanSchemaMismatch       a plan of another schema_version (domain/plan.py)
     │   ├── InvalidVersion           a version string its ecosystem's tool would reject
     │   └── UnknownEcosystem         an ecosystem name patchwarden cannot order versions of
     ├── StoreError                   the database could not be opened or migrated

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from patchwarden.domain.plan import Batch, Plan, StepAction, Wave
+from patchwarden.domain.steps import DrainParams, EnableParams, WaitDrainedParams
 from patchwarden.engine.machine import Record, UnitState, evaluate
 from patchwarden.planning.steps import host_unit
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-LB = {"lb": "lb", "pool": "web"}
+DRAIN = DrainParams(lb="lb", pool="web")
 
 
 def _unit(wave: str, host: str):
@@ -18,8 +19,8 @@ def _unit(wave: str, host: str):
         host,
         (("openssl", "2"),),
         False,
-        before=[(StepAction.DRAIN, LB), (StepAction.WAIT_DRAINED, LB)],
-        after=[(StepAction.ENABLE, LB)],
+        before=[DRAIN, WaitDrainedParams(lb="lb", pool="web")],
+        after=[EnableParams(lb="lb", pool="web")],
     )
 
 

@@ -54,7 +54,7 @@ def test_clean_run_patches_every_unit_and_leaves_no_host_drained() -> None:
     assert all("replace" in line for line in estate.hosts["worker-prod-01"].log)
     for unit in plan.units():
         for patch in (s for s in unit.steps if s.action is StepAction.PATCH):
-            for name, version in patch.params["packages"]:
+            for name, version in patch.params.packages:
                 assert estate.hosts[unit.target].packages[name] == version
 
 

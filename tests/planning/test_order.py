@@ -55,7 +55,7 @@ def _vm(i: str, **extra: Any) -> dict[str, Any]:
 def test_prerequisites_come_first_and_the_kernel_last() -> None:
     plan = _plan([_vm("web-1")], requires={"nginx": ["openssl"], "openssl": ["libssl3"]})
     patch = next(s for s in plan.units()[0].steps if s.action is StepAction.PATCH)
-    assert [p[0] for p in patch.params["packages"]] == [
+    assert [p[0] for p in patch.params.packages] == [
         "libssl3",
         "openssl",
         "nginx",

@@ -65,7 +65,7 @@ def test_kernel_patch_installed_last_and_one_reboot_per_host() -> None:
     plan = _demo_plan()
     for unit in plan.units():
         for patch in (s for s in unit.steps if s.action is StepAction.PATCH):
-            names = [p[0] for p in patch.params["packages"]]
+            names = [p[0] for p in patch.params.packages]
             if "linux-image-amd64" in names:
                 assert names[-1] in ("linux-image-amd64", "libc6", "qemu-system-x86")
                 assert [s.action for s in unit.steps].count(StepAction.REBOOT) == 1
@@ -85,10 +85,10 @@ def test_evacuation_moves_every_vm_off_before_the_host_is_touched() -> None:
         assert actions[0] is StepAction.MAINTENANCE_ON
         assert actions.index(StepAction.PATCH) > max(unit.steps.index(m) for m in migrations)
         for m in migrations:
-            assert m.params["destination"] != unit.target
-            moved[m.params["vm"]] = moved.get(m.params["vm"], 0) + 1
+            assert m.params.destination != unit.target
+            moved[m.params.vm] = moved.get(m.params.vm, 0) + 1
         # VMs placed here in earlier batches must leave too; original guests always do.
-        assert guests <= {m.params["vm"] for m in migrations} | set(moved)
+        assert guests <= {m.params.vm for m in migrations} | set(moved)
     # With room on already-patched hosts most VMs move once.
     assert sum(1 for n in moved.values() if n == 1) >= len(moved) // 2
 

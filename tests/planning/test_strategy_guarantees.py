@@ -53,7 +53,7 @@ def test_blue_green_patches_standby_switches_then_old_side() -> None:
     assert {u.target for u in old.units} == {"api-green-01", "api-green-02"}
     assert switch.requires_success and old.requires_success
     steps = switch.units[0].steps
-    assert steps[0].action is StepAction.SWITCH and steps[0].params["side"] == "blue"
+    assert steps[0].action is StepAction.SWITCH and steps[0].params.side == "blue"
     assert steps[-1].action is StepAction.WAIT  # bake time before the old side changes
     assert [s.action for s in switch.units[0].rollback] == [StepAction.SWITCH]
 
@@ -66,7 +66,7 @@ def test_cluster_rolling_keeps_quorum_and_patches_the_leader_last_after_handover
     leader = wave.batches[-1].units[0]
     first = leader.steps[0]
     assert first.action is StepAction.HANDOVER and first.target == "pg-main"
-    assert first.params["to"] != "db-01"
+    assert first.params.to != "db-01"
 
 
 def test_controller_based_upload_then_distribute_then_health_of_every_member() -> None:
@@ -82,8 +82,8 @@ def test_ha_pair_standby_first_then_failover_then_the_other() -> None:
     pair = [b for b in wave.batches if "fw-01+fw-02" in b.id]
     assert [b.id.rsplit("#", 1)[1] for b in pair] == ["standby", "failover"]
     standby, other = pair[0].units[0], pair[1].units[0]
-    assert standby.target == "fw-02" and standby.steps[0].params["to"] == "fw-01"
-    assert other.target == "fw-01" and other.steps[0].params["to"] == "fw-02"
+    assert standby.target == "fw-02" and standby.steps[0].params.to == "fw-01"
+    assert other.target == "fw-01" and other.steps[0].params.to == "fw-02"
     assert pair[1].requires_success
     assert [s.action for s in other.steps] == [
         StepAction.FAILOVER,

@@ -11,12 +11,24 @@ import textwrap
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from patchwarden.cli.options import echo_warnings, parse_at
 from patchwarden.domain.plan import Plan, Step, Unit, Wave
+from patchwarden.domain.steps import (
+    BuildImageParams,
+    DistributeParams,
+    FailoverParams,
+    HandoverParams,
+    MigrateParams,
+    PackagePins,
+    PatchParams,
+    PoolParams,
+    SetWeightParams,
+    SwitchParams,
+    UploadParams,
+)
 from patchwarden.domain.window import WindowSpec, format_duration
 from patchwarden.errors import UsageError
 from patchwarden.planning.windows import batch_timing
@@ -115,28 +127,39 @@ def _window_line(spec: WindowSpec) -> str:
     return f"  {spec.name}: {rule} {', '.join(extra)}; governs {envs}"
 
 
-def _packages(value: Any) -> str:
-    pairs = list(value.items()) if isinstance(value, dict) else [tuple(p) for p in value]
+def _packages(pairs: PackagePins) -> str:
     shown = ", ".join(f"{n} {v}" for n, v in pairs[:3])
     return shown + (f" (+{len(pairs) - 3} more)" if len(pairs) > 3 else "")
 
 
 def describe_step(step: Step, unit_target: str) -> str:
-    """One step in words, e.g. ``drain from lb-prod/web`` or ``migrate vm-3 -> hv-2``."""
+    """One step in words, e.g. ``drain at lb-prod/web`` or ``migrate vm-3 to hv-2``."""
     p = step.params
     a = step.action.value
-    if "packages" in p:
-        text = f"{a} {_packages(p['packages'])}"
-    elif a == "migrate":
-        text = f"migrate {p.get('vm')} to {p.get('destination')}"
-    elif "lb" in p and "pool" in p:
-        detail = {"set_weight": f" to {p.get('weight')}", "switch": f" to {p.get('side', '')}"}
-        text = f"{a}{detail.get(a, '')} at {p['lb']}/{p['pool']}".replace(" to  at", " at")
-    elif a in ("handover", "failover"):
-        text = f"{a} to {p.get('to')}"
-    else:
-        scalars = [f"{k}={v}" for k, v in sorted(p.items()) if isinstance(v, str | int | float)]
-        text = a + (f" ({', '.join(scalars)})" if scalars else "")
+    match p:
+        case (
+            PatchParams(packages=pins)
+            | UploadParams(packages=pins)
+            | DistributeParams(packages=pins)
+            | BuildImageParams(packages=pins)
+        ) if pins:
+            text = f"{a} {_packages(pins)}"
+        case MigrateParams():
+            text = f"migrate {p.vm} to {p.destination}"
+        case SetWeightParams():
+            text = f"{a} to {p.weight} at {p.lb}/{p.pool}"
+        case SwitchParams(side=side) if side:
+            text = f"{a} to {side} at {p.lb}/{p.pool}"
+        case PoolParams():
+            text = f"{a} at {p.lb}/{p.pool}"
+        case HandoverParams(to=to) | FailoverParams(to=to):
+            text = f"{a} to {to}"
+        case _:
+            given = p.model_dump(mode="json", exclude={"action"}, exclude_defaults=True)
+            scalars = [
+                f"{k}={v}" for k, v in sorted(given.items()) if isinstance(v, str | int | float)
+            ]
+            text = a + (f" ({', '.join(scalars)})" if scalars else "")
     return text if step.target == unit_target else f"{text} [on {step.target}]"
 
 

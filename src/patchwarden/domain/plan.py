@@ -10,19 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import model_validator
 
 from patchwarden.domain.base import Value
+from patchwarden.domain.steps import StepAction, StepParams
 from patchwarden.domain.window import WindowSpec
+from patchwarden.errors import InputError
 
 __all__ = [
     "SCHEMA_VERSION",
     "Batch",
     "Plan",
     "PlanNote",
+    "PlanSchemaMismatch",
     "Slot",
     "Step",
     "StepAction",
@@ -30,59 +32,42 @@ __all__ = [
     "Wave",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: each step's parameters are typed by action (``params.action``); 1 had untyped dicts."""
 
 
-class StepAction(StrEnum):
-    """What a step does; the engine maps each to a driver call."""
+class PlanSchemaMismatch(InputError):
+    """A plan written by another version of patchwarden, in a form this one does not read."""
 
-    DRAIN = "drain"
-    WAIT_DRAINED = "wait_drained"
-    ENABLE = "enable"
-    MAINTENANCE_ON = "maintenance_on"
-    MAINTENANCE_OFF = "maintenance_off"
-    MIGRATE = "migrate"
-    PATCH = "patch"
-    RESTORE = "restore"
-    REBOOT = "reboot"
-    HEALTH = "health"
-    VERIFY = "verify"
-    # traffic: canary weights and analysis, blue-green switching
-    SET_WEIGHT = "set_weight"
-    ANALYZE = "analyze"
-    SWITCH = "switch"
-    WAIT = "wait"
-    # clusters: leader handover, controller-based distribution
-    HANDOVER = "handover"
-    UPLOAD = "upload"
-    DISTRIBUTE = "distribute"
-    # firmware of appliances and storage parts; HA fail-over; redundant paths
-    FIRMWARE = "firmware"
-    FAILOVER = "failover"
-    PATH_OFFLINE = "path_offline"
-    PATH_ONLINE = "path_online"
-    VERIFY_REDUNDANCY = "verify_redundancy"
-    # offline images: build, test, replace instances
-    BUILD_IMAGE = "build_image"
-    TEST_IMAGE = "test_image"
-    REPLACE = "replace"
+    def __init__(self, found: object) -> None:
+        super().__init__(
+            f"plan schema_version {found} is not this patchwarden's {SCHEMA_VERSION} "
+            "(step parameters are typed since version 2); compile it again with "
+            "`patchwarden plan` (and submit the new plan for approval if it needs a change)"
+        )
+        self.found = found
 
 
 class Step(Value):
     """One idempotent action on one target.
 
-    ``only_if`` (rollback steps only) names an action of the unit that must have started for
-    this step to be needed: no ``enable`` if the host was never drained.
+    ``params`` says what the step does (its ``action``) and with what: one typed model per
+    action. ``only_if`` (rollback steps only) names an action of the unit that must have
+    started for this step to be needed: no ``enable`` if the host was never drained.
     """
 
     id: str
-    action: StepAction
     target: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: StepParams
     timeout_s: float = 600.0
     expected_s: float = 60.0
     retries: int = 0
     only_if: StepAction | None = None
+
+    @property
+    def action(self) -> StepAction:
+        """What the step does: the tag of its parameters."""
+        return self.params.action
 
 
 class Unit(Value):
@@ -150,6 +135,17 @@ class Plan(Value):
     max_errors: int = 1
     rollback: Literal["auto", "manual"] = "auto"
     windows: tuple[WindowSpec, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable_schema(cls, data: Any) -> Any:
+        # Raised as is (not a ValueError), so every loader of plan files and stored plans
+        # refuses an old plan with the same advice instead of a list of field errors.
+        if isinstance(data, dict):
+            found = data.get("schema_version", SCHEMA_VERSION)
+            if found != SCHEMA_VERSION:
+                raise PlanSchemaMismatch(found)
+        return data
 
     def canonical_json(self) -> str:
         """Stable JSON: sorted keys, no whitespace; the input of :meth:`digest`."""

@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from patchwarden.domain.plan import Plan, Step, StepAction, Unit
+from patchwarden.domain.steps import RestoreParams
 
 __all__ = ["CONTROLS", "Progress", "Record", "UnitState", "Work", "evaluate"]
 
@@ -124,17 +125,17 @@ def _undo_inputs(
 ) -> dict[str, Any]:
     """What a rollback step needs to know of the step it undoes.
 
-    ``params["undo"]`` names the forward action (``patch`` for a restore by default) and
-    ``params["from_unit"]`` the unit that ran it (a canary analysis undoes the canaries).
-    The forward step's first observation holds what was there before it acted.
+    ``params.undoes()`` names the forward action (``patch`` for a restore) and a restore's
+    ``from_unit`` the unit that ran it (a canary analysis undoes the canaries). The forward
+    step's first observation holds what was there before it acted.
     """
-    default = StepAction.PATCH.value if step.action is StepAction.RESTORE else ""
-    undo = step.params.get("undo", default)
-    if not undo:
+    undo = step.params.undoes()
+    if undo is None:
         return {}
-    source = units.get(step.params.get("from_unit", unit.id), unit)
+    from_unit = step.params.from_unit if isinstance(step.params, RestoreParams) else ""
+    source = units.get(from_unit or unit.id, unit)
     for forward in source.steps:
-        if forward.action.value == undo and forward.target == step.target:
+        if forward.action is undo and forward.target == step.target:
             observed = logs.get(forward.id, _StepLog()).first_observed or {}
             previous = observed.get("previous", {})
             packages = dict(previous) if isinstance(previous, Mapping) else {}

@@ -3,43 +3,51 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from patchwarden.domain.plan import StepAction
+from patchwarden.domain.steps import (
+    BuildImageParams,
+    DistributeParams,
+    FailoverParams,
+    FirmwareParams,
+    HandoverParams,
+    ImageTestParams,
+    PathOfflineParams,
+    PathOnlineParams,
+    ReplaceParams,
+    UploadParams,
+    VerifyRedundancyParams,
+)
+from patchwarden.engine.drivers import Drivers, Observe, required
 from patchwarden.engine.machine import Work
 from patchwarden.errors import DriverError
 
-if TYPE_CHECKING:
-    from patchwarden.engine.steps import Drivers
-
 __all__ = ["run_platform_step"]
-
-Observe = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[str, Any]:
     """Carry out one of the platform actions; raises DriverError on failure."""
-    step, p, target = work.step, work.step.params, work.step.target
+    step, target = work.step, work.step.target
     first = work.inputs.get("observed") or {}
     undo = work.inputs.get("undo") or {}
-    match step.action:
-        case StepAction.HANDOVER:
-            clusters = d.need("clusters")
-            if await clusters.leader(target) != p["to"]:
-                await clusters.handover(target, p["to"])
+    match step.params:
+        case HandoverParams(to=to):
+            clusters = required(d.clusters, "clusters")
+            if await clusters.leader(target) != to:
+                await clusters.handover(target, to)
             return {"leader": await clusters.leader(target)}
-        case StepAction.UPLOAD:
-            await d.need("clusters").upload(target, p.get("packages") or _common(undo))
+        case UploadParams(packages=packages):
+            await required(d.clusters, "clusters").upload(target, dict(packages) or _common(undo))
             return {"uploaded": True}
-        case StepAction.DISTRIBUTE:
+        case DistributeParams() as p:
             return await _distribute(d, target, p, undo, observe, first)
-        case StepAction.FIRMWARE:
-            fw = d.need("firmware")
+        case FirmwareParams(version=version):
+            fw = required(d.firmware, "firmware")
             current = await fw.firmware(target)
             if not first:
                 await observe({"previous": current})
-            wanted = p.get("version") or undo.get("previous")
+            wanted = version or undo.get("previous")
             if not wanted:
                 raise DriverError(f"{target}: no firmware version to install")
             if current != wanted:
@@ -48,38 +56,38 @@ async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[st
             if now != wanted:
                 raise DriverError(f"{target}: firmware is {now} after flashing {wanted}")
             return {"previous": first.get("previous", current), "firmware": now}
-        case StepAction.FAILOVER:
-            appliances = d.need("appliances")
-            await appliances.failover(p["to"])
-            return {"active": await appliances.active(p["to"])}
-        case StepAction.PATH_OFFLINE | StepAction.PATH_ONLINE:
-            online = step.action is StepAction.PATH_ONLINE
-            await d.need("storage").set_path(p["system"], target, online)
+        case FailoverParams(to=to):
+            appliances = required(d.appliances, "appliances")
+            await appliances.failover(to)
+            return {"active": await appliances.active(to)}
+        case PathOfflineParams(system=system) | PathOnlineParams(system=system):
+            online = isinstance(step.params, PathOnlineParams)
+            await required(d.storage, "storage").set_path(system, target, online)
             return {"online": online}
-        case StepAction.VERIFY_REDUNDANCY:
-            up, total = await d.need("storage").redundancy(p["system"], p["group"])
+        case VerifyRedundancyParams(system=system, group=group):
+            up, total = await required(d.storage, "storage").redundancy(system, group)
             if up < total:
-                raise DriverError(f"{p['system']}/{p['group']}: {up} of {total} paths online")
+                raise DriverError(f"{system}/{group}: {up} of {total} paths online")
             return {"online": up, "total": total}
-        case StepAction.BUILD_IMAGE:
-            images = d.need("images")
+        case BuildImageParams(packages=packages):
+            images = required(d.images, "images")
             if not first:
                 await observe({"previous": await images.latest(target)})
-            version = await images.build(target, dict(p["packages"]))
+            version = await images.build(target, dict(packages))
             return {"image_version": version}
-        case StepAction.TEST_IMAGE:
-            images = d.need("images")
+        case ImageTestParams():
+            images = required(d.images, "images")
             version = await images.latest(target)
             result = await images.boot_test(version)
             if not result.ok:
                 raise DriverError(f"test instance from {version} unhealthy: {result.detail}")
             return {"image_version": version, "detail": result.detail}
-        case StepAction.REPLACE:
-            images = d.need("images")
+        case ReplaceParams() as p:
+            images = required(d.images, "images")
             current = await images.image_of(target)
             if not first:
                 await observe({"previous": current})
-            wanted = undo.get("previous") if p.get("undo") else await images.latest(p["image"])
+            wanted = undo.get("previous") if p.undo else await images.latest(p.image)
             if not wanted:
                 raise DriverError(f"{target}: no image version to replace it from")
             await images.replace(target, wanted)
@@ -90,15 +98,15 @@ async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[st
 async def _distribute(
     d: Drivers,
     cluster: str,
-    p: Mapping[str, Any],
+    p: DistributeParams,
     undo: Mapping[str, Any],
     observe: Observe,
     first: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The controller rolls the set out; progress is read back member by member."""
-    clusters = d.need("clusters")
-    wanted = dict(p.get("packages") or _common(undo))
-    members = list(p.get("members", ()))
+    clusters = required(d.clusters, "clusters")
+    wanted = dict(p.packages) or _common(undo)
+    members = list(p.members)
     if not first and members:
         before = {m: await d.packages.installed(m, list(wanted)) for m in members}
         await observe({"previous": before})

@@ -2,116 +2,97 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from patchwarden.domain.plan import StepAction
-from patchwarden.drivers.protocols import (
-    ApplianceDriver,
-    Clock,
-    ClusterDriver,
-    FirmwareDriver,
-    HealthChecker,
-    HypervisorDriver,
-    ImageDriver,
-    LoadBalancerDriver,
-    PackageDriver,
-    PowerDriver,
-    StorageDriver,
-    TrafficMetrics,
+from patchwarden.domain.steps import (
+    AnalyzeParams,
+    DrainParams,
+    EnableParams,
+    HealthParams,
+    MaintenanceOffParams,
+    MaintenanceOnParams,
+    MigrateParams,
+    PatchParams,
+    PoolParams,
+    RebootParams,
+    RestoreParams,
+    SetWeightParams,
+    SwitchParams,
+    VerifyParams,
+    WaitDrainedParams,
+    WaitParams,
 )
+from patchwarden.drivers.protocols import LoadBalancerDriver
 from patchwarden.engine.canary import judge
+from patchwarden.engine.drivers import Drivers, Observe
 from patchwarden.engine.machine import Work
 from patchwarden.engine.platform_steps import run_platform_step
 from patchwarden.errors import DriverError, NeedsPerson, TransientDriverError
 
 __all__ = ["Drivers", "Observe", "StepExecutor"]
 
-Observe = Callable[[Mapping[str, Any]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Drivers:
-    """The drivers a run uses; load balancers by inventory id."""
-
-    clock: Clock
-    packages: PackageDriver
-    power: PowerDriver
-    health: HealthChecker
-    hypervisors: HypervisorDriver
-    load_balancers: Mapping[str, LoadBalancerDriver]
-    metrics: Mapping[str, TrafficMetrics] | None = None
-    clusters: ClusterDriver | None = None
-    firmware: FirmwareDriver | None = None
-    appliances: ApplianceDriver | None = None
-    storage: StorageDriver | None = None
-    images: ImageDriver | None = None
-
-    def need(self, name: str) -> Any:
-        """The named driver, or a clear error when this estate has none."""
-        driver = getattr(self, name)
-        if driver is None:
-            raise DriverError(f"no {name} driver is configured for this estate")
-        return driver
-
 
 class StepExecutor:
-    """Maps each step action to driver calls."""
+    """Maps each step action to driver calls.
+
+    Hosts, load balancers, hypervisors, health and traffic are handled here; clusters,
+    firmware, appliances, storage paths and images by :func:`run_platform_step`, which gets
+    the same drivers passed in.
+    """
 
     def __init__(self, drivers: Drivers, drain_poll_s: float = 2.0) -> None:
         self.d = drivers
         self.drain_poll_s = drain_poll_s
 
-    def _lb(self, params: Mapping[str, Any]) -> LoadBalancerDriver:
+    def _lb(self, params: PoolParams) -> LoadBalancerDriver:
         try:
-            return self.d.load_balancers[params["lb"]]
+            return self.d.load_balancers[params.lb]
         except KeyError:
-            raise DriverError(f"no driver for load balancer {params.get('lb')!r}") from None
+            raise DriverError(f"no driver for load balancer {params.lb!r}") from None
 
     async def run(self, work: Work, observe: Observe) -> dict[str, Any]:
         """Run a step; returns what to journal. Raises DriverError on failure."""
-        step, p, target = work.step, work.step.params, work.step.target
-        match step.action:
-            case StepAction.DRAIN:
-                await self._lb(p).drain(p["pool"], target)
-                return {"state": await self._lb(p).state(p["pool"], target)}
-            case StepAction.WAIT_DRAINED:
+        step, target = work.step, work.step.target
+        match step.params:
+            case DrainParams() as p:
+                await self._lb(p).drain(p.pool, target)
+                return {"state": await self._lb(p).state(p.pool, target)}
+            case WaitDrainedParams() as p:
                 return await self._wait_drained(p, target, step.timeout_s)
-            case StepAction.ENABLE:
-                await self._lb(p).enable(p["pool"], target)
-                return {"state": await self._lb(p).state(p["pool"], target)}
-            case StepAction.MAINTENANCE_ON | StepAction.MAINTENANCE_OFF:
-                on = step.action is StepAction.MAINTENANCE_ON
+            case EnableParams() as p:
+                await self._lb(p).enable(p.pool, target)
+                return {"state": await self._lb(p).state(p.pool, target)}
+            case MaintenanceOnParams() | MaintenanceOffParams() as p:
+                on = isinstance(p, MaintenanceOnParams)
                 await self.d.hypervisors.set_maintenance(target, on)
                 return {"maintenance": on}
-            case StepAction.MIGRATE:
-                if await self.d.hypervisors.placement(p["vm"]) != p["destination"]:
-                    await self.d.hypervisors.migrate(p["vm"], p["destination"])
-                return {"vm": p["vm"], "on": await self.d.hypervisors.placement(p["vm"])}
-            case StepAction.PATCH:
-                wanted = {name: version for name, version in p["packages"]}
-                return await self._converge(target, wanted, work, observe)
-            case StepAction.RESTORE:
+            case MigrateParams(vm=vm, destination=destination):
+                if await self.d.hypervisors.placement(vm) != destination:
+                    await self.d.hypervisors.migrate(vm, destination)
+                return {"vm": vm, "on": await self.d.hypervisors.placement(vm)}
+            case PatchParams(packages=packages):
+                return await self._converge(target, dict(packages), work, observe)
+            case RestoreParams():
                 return await self._converge(
                     target, dict(work.inputs.get("packages", {})), work, observe
                 )
-            case StepAction.REBOOT:
+            case RebootParams():
                 return await self._reboot(target, step.timeout_s, work, observe)
-            case StepAction.HEALTH | StepAction.VERIFY:
+            case HealthParams() | VerifyParams():
                 result = await self.d.health.check(target)
                 if not result.ok:
                     raise TransientDriverError(f"health check failed: {result.detail}")
                 return {"detail": result.detail}
-            case StepAction.SET_WEIGHT:
-                await self._lb(p).set_weight(p["pool"], target, int(p["weight"]))
-                return {"weight": int(p["weight"])}
-            case StepAction.SWITCH:
+            case SetWeightParams() as p:
+                await self._lb(p).set_weight(p.pool, target, p.weight)
+                return {"weight": p.weight}
+            case SwitchParams() as p:
                 return await self._switch(p, work, observe)
-            case StepAction.WAIT:
-                await self.d.clock.sleep(float(p["seconds"]))
-                return {"waited_s": float(p["seconds"])}
-            case StepAction.ANALYZE:
+            case WaitParams(seconds=seconds):
+                await self.d.clock.sleep(seconds)
+                return {"waited_s": seconds}
+            case AnalyzeParams() as p:
                 return await self._analyze(p, observe)
         return await run_platform_step(self.d, work, observe)
 
@@ -160,26 +141,26 @@ class StepExecutor:
                 await self.d.clock.sleep(self.drain_poll_s)
                 waited += self.drain_poll_s
 
-    async def _switch(self, p: Mapping[str, Any], work: Work, observe: Observe) -> dict[str, Any]:
+    async def _switch(self, p: SwitchParams, work: Work, observe: Observe) -> dict[str, Any]:
         lb = self._lb(p)
-        current = await lb.active_side(p["pool"])
+        current = await lb.active_side(p.pool)
         first = work.inputs.get("observed") or {}
         if not first:
             await observe({"previous": current})
-        side = p.get("side") or (work.inputs.get("undo") or {}).get("previous") or current
+        side = p.side or (work.inputs.get("undo") or {}).get("previous") or current
         if current != side:
-            await lb.switch(p["pool"], side)
+            await lb.switch(p.pool, side)
         return {"previous": first.get("previous", current), "active": side}
 
-    async def _analyze(self, p: Mapping[str, Any], observe: Observe) -> dict[str, Any]:
+    async def _analyze(self, p: AnalyzeParams, observe: Observe) -> dict[str, Any]:
         """Let traffic flow, then compare canaries with the baseline; journal the analysis."""
-        metrics = (self.d.metrics or {}).get(p["lb"])
+        metrics = (self.d.metrics or {}).get(p.lb)
         if metrics is None:
-            raise DriverError(f"no traffic metrics for load balancer {p['lb']!r}")
-        seconds = float(p.get("seconds", 300))
+            raise DriverError(f"no traffic metrics for load balancer {p.lb!r}")
+        seconds = p.seconds
         await self.d.clock.sleep(seconds)
-        canary = [s for m in p["canaries"] for s in await metrics.samples(p["pool"], m, seconds)]
-        baseline = [s for m in p["baseline"] for s in await metrics.samples(p["pool"], m, seconds)]
+        canary = [s for m in p.canaries for s in await metrics.samples(p.pool, m, seconds)]
+        baseline = [s for m in p.baseline for s in await metrics.samples(p.pool, m, seconds)]
         verdict = judge(canary, baseline)
         analysis = verdict.to_json()
         await observe({"analysis": analysis})
@@ -193,11 +174,11 @@ class StepExecutor:
         return {"analysis": analysis}
 
     async def _wait_drained(
-        self, p: Mapping[str, Any], host: str, timeout_s: float
+        self, p: WaitDrainedParams, host: str, timeout_s: float
     ) -> dict[str, Any]:
         lb = self._lb(p)
         waited = 0.0
-        while (open_sessions := await lb.sessions(p["pool"], host)) > 0:
+        while (open_sessions := await lb.sessions(p.pool, host)) > 0:
             if waited >= timeout_s:
                 raise DriverError(
                     f"{host}: {open_sessions} sessions still open after {timeout_s:.0f} s"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from patchwarden.domain.assets import AssetBase, LoadBalancer, Pool
 from patchwarden.domain.campaign import GroupSpec
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Unit
 from patchwarden.errors import InputError
-from patchwarden.planning.steps import PatchSet, host_unit
+from patchwarden.planning.steps import Chain, PatchSet, host_unit
 
 __all__ = ["GroupContext", "Membership", "NoSpareCapacity", "batch_size", "memberships"]
 
@@ -63,8 +62,10 @@ class GroupContext:
     firmware: Mapping[str, str] = field(default_factory=dict)
     """Target firmware by appliance id or storage part id."""
 
-    def unit_for(self, host: str, **extra: Any) -> Unit:
-        """The plain patch unit of one host: its packages, a reboot if needed, health."""
-        return host_unit(
-            self.wave_id, host, self.patches.get(host, ()), self.reboot.get(host, False), **extra
-        )
+    def unit_for(self, host: str, before: Chain = (), after: Chain = ()) -> Unit:
+        """The patch unit of one host: its packages, a reboot if needed, health.
+
+        ``before`` and ``after`` are extra steps around the patch (see :func:`host_unit`).
+        """
+        patches, reboot = self.patches.get(host, ()), self.reboot.get(host, False)
+        return host_unit(self.wave_id, host, patches, reboot, before=before, after=after)

@@ -19,6 +19,13 @@ from typing import Literal
 
 from patchwarden.domain.campaign import PromotionSpec
 from patchwarden.domain.plan import Plan
+from patchwarden.domain.steps import (
+    BuildImageParams,
+    DistributeParams,
+    FirmwareParams,
+    PatchParams,
+    UploadParams,
+)
 from patchwarden.domain.window import format_duration
 from patchwarden.errors import Problem
 
@@ -128,12 +135,11 @@ def _patches_of(plan: Plan) -> dict[str, list[str]]:
     for unit in plan.units():
         found: list[str] = []
         for step in unit.steps:
-            packages = step.params.get("packages", ())
-            # Host steps list (name, version) pairs; image and controller steps a mapping.
-            pairs = packages.items() if isinstance(packages, dict) else packages
-            found += [f"{name}={version}" for name, version in pairs]
-            if step.action.value == "firmware" and "version" in step.params:
-                found.append(f"firmware:{step.target}={step.params['version']}")
+            p = step.params
+            if isinstance(p, PatchParams | UploadParams | DistributeParams | BuildImageParams):
+                found += [f"{name}={version}" for name, version in p.packages]
+            elif isinstance(p, FirmwareParams) and p.version:
+                found.append(f"firmware:{step.target}={p.version}")
         if found:
             out[unit.id] = list(dict.fromkeys(found))
     return out

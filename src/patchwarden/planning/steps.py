@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from patchwarden.domain.plan import Step, StepAction, Unit
+from patchwarden.domain.plan import Step, Unit
+from patchwarden.domain.steps import (
+    AnalyzeParams,
+    DrainParams,
+    EnableParams,
+    HealthParams,
+    MaintenanceOffParams,
+    MaintenanceOnParams,
+    PatchParams,
+    RebootParams,
+    RestoreParams,
+    StepAction,
+    StepParams,
+    WaitParams,
+)
 
-__all__ = ["EXPECTED_SECONDS", "PatchSet", "host_unit", "step"]
+__all__ = ["EXPECTED_SECONDS", "HEALTH", "REBOOT", "Chain", "PatchSet", "host_unit", "step"]
 
 # Rough expected durations (seconds) used for timelines and window fitting.
 EXPECTED_SECONDS: dict[StepAction, float] = {
@@ -43,21 +56,35 @@ PatchSet = tuple[tuple[str, str], ...]
 """``((package, target version), ...)`` in install order: kernel and firmware last."""
 
 
-def step(unit_id: str, index: int, action: StepAction, target: str, **params: Any) -> Step:
+Chain = Sequence[StepParams | tuple[str, StepParams]]
+"""Steps before or after a host's patch: parameters, or ``(other target, parameters)``."""
+
+HEALTH = HealthParams()
+REBOOT = RebootParams()
+# Parameters are frozen values, so one instance serves every step that needs no more.
+
+
+def step(
+    unit_id: str,
+    index: int,
+    params: StepParams,
+    target: str,
+    only_if: StepAction | None = None,
+) -> Step:
     """A step with a stable id such as ``prod.web/web-01/03-patch``."""
-    only_if = params.pop("only_if", None)
+    action = params.action
     retries = 2 if action in (StepAction.HEALTH, StepAction.WAIT_DRAINED) else 0
     # Waits and analyses take as long as they are told to; everything else as usual.
-    expected = float(params.get("seconds", EXPECTED_SECONDS[action]))
+    told = params.seconds if isinstance(params, WaitParams | AnalyzeParams) else None
+    expected = float(EXPECTED_SECONDS[action] if told is None else told)
     # The planner builds these from values it already holds typed: skip re-validation,
     # which would otherwise be most of the time spent planning a large estate.
     return Step.trusted(
         id=f"{unit_id}/{index:02d}-{action}",
-        action=action,
         target=target,
         params=params,
+        timeout_s=max(60.0, expected * 5) if told is None else expected + 600.0,
         expected_s=expected,
-        timeout_s=max(60.0, expected * 5) if "seconds" not in params else expected + 600.0,
         retries=retries,
         only_if=only_if,
     )
@@ -68,8 +95,8 @@ def host_unit(
     target: str,
     packages: PatchSet,
     reboot: bool,
-    before: Sequence[tuple[StepAction, dict[str, Any]]] = (),
-    after: Sequence[tuple[StepAction, dict[str, Any]]] = (),
+    before: Chain = (),
+    after: Chain = (),
 ) -> Unit:
     """Patch one host: ``before`` steps, patch, reboot if needed, health, ``after`` steps.
 
@@ -77,34 +104,40 @@ def host_unit(
     did), check health, then undo each ``before`` step that had started.
     """
     unit_id = f"{wave_id}/{target}"
-    chain: list[tuple[StepAction, dict[str, Any]]] = [*before]
-    chain.append((StepAction.PATCH, {"packages": [list(p) for p in packages]}))
+    chain: list[StepParams | tuple[str, StepParams]] = [*before, PatchParams(packages=packages)]
     if reboot:
-        chain.append((StepAction.REBOOT, {}))
-    chain.append((StepAction.HEALTH, {}))
+        chain.append(REBOOT)
+    chain.append(HEALTH)
     chain.extend(after)
-    steps = tuple(
-        step(unit_id, i, action, params.pop("target", target), **params)
-        for i, (action, params) in enumerate((a, dict(p)) for a, p in chain)
-    )
-    undo: list[tuple[StepAction, dict[str, Any]]] = [
-        (StepAction.RESTORE, {"only_if": StepAction.PATCH}),
-    ]
+    placed = [_on(item, target) for item in chain]
+    steps = tuple(step(unit_id, i, params, where) for i, (where, params) in enumerate(placed))
+    undo: list[tuple[StepParams, str, StepAction]] = [(_RESTORE, target, StepAction.PATCH)]
     if reboot:
-        undo.append((StepAction.REBOOT, {"only_if": StepAction.PATCH}))
-    undo.append((StepAction.HEALTH, {"only_if": StepAction.PATCH}))
-    for action, params in reversed(before):
-        opposite = _UNDO.get(action)
+        undo.append((REBOOT, target, StepAction.PATCH))
+    undo.append((HEALTH, target, StepAction.PATCH))
+    for item in reversed(before):
+        where, params = _on(item, target)
+        opposite = _opposite(params)
         if opposite is not None:
-            undo.append((opposite, {**params, "only_if": action}))
+            undo.append((opposite, where, params.action))
     rollback = tuple(
-        step(f"{unit_id}/rollback", i, action, params.pop("target", target), **params)
-        for i, (action, params) in enumerate((a, dict(p)) for a, p in undo)
+        step(f"{unit_id}/rollback", i, params, where, only_if=only_if)
+        for i, (params, where, only_if) in enumerate(undo)
     )
     return Unit(id=unit_id, target=target, steps=steps, rollback=rollback)
 
 
-_UNDO = {
-    StepAction.DRAIN: StepAction.ENABLE,
-    StepAction.MAINTENANCE_ON: StepAction.MAINTENANCE_OFF,
-}
+_RESTORE = RestoreParams()
+
+
+def _on(item: StepParams | tuple[str, StepParams], target: str) -> tuple[str, StepParams]:
+    return item if isinstance(item, tuple) else (target, item)
+
+
+def _opposite(params: StepParams) -> StepParams | None:
+    """The step that undoes a ``before`` step: enable what was drained, end maintenance."""
+    if isinstance(params, DrainParams):
+        return EnableParams(lb=params.lb, pool=params.pool)
+    if isinstance(params, MaintenanceOnParams):
+        return MaintenanceOffParams()
+    return None

@@ -26,6 +26,7 @@ from patchwarden.domain.assets import (
 )
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Batch, Plan, StepAction
+from patchwarden.domain.steps import MigrateParams, SwitchParams
 
 __all__ = ["Violation", "verify_plan"]
 
@@ -133,8 +134,8 @@ def _check_batch(batch: Batch, estate: _Estate) -> list[Violation]:
     }
     for unit in batch.units:
         for step in unit.steps:
-            if step.action is StepAction.MIGRATE:
-                vm, dest = step.params["vm"], step.params["destination"]
+            if isinstance(step.params, MigrateParams):
+                vm, dest = step.params.vm, step.params.destination
                 if dest in patched_here:
                     found.append(
                         Violation(
@@ -164,6 +165,6 @@ def _check_batch(batch: Batch, estate: _Estate) -> list[Violation]:
                             f"{step.target} patched with {', '.join(left)} on it",
                         )
                     )
-            elif step.action is StepAction.SWITCH:
-                estate.active[(step.params["lb"], step.params["pool"])] = step.params["side"]
+            elif isinstance(step.params, SwitchParams):
+                estate.active[(step.params.lb, step.params.pool)] = step.params.side
     return found

@@ -20,7 +20,7 @@ from patchwarden.assess.assessment import Assessment
 from patchwarden.assess.sla import FindingKey, Snapshot, first_seen
 from patchwarden.domain.advisories import Action, Decision, Finding, Severity
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
-from patchwarden.domain.plan import StepAction
+from patchwarden.domain.steps import MigrateParams, PatchParams
 from patchwarden.engine.machine import UnitState
 from patchwarden.inventory import parse_inventory
 from patchwarden.report import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
@@ -232,9 +232,9 @@ def run_outcome(trace: RunTrace | None) -> RunOutcome:
                 if trace.progress.units.get(unit.id) not in bad:
                     continue
                 for step in unit.steps:
-                    if step.action is not StepAction.PATCH:
+                    if not isinstance(step.params, PatchParams):
                         continue
-                    for name, *_ in step.params.get("packages", []):
+                    for name, _ in step.params.packages:
                         failures[("*", str(name))].add(wave.env)
                         failed[unit.target].add(str(name))
     return RunOutcome(dict(failures), dict(failed))
@@ -268,8 +268,8 @@ def step_rows(trace: RunTrace) -> dict[str, list[StepRow]]:
             finished = last.get(step.id)
             status, end, payload = finished if finished else ("started", None, {})
             detail = str(payload.get("error") or payload.get("detail") or "")
-            if step.action.value == "migrate":
-                detail = f"{step.params['vm']} → {step.params['destination']}"
+            if isinstance(step.params, MigrateParams):
+                detail = f"{step.params.vm} → {step.params.destination}"
             elif step.action.value in ("patch", "restore") and payload.get("changed"):
                 detail = "changed: " + ", ".join(map(str, payload["changed"]))  # type: ignore[call-overload]  # journal payload is JSON
             rows[unit.target].append(

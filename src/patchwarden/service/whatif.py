@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from patchwarden.domain.assets import LoadBalancer
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
+from patchwarden.domain.steps import PoolParams
 from patchwarden.drivers.sim import FailurePlan, ScaledClock, SimEstate
 from patchwarden.engine.journal import MemoryJournal
 from patchwarden.engine.machine import UnitState
@@ -76,9 +77,11 @@ def simulate_plan(
     peak: dict[str, int] = defaultdict(int)
     for record in journal.records():
         step = steps.get(record.step_id)
-        if step is None or "lb" not in step.params or record.event != "succeeded":
+        if step is None or not isinstance(step.params, PoolParams):
             continue
-        key = f"{step.params['lb']}/{step.params['pool']}"
+        if record.event != "succeeded":
+            continue
+        key = f"{step.params.lb}/{step.params.pool}"
         if step.action is StepAction.DRAIN:
             out[key].add(step.target)
         elif step.action is StepAction.ENABLE:

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from patchwarden.domain.campaign import GroupSpec, Selector
-from patchwarden.domain.plan import Plan, StepAction, Wave
+from patchwarden.domain.plan import Plan, Wave
+from patchwarden.domain.steps import SetWeightParams
 from patchwarden.engine.journal import MemoryJournal
 from patchwarden.engine.machine import Progress, UnitState
 from patchwarden.engine.runner import Runner
@@ -151,11 +152,11 @@ def run_strategy(
 def canary_share(run: TrafficRun, pool_size: int) -> float:
     """The share of new requests the canaries got while they served: weight over the pool's."""
     weights = {
-        s.target: int(s.params["weight"])
+        s.target: s.params.weight
         for u in run.plan.units()
         if "analysis" not in u.id
         for s in u.steps
-        if s.action is StepAction.SET_WEIGHT
+        if isinstance(s.params, SetWeightParams)
     }
     total = sum(weights.values())
     return total / (total + 100 * (pool_size - len(weights)))

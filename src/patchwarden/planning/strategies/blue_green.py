@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.domain.steps import SwitchParams, WaitParams
 from patchwarden.planning.context import GroupContext
-from patchwarden.planning.steps import step
+from patchwarden.planning.steps import HEALTH, step
 from patchwarden.planning.strategies.rolling import plan_rolling
 
 __all__ = ["plan_blue_green"]
@@ -34,7 +35,7 @@ def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
         standby_side = "blue" if bg.active == "green" else "green"
         standby = bg.blue if standby_side == "blue" else bg.green
         active = bg.green if standby_side == "blue" else bg.blue
-        where = {"lb": member.lb.id, "pool": member.pool.name}
+        where = (member.lb.id, member.pool.name)
         pool_id = f"{ctx.wave_id}/{member.lb.id}.{member.pool.name}"
         batches.append(
             Batch(
@@ -64,22 +65,14 @@ def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
 
 
 def _switch_unit(
-    ctx: GroupContext, where: dict[str, str], side: str, hosts: tuple[str, ...]
+    ctx: GroupContext, where: tuple[str, str], side: str, hosts: tuple[str, ...]
 ) -> Unit:
-    unit_id = f"{ctx.wave_id}/{where['lb']}.{where['pool']}-switch"
-    target = f"{where['lb']}/{where['pool']}"
-    steps = [step(unit_id, 0, StepAction.SWITCH, target, **where, side=side)]
-    steps += [step(unit_id, i + 1, StepAction.HEALTH, h) for i, h in enumerate(hosts)]
-    steps.append(step(unit_id, len(steps), StepAction.WAIT, target, seconds=ctx.spec.bake_s))
-    rollback = (
-        step(
-            f"{unit_id}/rollback",
-            0,
-            StepAction.SWITCH,
-            target,
-            **where,
-            undo="switch",
-            only_if=StepAction.SWITCH,
-        ),
-    )
+    lb, pool = where
+    unit_id = f"{ctx.wave_id}/{lb}.{pool}-switch"
+    target = f"{lb}/{pool}"
+    steps = [step(unit_id, 0, SwitchParams(lb=lb, pool=pool, side=side), target)]
+    steps += [step(unit_id, i + 1, HEALTH, h) for i, h in enumerate(hosts)]
+    steps.append(step(unit_id, len(steps), WaitParams(seconds=ctx.spec.bake_s), target))
+    flip_back = SwitchParams(lb=lb, pool=pool, undo=StepAction.SWITCH)
+    rollback = (step(f"{unit_id}/rollback", 0, flip_back, target, only_if=StepAction.SWITCH),)
     return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)

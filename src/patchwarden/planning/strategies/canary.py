@@ -12,8 +12,17 @@ from dataclasses import replace
 
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.domain.steps import (
+    AnalyzeParams,
+    DrainParams,
+    EnableParams,
+    RestoreParams,
+    SetWeightParams,
+    StepParams,
+    WaitDrainedParams,
+)
 from patchwarden.planning.context import GroupContext, batch_size
-from patchwarden.planning.steps import step
+from patchwarden.planning.steps import HEALTH, REBOOT, step
 from patchwarden.planning.strategies.all_at_once import plan_all_at_once
 from patchwarden.planning.strategies.rolling import plan_rolling
 
@@ -42,22 +51,19 @@ def plan_canary(ctx: GroupContext) -> tuple[Batch, ...]:
         count = min(len(hosts) - 1, batch_size(ctx.spec.canary, size), spare)
         if count < 1:
             continue
-        where = {"lb": lb_id, "pool": pool_name}
-        units = [
-            ctx.unit_for(
-                h.id,
-                before=[(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)],
-                after=[
-                    (StepAction.SET_WEIGHT, {**where, "weight": ctx.spec.canary_weight}),
-                    (StepAction.ENABLE, where),
-                ],
-            )
-            for h in hosts[:count]
-        ]
+        before = (
+            DrainParams(lb=lb_id, pool=pool_name),
+            WaitDrainedParams(lb=lb_id, pool=pool_name),
+        )
+        after = (
+            SetWeightParams(lb=lb_id, pool=pool_name, weight=ctx.spec.canary_weight),
+            EnableParams(lb=lb_id, pool=pool_name),
+        )
+        units = [ctx.unit_for(h.id, before=before, after=after) for h in hosts[:count]]
         ids = {u.target for u in units}
         baseline = [m for m in member.pool.all_members() if m not in ids]
         canary_units.extend(units)
-        analyses.append(_analysis_unit(ctx, tuple(units), where, baseline))
+        analyses.append(_analysis_unit(ctx, tuple(units), (lb_id, pool_name), baseline))
         chosen |= ids
     if not canary_units:
         return plan_rolling(ctx)
@@ -72,44 +78,35 @@ def plan_canary(ctx: GroupContext) -> tuple[Batch, ...]:
 
 
 def _analysis_unit(
-    ctx: GroupContext, canaries: tuple[Unit, ...], where: dict[str, str], baseline: list[str]
+    ctx: GroupContext, canaries: tuple[Unit, ...], where: tuple[str, str], baseline: list[str]
 ) -> Unit:
-    unit_id = f"{ctx.wave_id}/{where['lb']}.{where['pool']}-analysis"
-    target = f"{where['lb']}/{where['pool']}"
-    steps = [
-        step(
-            unit_id,
-            0,
-            StepAction.ANALYZE,
-            target,
-            **where,
-            canaries=[u.target for u in canaries],
-            baseline=baseline,
-            seconds=ctx.spec.analysis_s,
-        )
-    ]
-    steps += [
-        step(unit_id, i + 1, StepAction.SET_WEIGHT, u.target, **where, weight=100)
-        for i, u in enumerate(canaries)
-    ]
-    undo = []
+    lb, pool = where
+    unit_id = f"{ctx.wave_id}/{lb}.{pool}-analysis"
+    target = f"{lb}/{pool}"
+    analyze = AnalyzeParams(
+        lb=lb,
+        pool=pool,
+        canaries=tuple(u.target for u in canaries),
+        baseline=tuple(baseline),
+        seconds=ctx.spec.analysis_s,
+    )
+    full_weight = SetWeightParams(lb=lb, pool=pool, weight=100)
+    steps = [step(unit_id, 0, analyze, target)]
+    steps += [step(unit_id, i + 1, full_weight, u.target) for i, u in enumerate(canaries)]
+    undo: list[tuple[StepParams, str]] = []
     for u in canaries:
         reboot = any(s.action is StepAction.REBOOT for s in u.steps)
-        chain: list[tuple[StepAction, dict[str, object]]] = [
-            (StepAction.DRAIN, dict(where)),
-            (StepAction.WAIT_DRAINED, dict(where)),
-            (StepAction.RESTORE, {"from_unit": u.id}),
+        chain: list[StepParams] = [
+            DrainParams(lb=lb, pool=pool),
+            WaitDrainedParams(lb=lb, pool=pool),
+            RestoreParams(from_unit=u.id),
         ]
         if reboot:
-            chain.append((StepAction.REBOOT, {}))
-        chain += [
-            (StepAction.HEALTH, {}),
-            (StepAction.SET_WEIGHT, {**where, "weight": 100}),
-            (StepAction.ENABLE, dict(where)),
-        ]
-        undo += [(a, params, u.target) for a, params in chain]
+            chain.append(REBOOT)
+        chain += [HEALTH, full_weight, EnableParams(lb=lb, pool=pool)]
+        undo += [(params, u.target) for params in chain]
     rollback = tuple(
-        step(f"{unit_id}/rollback", i, a, target_host, only_if=StepAction.ANALYZE, **params)
-        for i, (a, params, target_host) in enumerate(undo)
+        step(f"{unit_id}/rollback", i, params, target_host, only_if=StepAction.ANALYZE)
+        for i, (params, target_host) in enumerate(undo)
     )
     return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)

@@ -7,7 +7,8 @@ leader (master, controller node) hands leadership to an already-patched member f
 from __future__ import annotations
 
 from patchwarden.domain.assets import Cluster
-from patchwarden.domain.plan import Batch, StepAction
+from patchwarden.domain.plan import Batch
+from patchwarden.domain.steps import HandoverParams
 from patchwarden.planning.context import GroupContext, NoSpareCapacity
 
 __all__ = ["plan_cluster_rolling"]
@@ -31,7 +32,7 @@ def plan_cluster_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
             batches.append(Batch(id=f"{ctx.wave_id}/{cluster.id}#{i // size + 1}", units=units))
         if leader is not None and leader in ctx.patches:
             successor = next((m for m in cluster.members if m != leader), leader)
-            handover = (StepAction.HANDOVER, {"target": cluster.id, "to": successor})
+            handover = (cluster.id, HandoverParams(to=successor))
             unit = ctx.unit_for(leader, before=[handover])
             batches.append(Batch(id=f"{ctx.wave_id}/{cluster.id}#leader", units=(unit,)))
     return tuple(batches)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from patchwarden.domain.assets import Cluster
 from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.domain.steps import DistributeParams, UploadParams
 from patchwarden.planning.context import GroupContext
-from patchwarden.planning.steps import step
+from patchwarden.planning.steps import HEALTH, step
 
 __all__ = ["plan_controller"]
 
@@ -26,29 +27,18 @@ def plan_controller(ctx: GroupContext) -> tuple[Batch, ...]:
         if not wanted:
             continue
         unit_id = f"{ctx.wave_id}/{cluster.id}"
-        members = list(cluster.members)
+        members = tuple(cluster.members)
+        pins = tuple(wanted.items())
         steps = [
-            step(unit_id, 0, StepAction.UPLOAD, cluster.id, packages=wanted),
-            step(unit_id, 1, StepAction.DISTRIBUTE, cluster.id, packages=wanted, members=members),
+            step(unit_id, 0, UploadParams(packages=pins), cluster.id),
+            step(unit_id, 1, DistributeParams(packages=pins, members=members), cluster.id),
         ]
-        steps += [step(unit_id, i + 2, StepAction.HEALTH, m) for i, m in enumerate(members)]
+        steps += [step(unit_id, i + 2, HEALTH, m) for i, m in enumerate(members)]
+        # Both undo the distribution: upload and hand out what most members had before it.
+        back = StepAction.DISTRIBUTE
         rollback = (
-            step(
-                f"{unit_id}/rollback",
-                0,
-                StepAction.UPLOAD,
-                cluster.id,
-                undo="distribute",
-                only_if=StepAction.DISTRIBUTE,
-            ),
-            step(
-                f"{unit_id}/rollback",
-                1,
-                StepAction.DISTRIBUTE,
-                cluster.id,
-                undo="distribute",
-                only_if=StepAction.DISTRIBUTE,
-            ),
+            step(f"{unit_id}/rollback", 0, UploadParams(undo=back), cluster.id, only_if=back),
+            step(f"{unit_id}/rollback", 1, DistributeParams(undo=back), cluster.id, only_if=back),
         )
         unit = Unit(id=unit_id, target=cluster.id, steps=tuple(steps), rollback=rollback)
         batches.append(Batch(id=f"{unit_id}#1", units=(unit,)))

@@ -11,10 +11,15 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from patchwarden.domain.assets import AssetBase, Hypervisor, VirtualAppliance, Vm
-from patchwarden.domain.plan import Batch, StepAction
+from patchwarden.domain.plan import Batch
+from patchwarden.domain.steps import (
+    MaintenanceOffParams,
+    MaintenanceOnParams,
+    MigrateParams,
+    StepParams,
+)
 from patchwarden.errors import InputError
 from patchwarden.planning.context import GroupContext
 from patchwarden.planning.steps import host_unit
@@ -88,15 +93,13 @@ def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
         busy = {h.id for h in batch_hosts}
         units = []
         for hv in batch_hosts:
-            before: list[tuple[StepAction, dict[str, Any]]] = [(StepAction.MAINTENANCE_ON, {})]
+            before: list[StepParams] = [MaintenanceOnParams()]
             # Every VM on the host now: the inventory's, and any moved here by earlier batches.
             for vm in sorted(on_host[hv.id].values(), key=lambda v: v.id):
                 dest = placer.place(vm, busy)
                 hosts[hv.id].give(vm)
                 on_host[dest][vm.id] = vm
-                before.append(
-                    (StepAction.MIGRATE, {"vm": vm.id, "source": hv.id, "destination": dest})
-                )
+                before.append(MigrateParams(vm=vm.id, source=hv.id, destination=dest))
             on_host[hv.id].clear()
             units.append(
                 host_unit(
@@ -105,7 +108,7 @@ def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
                     ctx.patches[hv.id],
                     ctx.reboot[hv.id],
                     before=before,
-                    after=[(StepAction.MAINTENANCE_OFF, {})],
+                    after=[MaintenanceOffParams()],
                 )
             )
         for hv in batch_hosts:

@@ -6,37 +6,32 @@ is), so the plan does not depend on guessing the pair's state at planning time.
 
 from __future__ import annotations
 
-from typing import Any
-
 from patchwarden.domain.assets import VirtualAppliance
 from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.domain.steps import FailoverParams, FirmwareParams, StepParams
 from patchwarden.planning.context import GroupContext
-from patchwarden.planning.steps import step
+from patchwarden.planning.steps import HEALTH, step
 
 __all__ = ["plan_ha_pair"]
 
 
 def _unit(ctx: GroupContext, target: str, keep_active: str | None) -> Unit:
     unit_id = f"{ctx.wave_id}/{target}"
-    steps = []
+    chain: list[StepParams] = []
     if keep_active is not None:
-        steps.append(step(unit_id, 0, StepAction.FAILOVER, target, to=keep_active))
-    steps.append(
-        step(unit_id, len(steps), StepAction.FIRMWARE, target, version=ctx.firmware[target])
-    )
-    steps.append(step(unit_id, len(steps), StepAction.HEALTH, target))
+        chain.append(FailoverParams(to=keep_active))
+    chain += [FirmwareParams(version=ctx.firmware[target]), HEALTH]
+    steps = tuple(step(unit_id, i, params, target) for i, params in enumerate(chain))
     # The firmware goes back only on a standby: fail over to the peer first when there is one.
-    undo: list[tuple[StepAction, dict[str, Any]]] = []
+    undo: list[StepParams] = []
     if keep_active is not None:
-        undo.append((StepAction.FAILOVER, {"to": keep_active, "only_if": StepAction.FIRMWARE}))
-    undo += [
-        (StepAction.FIRMWARE, {"undo": "firmware", "only_if": StepAction.FIRMWARE}),
-        (StepAction.HEALTH, {"only_if": StepAction.FIRMWARE}),
-    ]
+        undo.append(FailoverParams(to=keep_active))
+    undo += [FirmwareParams(undo=StepAction.FIRMWARE), HEALTH]
     rollback = tuple(
-        step(f"{unit_id}/rollback", i, a, target, **params) for i, (a, params) in enumerate(undo)
+        step(f"{unit_id}/rollback", i, params, target, only_if=StepAction.FIRMWARE)
+        for i, params in enumerate(undo)
     )
-    return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)
+    return Unit(id=unit_id, target=target, steps=steps, rollback=rollback)
 
 
 def plan_ha_pair(ctx: GroupContext) -> tuple[Batch, ...]:

@@ -7,12 +7,19 @@ image built and its test instance was healthy.
 
 from __future__ import annotations
 
-from typing import Any
-
 from patchwarden.domain.assets import Image, Vm
 from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.domain.steps import (
+    BuildImageParams,
+    DrainParams,
+    EnableParams,
+    ImageTestParams,
+    ReplaceParams,
+    StepParams,
+    WaitDrainedParams,
+)
 from patchwarden.planning.context import GroupContext, batch_size
-from patchwarden.planning.steps import step
+from patchwarden.planning.steps import HEALTH, step
 
 __all__ = ["plan_image_rebuild"]
 
@@ -21,7 +28,7 @@ def plan_image_rebuild(ctx: GroupContext) -> tuple[Batch, ...]:
     """Build + test batch per image, then replacement batches of its instances."""
     batches: list[Batch] = []
     for image in (a for a in ctx.assets if isinstance(a, Image)):
-        packages = dict(ctx.patches.get(image.id, ()))
+        packages = tuple(dict(ctx.patches.get(image.id, ())).items())
         if not packages:
             continue
         unit_id = f"{ctx.wave_id}/{image.id}"
@@ -29,8 +36,8 @@ def plan_image_rebuild(ctx: GroupContext) -> tuple[Batch, ...]:
             id=unit_id,
             target=image.id,
             steps=(
-                step(unit_id, 0, StepAction.BUILD_IMAGE, image.id, packages=packages),
-                step(unit_id, 1, StepAction.TEST_IMAGE, image.id),
+                step(unit_id, 0, BuildImageParams(packages=packages), image.id),
+                step(unit_id, 1, ImageTestParams(), image.id),
             ),
         )
         batches.append(Batch(id=f"{unit_id}#build", units=(build,)))
@@ -47,19 +54,22 @@ def plan_image_rebuild(ctx: GroupContext) -> tuple[Batch, ...]:
 def _replace_unit(ctx: GroupContext, vm: str, image: str) -> Unit:
     unit_id = f"{ctx.wave_id}/{vm}"
     member = ctx.lb_of.get(vm)
-    where: dict[str, Any] = {"lb": member.lb.id, "pool": member.pool.name} if member else {}
-    chain: list[tuple[StepAction, dict[str, Any]]] = []
+    chain: list[StepParams] = []
     if member:
-        chain += [(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)]
-    chain += [(StepAction.REPLACE, {"image": image}), (StepAction.HEALTH, {})]
+        lb, pool = member.lb.id, member.pool.name
+        chain += [DrainParams(lb=lb, pool=pool), WaitDrainedParams(lb=lb, pool=pool)]
+    chain += [ReplaceParams(image=image), HEALTH]
     if member:
-        chain.append((StepAction.ENABLE, where))
-    steps = tuple(step(unit_id, i, a, vm, **p) for i, (a, p) in enumerate(chain))
-    undo: list[tuple[StepAction, dict[str, Any]]] = [
-        (StepAction.REPLACE, {"undo": "replace", "only_if": StepAction.REPLACE}),
-        (StepAction.HEALTH, {"only_if": StepAction.REPLACE}),
+        chain.append(EnableParams(lb=lb, pool=pool))
+    steps = tuple(step(unit_id, i, params, vm) for i, params in enumerate(chain))
+    undo: list[tuple[StepParams, StepAction]] = [
+        (ReplaceParams(undo=StepAction.REPLACE), StepAction.REPLACE),
+        (HEALTH, StepAction.REPLACE),
     ]
     if member:
-        undo.append((StepAction.ENABLE, {**where, "only_if": StepAction.DRAIN}))
-    rollback = tuple(step(f"{unit_id}/rollback", i, a, vm, **p) for i, (a, p) in enumerate(undo))
+        undo.append((EnableParams(lb=lb, pool=pool), StepAction.DRAIN))
+    rollback = tuple(
+        step(f"{unit_id}/rollback", i, params, vm, only_if=only_if)
+        for i, (params, only_if) in enumerate(undo)
+    )
     return Unit(id=unit_id, target=vm, steps=steps, rollback=rollback)

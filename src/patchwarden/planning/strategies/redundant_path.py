@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from patchwarden.domain.assets import StorageSystem
 from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.domain.steps import (
+    FirmwareParams,
+    PathOfflineParams,
+    PathOnlineParams,
+    StepParams,
+    VerifyRedundancyParams,
+)
 from patchwarden.planning.context import GroupContext
 from patchwarden.planning.steps import step
 
@@ -27,25 +34,25 @@ def plan_redundant_path(ctx: GroupContext) -> tuple[Batch, ...]:
         )
         for part in parts:
             unit_id = f"{ctx.wave_id}/{part.id}"
-            where = {"system": system.id, "group": part.redundancy_group}
-            chain = [
-                (StepAction.PATH_OFFLINE, {"system": system.id}),
-                (StepAction.FIRMWARE, {"version": ctx.firmware[part.id]}),
-                (StepAction.PATH_ONLINE, {"system": system.id}),
-                (StepAction.VERIFY_REDUNDANCY, where),
+            offline = PathOfflineParams(system=system.id)
+            online = PathOnlineParams(system=system.id)
+            verify = VerifyRedundancyParams(system=system.id, group=part.redundancy_group)
+            chain: list[StepParams] = [
+                offline,
+                FirmwareParams(version=ctx.firmware[part.id]),
+                online,
+                verify,
             ]
-            steps = tuple(
-                step(unit_id, i, a, part.id, **params) for i, (a, params) in enumerate(chain)
-            )
-            undo = [
-                (StepAction.PATH_OFFLINE, {"system": system.id, "only_if": StepAction.FIRMWARE}),
-                (StepAction.FIRMWARE, {"undo": "firmware", "only_if": StepAction.FIRMWARE}),
-                (StepAction.PATH_ONLINE, {"system": system.id, "only_if": StepAction.PATH_OFFLINE}),
-                (StepAction.VERIFY_REDUNDANCY, {**where, "only_if": StepAction.PATH_OFFLINE}),
+            steps = tuple(step(unit_id, i, params, part.id) for i, params in enumerate(chain))
+            undo: list[tuple[StepParams, StepAction]] = [
+                (offline, StepAction.FIRMWARE),
+                (FirmwareParams(undo=StepAction.FIRMWARE), StepAction.FIRMWARE),
+                (online, StepAction.PATH_OFFLINE),
+                (verify, StepAction.PATH_OFFLINE),
             ]
             rollback = tuple(
-                step(f"{unit_id}/rollback", i, a, part.id, **params)
-                for i, (a, params) in enumerate(undo)
+                step(f"{unit_id}/rollback", i, params, part.id, only_if=only_if)
+                for i, (params, only_if) in enumerate(undo)
             )
             unit = Unit(id=unit_id, target=part.id, steps=steps, rollback=rollback)
             batches.append(Batch(id=f"{unit_id}#1", units=(unit,)))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from patchwarden.domain.assets import AssetBase
-from patchwarden.domain.plan import Batch, StepAction, Unit
+from patchwarden.domain.plan import Batch, Unit
+from patchwarden.domain.steps import DrainParams, EnableParams, WaitDrainedParams
 from patchwarden.planning.context import GroupContext, NoSpareCapacity, batch_size
 from patchwarden.planning.steps import host_unit
 
@@ -55,14 +56,14 @@ def _unit(ctx: GroupContext, host: AssetBase) -> Unit:
     member = ctx.lb_of.get(host.id)
     if member is None:
         return host_unit(ctx.wave_id, host.id, ctx.patches[host.id], ctx.reboot[host.id])
-    where = {"lb": member.lb.id, "pool": member.pool.name}
+    lb, pool = member.lb.id, member.pool.name
     return host_unit(
         ctx.wave_id,
         host.id,
         ctx.patches[host.id],
         ctx.reboot[host.id],
-        before=[(StepAction.DRAIN, where), (StepAction.WAIT_DRAINED, where)],
-        after=[(StepAction.ENABLE, where)],
+        before=[DrainParams(lb=lb, pool=pool), WaitDrainedParams(lb=lb, pool=pool)],
+        after=[EnableParams(lb=lb, pool=pool)],
     )
 
 

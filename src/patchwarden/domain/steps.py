@@ -1,0 +1,381 @@
+"""What each step does, typed: one frozen parameter model per action, a union tagged by action.
+
+The planner writes these, the engine's machine reads the rollback links (``undo``,
+``from_unit``) and the executor reads the rest, so all three share one definition and mypy
+checks every use. In a plan's JSON a step's parameters read as
+``{"action": "drain", "lb": "lb-prod", "pool": "web"}``.
+
+Every container is a tuple: a plan is hashed when it is approved, so nothing inside it may
+change afterwards.
+
+Example:
+    >>> params = StepParamsAdapter.validate_python({"action": "wait", "seconds": 60})
+    >>> params
+    WaitParams(action=<StepAction.WAIT: 'wait'>, seconds=60.0)
+    >>> params.action is StepAction.WAIT
+    True
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from patchwarden.domain.base import Value
+
+__all__ = [
+    "AnalyzeParams",
+    "BuildImageParams",
+    "DistributeParams",
+    "DrainParams",
+    "EnableParams",
+    "FailoverParams",
+    "FirmwareParams",
+    "HandoverParams",
+    "HealthParams",
+    "ImageTestParams",
+    "MaintenanceOffParams",
+    "MaintenanceOnParams",
+    "MigrateParams",
+    "PackagePins",
+    "PatchParams",
+    "PathOfflineParams",
+    "PathOnlineParams",
+    "PoolParams",
+    "RebootParams",
+    "ReplaceParams",
+    "RestoreParams",
+    "SetWeightParams",
+    "StepAction",
+    "StepParams",
+    "StepParamsAdapter",
+    "SwitchParams",
+    "UploadParams",
+    "VerifyParams",
+    "VerifyRedundancyParams",
+    "WaitDrainedParams",
+    "WaitParams",
+]
+
+
+class StepAction(StrEnum):
+    """What a step does; the engine maps each to a driver call."""
+
+    DRAIN = "drain"
+    WAIT_DRAINED = "wait_drained"
+    ENABLE = "enable"
+    MAINTENANCE_ON = "maintenance_on"
+    MAINTENANCE_OFF = "maintenance_off"
+    MIGRATE = "migrate"
+    PATCH = "patch"
+    RESTORE = "restore"
+    REBOOT = "reboot"
+    HEALTH = "health"
+    VERIFY = "verify"
+    # traffic: canary weights and analysis, blue-green switching
+    SET_WEIGHT = "set_weight"
+    ANALYZE = "analyze"
+    SWITCH = "switch"
+    WAIT = "wait"
+    # clusters: leader handover, controller-based distribution
+    HANDOVER = "handover"
+    UPLOAD = "upload"
+    DISTRIBUTE = "distribute"
+    # firmware of appliances and storage parts; HA fail-over; redundant paths
+    FIRMWARE = "firmware"
+    FAILOVER = "failover"
+    PATH_OFFLINE = "path_offline"
+    PATH_ONLINE = "path_online"
+    VERIFY_REDUNDANCY = "verify_redundancy"
+    # offline images: build, test, replace instances
+    BUILD_IMAGE = "build_image"
+    TEST_IMAGE = "test_image"
+    REPLACE = "replace"
+
+
+PackagePins = tuple[tuple[str, str], ...]
+"""``((package, version), ...)``: what to install, in order."""
+
+
+class _Params(Value):
+    """Shared behaviour of every step's parameters."""
+
+    def undoes(self) -> StepAction | None:
+        """The forward action whose first observation this (rollback) step restores."""
+        return None
+
+
+class _Undoable(_Params):
+    """A step that either acts forward or, with ``undo``, restores what a forward step saw.
+
+    ``undo`` names the forward action of the same target (and unit) whose first
+    observation holds the state to go back to.
+    """
+
+    undo: StepAction | None = None
+
+    def undoes(self) -> StepAction | None:
+        """The forward action named by ``undo``."""
+        return self.undo
+
+    def _forward_or_undo(self, forward: object, name: str) -> Self:
+        if (forward in ("", (), None)) == (self.undo is None):
+            raise ValueError(f"give either {name} (forward) or undo (rollback), not both or none")
+        return self
+
+
+class PoolParams(_Params):
+    """A step on one member of a load-balancer pool."""
+
+    lb: str
+    pool: str
+
+
+class DrainParams(PoolParams):
+    """Stop sending new requests to the target."""
+
+    action: Literal[StepAction.DRAIN] = StepAction.DRAIN
+
+
+class WaitDrainedParams(PoolParams):
+    """Wait until the target has no open sessions."""
+
+    action: Literal[StepAction.WAIT_DRAINED] = StepAction.WAIT_DRAINED
+
+
+class EnableParams(PoolParams):
+    """Send requests to the target again."""
+
+    action: Literal[StepAction.ENABLE] = StepAction.ENABLE
+
+
+class SetWeightParams(PoolParams):
+    """Give the target ``weight`` (0-256, 100 = normal) of the pool's new requests."""
+
+    action: Literal[StepAction.SET_WEIGHT] = StepAction.SET_WEIGHT
+    weight: int
+
+
+class AnalyzeParams(PoolParams):
+    """Let traffic flow for ``seconds``, then compare canaries with the baseline."""
+
+    action: Literal[StepAction.ANALYZE] = StepAction.ANALYZE
+    canaries: tuple[str, ...]
+    baseline: tuple[str, ...]
+    seconds: float
+
+
+class SwitchParams(PoolParams, _Undoable):
+    """Make ``side`` the active side of a blue-green pool; with ``undo``, flip back."""
+
+    action: Literal[StepAction.SWITCH] = StepAction.SWITCH
+    side: str = ""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        return self._forward_or_undo(self.side, "side")
+
+
+class MaintenanceOnParams(_Params):
+    """Put the target hypervisor in maintenance: no VM is placed on it."""
+
+    action: Literal[StepAction.MAINTENANCE_ON] = StepAction.MAINTENANCE_ON
+
+
+class MaintenanceOffParams(_Params):
+    """Take the target hypervisor out of maintenance."""
+
+    action: Literal[StepAction.MAINTENANCE_OFF] = StepAction.MAINTENANCE_OFF
+
+
+class MigrateParams(_Params):
+    """Live-migrate ``vm`` from ``source`` to ``destination``."""
+
+    action: Literal[StepAction.MIGRATE] = StepAction.MIGRATE
+    vm: str
+    source: str
+    destination: str
+
+
+class PatchParams(_Params):
+    """Install these package versions on the target, in order."""
+
+    action: Literal[StepAction.PATCH] = StepAction.PATCH
+    packages: PackagePins
+
+
+class RestoreParams(_Params):
+    """Put back the versions the target had before its ``patch`` step.
+
+    ``from_unit`` names the unit whose ``patch`` step that was, when it is not this step's
+    own unit (a canary analysis undoes the canaries' units); empty means this unit.
+    """
+
+    action: Literal[StepAction.RESTORE] = StepAction.RESTORE
+    from_unit: str = ""
+
+    def undoes(self) -> StepAction | None:
+        """A restore always undoes a ``patch``."""
+        return StepAction.PATCH
+
+
+class RebootParams(_Params):
+    """Reboot the target and wait for it to come back with a new boot id."""
+
+    action: Literal[StepAction.REBOOT] = StepAction.REBOOT
+
+
+class HealthParams(_Params):
+    """Run the target's health checks."""
+
+    action: Literal[StepAction.HEALTH] = StepAction.HEALTH
+
+
+class VerifyParams(_Params):
+    """Check the target as a health check does, after a change that needs no patch."""
+
+    action: Literal[StepAction.VERIFY] = StepAction.VERIFY
+
+
+class WaitParams(_Params):
+    """Wait ``seconds`` (a bake time): the old side stays as it was meanwhile."""
+
+    action: Literal[StepAction.WAIT] = StepAction.WAIT
+    seconds: float
+
+
+class HandoverParams(_Params):
+    """Hand the target cluster's leadership to member ``to``."""
+
+    action: Literal[StepAction.HANDOVER] = StepAction.HANDOVER
+    to: str
+
+
+class UploadParams(_Undoable):
+    """Upload a patch set to the target cluster's controller."""
+
+    action: Literal[StepAction.UPLOAD] = StepAction.UPLOAD
+    packages: PackagePins = ()
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        return self._forward_or_undo(self.packages, "packages")
+
+
+class DistributeParams(_Undoable):
+    """Let the controller roll the uploaded set out to ``members``; read progress back."""
+
+    action: Literal[StepAction.DISTRIBUTE] = StepAction.DISTRIBUTE
+    packages: PackagePins = ()
+    members: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        return self._forward_or_undo(self.packages, "packages")
+
+
+class FirmwareParams(_Undoable):
+    """Flash firmware ``version`` on the target; with ``undo``, the version it had."""
+
+    action: Literal[StepAction.FIRMWARE] = StepAction.FIRMWARE
+    version: str = ""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        return self._forward_or_undo(self.version, "version")
+
+
+class FailoverParams(_Params):
+    """Make appliance ``to`` the active member of its HA pair."""
+
+    action: Literal[StepAction.FAILOVER] = StepAction.FAILOVER
+    to: str
+
+
+class PathOfflineParams(_Params):
+    """Take the target part's path of storage ``system`` offline."""
+
+    action: Literal[StepAction.PATH_OFFLINE] = StepAction.PATH_OFFLINE
+    system: str
+
+
+class PathOnlineParams(_Params):
+    """Bring the target part's path of storage ``system`` back online."""
+
+    action: Literal[StepAction.PATH_ONLINE] = StepAction.PATH_ONLINE
+    system: str
+
+
+class VerifyRedundancyParams(_Params):
+    """Check every path of redundancy ``group`` of storage ``system`` is online."""
+
+    action: Literal[StepAction.VERIFY_REDUNDANCY] = StepAction.VERIFY_REDUNDANCY
+    system: str
+    group: str
+
+
+class BuildImageParams(_Params):
+    """Build a new version of the target image with these packages."""
+
+    action: Literal[StepAction.BUILD_IMAGE] = StepAction.BUILD_IMAGE
+    packages: PackagePins
+
+
+class ImageTestParams(_Params):
+    """Boot a test instance of the target image's newest version and check its health.
+
+    (Named so that test collectors do not take it for a test class.)
+    """
+
+    action: Literal[StepAction.TEST_IMAGE] = StepAction.TEST_IMAGE
+
+
+class ReplaceParams(_Undoable):
+    """Replace the target instance by one built from ``image``'s newest version.
+
+    With ``undo``, from the image version it ran before.
+    """
+
+    action: Literal[StepAction.REPLACE] = StepAction.REPLACE
+    image: str = ""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        return self._forward_or_undo(self.image, "image")
+
+
+StepParams = Annotated[
+    DrainParams
+    | WaitDrainedParams
+    | EnableParams
+    | SetWeightParams
+    | AnalyzeParams
+    | SwitchParams
+    | MaintenanceOnParams
+    | MaintenanceOffParams
+    | MigrateParams
+    | PatchParams
+    | RestoreParams
+    | RebootParams
+    | HealthParams
+    | VerifyParams
+    | WaitParams
+    | HandoverParams
+    | UploadParams
+    | DistributeParams
+    | FirmwareParams
+    | FailoverParams
+    | PathOfflineParams
+    | PathOnlineParams
+    | VerifyRedundancyParams
+    | BuildImageParams
+    | ImageTestParams
+    | ReplaceParams,
+    Field(discriminator="action"),
+]
+"""A step's parameters: exactly one model per :class:`StepAction`, chosen by ``action``."""
+
+StepParamsAdapter: TypeAdapter[StepParams] = TypeAdapter(StepParams)
+"""Validates a step's parameters from JSON-like data."""
