@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench lab-deps clean lock
+.PHONY: demo test lint bench soak lab-deps clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -25,6 +25,13 @@ test: $(STAMP) lab-deps
 
 lab-deps:
 	@scripts/lab-deps
+
+# The chaos test (kill -9 of the runner at random points, then resume) on several seeds;
+# `make test` runs it on one. Needs root, like the lab tier.
+SOAK_SEEDS ?= 20260601 90210 777 31 32
+soak: $(STAMP) lab-deps
+	@set -e; for seed in $(SOAK_SEEDS); do echo "== chaos seed $$seed"; \
+	  PATCHWARDEN_CHAOS_SEED=$$seed $(BIN)/python -m pytest -m lab -q tests/lab/test_chaos.py; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
