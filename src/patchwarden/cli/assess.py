@@ -19,22 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from patchwarden.assess.assessment import Assessment, assess
-from patchwarden.assess.diff import diff_findings
 from patchwarden.domain.inventory import Inventory
-from patchwarden.domain.responsibility import owner_of
-from patchwarden.errors import UsageError
-from patchwarden.service.assessments import (
-    first_seen_in_store,
-    latest_pair,
-    load_assessment,
-    load_run,
-    record_assessment,
-    run_outcome,
-)
-from patchwarden.service.inputs import EstateInputs, Origin, estate_inputs
+from patchwarden.service.assessing import Assessment, assess_estate, compare_assessments
 from patchwarden.service.policy import read_policy
-from patchwarden.store import Store, open_store, resolve_url
+from patchwarden.store import open_store, resolve_url
 
 __all__ = ["app"]
 
@@ -58,24 +46,6 @@ _COLUMNS = (
 )
 _TABLE = ("asset_id", "env", "advisory_id", "package", "severity", "action", "due", "reason")
 _FORMATS = ("table", "json", "csv")
-
-
-def _remember(store: Store, inputs: EstateInputs) -> None:
-    """Store what was assessed, so ``report`` and later runs work from the same estate."""
-    loaded = inputs.loaded
-    if inputs.origin is Origin.STORED or loaded is None:
-        return  # assessed the stored inventory: nothing new to keep
-    inventory = loaded.inventory
-    store.replace_inventory(
-        inventory,
-        {a.id: owner_of(a).value for a in inventory.assets},
-        {a.id: loaded.source_of(a.id) for a in inventory.assets},
-    )
-    if inputs.origin is Origin.DEMO:
-        advisories = inputs.advisories
-        store.upsert_advisories(
-            (a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in advisories
-        )
 
 
 def _rows(assessment: Assessment, inventory: Inventory) -> list[dict[str, Any]]:
@@ -157,33 +127,21 @@ def assess_command(
     _check_format(fmt)
     chosen = read_policy(policy)
     with open_store(resolve_url(db, os.environ)) as store:
-        inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
-        estate, advisories = inputs.inventory, inputs.advisories
-        outcome = run_outcome(load_run(store))
-        result = assess(
-            estate,
-            advisories,
-            datetime.now(UTC),
-            chosen,
-            failures=outcome.failures,
-            first_seen=first_seen_in_store(store),
+        done = assess_estate(
+            store, inventory, demo=demo, policy=chosen, now=datetime.now(UTC), record=record
         )
-        _, previous = latest_pair(store)
-        ident = None
-        if record:
-            _remember(store, inputs)
-            ident = record_assessment(store, result, estate)
-    rows = [r for r in _rows(result, estate) if action is None or r["action"] == action]
+    result = done.assessment
+    rows = [r for r in _rows(result, done.inventory) if action is None or r["action"] == action]
     _print(rows, fmt, _TABLE if fmt == "table" else _COLUMNS)
     if fmt == "table":
         counts = result.actions()
         words = ", ".join(f"{counts[a]} {a.value}" for a in sorted(counts, key=str))
-        where = f" (recorded as #{ident})" if ident is not None else ""
+        where = f" (recorded as #{done.recorded})" if done.recorded is not None else ""
         typer.echo(f"{len(result.findings)} finding(s): {words}{where}")
-        if previous is not None:
-            change = diff_findings(previous.assessment.findings, result.findings).counts()
+        if done.since is not None:
+            change = done.since.counts()
             typer.echo(
-                f"since #{previous.id}: {change['new']} new, {change['resolved']} resolved,"
+                f"since #{done.previous}: {change['new']} new, {change['resolved']} resolved,"
                 f" {change['still_open']} still open"
             )
 
@@ -201,19 +159,8 @@ def diff_command(
     """
     _check_format(fmt)
     with open_store(resolve_url(db, os.environ)) as store:
-        if old is None and new is None:
-            before, after = latest_pair(store)
-        else:
-            latest = store.latest_assessment()
-            after = (
-                load_assessment(store, new)
-                if new
-                else (load_assessment(store, latest.id) if latest else None)
-            )
-            before = load_assessment(store, old) if old else None
-    if before is None or after is None:
-        raise UsageError("need two stored assessments; run `patchwarden assess` twice first")
-    change = diff_findings(before.assessment.findings, after.assessment.findings)
+        compared = compare_assessments(store, old, new)
+    change = compared.diff
     rows = [
         {
             "change": kind,
@@ -238,6 +185,6 @@ def diff_command(
     counts = change.counts()
     if fmt == "table":
         typer.echo(
-            f"#{before.id} → #{after.id}: {counts['new']} new, {counts['resolved']} resolved,"
-            f" {counts['still_open']} still open"
+            f"#{compared.before} → #{compared.after}: {counts['new']} new,"
+            f" {counts['resolved']} resolved, {counts['still_open']} still open"
         )

@@ -16,14 +16,7 @@ import typer
 
 from patchwarden.cli.options import echo_warnings, parse_at
 from patchwarden.errors import UsageError
-from patchwarden.planning.promotion import (
-    Gate,
-    needed_by_env,
-    promotion_gates,
-    promotion_order,
-)
-from patchwarden.service.apply import plan_from_files
-from patchwarden.service.promotion import stored_outcomes
+from patchwarden.service.promotion import Gate, promotion
 from patchwarden.store import open_store, resolve_url
 
 __all__ = ["register", "render_gates"]
@@ -52,19 +45,13 @@ def promote(
     """
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: use table or json")
-    now = parse_at(at)
     with open_store(resolve_url(db, os.environ)) as store:
-        built, warnings = plan_from_files(store, campaign, inventory, advisories, now)
-        outcomes = stored_outcomes(store)
-    echo_warnings(warnings)
-    order = promotion_order(built.campaign.promotion, built.plan.environments)
-    gates = promotion_gates(
-        order, built.campaign.promotion, outcomes, now, needed_by_env(built.plan)
-    )
+        found = promotion(store, campaign, inventory, advisories, parse_at(at))
+    echo_warnings(found.warnings)
     if fmt == "json":
-        typer.echo(json.dumps([asdict(g) for g in gates], indent=2, default=str))
+        typer.echo(json.dumps([asdict(g) for g in found.gates], indent=2, default=str))
         return
-    typer.echo(render_gates(built.campaign.name, order, gates), nl=False)
+    typer.echo(render_gates(found.campaign, found.order, found.gates), nl=False)
 
 
 _SHORT = {"may_enter": "MAY ENTER", "not_needed": "-"}

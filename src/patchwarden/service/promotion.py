@@ -8,14 +8,27 @@ failed, not succeeded), and the latest stored assessment as the re-scan.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from patchwarden.domain.plan import Plan
 from patchwarden.engine.machine import UnitState
-from patchwarden.planning.promotion import PatchOutcome, Rescan, UnitResult, outcomes_of_plan
+from patchwarden.planning.promotion import (
+    Gate,
+    PatchOutcome,
+    Rescan,
+    UnitResult,
+    needed_by_env,
+    outcomes_of_plan,
+    promotion_gates,
+    promotion_order,
+)
+from patchwarden.service.apply import plan_from_files
 from patchwarden.service.replay import RunTrace, trace_run
 from patchwarden.store import JournalEvent, Store
 
-__all__ = ["stored_outcomes"]
+__all__ = ["Gate", "Promotion", "promotion", "stored_outcomes"]
 
 _RESULT = {
     UnitState.SUCCEEDED: "succeeded",
@@ -68,3 +81,37 @@ def stored_outcomes(store: Store) -> list[PatchOutcome]:
         results = _unit_results(trace, store.events(run.id))
         outcomes += outcomes_of_plan(trace.plan, results, rescan)
     return outcomes
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What may move where: the campaign, its environments in order, a gate per patch and env."""
+
+    campaign: str
+    order: tuple[str, ...]
+    gates: tuple[Gate, ...]
+    warnings: tuple[str, ...] = ()
+    """Advisory files' records that were skipped, and why."""
+
+
+def promotion(
+    store: Store,
+    campaign: Path,
+    inventory_files: Sequence[Path],
+    advisory_files: Sequence[Path],
+    now: datetime,
+) -> Promotion:
+    """Each patch's gate per environment as of ``now``, from the stored runs and re-scan.
+
+    The plan is the one every command plans from the same inputs (``plan_from_files``).
+
+    Raises:
+        ValidationFailed: a bad campaign, inventory or advisory file.
+    """
+    built, warnings = plan_from_files(store, campaign, inventory_files, advisory_files, now)
+    outcomes = stored_outcomes(store)
+    order = promotion_order(built.campaign.promotion, built.plan.environments)
+    gates = promotion_gates(
+        order, built.campaign.promotion, outcomes, now, needed_by_env(built.plan)
+    )
+    return Promotion(built.campaign.name, tuple(order), tuple(gates), tuple(warnings))

@@ -1,0 +1,136 @@
+"""Assessing an estate as ``patchwarden assess`` does, and comparing stored assessments.
+
+The use cases behind ``assess`` and ``assess diff``, for any front end: inputs chosen by
+the one rule of :mod:`patchwarden.service.inputs`, the risk model fed with the failures of
+the latest run and the first-seen times of earlier assessments, the result recorded so
+``report``, SLAs and later plans work from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from patchwarden.assess.assessment import Assessment, assess
+from patchwarden.assess.diff import AssessmentDiff, diff_findings
+from patchwarden.assess.policy import Policy
+from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.responsibility import owner_of
+from patchwarden.errors import UsageError
+from patchwarden.service.assessments import (
+    first_seen_in_store,
+    latest_pair,
+    load_assessment,
+    load_run,
+    record_assessment,
+    run_outcome,
+)
+from patchwarden.service.inputs import EstateInputs, Origin, estate_inputs
+from patchwarden.store import Store
+
+__all__ = [
+    "Assessed",
+    "Assessment",
+    "AssessmentDiff",
+    "Comparison",
+    "assess_estate",
+    "compare_assessments",
+]
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """An assessment, the estate it assessed, and how it compares with the one before."""
+
+    assessment: Assessment
+    inventory: Inventory
+    recorded: int | None
+    """Its id in the store; ``None`` when not recorded."""
+    previous: int | None
+    """The id of the assessment before it, if any."""
+    since: AssessmentDiff | None
+    """What changed since the previous one."""
+
+
+def assess_estate(
+    store: Store,
+    inventory_files: Sequence[Path],
+    *,
+    demo: bool,
+    policy: Policy,
+    now: datetime,
+    record: bool = True,
+) -> Assessed:
+    """Match, weigh and decide every finding of the chosen estate; record it if asked.
+
+    Raises:
+        UsageError: no inventory of the user's own (files, stored, or ``demo``).
+        ValidationFailed: bad inventory files.
+    """
+    inputs = estate_inputs(store, inventory_files, demo=demo, own_estate=True)
+    result = assess(
+        inputs.inventory,
+        inputs.advisories,
+        now,
+        policy,
+        failures=run_outcome(load_run(store)).failures,
+        first_seen=first_seen_in_store(store),
+    )
+    _, previous = latest_pair(store)
+    ident = None
+    if record:
+        _remember(store, inputs)
+        ident = record_assessment(store, result, inputs.inventory)
+    since = None
+    if previous is not None:
+        since = diff_findings(previous.assessment.findings, result.findings)
+    return Assessed(
+        result, inputs.inventory, ident, previous.id if previous is not None else None, since
+    )
+
+
+def _remember(store: Store, inputs: EstateInputs) -> None:
+    """Store what was assessed, so ``report`` and later runs work from the same estate."""
+    loaded = inputs.loaded
+    if inputs.origin is Origin.STORED or loaded is None:
+        return  # assessed the stored inventory: nothing new to keep
+    inventory = loaded.inventory
+    store.replace_inventory(
+        inventory,
+        {a.id: owner_of(a).value for a in inventory.assets},
+        {a.id: loaded.source_of(a.id) for a in inventory.assets},
+    )
+    if inputs.origin is Origin.DEMO:
+        store.upsert_advisories(
+            (a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in inputs.advisories
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two stored assessments and what changed between them."""
+
+    before: int
+    after: int
+    diff: AssessmentDiff
+
+
+def compare_assessments(store: Store, old: int | None, new: int | None) -> Comparison:
+    """Compare stored assessments ``old`` and ``new`` (default: the latest two).
+
+    Raises:
+        UsageError: fewer than two assessments, or an id the store does not hold.
+    """
+    if old is None and new is None:
+        before, after = latest_pair(store)
+    else:
+        latest = store.latest_assessment()
+        after_id = new or (latest.id if latest else None)
+        after = load_assessment(store, after_id) if after_id else None
+        before = load_assessment(store, old) if old else None
+    if before is None or after is None:
+        raise UsageError("need two stored assessments; run `patchwarden assess` twice first")
+    diff = diff_findings(before.assessment.findings, after.assessment.findings)
+    return Comparison(before.id, after.id, diff)
