@@ -1,9 +1,12 @@
-"""The local transport and the health checks that need no lab: real processes and sockets."""
+"""The local transport and the health checks that need no lab: real processes and sockets.
+
+What every transport must do (argv verbatim, failures as results, 127, env, timeouts) is
+the transport conformance suite's, in test_conformance_transport.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +16,7 @@ from patchwarden.drivers.health import CheckRunner, http_get
 from patchwarden.drivers.real import HostRouter, RealClock
 from patchwarden.drivers.ssh import SshConfig
 from patchwarden.drivers.transport import LocalTransport, command_vector
-from patchwarden.errors import DriverError, TransientDriverError
+from patchwarden.errors import DriverError
 from patchwarden.testing.lab_session import LoopThread
 
 
@@ -22,29 +25,6 @@ def loop() -> Iterator[LoopThread]:
     thread = LoopThread()
     yield thread
     thread.close()
-
-
-def test_local_runs_argv_without_a_shell(loop: LoopThread) -> None:
-    result = loop.run(LocalTransport().run("here", ["echo", "$HOME", "a;b"]))
-    assert (result.exit_status, result.stdout) == (0, "$HOME a;b\n")
-
-
-def test_local_passes_env_and_reports_failures(loop: LoopThread) -> None:
-    result = loop.run(LocalTransport().run("here", ["env"], env={"PW_X": "1 2"}))
-    assert "PW_X=1 2" in result.stdout.splitlines()
-    failed = loop.run(LocalTransport().run("here", ["sh", "-c", "echo oops >&2; exit 3"]))
-    assert failed.exit_status == 3
-    with pytest.raises(DriverError, match="exited 3: oops"):
-        failed.check()
-    missing = loop.run(LocalTransport().run("here", ["/no/such/program"]))
-    assert missing.exit_status == 127
-
-
-def test_local_timeout_kills_the_command(loop: LoopThread) -> None:
-    started = time.monotonic()
-    with pytest.raises(TransientDriverError, match="timed out"):
-        loop.run(LocalTransport().run("here", ["sleep", "30"], timeout_s=0.3))
-    assert time.monotonic() - started < 5
 
 
 def test_command_vector_puts_sudo_and_env_in_front() -> None:
