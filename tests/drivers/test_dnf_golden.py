@@ -14,7 +14,7 @@ import pytest
 from patchwarden.domain.assets import Connection, OsInfo, Vm
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers import dnf as dnf_module
-from patchwarden.drivers import dnf_facts
+from patchwarden.drivers import dnf_facts, dnf_holds
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.dnf import DnfConfig, DnfDriver
 from patchwarden.drivers.real import real_drivers
@@ -43,9 +43,9 @@ FACTS: dict[str, Callable[[str], Any]] = {
     ],
     "history_info": _history_info,
     "versionlock_list": lambda text: [
-        dataclasses.asdict(lock) for lock in dnf_facts.parse_versionlock_list(text)
+        dataclasses.asdict(lock) for lock in dnf_holds.parse_versionlock_list(text)
     ],
-    "config_excludes": lambda text: list(dnf_facts.parse_config_excludes(text)),
+    "config_excludes": lambda text: list(dnf_holds.parse_config_excludes(text)),
     "install_failure": lambda text: list(dnf_facts.classify_install_failure(text)),
 }
 
@@ -53,8 +53,8 @@ FACTS: dict[str, Callable[[str], Any]] = {
 COMMANDS: dict[str, Callable[[list[str]], list[str]]] = {
     "history_list": dnf_facts.history_list_command,
     "history_info": dnf_facts.history_info_command,
-    "versionlock_list": dnf_facts.versionlock_list_command,
-    "config_excludes": dnf_facts.config_dump_command,
+    "versionlock_list": dnf_holds.versionlock_list_command,
+    "config_excludes": dnf_holds.config_dump_command,
     "install_failure": lambda options: dnf_facts.install_command(
         options, "patchwarden 1", ["pw-tool-1.0-2.noarch"]
     ),
@@ -136,17 +136,17 @@ def test_nevra_spec_refuses_options_globs_and_spaces(name: str, evr: str, arch: 
 
 
 def test_holds_from_locks_and_excludes() -> None:
-    locks = dnf_facts.parse_versionlock_list("pw-tool-0:1.0-1.*\n!pw-web-0:1.0-3.*\n")
-    assert dnf_facts.held_by_locks(locks, "pw-tool", "1.0-2")
-    assert not dnf_facts.held_by_locks(locks, "pw-tool", "1.0-1")
-    assert not dnf_facts.held_by_locks(locks, "pw-tool", "0:1.0-1")
-    assert dnf_facts.held_by_locks(locks, "pw-web", "1.0-3"), "an excluded version"
-    assert not dnf_facts.held_by_locks(locks, "pw-web", "1.0-2")
-    assert not dnf_facts.held_by_locks(locks, "pw-other", "9-9")
+    locks = dnf_holds.parse_versionlock_list("pw-tool-0:1.0-1.*\n!pw-web-0:1.0-3.*\n")
+    assert dnf_holds.held_by_locks(locks, "pw-tool", "1.0-2")
+    assert not dnf_holds.held_by_locks(locks, "pw-tool", "1.0-1")
+    assert not dnf_holds.held_by_locks(locks, "pw-tool", "0:1.0-1")
+    assert dnf_holds.held_by_locks(locks, "pw-web", "1.0-3"), "an excluded version"
+    assert not dnf_holds.held_by_locks(locks, "pw-web", "1.0-2")
+    assert not dnf_holds.held_by_locks(locks, "pw-other", "9-9")
     excludes = ("kernel*", "pw-tool-1.0-2")
-    assert dnf_facts.held_by_excludes(excludes, "kernel-core", "5.14.0-362.el9", "x86_64")
-    assert dnf_facts.held_by_excludes(excludes, "pw-tool", "1.0-2")
-    assert not dnf_facts.held_by_excludes(excludes, "pw-tool", "1.0-1")
+    assert dnf_holds.held_by_excludes(excludes, "kernel-core", "5.14.0-362.el9", "x86_64")
+    assert dnf_holds.held_by_excludes(excludes, "pw-tool", "1.0-2")
+    assert not dnf_holds.held_by_excludes(excludes, "pw-tool", "1.0-1")
 
 
 def test_config_options_are_argument_vectors_and_names_are_checked() -> None:
@@ -187,7 +187,9 @@ def test_real_drivers_route_rhel_family_hosts_to_dnf() -> None:
     assert isinstance(real.packages_for("bare-1"), AptDriver), "no os: apt, as before"
 
 
-@pytest.mark.parametrize("module", [dnf_facts, dnf_module], ids=["dnf_facts", "dnf"])
+@pytest.mark.parametrize(
+    "module", [dnf_facts, dnf_holds, dnf_module], ids=["dnf_facts", "dnf_holds", "dnf"]
+)
 def test_docstring_examples_run(module: Any) -> None:
     failed, tried = doctest.testmod(module)
     assert tried > 0 and failed == 0

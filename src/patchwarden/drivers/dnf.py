@@ -26,19 +26,21 @@ from patchwarden.drivers.apt import RebootState
 from patchwarden.drivers.dnf_facts import (
     TransactionInfo,
     classify_install_failure,
-    config_dump_command,
-    held_by_excludes,
-    held_by_locks,
     history_info_command,
     history_undo_command,
     install_command,
     needs_restarting_command,
     nevra_spec,
     normalize_evr,
-    parse_config_excludes,
     parse_history_info,
-    parse_versionlock_list,
     remove_command,
+)
+from patchwarden.drivers.dnf_holds import (
+    config_dump_command,
+    held_by_excludes,
+    held_by_locks,
+    parse_config_excludes,
+    parse_versionlock_list,
     versionlock_list_command,
 )
 from patchwarden.drivers.rpm import (

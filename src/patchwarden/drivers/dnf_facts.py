@@ -2,8 +2,7 @@ r"""The dnf facts: each a command builder next to its pure parser (golden: ``tes
 
 - transactions: :func:`history_list_command` → :func:`parse_history_list`;
   :func:`history_info_command` → :func:`parse_history_info`
-- version locks: :func:`versionlock_list_command` → :func:`parse_versionlock_list`
-- excludes: :func:`config_dump_command` → :func:`parse_config_excludes`
+- holds (version locks and excludes): in :mod:`patchwarden.drivers.dnf_holds`
 - reboot state: :func:`needs_restarting_command` →
   :func:`~patchwarden.drivers.rpm.parse_needs_restarting`
 - installing: :func:`install_command`, whose output on failure goes to
@@ -24,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,12 +36,8 @@ __all__ = [
     "InstallFailure",
     "Nevra",
     "TransactionInfo",
-    "VersionLock",
     "classify_install_failure",
-    "config_dump_command",
     "dnf_command",
-    "held_by_excludes",
-    "held_by_locks",
     "history_info_command",
     "history_list_command",
     "history_undo_command",
@@ -51,11 +45,9 @@ __all__ = [
     "needs_restarting_command",
     "nevra_spec",
     "normalize_evr",
-    "parse_config_excludes",
     "parse_history_info",
     "parse_history_list",
     "parse_nevra",
-    "parse_versionlock_list",
     "remove_command",
 ]
 
@@ -116,15 +108,6 @@ class TransactionInfo:
     def succeeded(self) -> bool:
         """Whether dnf recorded the transaction as complete."""
         return self.return_code == "Success"
-
-
-@dataclass(frozen=True)
-class VersionLock:
-    """One ``dnf versionlock`` entry: a package spec pattern, locked to or excluded."""
-
-    pattern: str
-    name: str
-    excluded: bool
 
 
 def dnf_command(options: Sequence[str], *argv: str, quiet: bool = True) -> list[str]:
@@ -283,41 +266,6 @@ def _altered_package(line: str) -> AlteredPackage | None:
     return AlteredPackage(" ".join(tokens[:-1]), nevra.name, nevra.evr, nevra.arch, repo)
 
 
-def versionlock_list_command(options: Sequence[str]) -> list[str]:
-    """The version locks (plugin ``versionlock``): read by :func:`parse_versionlock_list`."""
-    return dnf_command(options, "versionlock", "list")
-
-
-def parse_versionlock_list(text: str) -> list[VersionLock]:
-    r"""Parse ``dnf versionlock list``: one pattern a line, ``!`` before excluded versions.
-
-    Example:
-        >>> parse_versionlock_list("pw-tool-0:1.0-1.*\n!pw-web-0:1.0-3.*\n")[1]
-        VersionLock(pattern='pw-web-0:1.0-3.*', name='pw-web', excluded=True)
-    """
-    locks = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or " " in line:
-            continue  # comments and dnf's chatter ("Last metadata expiration check: ...")
-        excluded = line.startswith("!")
-        pattern = line.lstrip("!")
-        locks.append(VersionLock(pattern, _lock_name(pattern), excluded))
-    return locks
-
-
-def _lock_name(pattern: str) -> str:
-    # "name-epoch:version-release.arch": the name is what comes before the last two dashes.
-    head = pattern.rsplit(".", 1)[0] if pattern.count("-") >= 2 else pattern
-    parts = head.rsplit("-", 2)
-    return parts[0] if len(parts) == 3 else head
-
-
-def config_dump_command(options: Sequence[str]) -> list[str]:
-    """The main and repository configuration: read by :func:`parse_config_excludes`."""
-    return dnf_command(options, "config-manager", "--dump")
-
-
 def needs_restarting_command(options: Sequence[str]) -> list[str]:
     """Whether the (install root's) system needs a reboot: read by rpm's parser.
 
@@ -325,72 +273,6 @@ def needs_restarting_command(options: Sequence[str]) -> list[str]:
     stand-alone ``needs-restarting`` of older hosts.
     """
     return dnf_command(options, "needs-restarting", "-r")
-
-
-def parse_config_excludes(text: str) -> tuple[str, ...]:
-    r"""The ``excludepkgs`` patterns of ``dnf config-manager --dump`` (deduplicated).
-
-    The main section's and every enabled repository's patterns together: a package a
-    repository excludes cannot be installed from it either.
-
-    Example:
-        >>> parse_config_excludes("excludepkgs = kernel*, pw-tool, pw-tool\n")
-        ('kernel*', 'pw-tool')
-    """
-    patterns: list[str] = []
-    for line in text.splitlines():
-        key, equals, value = line.partition("=")
-        if equals and key.strip() in ("excludepkgs", "exclude"):
-            patterns.extend(p for p in re.split(r"[,\s]+", value) if p)
-    return tuple(dict.fromkeys(patterns))
-
-
-def _spellings(name: str, evr: str, arch: str) -> list[str]:
-    # The forms a dnf pattern can be written against: N, N.A, N-V-R, N-V-R.A, N-E:V-R.A.
-    epoch, colon, vr = evr.partition(":")
-    if not colon:
-        epoch, vr = "0", evr
-    return [
-        name,
-        f"{name}.{arch}",
-        f"{name}-{vr}",
-        f"{name}-{vr}.{arch}",
-        f"{name}-{epoch}:{vr}",
-        f"{name}-{epoch}:{vr}.{arch}",
-    ]
-
-
-def held_by_locks(locks: list[VersionLock], name: str, evr: str, arch: str = "noarch") -> bool:
-    r"""Whether version locks keep ``name`` from being set to ``evr``.
-
-    A package with lock entries may only take a version one of them names; an excluded
-    (``!``) entry forbids the versions it matches.
-
-    Example:
-        >>> locks = parse_versionlock_list("pw-tool-0:1.0-1.*\n")
-        >>> held_by_locks(locks, "pw-tool", "1.0-2"), held_by_locks(locks, "pw-tool", "1.0-1")
-        (True, False)
-    """
-    forms = _spellings(name, evr, arch)
-    mine = [lock for lock in locks if lock.name == name]
-    if any(lock.excluded and _matches(lock.pattern, forms) for lock in mine):
-        return True
-    kept = [lock for lock in mine if not lock.excluded]
-    return bool(kept) and not any(_matches(lock.pattern, forms) for lock in kept)
-
-
-def held_by_excludes(patterns: tuple[str, ...], name: str, evr: str, arch: str = "noarch") -> bool:
-    """Whether ``excludepkgs`` patterns hide ``name`` at ``evr`` from dnf.
-
-    Example:
-        >>> held_by_excludes(("pw-*",), "pw-tool", "1.0-2")
-        True
-    """
-    return any(_matches(pattern, _spellings(name, evr, arch)) for pattern in patterns)
-
-
-def _matches(pattern: str, forms: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(form, pattern) for form in forms)
 
 
 def install_command(options: Sequence[str], comment: str, specs: Sequence[str]) -> list[str]:
