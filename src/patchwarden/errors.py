@@ -1,20 +1,41 @@
 """The one error hierarchy of patchwarden.
 
+Each class is defined next to the code that raises it; the module is named where it is not
+this one. A test keeps this tree and the classes in step.
+
 ::
 
-    PatchwardenError                 anything patchwarden raises on purpose
-    ├── InputError                   bad input from a person: exit code 2, nothing changed
-    │   ├── ValidationFailed         one or more problems in input files (file, line, field)
-    │   ├── UsageError               a bad command-line argument or option
-    │   ├── PlanSchemaMismatch       a plan of another schema_version (domain/plan.py)
-    │   ├── InvalidVersion           a version string its ecosystem's tool would reject
-    │   └── UnknownEcosystem         an ecosystem name patchwarden cannot order versions of
-    ├── StoreError                   the database could not be opened or migrated
-    ├── DriverError                  a driver could not carry out an action
-    │   ├── TransientDriverError     ... and trying again may help (timeouts, busy)
-    │   └── NeedsPerson              ... the evidence is not clear: a person decides
-    ├── CampaignFailed               the work ran and failed (exit code 1)
-    └── RunBusy                      another process drives that run (exit code 3)
+    PatchwardenError              anything patchwarden raises on purpose
+    ├── InputError                bad input from a person: exit code 2, nothing changed
+    │   ├── ValidationFailed      one or more problems in input files (file, line, field)
+    │   ├── UsageError            a bad command-line argument or option
+    │   ├── PlanSchemaMismatch    domain.plan: a plan of another schema_version
+    │   ├── InvalidVersion        a version string its ecosystem's tool would reject
+    │   ├── UnknownEcosystem      an ecosystem name patchwarden cannot order versions of
+    │   ├── InvalidRecord         feeds.osv: an OSV record that cannot be used
+    │   ├── PatchOrderError       planning.order: prerequisites or patch_after cannot hold
+    │   ├── NoSpareCapacity       planning.context: a pool or cluster cannot lose a member
+    │   ├── NoWindowFits          planning.windows: a batch fits no maintenance window
+    │   ├── EvacuationImpossible  planning.strategies.evacuate: no hypervisor takes a VM
+    │   ├── ChangeNotApproved     service.change: no approved change pins the plan's hash
+    │   └── ChangeRefused         service.change: a move the change process does not allow
+    ├── StoreError                the database could not be opened or migrated
+    ├── DriverError               a driver could not carry out an action
+    │   ├── TransientDriverError  ... and trying again may help (timeouts, busy)
+    │   ├── NeedsPerson           ... the evidence is not clear: a person decides
+    │   ├── HeldPackageError      drivers.apt: a target is held (``apt-mark hold``)
+    │   └── DnfHeldPackageError   drivers.dnf: a target is version-locked or excluded
+    ├── CampaignFailed            the work ran and failed (exit code 1)
+    ├── RunBusy                   another process drives that run (exit code 3)
+    └── LabError                  testing.lab_image: the lab could not be built or run
+
+Two refusals of the change process are plain ``ValueError`` subclasses, raised by layers
+beneath ``service`` that know nothing of exit codes; ``service.change`` catches both and
+raises :class:`ChangeRefused` instead, so a person never sees them::
+
+    ValueError
+    ├── IllegalTransition         domain.change: a move the change process forbids
+    └── StaleChange               store.changes: the record moved on since it was read
 
 Input errors are for people: each problem names where it is (file, line, field), what is
 wrong, and how to fix it.
@@ -29,11 +50,11 @@ __all__ = [
     "DriverError",
     "InputError",
     "InvalidVersion",
+    "NeedsPerson",
     "PatchwardenError",
     "Problem",
     "RunBusy",
     "StoreError",
-    "NeedsPerson",
     "TransientDriverError",
     "UnknownEcosystem",
     "UsageError",
