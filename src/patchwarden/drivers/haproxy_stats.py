@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ServerConn",
-    "ServerState",
     "ServerStat",
+    "ServerState",
     "admin_state",
     "parse_show_map",
     "parse_show_servers_conn",

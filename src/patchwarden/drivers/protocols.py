@@ -16,16 +16,16 @@ __all__ = [
     "Clock",
     "ClusterDriver",
     "FirmwareDriver",
-    "ImageDriver",
-    "RequestSample",
-    "StorageDriver",
-    "TrafficMetrics",
     "HealthChecker",
     "HealthResult",
     "HypervisorDriver",
+    "ImageDriver",
     "LoadBalancerDriver",
     "PackageDriver",
     "PowerDriver",
+    "RequestSample",
+    "StorageDriver",
+    "TrafficMetrics",
 ]
 
 

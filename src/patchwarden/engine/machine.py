@@ -31,7 +31,7 @@ from typing import Any
 from patchwarden.domain.plan import Plan, Step, StepAction, Unit
 from patchwarden.domain.steps import RestoreParams
 
-__all__ = ["CONTROLS", "Progress", "Record", "UnitState", "Work", "evaluate"]
+__all__ = ["CONTROLS", "TERMINAL", "Progress", "Record", "UnitState", "Work", "evaluate"]
 
 CONTROLS = ("", "pause", "abort", "rollback")
 

@@ -14,7 +14,12 @@ from datetime import UTC, datetime
 from patchwarden.domain.advisories import Advisory
 from patchwarden.feeds.osv import InvalidRecord
 
-__all__ = ["EpssScores", "GZIP_MAGIC", "mark_epss", "parse_epss"]
+__all__ = [
+    "GZIP_MAGIC",
+    "EpssScores",
+    "mark_epss",
+    "parse_epss",
+]
 
 GZIP_MAGIC = b"\x1f\x8b"
 """The first two bytes of every gzip stream."""

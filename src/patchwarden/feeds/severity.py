@@ -11,7 +11,12 @@ from cvss.exceptions import CVSSError
 
 from patchwarden.domain.advisories import Severity
 
-__all__ = ["CVSSError", "SEVERITY_WORDS", "score_cvss", "severity_word"]
+__all__ = [
+    "SEVERITY_WORDS",
+    "CVSSError",
+    "score_cvss",
+    "severity_word",
+]
 
 SEVERITY_WORDS: dict[str, Severity] = {
     "critical": Severity.CRITICAL,

@@ -28,13 +28,12 @@ from patchwarden.service.replay import RunTrace, trace_run
 from patchwarden.store import FindingRecord, Store
 
 __all__ = [
+    "OUTCOME_WORDS",
     "RunOutcome",
     "RunTrace",
-    "campaign_rows",
-    "burndown_points",
-    "OUTCOME_WORDS",
-    "step_rows",
     "Stored",
+    "burndown_points",
+    "campaign_rows",
     "first_seen_in_store",
     "history",
     "latest_pair",
@@ -42,6 +41,7 @@ __all__ = [
     "load_run",
     "record_assessment",
     "run_outcome",
+    "step_rows",
     "stored_inventory",
 ]
 

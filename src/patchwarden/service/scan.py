@@ -52,10 +52,10 @@ __all__ = [
     "latest_scans",
     "read_sbom",
     "record_scans",
+    "sbom_paths",
     "scan_assets",
     "scan_host",
     "scanned_inventory",
-    "sbom_paths",
     "stale",
 ]
 
