@@ -39,7 +39,7 @@ def test_policy_errors_name_file_line_field_and_hint() -> None:
     assert [str(p) for p in info.value.problems] == [
         "p.yaml:2: sla.days.hihg: 'hihg' is not allowed"
         " (hint: use 'none', 'low', 'medium', 'high' or 'critical')",
-        "p.yaml:4: thresholds.emergency: Input should be greater than or equal to 0"
+        "p.yaml:4: thresholds.emergency: Input should be greater than or equal to 0 (got -1)"
         " (hint: see the shipped default file for an example)",
         "p.yaml:5: thresholds.nextwindow: unknown field (hint: did you mean 'next_window'?)",
     ]

@@ -8,7 +8,6 @@ kind, and cycles in ``patch_after``. Problems name file, line and field, with a 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
@@ -20,6 +19,7 @@ from pydantic_core import ErrorDetails
 from patchwarden.domain.assets import Asset, AssetBase, Kind
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
 from patchwarden.errors import InputError, Problem, ValidationFailed
+from patchwarden.inventory.problems import did_you_mean, explain, unknown_field
 from patchwarden.inventory.references import check_references
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
 
@@ -87,7 +87,7 @@ def parse_inventory(sources: Iterable[tuple[str, str]]) -> LoadedInventory:
             continue
         for key in top:
             if key not in _TOP_KEYS:
-                problems.append(_unknown_key(doc, (key,), str(key), _TOP_KEYS))
+                problems.append(unknown_field(doc, (key,), _TOP_KEYS))
         if "environments" in top:
             envs = _environments(doc, top["environments"], problems)
             if envs is not None and environments is not None and envs != environments:
@@ -181,13 +181,6 @@ def _environments(
     return tuple(raw)
 
 
-def _unknown_key(doc: LocatedDocument, path: Path, key: str, known: Iterable[str]) -> Problem:
-    known = sorted(known)
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
-    return Problem(doc.file, doc.line_of(path), dotted_path(path), "unknown field", hint)
-
-
 def _model_for(kind: str) -> type[AssetBase] | None:
     if not _KIND_MODELS:
         from typing import get_args  # noqa: PLC0415 - computed once, on the error path
@@ -209,7 +202,6 @@ def _explain(doc: LocatedDocument, base: Path, raw: Any, error: ErrorDetails) ->
     line = doc.line_of(path)
     field_name = dotted_path(path)
     kind_type = error["type"]
-    got = error.get("input")
     kinds = ", ".join(k.value for k in Kind)
     if kind_type == "union_tag_not_found":
         return Problem(
@@ -220,8 +212,7 @@ def _explain(doc: LocatedDocument, base: Path, raw: Any, error: ErrorDetails) ->
             f"add `kind:` (one of {kinds})",
         )
     if kind_type == "union_tag_invalid":
-        close = difflib.get_close_matches(str(kind), [k.value for k in Kind], n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"use one of {kinds}"
+        hint = did_you_mean(str(kind), [k.value for k in Kind], f"use one of {kinds}")
         return Problem(
             doc.file,
             doc.line_of((*base, "kind")),
@@ -237,16 +228,7 @@ def _explain(doc: LocatedDocument, base: Path, raw: Any, error: ErrorDetails) ->
             "an asset is a mapping of fields",
             "write `- id: ..., kind: ..., env: ...`",
         )
-    if kind_type == "extra_forbidden":
-        model = _model_for(str(kind))
-        known = model.model_fields.keys() if model is not None else ()
-        return _unknown_key(doc, path, str(loc[-1]), known)
-    if kind_type == "missing":
-        return Problem(doc.file, line, field_name, "required field missing", f"add `{loc[-1]}:`")
-    message = error["msg"]
-    if got is not None and not isinstance(got, dict | list):
-        message = f"{message} (got {got!r})"
-    return Problem(doc.file, line, field_name, message, _HINTS.get(kind_type, ""))
+    return explain(doc, path, error, _model_for(str(kind)) or AssetBase, _HINTS)
 
 
 _HINTS = {

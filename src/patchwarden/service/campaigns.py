@@ -7,7 +7,6 @@ rules that cron or RRULE would refuse, and environments the inventory does not h
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from patchwarden.domain.campaign import Campaign
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan
 from patchwarden.errors import Problem, ValidationFailed
+from patchwarden.inventory.problems import did_you_mean, explain
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
 from patchwarden.planning.plan import plan_campaign
 from patchwarden.planning.windows import fit_windows, rule_problem
@@ -119,51 +119,16 @@ def _trim(raw: Any, loc: tuple[str | int, ...]) -> tuple[Path, str | int | None]
 
 def _explain(doc: LocatedDocument, error: ErrorDetails) -> Problem:
     path, missing = _trim(doc.value, tuple(error["loc"]))
-    kind = error["type"]
-    line = doc.line_of(path)
-    if kind == "missing" and missing is not None:
-        full = (*path, missing)
-        return Problem(
-            doc.file, line, dotted_path(full), "required field missing", f"add `{missing}:`"
-        )
-    if kind == "extra_forbidden":
-        known = _known_fields(path)
-        close = difflib.get_close_matches(str(path[-1]), known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
-        return Problem(doc.file, line, dotted_path(path), "unknown field", hint)
-    message = error["msg"].removeprefix("Value error, ")
-    got = error.get("input")
-    if got is not None and not isinstance(got, dict | list) and kind != "value_error":
-        message = f"{message} (got {got!r})"
-    return Problem(doc.file, line, dotted_path(path), message, _hint(path, kind))
+    if error["type"] == "missing" and missing is not None:
+        path = (*path, missing)
+    if path == ("windows",):  # windows written as a list, not by name
+        return explain(doc, path, error, Campaign, {}, _WINDOWS_HINT)
+    return explain(doc, path, error, Campaign, _HINTS)
 
 
-def _known_fields(path: Path) -> list[str]:
-    """Field names allowed next to ``path[-1]``, found by walking the campaign model."""
-    model: Any = Campaign
-    for part in path[:-1]:
-        fields = getattr(model, "model_fields", None)
-        if fields is None:
-            break
-        # A part that is no field is a dict key (a group or window name): the model stays.
-        if part in fields:
-            model = _model_of(fields[part].annotation)
-    fields = getattr(model, "model_fields", {})
-    return sorted(fields)
-
-
-def _model_of(annotation: Any) -> Any:
-    from typing import get_args  # noqa: PLC0415 - only on the error path
-
-    for arg in (annotation, *get_args(annotation)):
-        if hasattr(arg, "model_fields"):
-            return arg
-        for inner in get_args(arg):
-            if hasattr(inner, "model_fields"):
-                return inner
-    return annotation
-
-
+_WINDOWS_HINT = (
+    "define windows by name: `windows: {prod-night: {cron: '0 22 * * 0', duration: 4h}}`"
+)
 _HINTS = {
     "literal_error": "use one of the values listed",
     "int_parsing": "write a whole number, e.g. 2",
@@ -179,12 +144,6 @@ _HINTS = {
     "date_from_datetime_parsing": "write a date such as 2026-12-24",
     "greater_than_equal": "use a larger value",
 }
-
-
-def _hint(path: Path, kind: str) -> str:
-    if path[:1] == ("windows",) and len(path) == 1:
-        return "define windows by name: `windows: {prod-night: {cron: '0 22 * * 0', duration: 4h}}`"
-    return _HINTS.get(kind, "")
 
 
 def check_against_inventory(loaded: LoadedCampaign, environments: Sequence[str]) -> None:
@@ -207,8 +166,7 @@ def check_against_inventory(loaded: LoadedCampaign, environments: Sequence[str])
     problems = []
     for path, env in named:
         if env not in known:
-            close = difflib.get_close_matches(env, known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(known)}"
+            hint = did_you_mean(env, known, f"use one of {', '.join(known)}")
             problems.append(loaded.problem(path, f"unknown environment {env!r}", hint))
     if len(set(c.promotion.order)) != len(c.promotion.order):
         problems.append(loaded.problem(("promotion", "order"), "an environment is listed twice"))

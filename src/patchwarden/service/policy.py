@@ -6,12 +6,9 @@ with file, line and field, a hint where one helps, and exit code 2 from the comm
 
 from __future__ import annotations
 
-import difflib
-import types
-import typing
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -19,6 +16,7 @@ from pydantic_core import ErrorDetails
 from patchwarden.assess.baseline import BaselineSet
 from patchwarden.assess.policy import Policy
 from patchwarden.errors import Problem, ValidationFailed
+from patchwarden.inventory.problems import explain
 from patchwarden.inventory.yamlmap import LocatedDocument, dotted_path, load_located
 from patchwarden.inventory.yamlmap import Path as YamlPath
 
@@ -45,50 +43,16 @@ def _data(name: str) -> str:
     return (resources.files("patchwarden.assess") / "data" / name).read_text(encoding="utf-8")
 
 
-def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The model class that holds the last key of ``loc``, to list its fields in a hint."""
-    current: Any = model
-    for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-            continue
-        # Unwrap containers (tuple[X, ...], dict[K, V]) and optionals to the item type.
-        args = [a for a in typing.get_args(current) if a is not Ellipsis and a is not type(None)]
-        if not args:
-            return None
-        current = args[-1]
-    while not (isinstance(current, type) and issubclass(current, BaseModel)):
-        if isinstance(current, types.UnionType) or typing.get_origin(current) is not None:
-            args = [a for a in typing.get_args(current) if a is not type(None)]
-            if not args:
-                return None
-            current = args[-1]
-        else:
-            return None
-    return current
-
-
 def _problem(doc: LocatedDocument, model: type[BaseModel], error: ErrorDetails) -> Problem:
     # pydantic marks a bad dict key with a trailing "[key]"; the key itself is the place.
     loc: YamlPath = tuple(p for p in error["loc"] if isinstance(p, str | int) and p != "[key]")
-    line = doc.line_of(loc)
-    where = dotted_path(loc)
-    if error["type"] == "extra_forbidden":
-        owner = _model_at(model, loc[:-1])
-        known = sorted(owner.model_fields) if owner is not None else []
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
-        return Problem(doc.file, line, where, "unknown field", hint)
     expected = error.get("ctx", {}).get("expected")
     if expected:
+        line, where = doc.line_of(loc), dotted_path(loc)
         return Problem(
             doc.file, line, where, f"{error['input']!r} is not allowed", f"use {expected}"
         )
-    message = error["msg"].removeprefix("Value error, ")
-    return Problem(doc.file, line, where, message, "see the shipped default file for an example")
+    return explain(doc, loc, error, model, {}, "see the shipped default file for an example")
 
 
 def _parse(model: type[M], file: str, text: str) -> M:
