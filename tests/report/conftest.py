@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from patchwarden.report import ReportData
+from patchwarden.report.model import ReportData
 from patchwarden.report.sample import sample_report
 
 # Elements that never have an end tag in HTML.

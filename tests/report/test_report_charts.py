@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patchwarden.report import BurndownPoint, EnvCompliance, RiskyAsset
 from patchwarden.report.charts import (
     burndown_chart,
     compliance_chart,
@@ -14,6 +13,7 @@ from patchwarden.report.charts import (
     risk_chart,
     severity_chart,
 )
+from patchwarden.report.model import BurndownPoint, EnvCompliance, RiskyAsset
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

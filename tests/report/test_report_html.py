@@ -8,7 +8,8 @@ from typing import Any
 
 from markupsafe import escape
 
-from patchwarden.report import (
+from patchwarden.report import narrative, render_html
+from patchwarden.report.model import (
     AssetReport,
     CampaignReport,
     EnvCompliance,
@@ -18,8 +19,6 @@ from patchwarden.report import (
     RiskyAsset,
     StepRow,
     Summary,
-    narrative,
-    render_html,
 )
 
 CHARTS = (

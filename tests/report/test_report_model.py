@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from patchwarden.report import (
+from patchwarden.report.model import (
     BurndownPoint,
     EnvCompliance,
     FindingRow,

@@ -6,15 +6,8 @@ import io
 import json
 from datetime import datetime
 
-from patchwarden.report import (
-    CSV_COLUMNS,
-    AssetReport,
-    FindingRow,
-    ReportData,
-    Summary,
-    render_csv,
-    render_json,
-)
+from patchwarden.report import CSV_COLUMNS, render_csv, render_json
+from patchwarden.report.model import AssetReport, FindingRow, ReportData, Summary
 
 
 def _rows(text: str) -> list[dict[str, str]]:

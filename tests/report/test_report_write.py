@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from patchwarden.errors import UsageError
-from patchwarden.report import FORMATS, ReportData, render_csv, render_html, write_report
+from patchwarden.report import FORMATS, render_csv, render_html, write_report
+from patchwarden.report.model import ReportData
 
 
 def test_writes_html_by_default(sample: ReportData, tmp_path: Path) -> None:

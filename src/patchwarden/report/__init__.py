@@ -1,7 +1,8 @@
 """Reports: a campaign's outcome as one offline HTML page, a CSV sheet and JSON.
 
-The layer renders a :class:`ReportData` that the service layer fills in; it computes
-nothing about the estate itself. :func:`write_report` is its one function that does I/O.
+The layer renders a :class:`~patchwarden.report.model.ReportData` (the model, in
+:mod:`patchwarden.report.model`) that the service layer fills in; it computes nothing about
+the estate itself. :func:`write_report` is its one function that does I/O.
 
 Example:
     >>> from patchwarden.report.sample import sample_report
@@ -18,57 +19,12 @@ from pathlib import Path
 
 from patchwarden.errors import UsageError
 from patchwarden.report.html import narrative, render_html
-from patchwarden.report.model import (
-    ACTIONS,
-    DUE_BUCKETS,
-    PATCH_STATES,
-    SEVERITIES,
-    AssetReport,
-    BaselineRow,
-    BurndownPoint,
-    CampaignReport,
-    CanaryRow,
-    ChangeRow,
-    DriftRow,
-    EnvCompliance,
-    FindingRow,
-    MttrRow,
-    OverdueRow,
-    OwnerRow,
-    PatchStateRow,
-    ReportData,
-    RiskyAsset,
-    StepRow,
-    Summary,
-    WaveRow,
-)
+from patchwarden.report.model import ReportData
 from patchwarden.report.tabular import CSV_COLUMNS, render_csv, render_json
 
 __all__ = [
-    "ACTIONS",
     "CSV_COLUMNS",
-    "DUE_BUCKETS",
     "FORMATS",
-    "PATCH_STATES",
-    "SEVERITIES",
-    "AssetReport",
-    "BaselineRow",
-    "BurndownPoint",
-    "CampaignReport",
-    "CanaryRow",
-    "ChangeRow",
-    "DriftRow",
-    "EnvCompliance",
-    "FindingRow",
-    "MttrRow",
-    "OverdueRow",
-    "OwnerRow",
-    "PatchStateRow",
-    "ReportData",
-    "RiskyAsset",
-    "StepRow",
-    "Summary",
-    "WaveRow",
     "narrative",
     "render_csv",
     "render_html",

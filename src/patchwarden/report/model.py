@@ -10,7 +10,7 @@ cannot be swapped silently by position.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -92,6 +92,12 @@ class EnvCompliance:
     def __post_init__(self) -> None:
         if not 0 <= self.compliant <= self.total:
             raise ValueError(f"EnvCompliance({self.env!r}): need 0 <= compliant <= total")
+
+    @classmethod
+    def of(cls, env: str, assets: Iterable[AssetReport]) -> EnvCompliance:
+        """Count the assets of ``env``, and the compliant ones, among ``assets``."""
+        mine = [a for a in assets if a.env == env]
+        return cls(env, sum(1 for a in mine if a.compliant), len(mine))
 
 
 @dataclass(frozen=True)
@@ -258,6 +264,17 @@ class AssetReport:
     def open_findings(self) -> tuple[FindingRow, ...]:
         """The findings still open."""
         return tuple(f for f in self.findings if f.is_open)
+
+    @property
+    def owner_row(self) -> OwnerRow:
+        """Who patches this asset and why, as the responsibility table shows it."""
+        return OwnerRow(
+            asset_id=self.asset_id,
+            kind=self.kind,
+            env=self.env,
+            owner=self.owner,
+            reason=self.owner_reason,
+        )
 
     @property
     def troubled(self) -> bool:

@@ -24,7 +24,6 @@ from patchwarden.report.model import (
     FindingRow,
     MttrRow,
     OverdueRow,
-    OwnerRow,
     ReportData,
     RiskyAsset,
     StepRow,
@@ -285,24 +284,12 @@ def sample_report() -> ReportData:
             rolled_back_units=sum(w.rolled_back for w in campaign.waves),
         ),
         environments=_ENVS,
-        compliance_by_env=tuple(
-            EnvCompliance(
-                env,
-                sum(a.compliant for a in assets if a.env == env),
-                sum(a.env == env for a in assets),
-            )
-            for env in _ENVS
-        ),
+        compliance_by_env=tuple(EnvCompliance.of(env, assets) for env in _ENVS),
         findings_by_severity=Counter(f.severity for f in still_open),
         decisions_by_action=Counter(f.decision for f in every),
         burndown=tuple(_burndown(assets, campaign)),
         riskiest_assets=tuple(risky[:8]),
-        responsibility=tuple(
-            OwnerRow(
-                asset_id=a.asset_id, kind=a.kind, env=a.env, owner=a.owner, reason=a.owner_reason
-            )
-            for a in assets
-        ),
+        responsibility=tuple(a.owner_row for a in assets),
         campaign=campaign,
         assets=assets,
     )

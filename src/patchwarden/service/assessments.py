@@ -23,7 +23,7 @@ from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
 from patchwarden.domain.steps import MigrateParams, PatchParams
 from patchwarden.engine.machine import UnitState
 from patchwarden.inventory import parse_inventory
-from patchwarden.report import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
+from patchwarden.report.model import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
 from patchwarden.service.replay import RunTrace, trace_run
 from patchwarden.store import FindingRecord, Store
 

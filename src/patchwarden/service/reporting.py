@@ -22,7 +22,7 @@ from patchwarden.assess.baseline import (
     take_snapshot,
 )
 from patchwarden.assess.compliance import AssetCompliance, check_compliance
-from patchwarden.assess.diff import diff_findings
+from patchwarden.assess.diff import AssessmentDiff, diff_findings
 from patchwarden.assess.drift import drift
 from patchwarden.assess.sla import (
     FindingKey,
@@ -31,12 +31,12 @@ from patchwarden.assess.sla import (
     mean_time_to_remediate,
     overdue,
 )
-from patchwarden.domain.advisories import Action, Advisory, Decision
-from patchwarden.domain.assets import Owner
+from patchwarden.domain.advisories import Action, Advisory, Decision, Finding
+from patchwarden.domain.assets import Asset, Owner
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.responsibility import responsibility_of
 from patchwarden.engine.machine import UnitState
-from patchwarden.report import (
+from patchwarden.report.model import (
     AssetReport,
     BaselineRow,
     ChangeRow,
@@ -45,10 +45,10 @@ from patchwarden.report import (
     FindingRow,
     MttrRow,
     OverdueRow,
-    OwnerRow,
     PatchStateRow,
     ReportData,
     RiskyAsset,
+    StepRow,
     Summary,
 )
 from patchwarden.service.assessments import (
@@ -115,7 +115,7 @@ def check_baselines(
     return BaselineCheck(snapshots, {r.asset_id: r for r in results})
 
 
-def _key(d: Decision) -> FindingKey:
+def _key(d: Decision | Finding) -> FindingKey:
     return (d.asset_id, d.advisory_id, d.package)
 
 
@@ -150,102 +150,150 @@ def build_report(
             empty.
     """
     now_inventory = after_inventory or inventory
-    decision_of = before.decision_of()
-    still_open = {(f.asset_id, f.advisory_id, f.package) for f in after.findings}
-    unit_state: dict[str, UnitState] = {}
-    if trace is not None:
-        for unit in trace.plan.units():
-            unit_state[unit.target] = trace.progress.units[unit.id]
-    notes = {n.asset_id: n for n in trace.plan.notes} if trace else {}
-    steps = step_rows(trace) if trace else {}
+    run = _RunView.of(trace)
     sets = baselines or default_baselines()
     start = check_baselines(inventory, advisories, sets, before.at)
-    outcome = run_outcome(trace)
     end = check_baselines(
-        now_inventory, advisories, sets, after.at, snapshots=start.snapshots, failed=outcome.failed
+        now_inventory,
+        advisories,
+        sets,
+        after.at,
+        snapshots=start.snapshots,
+        failed=run_outcome(trace).failed,
+    )
+    findings = _FindingRows(before.decision_of(), {_key(f) for f in after.findings}, advisories)
+    assets = tuple(
+        _asset_report(asset, findings.of(before.open_for(asset.id)), run, end.results[asset.id])
+        for asset in inventory.assets
+    )
+    # Still-open findings keep the due date they got when first seen.
+    open_decisions = [findings.decision_of.get(_key(d), d) for d in after.decisions]
+    env_of = {a.id: a.env for a in inventory.assets}
+    changes = diff_findings(before.findings, after.findings)
+    return ReportData(
+        title=title,
+        generated_at=generated_at,
+        subtitle=subtitle,
+        summary=_summary(assets, before, after, start, run),
+        environments=inventory.environments,
+        compliance_by_env=tuple(EnvCompliance.of(env, assets) for env in inventory.environments),
+        findings_by_severity=dict(Counter(f.severity.value for f in after.findings)),
+        decisions_by_action={a.value: n for a, n in before.actions().items()},
+        burndown=burndown_points(before, after, trace),
+        riskiest_assets=_riskiest(after, inventory),
+        responsibility=tuple(a.owner_row for a in assets),
+        campaign=campaign_rows(trace) if trace else None,
+        assets=assets,
+        due_buckets=due_buckets(open_decisions, generated_at.date()),
+        overdue=_overdue(open_decisions, after, env_of, generated_at),
+        mttr=_mttr(history or _pair(before, after), env_of),
+        baselines=_baseline_rows(sets, end),
+        patch_states=dict(Counter(p.state.value for r in end.results.values() for p in r.patches)),
+        drift=_drift_rows(now_inventory),
+        changes=_change_rows(changes),
+        still_open=len(changes.still_open),
     )
 
-    assets: list[AssetReport] = []
-    owners: list[OwnerRow] = []
-    for asset in inventory.assets:
-        resp = responsibility_of(asset)
-        owners.append(
-            OwnerRow(
-                asset_id=asset.id,
-                kind=str(asset.kind),
-                env=asset.env,
-                owner=resp.owner.value,
-                reason=resp.reason,
-            )
+
+@dataclass(frozen=True)
+class _RunView:
+    """What the report reads of a run, by target asset: unit state, plan note, steps."""
+
+    unit_state: Mapping[str, UnitState]
+    notes: Mapping[str, str]
+    steps: Mapping[str, Sequence[StepRow]]
+
+    @classmethod
+    def of(cls, trace: RunTrace | None) -> _RunView:
+        if trace is None:
+            return cls({}, {}, {})
+        states = {u.target: trace.progress.units[u.id] for u in trace.plan.units()}
+        notes = {n.asset_id: n.reason for n in trace.plan.notes}
+        return cls(states, notes, step_rows(trace))
+
+
+@dataclass(frozen=True)
+class _FindingRows:
+    """Turns an asset's findings into rows: decided before, open or resolved after."""
+
+    decision_of: Mapping[FindingKey, Decision]
+    still_open: set[FindingKey]
+    advisories: Mapping[str, Advisory]
+
+    def of(self, found: Sequence[Finding]) -> tuple[FindingRow, ...]:
+        return tuple(self._row(f, self.decision_of[_key(f)]) for f in found)
+
+    def _row(self, f: Finding, d: Decision) -> FindingRow:
+        advisory = self.advisories.get(f.advisory_id)
+        return FindingRow(
+            advisory_id=f.advisory_id,
+            aliases=advisory.aliases if advisory is not None else (),
+            package=f.package,
+            installed=f.installed,
+            fixed=f.fixed,
+            severity=f.severity.value,
+            cvss=f.cvss_score,
+            kev=f.kev,
+            decision=d.action.value,
+            reason=d.reason,
+            state="open" if _key(d) in self.still_open else "resolved",
+            due=d.due.isoformat() if d.due else "",
+            review=d.review.isoformat() if d.review else "",
         )
-        rows = []
-        for f in before.open_for(asset.id):
-            d = decision_of[(f.asset_id, f.advisory_id, f.package)]
-            rows.append(
-                FindingRow(
-                    advisory_id=f.advisory_id,
-                    aliases=advisories[f.advisory_id].aliases
-                    if f.advisory_id in advisories
-                    else (),
-                    package=f.package,
-                    installed=f.installed,
-                    fixed=f.fixed,
-                    severity=f.severity.value,
-                    cvss=f.cvss_score,
-                    kev=f.kev,
-                    decision=d.action.value,
-                    reason=d.reason,
-                    state="open" if _key(d) in still_open else "resolved",
-                    due=d.due.isoformat() if d.due else "",
-                    review=d.review.isoformat() if d.review else "",
-                )
+
+
+def _outcome(asset: Asset, owner: Owner, run: _RunView, has_findings: bool) -> str:
+    """What happened to an asset, in words: its unit's end, a plan note, or why nothing."""
+    if owner is Owner.PROVIDER:
+        return "provider's responsibility"
+    if asset.id in run.unit_state:
+        state = run.unit_state[asset.id]
+        return OUTCOME_WORDS.get(state, state.value)
+    if asset.id in run.notes:
+        return run.notes[asset.id]
+    return "not in campaign" if has_findings else "nothing to patch"
+
+
+def _asset_report(
+    asset: Asset, rows: tuple[FindingRow, ...], run: _RunView, result: AssetCompliance
+) -> AssetReport:
+    resp = responsibility_of(asset)
+    return AssetReport(
+        asset_id=asset.id,
+        label=asset.label,
+        kind=str(asset.kind),
+        env=asset.env,
+        owner=resp.owner.value,
+        owner_reason=resp.reason,
+        criticality=asset.criticality.value,
+        internet_facing=asset.internet_facing,
+        compliant=result.compliant,
+        outcome=_outcome(asset, resp.owner, run, bool(rows)),
+        findings=rows,
+        steps=tuple(run.steps.get(asset.id, ())),
+        baseline=result.baseline,
+        patch_states=tuple(
+            PatchStateRow(
+                advisory_id=p.advisory_id,
+                package=p.package,
+                installed=p.installed,
+                target=p.target,
+                state=p.state.value,
             )
-        if resp.owner is Owner.PROVIDER:
-            words = "provider's responsibility"
-        elif asset.id in unit_state:
-            words = OUTCOME_WORDS.get(unit_state[asset.id], unit_state[asset.id].value)
-        elif asset.id in notes:
-            words = notes[asset.id].reason
-        else:
-            words = "nothing to patch" if not rows else "not in campaign"
-        result = end.results[asset.id]
-        assets.append(
-            AssetReport(
-                asset_id=asset.id,
-                label=asset.label,
-                kind=str(asset.kind),
-                env=asset.env,
-                owner=resp.owner.value,
-                owner_reason=resp.reason,
-                criticality=asset.criticality.value,
-                internet_facing=asset.internet_facing,
-                compliant=result.compliant,
-                outcome=words,
-                findings=tuple(rows),
-                steps=tuple(steps.get(asset.id, ())),
-                baseline=result.baseline,
-                patch_states=tuple(
-                    PatchStateRow(
-                        advisory_id=p.advisory_id,
-                        package=p.package,
-                        installed=p.installed,
-                        target=p.target,
-                        state=p.state.value,
-                    )
-                    for p in result.patches
-                ),
-            )
-        )
-    by_env = [
-        EnvCompliance(
-            env=env,
-            compliant=sum(1 for a in assets if a.env == env and a.compliant),
-            total=sum(1 for a in assets if a.env == env),
-        )
-        for env in inventory.environments
-    ]
-    units = Counter(unit_state.values())
-    summary = Summary(
+            for p in result.patches
+        ),
+    )
+
+
+def _summary(
+    assets: Sequence[AssetReport],
+    before: Assessment,
+    after: Assessment,
+    start: BaselineCheck,
+    run: _RunView,
+) -> Summary:
+    units = Counter(run.unit_state.values())
+    return Summary(
         assets=len(assets),
         assets_by_kind=dict(Counter(a.kind for a in assets)),
         findings_open_before=len(before.findings),
@@ -253,60 +301,41 @@ def build_report(
         emergency=before.actions()[Action.EMERGENCY],
         compliant_before=sum(1 for r in start.results.values() if r.compliant),
         compliant_after=sum(1 for a in assets if a.compliant),
-        provider_owned=sum(1 for o in owners if o.owner == "provider"),
+        provider_owned=sum(1 for a in assets if a.owner == Owner.PROVIDER.value),
         patched_units=units[UnitState.SUCCEEDED],
         failed_units=units[UnitState.FAILED],
         rolled_back_units=units[UnitState.ROLLED_BACK],
     )
-    # Still-open findings keep the due date they got when first seen.
-    open_decisions = [decision_of.get(_key(d), d) for d in after.decisions]
-    env_of = {a.id: a.env for a in inventory.assets}
-    changes = diff_findings(before.findings, after.findings)
-    return ReportData(
-        title=title,
-        generated_at=generated_at,
-        subtitle=subtitle,
-        summary=summary,
-        environments=inventory.environments,
-        compliance_by_env=tuple(by_env),
-        findings_by_severity=dict(Counter(f.severity.value for f in after.findings)),
-        decisions_by_action={a.value: n for a, n in before.actions().items()},
-        burndown=burndown_points(before, after, trace),
-        riskiest_assets=_riskiest(after, inventory),
-        responsibility=tuple(owners),
-        campaign=campaign_rows(trace) if trace else None,
-        assets=tuple(assets),
-        due_buckets=due_buckets(open_decisions, generated_at.date()),
-        overdue=_overdue(open_decisions, after, env_of, generated_at),
-        mttr=_mttr(history or _pair(before, after), env_of),
-        baselines=_baseline_rows(sets, end),
-        patch_states=dict(Counter(p.state.value for r in end.results.values() for p in r.patches)),
-        drift=tuple(
-            DriftRow(
-                group_kind=g.kind,
-                group=g.name,
-                asset_id=d.asset_id,
-                package=d.package,
-                version=d.version,
-                reference=d.reference,
-                how=d.how,
-            )
-            for g in drift(now_inventory)
-            if g.kind != "env"  # environments repeat what their roles already show
-            for d in g.deviations
-        ),
-        changes=tuple(
-            ChangeRow(
-                change=change,
-                asset_id=f.asset_id,
-                advisory_id=f.advisory_id,
-                package=f.package,
-                severity=f.severity.value,
-            )
-            for change, found in (("new", changes.new), ("resolved", changes.resolved))
-            for f in found
-        ),
-        still_open=len(changes.still_open),
+
+
+def _drift_rows(inventory: Inventory) -> tuple[DriftRow, ...]:
+    return tuple(
+        DriftRow(
+            group_kind=g.kind,
+            group=g.name,
+            asset_id=d.asset_id,
+            package=d.package,
+            version=d.version,
+            reference=d.reference,
+            how=d.how,
+        )
+        for g in drift(inventory)
+        if g.kind != "env"  # environments repeat what their roles already show
+        for d in g.deviations
+    )
+
+
+def _change_rows(changes: AssessmentDiff) -> tuple[ChangeRow, ...]:
+    return tuple(
+        ChangeRow(
+            change=change,
+            asset_id=f.asset_id,
+            advisory_id=f.advisory_id,
+            package=f.package,
+            severity=f.severity.value,
+        )
+        for change, found in (("new", changes.new), ("resolved", changes.resolved))
+        for f in found
     )
 
 
