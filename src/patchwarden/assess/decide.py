@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from patchwarden.assess.policy import Policy
+from patchwarden.assess.policy import Classification, Policy
 from patchwarden.assess.risk import (
     PatchFailures,
     Redundancy,
@@ -130,6 +130,193 @@ def _trigger(
     return None
 
 
+@dataclass(frozen=True)
+class _Case:
+    """One finding and everything the rules read about it, worked out once."""
+
+    finding: Finding
+    asset: AssetBase
+    advisory: Advisory
+    policy: Policy
+    today: date
+    seen: date
+    """When the finding was first seen: its SLA counts from then."""
+    classification: Classification
+    severity: Severity
+    due: date
+    risk: Score
+    """Risk of not patching."""
+    patch_risk: Score
+    failed: frozenset[str]
+    """Earlier environments where the same patch failed."""
+    provider: str
+    """What every reason adds when the provider patches the asset's layer; else empty."""
+
+    @classmethod
+    def of(
+        cls,
+        finding: Finding,
+        asset: AssetBase,
+        advisory: Advisory,
+        now: datetime,
+        p: Policy,
+        ctx: DecisionContext,
+    ) -> _Case:
+        classification, severity = classify(advisory)
+        key = (finding.asset_id, finding.advisory_id, finding.package)
+        seen = ctx.first_seen.get(key, now).date()
+        due = due_date(severity, seen, p, finding.kev_due or advisory.kev_due)
+        redundancy = ctx.redundancy.get(asset.id, Redundancy(False))
+        failed = ctx.earlier_failures(asset, finding.advisory_id, finding.package)
+        patch_risk = risk_of_patching(
+            finding, asset, advisory, p, redundancy=redundancy, failed_before=failed
+        )
+        owner = responsibility_of(asset)
+        # The provider patches this layer: the decision still says how urgent it is (so the
+        # team can chase the provider), and the planner gives the asset no steps.
+        provider = (
+            f"; the provider patches it ({owner.patch_layer.value} layer under"
+            f" {owner.service_model.value})"
+            if owner.owner is Owner.PROVIDER
+            else ""
+        )
+        return cls(
+            finding=finding,
+            asset=asset,
+            advisory=advisory,
+            policy=p,
+            today=now.date(),
+            seen=seen,
+            classification=classification,
+            severity=severity,
+            due=due,
+            risk=risk_of_not_patching(finding, asset, advisory, p),
+            patch_risk=patch_risk,
+            failed=frozenset(failed),
+            provider=provider,
+        )
+
+    @property
+    def kev(self) -> bool:
+        """Whether the finding or its advisory is on the KEV list."""
+        return self.finding.kev or self.advisory.kev
+
+    @property
+    def threat(self) -> str:
+        """Severity (and KEV) and exposure, e.g. ``high severity (CVSS 7.5), internal``."""
+        return f"{_threat(self.finding, self.advisory, self.severity)}, {_exposure(self.asset)}"
+
+    @property
+    def risky_patch(self) -> bool:
+        """Whether patching itself is risky enough to defer for."""
+        return self.patch_risk.points >= self.policy.thresholds.patch_risk_defer
+
+    def review_in(self, days: int) -> date:
+        """A review ``days`` from today, but no later than the due date (if still ahead)."""
+        return min(self.today + timedelta(days=days), max(self.due, self.today))
+
+    def made(
+        self, action: Action, reason: str, due: date | None, review: date | None = None
+    ) -> Decision:
+        """The decision, its reason ending in the action."""
+        return Decision(
+            asset_id=self.finding.asset_id,
+            advisory_id=self.finding.advisory_id,
+            package=self.finding.package,
+            action=action,
+            reason=f"{reason}{self.provider} → {action.value}",
+            due=due,
+            review=review,
+            risk=self.risk.points,
+            patch_risk=self.patch_risk.points,
+            classification=self.classification,
+        )
+
+
+def _ignored(c: _Case) -> Decision | None:
+    """Rule 1: cosmetic (by default) changes are ignored."""
+    if c.classification not in c.policy.ignore_classifications:
+        return None
+    return c.made(Action.IGNORE, f"{c.classification} change, no security impact", due=None)
+
+
+def _no_fix_yet(c: _Case) -> Decision | None:
+    """Rule 2: without a fixed version there is nothing to install; review soon."""
+    if c.finding.fixed and not c.finding.no_fix:
+        return None
+    review = c.review_in(c.policy.review_days.no_fix)
+    meanwhile = "; mitigate meanwhile" if c.kev else ""
+    return c.made(
+        Action.DEFER,
+        f"{c.threat}, no fixed version published yet{meanwhile}, review on {review}",
+        c.due,
+        review,
+    )
+
+
+def _failed_earlier(c: _Case) -> Decision | None:
+    """Rule 3: the same patch failed in an earlier environment; hold it."""
+    if not c.failed:
+        return None
+    review = c.review_in(c.policy.review_days.failed_earlier)
+    return c.made(
+        Action.DEFER,
+        f"same patch failed in {', '.join(sorted(c.failed))}, hold until that is understood,"
+        f" review on {review}",
+        c.due,
+        review,
+    )
+
+
+def _emergency(c: _Case) -> Decision | None:
+    """Rule 4: exploited, likely exploited, critical and exposed, or too risky to wait."""
+    trigger = _trigger(c.finding, c.asset, c.advisory, c.severity, c.risk, c.policy)
+    if trigger is None:
+        return None
+    words = [trigger, _exposure(c.asset)]
+    if c.asset.criticality in _CRITICALITY_WORDS:
+        words.append(_CRITICALITY_WORDS[c.asset.criticality])
+    words.append("fix available")
+    if c.risky_patch:
+        words.append(f"despite {' and '.join(c.patch_risk.factors[:2])}")
+    due = min(c.due, c.seen + timedelta(days=c.policy.sla.emergency_days))
+    return c.made(Action.EMERGENCY, ", ".join(words), due)
+
+
+def _not_security(c: _Case) -> Decision | None:
+    """Rule 5: enhancements (by default) wait for a review."""
+    if c.classification not in c.policy.defer_classifications:
+        return None
+    review = c.review_in(c.policy.review_days.deferred)
+    reason = f"{c.classification}, not a security fix, review on {review}"
+    return c.made(Action.DEFER, reason, c.due, review)
+
+
+def _weighed(c: _Case) -> Decision:
+    """Rule 6: defer a low risk or a risky patch while the SLA leaves room, else next window."""
+    p = c.policy
+    # Deferring is only allowed while a review still falls well before the due date.
+    room = (c.due - c.today).days > p.review_days.deferred
+    risky = ", ".join(c.patch_risk.factors[:3])
+    if room and (c.risk.points < p.thresholds.next_window or c.risky_patch):
+        review = c.review_in(p.review_days.deferred)
+        why = (
+            f"low risk ({c.risk.points:g} points)"
+            if c.risk.points < p.thresholds.next_window
+            else f"risky to patch ({risky})"
+        )
+        return c.made(
+            Action.DEFER, f"{c.threat}, {why}, review on {review} (due {c.due})", c.due, review
+        )
+    # Too close to the due date to wait: say what makes it risky so the window plans for it.
+    caveat = f"; risky to patch ({risky}), plan for it" if c.risky_patch else ""
+    return c.made(Action.NEXT_WINDOW, f"{c.threat}, fix available, due {c.due}{caveat}", c.due)
+
+
+_RULES = (_ignored, _no_fix_yet, _failed_earlier, _emergency, _not_security)
+"""The rules that may settle a finding, in the policy's order; :func:`_weighed` settles the rest."""
+
+
 def decide(
     finding: Finding,
     asset: AssetBase,
@@ -161,108 +348,12 @@ def decide(
         >>> decide(f, vm, adv, datetime(2026, 11, 1)).reason
         'KEV-listed, internet-facing, fix available → emergency'
     """
-    p = policy or Policy()
-    ctx = context or DecisionContext()
-    today = now.date()
-    classification, severity = classify(advisory)
-    key = (finding.asset_id, finding.advisory_id, finding.package)
-    seen = ctx.first_seen.get(key, now).date()
-    kev_due = finding.kev_due or advisory.kev_due
-    due = due_date(severity, seen, p, kev_due)
-    risk = risk_of_not_patching(finding, asset, advisory, p)
-    redundancy = ctx.redundancy.get(asset.id, Redundancy(False))
-    failed = ctx.earlier_failures(asset, finding.advisory_id, finding.package)
-    patch_risk = risk_of_patching(
-        finding, asset, advisory, p, redundancy=redundancy, failed_before=failed
-    )
-
-    owner = responsibility_of(asset)
-    # The provider patches this layer: the decision still says how urgent it is (so the team
-    # can chase the provider), and the planner gives the asset no steps.
-    provider = (
-        f"; the provider patches it ({owner.patch_layer.value} layer under"
-        f" {owner.service_model.value})"
-        if owner.owner is Owner.PROVIDER
-        else ""
-    )
-
-    def made(
-        action: Action, reason: str, *, due: date | None = due, review: date | None = None
-    ) -> Decision:
-        return Decision(
-            asset_id=finding.asset_id,
-            advisory_id=finding.advisory_id,
-            package=finding.package,
-            action=action,
-            reason=f"{reason}{provider} → {action.value}",
-            due=due,
-            review=review,
-            risk=risk.points,
-            patch_risk=patch_risk.points,
-            classification=classification,
-        )
-
-    def review_in(days: int) -> date:
-        return min(today + timedelta(days=days), max(due, today))
-
-    if classification in p.ignore_classifications:
-        return made(Action.IGNORE, f"{classification} change, no security impact", due=None)
-    exposure = _exposure(asset)
-    if not finding.fixed or finding.no_fix:
-        review = review_in(p.review_days.no_fix)
-        meanwhile = "; mitigate meanwhile" if finding.kev or advisory.kev else ""
-        return made(
-            Action.DEFER,
-            f"{_threat(finding, advisory, severity)}, {exposure}, no fixed version published"
-            f" yet{meanwhile}, review on {review}",
-            review=review,
-        )
-    if failed:
-        review = review_in(p.review_days.failed_earlier)
-        return made(
-            Action.DEFER,
-            f"same patch failed in {', '.join(sorted(failed))}, hold until that is understood,"
-            f" review on {review}",
-            review=review,
-        )
-    trigger = _trigger(finding, asset, advisory, severity, risk, p)
-    if trigger is not None:
-        due = min(due, seen + timedelta(days=p.sla.emergency_days))
-        words = [trigger, exposure]
-        if asset.criticality in _CRITICALITY_WORDS:
-            words.append(_CRITICALITY_WORDS[asset.criticality])
-        words.append("fix available")
-        if patch_risk.points >= p.thresholds.patch_risk_defer:
-            words.append(f"despite {' and '.join(patch_risk.factors[:2])}")
-        return made(Action.EMERGENCY, ", ".join(words), due=due)
-    if classification in p.defer_classifications:
-        review = review_in(p.review_days.deferred)
-        return made(
-            Action.DEFER, f"{classification}, not a security fix, review on {review}", review=review
-        )
-    threat = f"{_threat(finding, advisory, severity)}, {exposure}"
-    # Deferring is only allowed while a review still falls well before the due date.
-    room = (due - today).days > p.review_days.deferred
-    if room and risk.points < p.thresholds.next_window:
-        review = review_in(p.review_days.deferred)
-        return made(
-            Action.DEFER,
-            f"{threat}, low risk ({risk.points:g} points), review on {review} (due {due})",
-            review=review,
-        )
-    if room and patch_risk.points >= p.thresholds.patch_risk_defer:
-        review = review_in(p.review_days.deferred)
-        return made(
-            Action.DEFER,
-            f"{threat}, risky to patch ({', '.join(patch_risk.factors[:3])}), review on {review}"
-            f" (due {due})",
-            review=review,
-        )
-    caveat = ""
-    if patch_risk.points >= p.thresholds.patch_risk_defer:
-        # Too close to the due date to wait: say what makes it risky so the window plans for it.
-        caveat = f"; risky to patch ({', '.join(patch_risk.factors[:3])}), plan for it"
-    return made(Action.NEXT_WINDOW, f"{threat}, fix available, due {due}{caveat}")
+    case = _Case.of(finding, asset, advisory, now, policy or Policy(), context or DecisionContext())
+    for rule in _RULES:
+        decision = rule(case)
+        if decision is not None:
+            return decision
+    return _weighed(case)
 
 
 def decide_all(
