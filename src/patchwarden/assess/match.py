@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from patchwarden.domain.advisories import Advisory, Affected, Finding
-from patchwarden.domain.ecosystems import asset_ecosystem
+from patchwarden.domain.ecosystems import asset_ecosystem, osv_release
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import InvalidVersion
 from patchwarden.feeds.ranges import CompiledAffected, compile_affected, scheme_of, versions_to_rank
@@ -43,11 +43,6 @@ __all__ = [
     "split_ecosystem",
 ]
 
-# OSV names these releases by major version (Debian:12, AlmaLinux:9) and Alpine by
-# major.minor (Alpine:v3.19), while hosts report 12.5, 9.4 or 3.19.1.
-_MAJOR_ONLY = {"debian", "almalinux", "rocky linux", "red hat"}
-_MAJOR_MINOR = {"alpine"}
-
 
 def split_ecosystem(osv_ecosystem: str) -> tuple[str, str]:
     """``"Ubuntu:Pro:22.04:LTS"`` -> ``("ubuntu", "22.04")``; no release -> ``""``.
@@ -59,11 +54,7 @@ def split_ecosystem(osv_ecosystem: str) -> tuple[str, str]:
     base, *rest = osv_ecosystem.split(":")
     base = base.strip().lower()
     release = next((p.strip().lstrip("v") for p in rest if any(c.isdigit() for c in p)), "")
-    if base in _MAJOR_ONLY:
-        release = release.split(".")[0]
-    elif base in _MAJOR_MINOR:
-        release = ".".join(release.split(".")[:2])
-    return base, release
+    return base, osv_release(base, release)
 
 
 @dataclass(frozen=True, slots=True)

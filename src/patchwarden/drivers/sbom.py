@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from patchwarden.domain.ecosystems import osv_release
 from patchwarden.errors import InputError
 
 __all__ = [
@@ -56,7 +57,6 @@ _DISTROS = {
     "rhel": "Red Hat",
     "alpine": "Alpine",
 }
-_MAJOR_ONLY = {"Debian", "AlmaLinux", "Rocky Linux", "Red Hat"}
 
 
 @dataclass(frozen=True)
@@ -142,12 +142,8 @@ def _release(distro: str, ecosystem: str) -> str:
     found = re.search(r"(\d+(?:\.\d+)*)", distro)
     if found is None:
         return ""
-    numbers = found.group(1).split(".")
-    if ecosystem in _MAJOR_ONLY:
-        return numbers[0]
-    if ecosystem == "Alpine":
-        return "v" + ".".join(numbers[:2])
-    return ".".join(numbers[:2])
+    release = ".".join(osv_release(ecosystem, found.group(1)).split(".")[:2])
+    return f"v{release}" if ecosystem == "Alpine" else release
 
 
 def purl_package(purl: PackageUrl, os_hint: str = "") -> tuple[str, str, str]:
