@@ -53,6 +53,25 @@ def test_kev_bad_entry_is_skipped_with_a_warning() -> None:
     assert raw["vulnerabilities"][3]["cveID"] in warning and "dueDate" in warning
 
 
+def test_kev_skipped_rows_are_named_by_index_and_csv_line() -> None:
+    catalog = {"vulnerabilities": [{"cveID": "CVE-1"}, "junk", {"cveID": ""}]}
+    warnings: list[str] = []
+    assert list(parse_kev_catalog(catalog, warnings).entries) == ["CVE-1"]
+    assert warnings == [
+        "skipped KEV vulnerabilities[1]: not an object",
+        "skipped KEV vulnerabilities[2]: missing 'cveID'",
+    ]
+    text = "cveID,dueDate\nCVE-1,2025-01-02\nCVE-2,soon\n,2025-01-03\n"
+    warnings = []
+    assert list(parse_kev_csv(text, warnings).entries) == ["CVE-1"]
+    assert warnings == [
+        "skipped KEV entry CVE-2: dueDate: not a YYYY-MM-DD date: 'soon'",
+        "skipped KEV CSV line 4: missing 'cveID'",
+    ]
+    with pytest.raises(InvalidRecord, match=r"KEV CSV line 4"):  # csv skips the blank line 3
+        parse_kev_csv("cveID\nCVE-1\n\n,\n")
+
+
 def test_kev_marks_by_alias_and_upstream() -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
     advisories = [

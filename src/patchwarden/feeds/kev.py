@@ -81,6 +81,23 @@ def _entry(raw: Mapping[str, Any], where: str) -> KevEntry:
     )
 
 
+def _entries(rows: Iterable[tuple[str, Any]], warnings: list[str] | None) -> dict[str, KevEntry]:
+    """Entries by CVE, from ``(where, raw entry)`` rows; a bad one raises, or is noted."""
+    out: dict[str, KevEntry] = {}
+    for where, raw in rows:
+        try:
+            if not isinstance(raw, Mapping):
+                raise InvalidRecord(f"{where}: not an object")
+            entry = _entry(raw, where)
+        except InvalidRecord as error:
+            if warnings is None:
+                raise
+            warnings.append(f"skipped {error}")
+            continue
+        out[entry.cve] = entry
+    return out
+
+
 def parse_kev_catalog(catalog: Mapping[str, Any], warnings: list[str] | None = None) -> KevCatalog:
     """Parse the catalog's JSON object; an entry that cannot be read is skipped with a warning.
 
@@ -94,20 +111,11 @@ def parse_kev_catalog(catalog: Mapping[str, Any], warnings: list[str] | None = N
     entries = catalog.get("vulnerabilities") if isinstance(catalog, Mapping) else None
     if not isinstance(entries, list):
         raise InvalidRecord("KEV catalog without a 'vulnerabilities' list")
-    out: dict[str, KevEntry] = {}
-    for i, raw in enumerate(entries):
-        try:
-            if not isinstance(raw, Mapping):
-                raise InvalidRecord(f"KEV vulnerabilities[{i}]: not an object")
-            entry = _entry(raw, f"KEV vulnerabilities[{i}]")
-        except InvalidRecord as error:
-            if warnings is None:
-                raise
-            warnings.append(f"skipped {error}")
-            continue
-        out[entry.cve] = entry
+    rows = ((f"KEV vulnerabilities[{i}]", raw) for i, raw in enumerate(entries))
     return KevCatalog(
-        str(catalog.get("catalogVersion", "")), str(catalog.get("dateReleased", "")), out
+        str(catalog.get("catalogVersion", "")),
+        str(catalog.get("dateReleased", "")),
+        _entries(rows, warnings),
     )
 
 
@@ -120,17 +128,9 @@ def parse_kev_csv(text: str, warnings: list[str] | None = None) -> KevCatalog:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "cveID" not in reader.fieldnames:
         raise InvalidRecord("KEV CSV without a 'cveID' column in its header")
-    out: dict[str, KevEntry] = {}
-    for row in reader:
-        try:
-            entry = _entry(row, f"KEV CSV line {reader.line_num}")
-        except InvalidRecord as error:
-            if warnings is None:
-                raise
-            warnings.append(f"skipped {error}")
-            continue
-        out[entry.cve] = entry
-    return KevCatalog("", "", out)
+    # The generator reads line_num as each row comes, so it names that row's line.
+    rows = ((f"KEV CSV line {reader.line_num}", row) for row in reader)
+    return KevCatalog("", "", _entries(rows, warnings))
 
 
 def parse_kev(catalog: Mapping[str, Any]) -> dict[str, date | None]:
