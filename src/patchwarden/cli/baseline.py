@@ -19,10 +19,10 @@ from patchwarden.assess.baseline import baseline_ecosystem, take_snapshot
 from patchwarden.assess.compliance import PatchState
 from patchwarden.assess.drift import drift, version_rows
 from patchwarden.service.assessments import load_run, run_outcome
+from patchwarden.service.baselines import check_baselines
 from patchwarden.service.feeds import stored_advisories
 from patchwarden.service.inputs import estate_inputs
 from patchwarden.service.policy import read_baselines
-from patchwarden.service.reporting import check_baselines
 from patchwarden.service.sources import demo_advisories
 from patchwarden.store import open_store, resolve_url
 

@@ -14,14 +14,10 @@ from datetime import datetime
 
 from patchwarden.assess.assessment import Assessment
 from patchwarden.assess.baseline import (
-    BaselinePatch,
     BaselineSet,
-    BaselineSnapshot,
     baseline_ecosystem,
-    candidate_patches,
-    take_snapshot,
 )
-from patchwarden.assess.compliance import AssetCompliance, check_compliance
+from patchwarden.assess.compliance import AssetCompliance
 from patchwarden.assess.diff import AssessmentDiff, diff_findings
 from patchwarden.assess.drift import drift
 from patchwarden.assess.sla import (
@@ -59,9 +55,10 @@ from patchwarden.service.assessments import (
     run_outcome,
     step_rows,
 )
+from patchwarden.service.baselines import BaselineCheck, check_baselines
 from patchwarden.service.policy import default_baselines
 
-__all__ = ["BaselineCheck", "RunTrace", "build_report", "check_baselines", "risk_score"]
+__all__ = ["RunTrace", "build_report", "risk_score"]
 
 
 def risk_score(assessment: Assessment, inventory: Inventory, asset_id: str) -> float:
@@ -74,45 +71,6 @@ def risk_score(assessment: Assessment, inventory: Inventory, asset_id: str) -> f
     """
     del inventory  # the decisions already weigh exposure, criticality and environment
     return round(sum(d.risk for d in assessment.decisions if d.asset_id == asset_id), 1)
-
-
-@dataclass(frozen=True)
-class BaselineCheck:
-    """Baseline snapshots and every asset's compliance with them."""
-
-    snapshots: Mapping[str, BaselineSnapshot]
-    results: Mapping[str, AssetCompliance]
-
-
-def check_baselines(
-    inventory: Inventory,
-    advisories: Mapping[str, Advisory],
-    baselines: BaselineSet,
-    at: datetime,
-    *,
-    snapshots: Mapping[str, BaselineSnapshot] | None = None,
-    failed: Mapping[str, set[str]] | None = None,
-    pending_reboot: Mapping[str, set[str]] | None = None,
-) -> BaselineCheck:
-    """Snapshot the baselines at ``at`` (unless given) and check every asset against them."""
-    if snapshots is None:
-        snapshots = {
-            baseline_ecosystem(b.os_family): take_snapshot(b, advisories.values(), at)
-            for b in baselines.baselines
-        }
-    candidates: dict[str, list[BaselinePatch]] = {
-        baseline_ecosystem(b.os_family): candidate_patches(b.os_family, advisories.values())
-        for b in baselines.baselines
-    }
-    results = check_compliance(
-        inventory,
-        snapshots,
-        advisories,
-        candidates=candidates,
-        failed=failed,
-        pending_reboot=pending_reboot,
-    )
-    return BaselineCheck(snapshots, {r.asset_id: r for r in results})
 
 
 def _key(d: Decision | Finding) -> FindingKey:
