@@ -23,8 +23,7 @@ this one. A test keeps this tree and the classes in step.
     ├── DriverError               a driver could not carry out an action
     │   ├── TransientDriverError  ... and trying again may help (timeouts, busy)
     │   ├── NeedsPerson           ... the evidence is not clear: a person decides
-    │   ├── HeldPackageError      drivers.apt: a target is held (``apt-mark hold``)
-    │   └── DnfHeldPackageError   drivers.dnf: a target is version-locked or excluded
+    │   └── HeldPackageError      ... a target is held (apt-mark hold, dnf versionlock)
     ├── CampaignFailed            the work ran and failed (exit code 1)
     ├── RunBusy                   another process drives that run (exit code 3)
     └── LabError                  testing.lab_image: the lab could not be built or run
@@ -48,6 +47,7 @@ from dataclasses import dataclass
 __all__ = [
     "CampaignFailed",
     "DriverError",
+    "HeldPackageError",
     "InputError",
     "InvalidVersion",
     "NeedsPerson",
@@ -147,6 +147,25 @@ class TransientDriverError(DriverError):
 
 class NeedsPerson(DriverError):
     """A step cannot decide on its own (a marginal canary): the run holds for a person."""
+
+
+class HeldPackageError(DriverError):
+    """A target names a package the host holds at its version; nothing was changed.
+
+    Example:
+        >>> print(HeldPackageError("web-1", ["curl"], "apt-mark hold", "`apt-mark unhold curl`"))
+        web-1: refusing to change package(s) held by apt-mark hold: curl; release them with \
+`apt-mark unhold curl` if the change is intended
+    """
+
+    def __init__(self, host: str, packages: list[str], how: str, release: str) -> None:
+        self.host = host
+        self.packages = packages
+        self.how = how
+        super().__init__(
+            f"{host}: refusing to change package(s) held by {how}: {', '.join(packages)}; "
+            f"release them with {release} if the change is intended"
+        )
 
 
 class CampaignFailed(PatchwardenError):

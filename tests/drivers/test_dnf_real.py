@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from conformance import PackageCase, PackageDriverConformance
 
-from patchwarden.drivers.dnf import DnfConfig, DnfDriver, DnfHeldPackageError, DnfTransaction
+from patchwarden.drivers.dnf import DnfConfig, DnfDriver, DnfTransaction
 from patchwarden.drivers.transport import LocalTransport
-from patchwarden.errors import DriverError
+from patchwarden.errors import DriverError, HeldPackageError
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("dnf", "rpm", "rpmbuild", "createrepo_c")),
@@ -246,7 +246,7 @@ def test_versionlock_holds_are_refused_with_the_way_to_release_them(
 ) -> None:
     run(dnf.install(HOST, {"pw-tool": "1.0-1"}))
     dnf_cli(dnf, "versionlock", "add", "pw-tool")
-    with pytest.raises(DnfHeldPackageError, match="versionlock delete pw-tool") as caught:
+    with pytest.raises(HeldPackageError, match="versionlock delete pw-tool") as caught:
         run(dnf.install(HOST, {"pw-tool": "1.0-2"}))
     assert caught.value.packages == ["pw-tool"]
     run(dnf.install(HOST, {"pw-tool": "1.0-1"}))  # the held version itself is fine
@@ -259,7 +259,7 @@ def test_excludepkgs_holds_are_refused(run: Any, root: Path, repo: Path) -> None
     free = DnfDriver(LocalTransport(), root_config(root, repo))
     run(free.install(HOST, {"pw-tool": "1.0-1"}))
     held = DnfDriver(LocalTransport(), root_config(root, repo, excludepkgs="pw-too*"))
-    with pytest.raises(DnfHeldPackageError, match="excludepkgs"):
+    with pytest.raises(HeldPackageError, match="excludepkgs"):
         run(held.install(HOST, {"pw-tool": "1.0-2"}))
     assert run(held.installed(HOST, ["pw-tool"])) == {"pw-tool": "1.0-1"}
 
@@ -268,7 +268,7 @@ def test_a_repositorys_excludes_are_holds_too(run: Any, root: Path, repo: Path) 
     driver = DnfDriver(
         LocalTransport(), root_config(root, repo, **{"pwlab.excludepkgs": "pw-tool"})
     )
-    with pytest.raises(DnfHeldPackageError, match="pw-tool"):
+    with pytest.raises(HeldPackageError, match="pw-tool"):
         run(driver.install(HOST, {"pw-tool": "1.0-2"}))
 
 

@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from patchwarden.drivers.apt import HeldPackageError
 from patchwarden.drivers.real import RealDrivers
-from patchwarden.errors import DriverError
+from patchwarden.errors import DriverError, HeldPackageError
 from patchwarden.testing.lab import Lab
 from patchwarden.testing.lab_repo import INITIAL
 from patchwarden.testing.lab_session import LoopThread

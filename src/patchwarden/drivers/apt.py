@@ -11,7 +11,8 @@ Facts (golden-tested in ``tests/golden/apt``):
 Installing sets exact versions (upgrade or downgrade) with
 ``apt-get install -y --allow-downgrades pkg=version ...``, keeping changed config files
 (``--force-confold``), with ``DEBIAN_FRONTEND=noninteractive`` in the environment. Held
-packages are never changed: :class:`HeldPackageError` says which and how to release them.
+packages are never changed: :class:`~patchwarden.errors.HeldPackageError` says which and how
+to release them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from patchwarden.drivers.transport import CommandResult, Transport
-from patchwarden.errors import DriverError, TransientDriverError
+from patchwarden.errors import DriverError, HeldPackageError, TransientDriverError
 
 __all__ = [
     "DPKG_ARCH",
@@ -30,7 +31,6 @@ __all__ = [
     "SHOWHOLD",
     "AptDriver",
     "DpkgRecord",
-    "HeldPackageError",
     "HostFacts",
     "InstallRecord",
     "RebootState",
@@ -68,19 +68,6 @@ DPKG_ARCH: tuple[str, ...] = ("dpkg", "--print-architecture")
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 DPKG_CONFIGURE_PENDING: tuple[str, ...] = ("dpkg", "--configure", "-a")
-
-
-class HeldPackageError(DriverError):
-    """A target names a package the host holds at its version (``apt-mark hold``)."""
-
-    def __init__(self, host: str, packages: list[str]) -> None:
-        self.host = host
-        self.packages = packages
-        names = " ".join(packages)
-        super().__init__(
-            f"{host}: refusing to change held package(s) {', '.join(packages)}; "
-            f"release them with `apt-mark unhold {names}` if the change is intended"
-        )
 
 
 @dataclass(frozen=True)
@@ -287,7 +274,9 @@ class AptDriver:
             n for n in (await self.holds(host)) & set(targets) if before.get(n) != targets[n]
         )
         if held:
-            raise HeldPackageError(host, held)
+            raise HeldPackageError(
+                host, held, "apt-mark hold", f"`apt-mark unhold {' '.join(held)}`"
+            )
         self.history.append(InstallRecord(host, before, dict(targets)))
         result = await self._apt_install(host, targets)
         if not result.ok and "dpkg was interrupted" in result.stderr:

@@ -9,7 +9,8 @@ history database is gone, the old packages are no longer in a repository dnf can
 rollback installs the recorded previous versions explicitly instead.
 
 Holds are respected: a ``dnf versionlock`` entry or an ``excludepkgs`` pattern that keeps a
-target from its version raises :class:`DnfHeldPackageError` naming the way to release it.
+target from its version raises :class:`~patchwarden.errors.HeldPackageError` naming the way
+to release it.
 
 ``DnfConfig.installroot`` points dnf and rpm at a root other than ``/`` (an image, a lab
 root); the reboot state of such a root is read from its own rpm database by dnf's
@@ -51,30 +52,22 @@ from patchwarden.drivers.rpm import (
     parse_needs_restarting,
 )
 from patchwarden.drivers.transport import CommandResult, Transport
-from patchwarden.errors import DriverError, TransientDriverError
+from patchwarden.errors import DriverError, HeldPackageError, TransientDriverError
 
-__all__ = ["DnfConfig", "DnfDriver", "DnfHeldPackageError", "DnfTransaction"]
+__all__ = ["DnfConfig", "DnfDriver", "DnfTransaction"]
 
 # "command not found" from a shell (SSH) or from exec (the local transport).
 _NOT_FOUND = 127
 
 
-class DnfHeldPackageError(DriverError):
-    """A target names a package that a version lock or an exclude keeps at its version."""
-
-    def __init__(self, host: str, packages: list[str], how: str) -> None:
-        self.host = host
-        self.packages = packages
-        names = " ".join(packages)
-        release = (
-            f"`dnf versionlock delete {names}`"
-            if how == "versionlock"
-            else f"removing {names} from excludepkgs in dnf.conf or the repo file"
-        )
-        super().__init__(
-            f"{host}: refusing to change package(s) held by {how}: {', '.join(packages)}; "
-            f"release them with {release} if the change is intended"
-        )
+def _held(host: str, packages: list[str], how: str) -> HeldPackageError:
+    names = " ".join(packages)
+    release = (
+        f"`dnf versionlock delete {names}`"
+        if how == "versionlock"
+        else f"removing {names} from excludepkgs in dnf.conf or the repo file"
+    )
+    return HeldPackageError(host, packages, how, release)
 
 
 @dataclass(frozen=True)
@@ -187,7 +180,7 @@ class DnfDriver:
         """Install exactly these versions in one dnf transaction; refuse to change holds.
 
         Raises:
-            DnfHeldPackageError: a version lock or an exclude keeps a target where it is.
+            HeldPackageError: a version lock or an exclude keeps a target where it is.
             DriverError: dnf failed, or the host does not show the targets afterwards.
         """
         wanted = {name: normalize_evr(evr) for name, evr in targets.items()}
@@ -250,7 +243,7 @@ class DnfDriver:
                 if held_by_locks(entries, n, evr, arches.get(n, "noarch"))
             ]
             if locked:
-                raise DnfHeldPackageError(host, sorted(locked), "versionlock")
+                raise _held(host, sorted(locked), "versionlock")
         # Main and repository sections alike: a repository's excludes hide its versions too.
         dump = await self._run(host, config_dump_command(self.config.options()))
         patterns = parse_config_excludes(dump.stdout) if dump.ok else ()
@@ -260,7 +253,7 @@ class DnfDriver:
             if held_by_excludes(patterns, n, evr, arches.get(n, "noarch"))
         ]
         if excluded:
-            raise DnfHeldPackageError(host, sorted(excluded), "excludepkgs")
+            raise _held(host, sorted(excluded), "excludepkgs")
 
     def _raise_install_failure(
         self, host: str, result: CommandResult, changes: Mapping[str, str]
@@ -270,7 +263,7 @@ class DnfDriver:
         if why == "excluded":
             # Excludes the pre-check could not see (config-manager missing, say).
             held = sorted(n for n in changes if n in detail)
-            raise DnfHeldPackageError(host, held or sorted(changes), "excludepkgs")
+            raise _held(host, held or sorted(changes), "excludepkgs")
         if why == "busy":
             raise TransientDriverError(f"{host}: dnf is busy: {detail}")
         if why == "unavailable":
