@@ -14,7 +14,7 @@ import pytest
 
 from patchwarden.domain.assets import LoadBalancer
 from patchwarden.domain.inventory import Inventory
-from patchwarden.drivers.haproxy import HaproxyConfig, HaproxyDriver, load_balancer_drivers
+from patchwarden.drivers.haproxy import HaproxyConfig, HaproxyDriver
 from patchwarden.drivers.haproxy_stats import (
     admin_state,
     parse_show_map,
@@ -22,6 +22,7 @@ from patchwarden.drivers.haproxy_stats import (
     parse_show_servers_state,
     parse_show_stat,
 )
+from patchwarden.drivers.real import real_drivers
 from patchwarden.drivers.traffic import HaproxyLog, HaproxyLogMetrics, parse_httplog
 from patchwarden.errors import DriverError, ValidationFailed
 
@@ -98,34 +99,48 @@ def test_config_defaults_backends_to_pool_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "blue_green", "field"),
+    ("config", "blue_green", "where"),
     [
-        ({}, False, "driver_config.socket"),
+        ({}, False, "missing `socket:` or `address:`"),
+        ({"socket": "/s", "address": "10.0.0.5:9999"}, False, "both given"),
         ({"socket": "relative.sock"}, False, "driver_config.socket"),
+        ({"address": "10.0.0.5"}, False, "driver_config.address"),
         ({"socket": "/s", "timeout_s": 0}, False, "driver_config.timeout_s"),
         ({"socket": "/s", "colour": "red"}, False, "driver_config.colour"),
-        ({"socket": "/s", "pools": {"nope": {}}}, False, "driver_config.pools.nope"),
-        ({"socket": "/s", "pools": {"web": {"backend": "web; shutdown"}}}, False, "backend"),
+        ({"socket": "/s", "pools": {"nope": {}}}, False, "pools.nope: no such pool"),
+        (
+            {"socket": "/s", "pools": {"web": {"backend": "web; shutdown"}}},
+            False,
+            "pools.web.backend",
+        ),
         ({"socket": "/s", "pools": {"web": {"backen": "web"}}}, False, "pools.web.backen"),
-        ({"socket": "/s"}, True, "driver_config.pools.api.map"),
+        ({"socket": "/s", "pools": {"web": {"map": "/m"}}}, False, "only apply to blue-green"),
+        ({"socket": "/s"}, True, "pools.api.map: a blue-green pool needs its map file"),
         ({"socket": "/s", "pools": {"api": {"map": "/m", "blue": "a b"}}}, True, "api.blue"),
+        ({"via_ssh": "lb-host"}, False, "via_ssh: needs `socket:`"),
     ],
 )
 def test_bad_config_is_an_input_error_naming_the_field(
-    config: dict[str, Any], blue_green: bool, field: str
+    config: dict[str, Any], blue_green: bool, where: str
 ) -> None:
     with pytest.raises(ValidationFailed) as failed:
         HaproxyConfig.from_asset(_lb(config, blue_green))
-    assert any(field in p.field for p in failed.value.problems), failed.value
+    assert any(where in str(p) for p in failed.value.problems), failed.value
 
 
-def test_inventory_load_balancers_with_driver_haproxy_get_the_driver() -> None:
+def test_the_runtime_api_is_reached_by_socket_address_or_ssh() -> None:
+    tcp = HaproxyConfig.from_asset(_lb({"address": "10.0.0.5:9999"}))
+    assert (tcp.address, tcp.socket) == ("10.0.0.5:9999", "")
+    assert HaproxyDriver(tcp).api.where == "runtime API at 10.0.0.5:9999"
+    via = HaproxyConfig.from_asset(_lb({"via_ssh": "lb-host", "socket": "/run/haproxy.sock"}))
+    assert (via.via_ssh, via.socket) == ("lb-host", "/run/haproxy.sock")
+
+
+def test_inventory_load_balancers_get_their_registered_driver() -> None:
     sim = _lb({}).model_copy(update={"id": "lb-sim", "driver": "sim"})
     inventory = Inventory(assets=(_lb({"socket": "/run/haproxy/admin.sock"}), sim))
-    drivers = load_balancer_drivers(inventory)
+    drivers = real_drivers(inventory).load_balancers
     assert list(drivers) == ["lb-1"] and isinstance(drivers["lb-1"], HaproxyDriver)
-    with pytest.raises(ValidationFailed):
-        load_balancer_drivers(Inventory(assets=(_lb({}),)))
 
 
 def test_commands_with_separators_are_refused_before_they_reach_haproxy() -> None:

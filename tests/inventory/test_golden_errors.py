@@ -9,7 +9,7 @@ import pytest
 
 from patchwarden.cli.main import main
 from patchwarden.errors import ValidationFailed
-from patchwarden.inventory import read_inventory
+from patchwarden.service.sources import read_inventory
 
 CASES = Path(__file__).parent.parent / "golden" / "inventory"
 

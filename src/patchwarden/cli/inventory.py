@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from patchwarden.domain.responsibility import responsibility_of
-from patchwarden.inventory import LoadedInventory, read_inventory
-from patchwarden.service.sources import demo_inventory
+from patchwarden.inventory import LoadedInventory
+from patchwarden.service.sources import demo_inventory, read_inventory
 
 __all__ = ["app"]
 

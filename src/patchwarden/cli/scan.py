@@ -26,7 +26,6 @@ from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.ssh import SshConfig
 from patchwarden.errors import UsageError
-from patchwarden.inventory import read_inventory
 from patchwarden.service.assessments import stored_inventory
 from patchwarden.service.scan import (
     HostScan,
@@ -38,6 +37,7 @@ from patchwarden.service.scan import (
     scan_assets,
     stale,
 )
+from patchwarden.service.sources import read_inventory
 from patchwarden.store import open_store, resolve_url
 
 __all__ = ["app", "parse_sbom_options", "select_assets"]

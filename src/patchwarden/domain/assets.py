@@ -9,7 +9,7 @@ a VM's hypervisor, a cluster's controller and quorum, a storage system's redunda
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -25,6 +25,7 @@ __all__ = [
     "Cluster",
     "Connection",
     "Criticality",
+    "Driven",
     "Encryption",
     "HealthCheck",
     "Hypervisor",
@@ -161,6 +162,20 @@ class AssetBase(Value):
         return {"patch_after": self.patch_after} if self.patch_after else {}
 
 
+class Driven(AssetBase):
+    """An asset driven through a registered driver: ``driver`` names it, ``driver_config`` sets it.
+
+    ``driver_kind`` is the registry kind the name is looked up under. ``sim`` (the default)
+    is the simulated estate's: enough for plans and what-if runs; a real run needs a real
+    driver, and refuses before any step when a step needs one that is not configured.
+    The configuration is checked against the driver's own model when the inventory is read.
+    """
+
+    driver_kind: ClassVar[str] = ""
+    driver: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = "sim"
+    driver_config: dict[str, Any] = Field(default_factory=dict)
+
+
 class Capacity(Value):
     """What a hypervisor can host."""
 
@@ -196,15 +211,19 @@ class Vm(AssetBase):
         return refs
 
 
-class Image(AssetBase):
+class Image(Driven):
     """A VM template: patched offline, then instances are replaced from it."""
+
+    driver_kind: ClassVar[str] = "image"
 
     kind: Literal["image"]
     format: Literal["qcow2", "raw", "vmdk", "ami", "vhd", "other"] = "qcow2"
 
 
-class VirtualAppliance(AssetBase):
+class VirtualAppliance(Driven):
     """A vendor appliance delivered as a VM: firewall, load balancer, IDS/IPS."""
+
+    driver_kind: ClassVar[str] = "appliance"
 
     kind: Literal["virtual_appliance"]
     function: Literal["firewall", "load_balancer", "ids", "ips", "waf", "vpn"]
@@ -259,8 +278,10 @@ class StorageSystem(AssetBase):
     parts: tuple[StoragePart, ...] = Field(min_length=1)
 
 
-class Cluster(AssetBase):
+class Cluster(Driven):
     """Hosts that share a workload, patched node by node or through their controller."""
+
+    driver_kind: ClassVar[str] = "cluster"
 
     kind: Literal["cluster"]
     software: str = ""
@@ -300,12 +321,11 @@ class Pool(Value):
         return self.members + self.blue_green.blue + self.blue_green.green
 
 
-class LoadBalancer(AssetBase):
+class LoadBalancer(Driven):
     """Spreads traffic over pools; hosts leave it before they are patched."""
 
+    driver_kind: ClassVar[str] = "load_balancer"
     kind: Literal["load_balancer"]
-    driver: str = "sim"
-    driver_config: dict[str, Any] = Field(default_factory=dict)
     pools: tuple[Pool, ...] = Field(min_length=1)
 
     def references(self) -> dict[str, tuple[str, ...]]:

@@ -11,7 +11,8 @@ Blue-green pools are two backends chosen per request by a map
 every request after it goes to the new side and none is split between them; flipping back
 is the same command with the old side.
 
-Configuration, per load-balancer asset of the inventory::
+Configuration, per load-balancer asset of the inventory (:class:`HaproxySettings`;
+``address: host:port`` or ``via_ssh: <host id>`` reach the API another way)::
 
     - id: lb-1
       kind: load_balancer
@@ -30,15 +31,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from patchwarden.domain.assets import LoadBalancer
-from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.haproxy_config import (
     BlueGreenBackends,
     HaproxyConfig,
     HaproxyPool,
+    HaproxySettings,
 )
 from patchwarden.drivers.haproxy_stats import (
     ServerStat,
@@ -47,16 +48,21 @@ from patchwarden.drivers.haproxy_stats import (
     parse_show_servers_state,
     parse_show_stat,
 )
-from patchwarden.drivers.protocols import LoadBalancerDriver
-from patchwarden.errors import DriverError, Problem, TransientDriverError, ValidationFailed
+from patchwarden.drivers.registry import DriverContext, DriverKind, DriverSpec
+from patchwarden.drivers.transport import UnixSocketForwarder
+from patchwarden.errors import DriverError, TransientDriverError
 
 __all__ = [
+    "DRIVER",
     "BlueGreenBackends",
     "HaproxyConfig",
     "HaproxyDriver",
     "HaproxyPool",
+    "HaproxySettings",
     "RuntimeApi",
-    "load_balancer_drivers",
+    "StreamReaderLike",
+    "StreamWriterLike",
+    "build_haproxy",
 ]
 
 _STATES = ("ready", "drain", "maint")
@@ -65,12 +71,55 @@ _SERVING = frozenset({"UP", "no check"})
 T = TypeVar("T")
 
 
-class RuntimeApi:
-    """HAProxy's runtime API on a unix socket: one command per connection, answer to EOF."""
+class StreamWriterLike(Protocol):
+    """The writing half of a stream: asyncio's, or an SSH channel's."""
 
-    def __init__(self, socket: str, timeout_s: float = 5.0) -> None:
+    def write(self, data: bytes) -> None:
+        """Queue bytes."""
+
+    async def drain(self) -> None:
+        """Wait until they are sent."""
+
+    def close(self) -> None:
+        """Close the stream."""
+
+
+class StreamReaderLike(Protocol):
+    """The reading half of a stream."""
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read to EOF (``n == -1``)."""
+        ...
+
+
+Opener = Callable[[], Awaitable[tuple[StreamReaderLike, StreamWriterLike]]]
+"""Opens one connection to the runtime API."""
+
+
+class RuntimeApi:
+    """HAProxy's runtime API: one command per connection, answer to EOF.
+
+    Args:
+        socket: The admin socket's path (on this machine, or on the SSH host of ``opener``).
+        timeout_s: Limit of one command.
+        opener: How to connect; a unix connection to ``socket`` here by default.
+        where: How the API is reached, for messages (default: the socket's path).
+    """
+
+    def __init__(
+        self,
+        socket: str,
+        timeout_s: float = 5.0,
+        opener: Opener | None = None,
+        where: str = "",
+    ) -> None:
         self.socket = socket
         self.timeout_s = timeout_s
+        self.where = where or f"stats socket {socket}"
+        self._open: Opener = opener or self._open_unix
+
+    async def _open_unix(self) -> tuple[StreamReaderLike, StreamWriterLike]:
+        return await asyncio.open_unix_connection(self.socket)
 
     async def command(self, command: str) -> str:
         """Send one command and return HAProxy's answer.
@@ -83,7 +132,7 @@ class RuntimeApi:
             raise DriverError(f"refusing a runtime-API command with a separator: {command!r}")
         try:
             async with asyncio.timeout(self.timeout_s):
-                reader, writer = await asyncio.open_unix_connection(self.socket)
+                reader, writer = await self._open()
                 try:
                     writer.write(command.encode() + b"\n")
                     await writer.drain()
@@ -91,12 +140,23 @@ class RuntimeApi:
                 finally:
                     writer.close()
         except FileNotFoundError:
-            raise DriverError(f"HAProxy stats socket {self.socket} does not exist") from None
+            raise DriverError(f"HAProxy {self.where} does not exist") from None
         except TimeoutError:
             raise TransientDriverError(f"HAProxy did not answer {command!r} in time") from None
         except OSError as error:
-            raise TransientDriverError(f"HAProxy socket {self.socket}: {error}") from None
-        return data.decode(errors="replace")
+            raise TransientDriverError(f"HAProxy {self.where}: {error}") from None
+        return data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+
+    @classmethod
+    def tcp(cls, address: str, timeout_s: float = 5.0) -> RuntimeApi:
+        """The runtime API on a TCP ``stats socket`` (``host:port``)."""
+        host, _, port = address.rpartition(":")
+        host = host.strip("[]")
+
+        async def connect() -> tuple[StreamReaderLike, StreamWriterLike]:
+            return await asyncio.open_connection(host, int(port))
+
+        return cls("", timeout_s, connect, where=f"runtime API at {address}")
 
     async def act(self, command: str) -> None:
         """Send a command that answers nothing when it works; its answer is the error."""
@@ -110,6 +170,8 @@ class HaproxyDriver:
 
     def __init__(self, config: HaproxyConfig, api: RuntimeApi | None = None) -> None:
         self.config = config
+        if api is None and config.address:
+            api = RuntimeApi.tcp(config.address, config.timeout_s)
         self.api = api or RuntimeApi(config.socket, config.timeout_s)
 
     def _where(self, pool: str, member: str) -> tuple[str, str]:
@@ -254,25 +316,32 @@ def _parse(parser: Callable[[str], list[T]], text: str) -> list[T]:
         raise DriverError(f"unexpected answer from HAProxy ({error}): {text[:200]!r}") from None
 
 
-def load_balancer_drivers(inventory: Inventory) -> dict[str, LoadBalancerDriver]:
-    """A driver for each load balancer of the inventory with ``driver: haproxy``, by id.
+def build_haproxy(settings: HaproxySettings, context: DriverContext) -> HaproxyDriver:
+    """The driver of one load balancer asset, reaching the runtime API as configured."""
+    lb = context.asset
+    if not isinstance(lb, LoadBalancer):
+        raise DriverError("the haproxy driver drives load_balancer assets")
+    config = HaproxyConfig.resolve(lb, settings)
+    if not config.via_ssh:
+        return HaproxyDriver(config)
+    transport, host, path = context.transport, config.via_ssh, config.socket
+    if not isinstance(transport, UnixSocketForwarder):
+        raise DriverError(f"{lb.id}: via_ssh needs an SSH transport to {host}")
+    forwarder = transport
 
-    Raises:
-        ValidationFailed: A ``driver_config`` is wrong; every problem is listed.
+    async def connect() -> tuple[StreamReaderLike, StreamWriterLike]:
+        reader, writer = await forwarder.open_unix_connection(host, path)
+        return reader, writer
 
-    Example:
-        >>> from patchwarden.domain.inventory import Inventory
-        >>> load_balancer_drivers(Inventory(assets=()))
-        {}
-    """
-    problems: list[Problem] = []
-    out: dict[str, LoadBalancerDriver] = {}
-    for asset in inventory.assets:
-        if isinstance(asset, LoadBalancer) and asset.driver == "haproxy":
-            try:
-                out[asset.id] = HaproxyDriver(HaproxyConfig.from_asset(asset))
-            except ValidationFailed as failed:
-                problems += failed.problems
-    if problems:
-        raise ValidationFailed(problems)
-    return out
+    api = RuntimeApi(path, config.timeout_s, connect, where=f"stats socket {path} on {host}")
+    return HaproxyDriver(config, api)
+
+
+DRIVER = DriverSpec(
+    kind=DriverKind.LOAD_BALANCER,
+    name="haproxy",
+    config=HaproxySettings,
+    factory=build_haproxy,
+    summary="HAProxy over its runtime API: a local socket, a TCP address, or a socket via SSH",
+)
+"""The entry point ``load_balancer.haproxy``."""

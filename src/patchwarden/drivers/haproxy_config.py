@@ -1,9 +1,22 @@
-"""The HAProxy driver's settings, read from a load balancer's ``driver_config``.
+"""The HAProxy driver's settings: what a load balancer's ``driver_config`` may say.
 
-Validated when the inventory is loaded (:meth:`HaproxyConfig.from_asset`), so a typo in a
-backend name is an input error naming the field, not a failed step in the middle of a
-rollout. Every name that later goes into a runtime-API command is checked here against
-HAProxy's own name rules.
+:class:`HaproxySettings` is the typed configuration the driver registers (unknown keys
+forbidden); it is validated when the inventory is read, against the load balancer's own
+pools and the inventory's hosts, so a typo in a backend name is an input error naming the
+field, not a failed step in the middle of a rollout. :class:`HaproxyConfig` is what the
+driver runs with: the settings resolved against the asset (each member's backend). Every
+name that later goes into a runtime-API command is checked against HAProxy's own name rules.
+
+How to reach the runtime API, exactly one of:
+
+- ``socket: /run/haproxy/admin.sock``: the admin socket on this machine;
+- ``address: 10.0.0.5:9999``: a TCP ``stats socket ipv4@10.0.0.5:9999 level admin``;
+- ``via_ssh: lb-01`` with ``socket: ...``: the socket on another host of the inventory,
+  reached through that host's SSH connection (OpenSSH's stream-local forwarding).
+
+Example:
+    >>> HaproxySettings.model_validate({"address": "10.0.0.5:9999"}).address
+    '10.0.0.5:9999'
 """
 
 from __future__ import annotations
@@ -11,16 +24,162 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
-from typing import Any
+from typing import Annotated, Any, Self
 
-from patchwarden.domain.assets import LoadBalancer, Pool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+
+from patchwarden.domain.assets import AssetBase, LoadBalancer, Pool
 from patchwarden.errors import Problem, ValidationFailed
 
-__all__ = ["NAME", "BlueGreenBackends", "HaproxyConfig", "HaproxyPool"]
+__all__ = [
+    "NAME",
+    "BlueGreenBackends",
+    "HaproxyConfig",
+    "HaproxyPool",
+    "HaproxyPoolSettings",
+    "HaproxySettings",
+]
 
 # HAProxy's rule for proxy and server names; nothing that could end or add a command.
 NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
+_PATH = r"^/[A-Za-z0-9_./-]*$"
+_ADDRESS = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$"
+
+HaproxyName = Annotated[str, Field(pattern=_NAME)]
+AbsolutePath = Annotated[str, Field(pattern=_PATH)]
+
+
+class HaproxyPoolSettings(BaseModel):
+    """Where one pool lives in HAProxy.
+
+    A plain pool names its ``backend`` (default: the pool's name). A blue-green pool names
+    the ``map`` file whose entry ``key`` (default: the pool's name) selects the serving
+    backend, and the two backends ``blue`` / ``green`` (default: ``<pool>_blue``, ...).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: HaproxyName | None = None
+    map: AbsolutePath | None = None
+    key: HaproxyName | None = None
+    blue: HaproxyName | None = None
+    green: HaproxyName | None = None
+
+
+class HaproxySettings(BaseModel):
+    """A load balancer's ``driver_config`` for ``driver: haproxy``.
+
+    Attributes:
+        socket: The admin-level stats socket (``stats socket ... level admin``).
+        address: ``host:port`` of a TCP admin socket, instead of ``socket``.
+        via_ssh: An inventory host whose SSH connection reaches ``socket``.
+        pools: Each pool's backends, by pool name (only where the defaults do not fit).
+        timeout_s: Limit of one runtime-API command.
+        up_wait_s: How long enabling a server or switching sides waits for HAProxy's health
+            checks to see the servers up.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    socket: AbsolutePath | None = None
+    address: Annotated[str, Field(pattern=_ADDRESS)] | None = None
+    via_ssh: str | None = None
+    pools: dict[str, HaproxyPoolSettings] = Field(default_factory=dict)
+    timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    up_wait_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @model_validator(mode="after")
+    def _fits(self, info: ValidationInfo) -> Self:
+        """One way to the runtime API; pools and hosts that exist in the inventory."""
+        if self.via_ssh is not None and self.socket is None:
+            raise PydanticCustomError(
+                "driver_config",
+                "via_ssh: needs `socket:`, the socket's path on that host",
+                {"hint": "e.g. socket: /run/haproxy/admin.sock"},
+            )
+        if self.socket is None and self.address is None:
+            raise PydanticCustomError(
+                "driver_config",
+                "missing `socket:` or `address:`: how to reach HAProxy's runtime API",
+                {"hint": "socket: /run/haproxy/admin.sock (the `stats socket` of haproxy.cfg)"},
+            )
+        if self.socket is not None and self.address is not None:
+            raise PydanticCustomError(
+                "driver_config",
+                "`socket:` and `address:` both given",
+                {"hint": "keep the one HAProxy's `stats socket` line names"},
+            )
+        context = info.context or {}
+        issues = self._host_issues(context.get("assets") or {})
+        asset = context.get("asset")
+        if isinstance(asset, LoadBalancer):
+            issues += _pool_issues(asset, self.pools)
+        if issues:
+            message, hint = issues[0]
+            more = "; ".join(m for m, _ in issues[1:])
+            raise PydanticCustomError(
+                "driver_config", message + (f"; {more}" if more else ""), {"hint": hint}
+            )
+        return self
+
+    def _host_issues(self, assets: Mapping[str, AssetBase]) -> list[tuple[str, str]]:
+        if self.via_ssh is None:
+            return []
+        host = assets.get(self.via_ssh)
+        if assets and host is None:
+            return [(f"via_ssh: no asset {self.via_ssh!r} in the inventory", "name the LB host")]
+        if host is not None and (host.connection is None or host.connection.transport != "ssh"):
+            return [(f"via_ssh: {self.via_ssh!r} has no SSH connection", "add `connection:`")]
+        return []
+
+
+def _pool_issues(
+    lb: LoadBalancer, settings: Mapping[str, HaproxyPoolSettings]
+) -> list[tuple[str, str]]:
+    known = {p.name: p for p in lb.pools}
+    issues = [
+        (f"pools.{name}: no such pool on this load balancer", f"pools: {', '.join(sorted(known))}")
+        for name in settings
+        if name not in known
+    ]
+    for pool in lb.pools:
+        given = settings.get(pool.name, HaproxyPoolSettings())
+        where = f"pools.{pool.name}"
+        if pool.blue_green is None:
+            extra = [k for k in ("map", "key", "blue", "green") if getattr(given, k) is not None]
+            if extra:
+                issues.append(
+                    (
+                        f"{where}: {', '.join(extra)} only apply to blue-green pools",
+                        "a plain pool takes `backend:`",
+                    )
+                )
+        else:
+            if given.backend is not None:
+                issues.append(
+                    (
+                        f"{where}.backend: a blue-green pool has `blue:` and `green:`",
+                        "name its two backends with blue: and green:",
+                    )
+                )
+            if given.map is None:
+                issues.append(
+                    (
+                        f"{where}.map: a blue-green pool needs its map file (absolute)",
+                        "the file of `use_backend %[str(KEY),map(FILE)]` in haproxy.cfg",
+                    )
+                )
+        issues += [
+            (
+                f"{where}: member {m!r} cannot be a HAProxy server name",
+                "letters, digits, '_', '.', ':' and '-'",
+            )
+            for m in pool.all_members()
+            if not NAME.match(m)
+        ]
+    return issues
 
 
 @dataclass(frozen=True)
@@ -48,7 +207,7 @@ class HaproxyPool:
 
 @dataclass(frozen=True)
 class HaproxyConfig:
-    """A load balancer's HAProxy settings, validated when the inventory is loaded.
+    """A load balancer's HAProxy settings resolved against the asset: what the driver runs.
 
     Attributes:
         lb_id: The load balancer's inventory id.
@@ -57,6 +216,8 @@ class HaproxyConfig:
         timeout_s: Limit of one runtime-API command.
         up_wait_s: How long enabling a server or switching sides waits for HAProxy's health
             checks to see the servers up.
+        address: ``host:port`` of a TCP admin socket, when there is no ``socket``.
+        via_ssh: The host whose SSH connection reaches ``socket``, if any.
     """
 
     lb_id: str
@@ -64,99 +225,54 @@ class HaproxyConfig:
     pools: Mapping[str, HaproxyPool] = field(default_factory=dict)
     timeout_s: float = 5.0
     up_wait_s: float = 60.0
+    address: str = ""
+    via_ssh: str = ""
+
+    @classmethod
+    def resolve(cls, lb: LoadBalancer, settings: HaproxySettings) -> HaproxyConfig:
+        """Each member's backend, from validated settings and the asset's pools."""
+        pools = {
+            pool.name: _resolve_pool(pool, settings.pools.get(pool.name, HaproxyPoolSettings()))
+            for pool in lb.pools
+        }
+        return cls(
+            lb.id,
+            settings.socket or "",
+            pools,
+            settings.timeout_s,
+            settings.up_wait_s,
+            settings.address or "",
+            settings.via_ssh or "",
+        )
 
     @classmethod
     def from_asset(cls, lb: LoadBalancer, file: str = "inventory") -> HaproxyConfig:
-        """Read and check ``driver_config`` against the asset's pools.
+        """Validate ``driver_config`` against the asset's pools and resolve it.
 
         Raises:
             ValidationFailed: Naming each bad field, with a hint.
         """
-        where = f"assets[{lb.id}].driver_config"
-        problems: list[Problem] = []
-        raw: dict[str, Any] = dict(lb.driver_config)
-        socket = raw.pop("socket", None)
-        if not isinstance(socket, str) or not PurePosixPath(socket).is_absolute():
-            problems.append(
-                Problem(file, 0, f"{where}.socket", "missing or not an absolute path",
-                        "the path of `stats socket ... level admin` in haproxy.cfg")
-            )  # fmt: skip
-        timeout = raw.pop("timeout_s", 5.0)
-        up_wait = raw.pop("up_wait_s", 60.0)
-        for key, value in (("timeout_s", timeout), ("up_wait_s", up_wait)):
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                problems.append(Problem(file, 0, f"{where}.{key}", "must be a positive number"))
-        pool_settings = raw.pop("pools", {}) or {}
-        if not isinstance(pool_settings, dict):
-            problems.append(Problem(file, 0, f"{where}.pools", "must be a mapping by pool name"))
-            pool_settings = {}
-        problems += [
-            Problem(
-                file,
-                0,
-                f"{where}.{key}",
-                "unknown setting",
-                "known: socket, timeout_s, up_wait_s, pools",
-            )
-            for key in raw
-        ]
-        known = {p.name for p in lb.pools}
-        problems += [
-            Problem(file, 0, f"{where}.pools.{name}", "no such pool on this load balancer",
-                    f"pools: {', '.join(sorted(known))}")
-            for name in pool_settings if name not in known
-        ]  # fmt: skip
-        pools = {}
-        for pool in lb.pools:
-            settings = pool_settings.get(pool.name) or {}
-            pools[pool.name] = _pool(pool, settings, f"{where}.pools.{pool.name}", file, problems)
-        if problems:
-            raise ValidationFailed(problems)
-        return cls(lb.id, str(socket), pools, float(timeout), float(up_wait))
+        try:
+            settings = HaproxySettings.model_validate(lb.driver_config, context={"asset": lb})
+        except ValidationError as error:
+            raise ValidationFailed([_problem(lb, file, e) for e in error.errors()]) from None
+        return cls.resolve(lb, settings)
 
 
-def _pool(pool: Pool, settings: Any, where: str, file: str, problems: list[Problem]) -> HaproxyPool:
-    if not isinstance(settings, dict):
-        problems.append(Problem(file, 0, where, "must be a mapping"))
-        settings = {}
-    allowed = {"map", "key", "blue", "green"} if pool.blue_green else {"backend"}
-    problems += [
-        Problem(file, 0, f"{where}.{k}", "unknown setting", f"known: {', '.join(sorted(allowed))}")
-        for k in settings if k not in allowed
-    ]  # fmt: skip
+def _problem(lb: LoadBalancer, file: str, error: Any) -> Problem:
+    where = ".".join(str(p) for p in ("driver_config", *error["loc"]))
+    hint = str((error.get("ctx") or {}).get("hint", ""))
+    return Problem(file, 0, f"assets[{lb.id}].{where}", error["msg"], hint)
 
-    def name(key: str, default: str) -> str:
-        value = settings.get(key, default)
-        if not isinstance(value, str) or not NAME.match(value):
-            problems.append(
-                Problem(file, 0, f"{where}.{key}", f"{value!r} is not a HAProxy name",
-                        "letters, digits, '_', '.', ':' and '-'")
-            )  # fmt: skip
-            return default
-        return value
 
-    bad_members = [m for m in pool.all_members() if not NAME.match(m)]
-    problems += [
-        Problem(file, 0, where, f"member {m!r} cannot be a HAProxy server name")
-        for m in bad_members
-    ]
+def _resolve_pool(pool: Pool, given: HaproxyPoolSettings) -> HaproxyPool:
     if pool.blue_green is None:
-        backend = name("backend", pool.name)
-        return HaproxyPool(pool.name, dict.fromkeys(pool.members, backend))
-    map_path = settings.get("map")
-    if not isinstance(map_path, str) or not PurePosixPath(map_path).is_absolute():
-        problems.append(
-            Problem(file, 0, f"{where}.map", "a blue-green pool needs its map file (absolute)",
-                    "the file of `use_backend %[str(KEY),map(FILE)]` in haproxy.cfg")
-        )  # fmt: skip
-        map_path = "/"
-    elif not re.match(r"^[A-Za-z0-9_./-]+$", map_path):
-        problems.append(Problem(file, 0, f"{where}.map", "unusual characters in the map path"))
+        return HaproxyPool(pool.name, dict.fromkeys(pool.members, given.backend or pool.name))
     bg = BlueGreenBackends(
-        map_path,
-        name("key", pool.name),
-        name("blue", f"{pool.name}_blue"),
-        name("green", f"{pool.name}_green"),
+        given.map or "/",
+        given.key or pool.name,
+        given.blue or f"{pool.name}_blue",
+        given.green or f"{pool.name}_green",
     )
     members = dict.fromkeys(pool.members, bg.blue)
     members |= dict.fromkeys(pool.blue_green.blue, bg.blue)

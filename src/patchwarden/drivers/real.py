@@ -1,5 +1,9 @@
 """Real drivers for an inventory: each host reached as its ``connection`` says.
 
+Drivers come from the registry (:mod:`patchwarden.drivers.registry`), the same entry points
+a third party registers through; :data:`~patchwarden.drivers.packages.PACKAGE_MANAGERS`
+routes each host to its package manager.
+
 The engine's ``Drivers`` bundle is assembled by the caller (drivers never import the
 engine); :func:`real_drivers` returns the pieces, all sharing one transport so that a scan,
 an install and a reboot of the same host reuse one pooled connection.
@@ -15,31 +19,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from patchwarden.domain.assets import Connection, HealthCheck
+from patchwarden.domain.assets import AssetBase, Connection, HealthCheck, LoadBalancer
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apt import AptDriver
-from patchwarden.drivers.dnf import DnfDriver
 from patchwarden.drivers.health import CheckRunner
+from patchwarden.drivers.packages import HostPackages, host_manager
 from patchwarden.drivers.power import CommandPowerDriver
-from patchwarden.drivers.protocols import Clock
+from patchwarden.drivers.protocols import Clock, LoadBalancerDriver, PackageDriver
+from patchwarden.drivers.registry import REGISTRY, DriverContext, DriverKind, DriverRegistry
 from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import CommandResult, LocalTransport, Transport
 from patchwarden.errors import DriverError
 
 __all__ = [
-    "RPM_FAMILIES",
     "HostRouter",
     "RealClock",
     "RealDrivers",
     "host_connections",
     "real_drivers",
 ]
-
-RPM_FAMILIES = frozenset({"rhel", "alma", "rocky"})
-"""OS families patched with dnf; every other family with an ``os`` is patched with apt."""
 
 
 class RealClock:
@@ -83,6 +85,17 @@ class HostRouter:
         """Run through the host's transport."""
         return await self._for(host).run(host, argv, env=env, timeout_s=timeout_s)
 
+    async def open_unix_connection(self, host: str, path: str) -> tuple[Any, Any]:
+        """A stream to a unix socket on ``host``, through its SSH connection.
+
+        Raises:
+            DriverError: The host is not reached over SSH.
+        """
+        transport = self._for(host)
+        if not isinstance(transport, SshTransport):
+            raise DriverError(f"{host}: a unix socket on it is reached over SSH only")
+        return await transport.open_unix_connection(host, path)
+
     async def disconnect(self, host: str) -> None:
         """Forget the host's connection."""
         await self._for(host).disconnect(host)
@@ -94,21 +107,36 @@ class HostRouter:
 
 @dataclass
 class RealDrivers:
-    """The real package, power and health drivers over one shared transport."""
+    """The real drivers of an inventory, over one shared transport.
+
+    Attributes:
+        transport: Every host's commands, each over its own connection.
+        packages: Each host's own package manager (:data:`PACKAGE_MANAGERS`).
+        power: Reboots and boot ids.
+        health: The assets' health checks.
+        clock: Wall-clock time.
+        load_balancers: A driver for each load balancer with a real ``driver``, by id.
+    """
 
     transport: HostRouter
-    packages: AptDriver
+    packages: HostPackages
     power: CommandPowerDriver
     health: CheckRunner
     clock: Clock
-    dnf: DnfDriver | None = None
-    rpm_hosts: frozenset[str] = frozenset()
+    load_balancers: dict[str, LoadBalancerDriver] = field(default_factory=dict)
 
-    def packages_for(self, host: str) -> AptDriver | DnfDriver:
-        """The host's package driver: dnf for RHEL-family hosts, apt for the others."""
-        if host in self.rpm_hosts and self.dnf is not None:
-            return self.dnf
-        return self.packages
+    @property
+    def apt(self) -> AptDriver:
+        """Apt's own driver over the shared transport (facts beyond the package protocol)."""
+        return AptDriver(self.transport)
+
+    def packages_for(self, host: str) -> PackageDriver:
+        """The host's package driver.
+
+        Raises:
+            DriverError: The host's package manager has no registered driver.
+        """
+        return self.packages.driver_for(host)
 
     async def close(self) -> None:
         """Close pooled connections."""
@@ -130,8 +158,14 @@ def real_drivers(
     clock: Clock | None = None,
     *,
     reboot_poll_s: float = 1.0,
+    registry: DriverRegistry = REGISTRY,
 ) -> RealDrivers:
-    """Real drivers for every host of ``inventory`` with an ``ssh`` or ``local`` connection."""
+    """Real drivers for every host of ``inventory`` with an ``ssh`` or ``local`` connection.
+
+    Package drivers and load balancer drivers come from the registry (entry points): each
+    host's package manager by :data:`PACKAGE_MANAGERS`, each load balancer's by its
+    ``driver``. A ``sim`` load balancer gets none: a real run refuses its steps up front.
+    """
     connections = host_connections(inventory)
     ssh_hosts = {k: c for k, c in connections.items() if c.transport == "ssh"}
     router = HostRouter(
@@ -140,14 +174,26 @@ def real_drivers(
     )
     checks: dict[str, tuple[HealthCheck, ...]] = {a.id: a.health for a in inventory.assets}
     real_clock = clock or RealClock()
+    managers = {a.id: manager for a in inventory.assets if (manager := host_manager(a)) is not None}
+
+    def context(asset: AssetBase | None) -> DriverContext:
+        return DriverContext(inventory, asset, router, real_clock)
+
+    package_drivers: dict[str, PackageDriver] = {}
+    for manager in sorted(set(managers.values())):
+        spec = registry.find(DriverKind.PACKAGES, manager)
+        if spec is not None:
+            package_drivers[manager] = spec.build({}, context(None))
+    load_balancers: dict[str, LoadBalancerDriver] = {}
+    for asset in inventory.assets:
+        if isinstance(asset, LoadBalancer) and asset.driver != "sim":
+            spec = registry.spec(DriverKind.LOAD_BALANCER, asset.driver)
+            load_balancers[asset.id] = spec.build(asset.driver_config, context(asset))
     return RealDrivers(
         transport=router,
-        packages=AptDriver(router),
+        packages=HostPackages(managers, package_drivers),
         power=CommandPowerDriver(router, connections, real_clock, poll_s=reboot_poll_s),
         health=CheckRunner(checks, router, {k: c.address for k, c in connections.items()}),
         clock=real_clock,
-        dnf=DnfDriver(router),
-        rpm_hosts=frozenset(
-            a.id for a in inventory.assets if a.os is not None and a.os.family in RPM_FAMILIES
-        ),
+        load_balancers=load_balancers,
     )

@@ -196,6 +196,28 @@ class SshTransport:
             status = -1
         return CommandResult(host, tuple(argv), status, _text(done.stdout), _text(done.stderr))
 
+    async def open_unix_connection(self, host: str, path: str) -> tuple[Any, Any]:
+        """A stream to the unix socket ``path`` on ``host``, through its pooled connection.
+
+        OpenSSH's stream-local forwarding (``direct-streamlocal@openssh.com``): nothing runs
+        on the host, and no port is opened. The host's sshd must allow it
+        (``AllowStreamLocalForwarding``, on by default); in a ``ChrootDirectory`` the path
+        is inside the chroot.
+
+        Returns:
+            ``(reader, writer)``, used like asyncio's streams (bytes in, bytes out).
+        """
+        import asyncssh  # noqa: PLC0415 - see the TYPE_CHECKING import above
+
+        conn = await self._connect(host)
+        try:
+            return await conn.open_unix_connection(path, encoding=None)
+        except asyncssh.ChannelOpenError as error:
+            raise DriverError(f"{host}: cannot reach unix socket {path}: {error.reason}") from None
+        except (OSError, asyncssh.Error) as error:
+            await self.disconnect(host)
+            raise TransientDriverError(f"{host}: connection lost: {error}") from None
+
     async def disconnect(self, host: str) -> None:
         """Close and forget ``host``'s connection; the next command reconnects."""
         slot = self._slots.get(host)

@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from patchwarden.errors import DriverError, TransientDriverError
 
@@ -27,6 +27,7 @@ __all__ = [
     "CommandResult",
     "LocalTransport",
     "Transport",
+    "UnixSocketForwarder",
     "check_env_names",
     "command_vector",
 ]
@@ -86,6 +87,15 @@ class Transport(Protocol):
 
     async def close(self) -> None:
         """Close every connection."""
+        ...
+
+
+@runtime_checkable
+class UnixSocketForwarder(Protocol):
+    """A transport that can open a stream to a unix socket on a host (SSH can)."""
+
+    async def open_unix_connection(self, host: str, path: str) -> tuple[Any, Any]:
+        """``(reader, writer)`` of a stream to ``path`` on ``host``."""
         ...
 
 

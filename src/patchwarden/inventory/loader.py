@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 from patchwarden.domain.assets import Asset, AssetBase, Kind
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
 from patchwarden.errors import InputError, Problem, ValidationFailed
+from patchwarden.inventory.drivers import DriverCatalog, check_drivers
 from patchwarden.inventory.problems import did_you_mean, explain, unknown_field
 from patchwarden.inventory.references import check_references
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
@@ -43,8 +44,16 @@ class LoadedInventory:
         return f"{file}:{line}"
 
 
-def read_inventory(paths: Sequence[FilePath | str]) -> LoadedInventory:
-    """Read and validate inventory files; raises :class:`ValidationFailed` on any problem."""
+def read_inventory(
+    paths: Sequence[FilePath | str], drivers: DriverCatalog | None = None
+) -> LoadedInventory:
+    """Read and validate inventory files; raises :class:`ValidationFailed` on any problem.
+
+    Args:
+        paths: The inventory files, merged into one inventory.
+        drivers: The registered drivers, to check each ``driver`` and ``driver_config``
+            against; without them only their shape is checked.
+    """
     if not paths:
         raise InputError("no inventory file given (pass one or more YAML files)")
     sources: list[tuple[str, str]] = []
@@ -57,11 +66,13 @@ def read_inventory(paths: Sequence[FilePath | str]) -> LoadedInventory:
             problems.append(Problem(str(path), 0, "", f"cannot read: {reason}", "check the path"))
     if problems:
         raise ValidationFailed(problems)
-    return parse_inventory(sources)
+    return parse_inventory(sources, drivers)
 
 
-def parse_inventory(sources: Iterable[tuple[str, str]]) -> LoadedInventory:
-    r"""Validate inventory texts given as ``(file name, text)`` pairs.
+def parse_inventory(
+    sources: Iterable[tuple[str, str]], drivers: DriverCatalog | None = None
+) -> LoadedInventory:
+    r"""Validate inventory texts given as ``(file name, text)`` pairs (``drivers`` as above).
 
     Example:
         >>> loaded = parse_inventory([("a.yaml", "assets:\\n- {id: h1, kind: image, env: dev}\\n")])
@@ -149,6 +160,8 @@ def parse_inventory(sources: Iterable[tuple[str, str]]) -> LoadedInventory:
                 )
             )
     problems.extend(check_references(assets, origin))
+    if drivers is not None:
+        problems.extend(check_drivers(assets, origin, drivers))
     if problems:
         raise ValidationFailed(problems)
     inventory = Inventory(environments=envs, assets=tuple(assets))

@@ -26,11 +26,16 @@ from pathlib import Path
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import UsageError
-from patchwarden.inventory import LoadedInventory, read_inventory
+from patchwarden.inventory import LoadedInventory
 from patchwarden.service.assessments import stored_inventory
 from patchwarden.service.feeds import stored_advisories
 from patchwarden.service.scan import latest_scans, scanned_inventory
-from patchwarden.service.sources import demo_advisories, demo_inventory, read_osv_records
+from patchwarden.service.sources import (
+    demo_advisories,
+    demo_inventory,
+    read_inventory,
+    read_osv_records,
+)
 from patchwarden.store import Store
 
 __all__ = ["EstateInputs", "Origin", "choose_inventory", "estate_inputs"]

@@ -32,6 +32,7 @@ from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apk import ApkDriver
 from patchwarden.drivers.apt import OS_RELEASE, AptDriver, parse_os_release
+from patchwarden.drivers.packages import package_manager
 from patchwarden.drivers.real import HostRouter, host_connections
 from patchwarden.drivers.rpm import RpmDriver, installed_versions
 from patchwarden.drivers.sbom import parse_cyclonedx
@@ -74,7 +75,6 @@ _DISTROS: dict[str, tuple[str, str, int]] = {
     "rhel": ("rhel", "Red Hat", 1),
     "alpine": ("alpine", "Alpine", 2),
 }
-_RPM_FAMILY = {"rhel", "fedora", "centos", "almalinux", "rocky", "ol", "amzn"}
 
 
 @dataclass(frozen=True)
@@ -182,17 +182,11 @@ def _ecosystem_of(os_release: Mapping[str, str]) -> str:
     return f"{name}:v{release}" if name == "Alpine" else f"{name}:{release}"
 
 
-def _family_of(os_release: Mapping[str, str], asset: AssetBase) -> str:
-    ids = {os_release.get("ID", ""), *os_release.get("ID_LIKE", "").split()}
-    if ids & {"debian", "ubuntu"}:
-        return "apt"
-    if ids & _RPM_FAMILY:
-        return "rpm"
-    if "alpine" in ids:
-        return "apk"
-    declared = asset.os.family if asset.os else ""
-    fallback = {"debian": "apt", "ubuntu": "apt", "alpine": "apk"}
-    return fallback.get(declared, "rpm" if declared in ("rhel", "alma", "rocky") else "")
+def _manager_of(os_release: Mapping[str, str], asset: AssetBase) -> str:
+    """The host's package manager: by what it reports, else by what the inventory says."""
+    ids = [os_release.get("ID", ""), *os_release.get("ID_LIKE", "").split()]
+    declared = [asset.os.family] if asset.os else []
+    return package_manager(ids) or package_manager(declared) or ""
 
 
 async def scan_host(
@@ -206,13 +200,13 @@ async def scan_host(
     host = asset.id
     release_result = await transport.run(host, OS_RELEASE)
     os_release = parse_os_release(release_result.stdout) if release_result.ok else {}
-    family = _family_of(os_release, asset)
+    family = _manager_of(os_release, asset)
     reboot: tuple[bool | None, tuple[str, ...]]
     if family == "apt":
         facts = await AptDriver(transport).scan(host)
         packages, arch = facts.packages, facts.arch
         reboot = (facts.reboot.required, facts.reboot.packages)
-    elif family == "rpm":
+    elif family == "dnf":  # rpm reads what dnf installed
         rpm = RpmDriver(transport)
         packages = installed_versions(await rpm.records(host))
         arch = await rpm.arch(host)

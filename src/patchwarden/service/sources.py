@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.campaign import Campaign
+from patchwarden.drivers.registry import REGISTRY
 from patchwarden.errors import InputError
 from patchwarden.feeds.kev import apply_kev, parse_kev
 from patchwarden.feeds.osv import InvalidRecord, parse_osv
 from patchwarden.inventory import LoadedInventory, parse_inventory
+from patchwarden.inventory import read_inventory as _read_inventory_files
 from patchwarden.service.campaigns import load_campaign
 
 __all__ = [
@@ -20,16 +23,26 @@ __all__ = [
     "demo_campaign",
     "demo_inventory",
     "parse_campaign",
+    "read_inventory",
     "read_osv_records",
 ]
 
 _DATA = resources.files("patchwarden.drivers.sim") / "data"
 
 
+def read_inventory(paths: Sequence[Path | str]) -> LoadedInventory:
+    """Inventory files, validated with each asset's driver and driver configuration.
+
+    The registered drivers (entry points) check ``driver`` / ``driver_config``, so an
+    unknown driver or a bad setting is refused with file, line and field, like any field.
+    """
+    return _read_inventory_files(list(paths), drivers=REGISTRY)
+
+
 def demo_inventory() -> LoadedInventory:
     """The built-in demo estate, through the same loader as any inventory file."""
     text = (_DATA / "demo-inventory.yaml").read_text(encoding="utf-8")
-    return parse_inventory([("demo-inventory.yaml", text)])
+    return parse_inventory([("demo-inventory.yaml", text)], drivers=REGISTRY)
 
 
 def read_osv_records(texts: Iterable[tuple[str, str]]) -> tuple[list[Advisory], list[str]]:

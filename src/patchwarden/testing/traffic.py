@@ -35,7 +35,7 @@ from patchwarden.drivers.haproxy_stats import parse_show_stat
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.drivers.traffic import HaproxyLog, HaproxyLogMetrics
 from patchwarden.engine.steps import Drivers
-from patchwarden.inventory import read_inventory
+from patchwarden.service.sources import read_inventory
 from patchwarden.testing.lab import Lab, LabConfig
 from patchwarden.testing.lab_image import LabError
 from patchwarden.testing.lab_repo import INITIAL, PACKAGES, LabPackage, build_repo

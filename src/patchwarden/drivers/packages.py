@@ -1,0 +1,133 @@
+"""Which package manager patches a host: one table, and the driver that routes by it.
+
+:data:`PACKAGE_MANAGERS` maps an OS family (as inventories declare it) or an os-release
+``ID`` / ``ID_LIKE`` (as scans read it) to a package manager's name; a package driver of
+that name is looked up in the registry (``packages.apt``, ``packages.dnf``). A family with
+no entry, or whose manager has no registered package driver (Alpine's ``apk`` is read by
+scans but has no install driver yet), cannot be patched: a real run refuses such a host
+before any step runs, instead of trying another distribution's tool on it.
+
+Example:
+    >>> package_manager(["rocky"]), package_manager(["linuxmint", "ubuntu"])
+    ('dnf', 'apt')
+    >>> package_manager(["alpine"]), package_manager(["windows"])
+    ('apk', None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict
+
+from patchwarden.domain.assets import AssetBase
+from patchwarden.drivers.apt import AptDriver
+from patchwarden.drivers.dnf import DnfDriver
+from patchwarden.drivers.protocols import PackageDriver
+from patchwarden.drivers.registry import DriverContext, DriverKind, DriverSpec
+from patchwarden.errors import DriverError
+
+__all__ = [
+    "APT",
+    "DEFAULT_MANAGER",
+    "DNF",
+    "PACKAGE_MANAGERS",
+    "HostPackages",
+    "NoPackageSettings",
+    "host_manager",
+    "package_manager",
+]
+
+PACKAGE_MANAGERS: Mapping[str, str] = MappingProxyType(
+    {
+        "debian": "apt",
+        "ubuntu": "apt",
+        "rhel": "dnf",
+        "alma": "dnf",
+        "almalinux": "dnf",
+        "rocky": "dnf",
+        "centos": "dnf",
+        "fedora": "dnf",
+        "ol": "dnf",
+        "amzn": "dnf",
+        "alpine": "apk",
+    }
+)
+"""OS family or os-release id → package manager. The only such table in patchwarden."""
+
+DEFAULT_MANAGER = "apt"
+"""The manager of a host whose inventory entry declares no ``os`` (as before ``os`` existed)."""
+
+
+def package_manager(ids: Iterable[str]) -> str | None:
+    """The manager of the first id the table knows (``ID`` first, then ``ID_LIKE``)."""
+    for os_id in ids:
+        manager = PACKAGE_MANAGERS.get(os_id)
+        if manager is not None:
+            return manager
+    return None
+
+
+def host_manager(asset: AssetBase) -> str | None:
+    """The manager that patches ``asset``: by its declared OS family; ``None`` if unknown."""
+    if asset.os is None:
+        return DEFAULT_MANAGER
+    return package_manager([asset.os.family])
+
+
+class NoPackageSettings(BaseModel):
+    """Package drivers take their settings from the host's connection: nothing here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _apt(_: NoPackageSettings, context: DriverContext) -> AptDriver:
+    return AptDriver(context.transport)
+
+
+def _dnf(_: NoPackageSettings, context: DriverContext) -> DnfDriver:
+    return DnfDriver(context.transport)
+
+
+APT = DriverSpec(
+    DriverKind.PACKAGES, "apt", NoPackageSettings, _apt, "apt and dpkg (Debian family)"
+)
+"""The entry point ``packages.apt``."""
+DNF = DriverSpec(DriverKind.PACKAGES, "dnf", NoPackageSettings, _dnf, "dnf and rpm (RHEL family)")
+"""The entry point ``packages.dnf``."""
+
+
+class HostPackages:
+    """A :class:`PackageDriver` sending each host to its own package manager's driver.
+
+    Args:
+        managers: Host id → package manager name (from :func:`host_manager`).
+        drivers: Package manager name → its driver.
+    """
+
+    def __init__(self, managers: Mapping[str, str], drivers: Mapping[str, PackageDriver]) -> None:
+        self.managers = dict(managers)
+        self.drivers = dict(drivers)
+
+    def driver_for(self, host: str) -> PackageDriver:
+        """The host's package driver.
+
+        Raises:
+            DriverError: The host has no package manager with a driver.
+        """
+        manager = self.managers.get(host)
+        driver = self.drivers.get(manager or "")
+        if driver is None:
+            raise DriverError(
+                f"{host}: no package driver for its package manager ({manager or 'unknown'})"
+            )
+        return driver
+
+    async def installed(self, host: str, names: list[str]) -> dict[str, str]:
+        """Installed version of each named package (absent ones omitted)."""
+        return await self.driver_for(host).installed(host, names)
+
+    async def install(self, host: str, targets: Mapping[str, str]) -> None:
+        """Install exactly these versions with the host's package manager."""
+        await self.driver_for(host).install(host, targets)
