@@ -51,7 +51,6 @@ from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import LocalTransport, Transport
 from patchwarden.engine.steps import Drivers
 from patchwarden.planning.steps import host_unit
-from patchwarden.service.real import NoHypervisors
 from patchwarden.service.runs import drive, start_run
 from patchwarden.store import open_store
 
@@ -203,7 +202,6 @@ def run_patchwarden(case: str, lab_dir: str, db: str) -> float:
         packages=TruePackages(transport),
         power=NoPower(),
         health=TrueHealth(transport),
-        hypervisors=NoHypervisors(),
         load_balancers={LB: TrueBalancer(transport)},
     )
     plan = bench_plan(hosts)

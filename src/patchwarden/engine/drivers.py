@@ -38,8 +38,8 @@ class Drivers:
     packages: PackageDriver
     power: PowerDriver
     health: HealthChecker
-    hypervisors: HypervisorDriver
     load_balancers: Mapping[str, LoadBalancerDriver]
+    hypervisors: HypervisorDriver | None = None
     metrics: Mapping[str, TrafficMetrics] | None = None
     clusters: ClusterDriver | None = None
     firmware: FirmwareDriver | None = None

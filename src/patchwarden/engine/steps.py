@@ -25,7 +25,7 @@ from patchwarden.domain.steps import (
 )
 from patchwarden.drivers.protocols import LoadBalancerDriver
 from patchwarden.engine.canary import judge
-from patchwarden.engine.drivers import Drivers, Observe
+from patchwarden.engine.drivers import Drivers, Observe, required
 from patchwarden.engine.machine import Work
 from patchwarden.engine.platform_steps import run_platform_step
 from patchwarden.errors import DriverError, NeedsPerson, TransientDriverError
@@ -65,12 +65,13 @@ class StepExecutor:
                 return {"state": await self._lb(p).state(p.pool, target)}
             case MaintenanceOnParams() | MaintenanceOffParams() as p:
                 on = isinstance(p, MaintenanceOnParams)
-                await self.d.hypervisors.set_maintenance(target, on)
+                await required(self.d.hypervisors, "hypervisors").set_maintenance(target, on)
                 return {"maintenance": on}
             case MigrateParams(vm=vm, destination=destination):
-                if await self.d.hypervisors.placement(vm) != destination:
-                    await self.d.hypervisors.migrate(vm, destination)
-                return {"vm": vm, "on": await self.d.hypervisors.placement(vm)}
+                hypervisors = required(self.d.hypervisors, "hypervisors")
+                if await hypervisors.placement(vm) != destination:
+                    await hypervisors.migrate(vm, destination)
+                return {"vm": vm, "on": await hypervisors.placement(vm)}
             case PatchParams(packages=packages):
                 return await self._converge(target, dict(packages), work, observe)
             case RestoreParams():

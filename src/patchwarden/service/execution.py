@@ -26,12 +26,7 @@ from patchwarden.service.apply import authorize, prepare_plan, sim_drivers_for_r
 from patchwarden.service.change import finish_change, start_change
 from patchwarden.service.inputs import Origin, choose_inventory
 from patchwarden.service.lease import Lease, take_run
-from patchwarden.service.real import (
-    load_real_inventory,
-    real_inventory_files,
-    real_run_drivers,
-    real_summary,
-)
+from patchwarden.service.real import real_drivers_for, real_inventory_files, real_summary
 from patchwarden.service.replay import load_plan, run_state
 from patchwarden.service.runs import drive, request, start_run
 from patchwarden.store import RunRecord, Store
@@ -101,9 +96,13 @@ def begin_apply(
         raise UsageError("--real needs --inventory: the hosts to patch and how to reach them")
     prepared = prepare_plan(store, source, inventory_files, now)
     approved = None
+    real_run = None
     if not sim:
         # Real work: the approved change's plan, inside a maintenance window, or nothing.
         prepared, approved = authorize(store, prepared, now)
+        # Drivers before anything is recorded: a step no configured driver can carry out
+        # is refused here, naming the asset and the key to add.
+        real_run = real_drivers_for(prepared.inventory_files, prepared.plan)
         if approved is not None:
             start_change(store, prepared.plan, user, now)
     plan = prepared.plan
@@ -126,8 +125,8 @@ def begin_apply(
     change = approved.id if approved is not None else None
     real = {**real_summary(prepared.inventory_files), "change": change}
     run = store.set_run_state(run.id, run.state, summary=real)
-    drivers = real_run_drivers(prepared.inventory).drivers
-    return RunSetup(run, plan, drivers, lease, lambda: real, change, approved, sim=False)
+    assert real_run is not None  # built above for every real run
+    return RunSetup(run, plan, real_run.drivers, lease, lambda: real, change, approved, sim=False)
 
 
 @dataclass(frozen=True)
@@ -195,7 +194,7 @@ def _setup(store: Store, run: RunRecord, lease: Lease, speed: float, now: dateti
     if real_files is not None:
         change = summary.get("change")
         real = {**real_summary(real_files), "change": change}
-        drivers = real_run_drivers(load_real_inventory(real_files)).drivers
+        drivers = real_drivers_for(real_files, plan).drivers
         return RunSetup(run, plan, drivers, lease, lambda: real, change, sim=False)
     sim_state = summary.get("sim")
     if sim_state is None:

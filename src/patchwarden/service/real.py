@@ -20,67 +20,48 @@ from pathlib import Path
 from typing import Any
 
 from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.plan import Plan
 from patchwarden.drivers.protocols import Clock, LoadBalancerDriver
 from patchwarden.drivers.real import RealDrivers, real_drivers
+from patchwarden.drivers.registry import REGISTRY
 from patchwarden.drivers.ssh import SshConfig
 from patchwarden.engine.steps import Drivers
-from patchwarden.errors import DriverError, InputError
-from patchwarden.inventory import read_inventory
+from patchwarden.errors import InputError, ValidationFailed
+from patchwarden.inventory import LoadedInventory, read_inventory
+from patchwarden.service.real_checks import missing_drivers
 
 __all__ = [
-    "HostPackages",
-    "NoHypervisors",
     "RealRun",
     "engine_drivers",
     "load_real_inventory",
+    "missing_drivers",
+    "real_drivers_for",
     "real_inventory_files",
     "real_run_drivers",
     "real_summary",
 ]
 
 
-class NoHypervisors:
-    """An estate without a hypervisor driver: any hypervisor step is a driver error."""
-
-    async def placement(self, vm: str) -> str:
-        """Always fails."""
-        raise DriverError(f"no hypervisor driver is configured (asked where {vm!r} runs)")
-
-    async def migrate(self, vm: str, destination: str) -> None:
-        """Always fails."""
-        raise DriverError(f"no hypervisor driver is configured (asked to move {vm!r})")
-
-    async def set_maintenance(self, host: str, on: bool) -> None:
-        """Always fails."""
-        raise DriverError(f"no hypervisor driver is configured (asked to set {host!r})")
-
-
-class HostPackages:
-    """Each host's own package manager: dnf on the RHEL family, apt on the others."""
-
-    def __init__(self, real: RealDrivers) -> None:
-        self.real = real
-
-    async def installed(self, host: str, names: list[str]) -> dict[str, str]:
-        """Installed version of each named package (absent ones omitted)."""
-        return await self.real.packages_for(host).installed(host, names)
-
-    async def install(self, host: str, targets: Mapping[str, str]) -> None:
-        """Install exactly these versions with the host's package manager."""
-        await self.real.packages_for(host).install(host, targets)
-
-
 def engine_drivers(
     real: RealDrivers, load_balancers: Mapping[str, LoadBalancerDriver] | None = None
 ) -> Drivers:
-    """The engine's driver bundle over real package, power and health drivers."""
+    """The engine's driver bundle over the real drivers of an inventory.
+
+    Only what the inventory configures is there: no hypervisor, cluster, appliance, image
+    or storage driver until one is registered and named. A plan whose steps need a missing
+    one is refused before it starts (:func:`missing_drivers`).
+
+    Args:
+        real: The inventory's real drivers.
+        load_balancers: Load balancer drivers to use instead of the inventory's (test
+            harnesses that hold their own).
+    """
     return Drivers(
         clock=real.clock,
-        packages=HostPackages(real),
+        packages=real.packages,
         power=real.power,
         health=real.health,
-        hypervisors=NoHypervisors(),
-        load_balancers=dict(load_balancers or {}),
+        load_balancers=dict(real.load_balancers if load_balancers is None else load_balancers),
     )
 
 
@@ -99,18 +80,35 @@ def real_run_drivers(
     *,
     load_balancers: Mapping[str, LoadBalancerDriver] | None = None,
     reboot_poll_s: float = 1.0,
+    plan: Plan | None = None,
+    sources: Mapping[str, tuple[str, int]] | None = None,
 ) -> RealRun:
     """Drivers for every host of ``inventory`` reachable over ``ssh`` or ``local``.
 
+    ``apply --real`` and ``resume`` both build their drivers here, from the inventory
+    files the run recorded, so a resumed run drives exactly what the first process did.
+
     Args:
-        inventory: The hosts, with their connections and health checks.
+        inventory: The hosts, with their connections and health checks, and the load
+            balancers (and other driven assets) with their ``driver`` / ``driver_config``.
         ssh: SSH settings; default from the environment (:meth:`SshConfig.from_env`).
         clock: Time source; the wall clock by default.
-        load_balancers: Load balancer drivers by inventory id, for strategies that drain.
+        load_balancers: Load balancer drivers to use instead of the inventory's.
         reboot_poll_s: Pause between boot-id probes while a host reboots.
+        plan: When given, refused (before anything runs) if a step needs a driver the
+            inventory does not configure.
+        sources: Where each asset is defined (``LoadedInventory.sources``), for messages.
+
+    Raises:
+        ValidationFailed: ``plan`` has steps no configured driver can carry out.
     """
     real = real_drivers(inventory, ssh or SshConfig.from_env(), clock, reboot_poll_s=reboot_poll_s)
-    return RealRun(engine_drivers(real, load_balancers), real)
+    drivers = engine_drivers(real, load_balancers)
+    if plan is not None:
+        problems = missing_drivers(plan, inventory, drivers, real, sources or {})
+        if problems:
+            raise ValidationFailed(problems)
+    return RealRun(drivers, real)
 
 
 def real_summary(inventory_files: Sequence[str | Path]) -> dict[str, Any]:
@@ -136,8 +134,21 @@ def real_inventory_files(summary: Mapping[str, Any] | None) -> list[str] | None:
     return list(files)
 
 
-def load_real_inventory(files: Sequence[str]) -> Inventory:
-    """The inventory a real run uses; a real run never falls back to the demo estate."""
+def load_real_inventory(files: Sequence[str]) -> LoadedInventory:
+    """The inventory a real run uses, drivers checked; never the demo estate."""
     if not files:
         raise InputError("a real run needs --inventory: which hosts, reached how")
-    return read_inventory(list(files)).inventory
+    return read_inventory(list(files), drivers=REGISTRY)
+
+
+def real_drivers_for(inventory_files: Sequence[str | Path], plan: Plan) -> RealRun:
+    """The drivers of a real run of ``plan``, built from its inventory files.
+
+    ``apply`` and ``resume`` both come here, so a resumed run drives what the first one did.
+
+    Raises:
+        ValidationFailed: The inventory is invalid, or a step of ``plan`` needs a driver
+            it does not configure (nothing has run yet).
+    """
+    loaded = load_real_inventory([str(f) for f in inventory_files])
+    return real_run_drivers(loaded.inventory, plan=plan, sources=loaded.sources)

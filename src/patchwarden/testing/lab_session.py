@@ -21,17 +21,16 @@ from typing import Any, TypeVar
 
 from patchwarden.drivers.protocols import Clock
 from patchwarden.drivers.real import RealDrivers, real_drivers
-from patchwarden.inventory import read_inventory
 
 # The engine's bundle over real drivers lives in the service layer (apply --real uses it);
 # re-exported here for tests written against the lab.
-from patchwarden.service.real import NoHypervisors, engine_drivers
+from patchwarden.service.real import engine_drivers
+from patchwarden.service.sources import read_inventory
 from patchwarden.testing.lab import Lab, LabConfig
 
 __all__ = [
     "TEST_LAB",
     "LoopThread",
-    "NoHypervisors",
     "engine_drivers",
     "lab_real_drivers",
     "shared_lab",

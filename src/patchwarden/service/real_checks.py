@@ -1,0 +1,145 @@
+"""Before a real run starts: does every step of the plan have a real driver to run it?
+
+A real run never carries a placeholder driver that fails in the middle of a rollout (a
+load balancer step reaching for a load balancer nobody configured, a hypervisor step with
+no hypervisor driver). Each step is matched to the driver it needs; what is missing is
+refused up front, naming the asset, the key to add and where the asset is defined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from patchwarden.domain.assets import AssetBase, Driven
+from patchwarden.domain.inventory import Inventory
+from patchwarden.domain.plan import Plan, Step, StepAction
+from patchwarden.domain.steps import PoolParams
+from patchwarden.drivers.packages import host_manager
+from patchwarden.drivers.real import RealDrivers
+from patchwarden.drivers.registry import REGISTRY, DriverRegistry
+from patchwarden.engine.steps import Drivers
+from patchwarden.errors import Problem
+
+__all__ = ["PLATFORM_DRIVERS", "missing_drivers"]
+
+_HOST = frozenset(
+    {StepAction.PATCH, StepAction.RESTORE, StepAction.REBOOT, StepAction.HEALTH, StepAction.VERIFY}
+)
+_PACKAGES = frozenset({StepAction.PATCH, StepAction.RESTORE})
+
+PLATFORM_DRIVERS: Mapping[StepAction, tuple[str, str]] = {
+    StepAction.MAINTENANCE_ON: ("hypervisors", "hypervisor"),
+    StepAction.MAINTENANCE_OFF: ("hypervisors", "hypervisor"),
+    StepAction.MIGRATE: ("hypervisors", "hypervisor"),
+    StepAction.HANDOVER: ("clusters", "cluster"),
+    StepAction.UPLOAD: ("clusters", "cluster"),
+    StepAction.DISTRIBUTE: ("clusters", "cluster"),
+    StepAction.FIRMWARE: ("firmware", "appliance"),
+    StepAction.FAILOVER: ("appliances", "appliance"),
+    StepAction.PATH_OFFLINE: ("storage", "storage"),
+    StepAction.PATH_ONLINE: ("storage", "storage"),
+    StepAction.VERIFY_REDUNDANCY: ("storage", "storage"),
+    StepAction.BUILD_IMAGE: ("images", "image"),
+    StepAction.TEST_IMAGE: ("images", "image"),
+    StepAction.REPLACE: ("images", "image"),
+}
+"""Step action → (the engine's driver slot, the registry kind that would fill it)."""
+
+
+def missing_drivers(
+    plan: Plan,
+    inventory: Inventory,
+    drivers: Drivers,
+    real: RealDrivers,
+    sources: Mapping[str, tuple[str, int]],
+    registry: DriverRegistry = REGISTRY,
+) -> list[Problem]:
+    """One problem per asset and missing key that some step of ``plan`` needs.
+
+    Args:
+        plan: The plan about to run (rollback steps included).
+        inventory: The inventory the drivers were built from.
+        drivers: The engine's drivers for the run.
+        real: The real drivers under them (connections, package routing).
+        sources: ``asset id → (file, line)`` of its definition.
+        registry: Where driver names are looked up, for hints.
+    """
+    found: dict[tuple[str, str], Problem] = {}
+    by_id = inventory.by_id
+
+    def refuse(asset_id: str, key: str, message: str, hint: str) -> None:
+        file, line = sources.get(asset_id, ("inventory", 0))
+        found.setdefault((asset_id, key), Problem(file, line, f"{asset_id}.{key}", message, hint))
+
+    for unit in plan.units():
+        for step in (*unit.steps, *unit.rollback):
+            _check_step(step, by_id, drivers, real, registry, refuse)
+    return sorted(found.values())
+
+
+def _check_step(
+    step: Step,
+    by_id: Mapping[str, AssetBase],
+    drivers: Drivers,
+    real: RealDrivers,
+    registry: DriverRegistry,
+    refuse: Any,
+) -> None:
+    action, target = step.action, step.target
+    doing = f"step {action.value} of {target}"
+    if isinstance(step.params, PoolParams):
+        lb = step.params.lb
+        if lb not in drivers.load_balancers:
+            names = [n for n in registry.names("load_balancer") if n != "sim"]
+            refuse(
+                lb,
+                "driver",
+                f"{doing} needs a real driver for load balancer {lb!r}",
+                f"add `driver: {' | '.join(names) or '...'}` and its `driver_config`",
+            )
+        elif action is StepAction.ANALYZE and lb not in (drivers.metrics or {}):
+            refuse(
+                lb,
+                "metrics",
+                f"{doing} needs request metrics of load balancer {lb!r}",
+                "real runs read no canary metrics yet: use `strategy: rolling` here",
+            )
+    if action in _HOST and target not in real.transport.connections:
+        refuse(
+            target,
+            "connection",
+            f"{doing} needs to reach the host",
+            "add `connection: {transport: ssh, address: ..., user: ...}`",
+        )
+    if action in _PACKAGES and target in by_id:
+        manager = host_manager(by_id[target])
+        if manager is None or registry.find("packages", manager) is None:
+            asset_os = by_id[target].os
+            family = asset_os.family if asset_os is not None else "?"
+            refuse(
+                target,
+                "os",
+                f"{doing}: no package driver for OS family {family!r} "
+                f"(package manager {manager or 'unknown'})",
+                f"registered package drivers: {', '.join(registry.names('packages'))}",
+            )
+    platform = PLATFORM_DRIVERS.get(action)
+    if platform is not None and getattr(drivers, platform[0]) is None:
+        slot, kind = platform
+        asset = by_id.get(target)
+        names = [n for n in registry.names(kind) if n != "sim"]
+        if isinstance(asset, Driven):
+            hint = (
+                f"add `driver: {' | '.join(names)}` and its `driver_config`"
+                if names
+                else f"no real {kind} driver is registered yet: run it with `apply --sim`"
+            )
+            refuse(target, "driver", f"{doing} needs a real {kind} driver", hint)
+        else:
+            refuse(
+                target,
+                slot,
+                f"{doing} needs a {kind} driver, and real runs have none yet",
+                "leave this group out of real campaigns, or run it with `apply --sim`",
+            )

@@ -1,0 +1,125 @@
+"""`apply --real` refuses, before any run exists, steps no configured driver can carry out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from patchwarden.cli.main import main
+from patchwarden.domain.plan import Batch, Plan, Wave
+from patchwarden.domain.steps import DrainParams, EnableParams, MaintenanceOnParams
+from patchwarden.drivers.packages import PACKAGE_MANAGERS, package_manager
+from patchwarden.drivers.real import real_drivers
+from patchwarden.errors import DriverError, ValidationFailed
+from patchwarden.planning.steps import host_unit, step
+from patchwarden.service.real import real_drivers_for
+from patchwarden.service.sources import read_inventory
+from patchwarden.store import open_store
+
+INVENTORY = """\
+assets:
+  - id: hv-01
+    kind: hypervisor
+    env: dev
+    capacity: {vcpus: 8, memory_gb: 32}
+    connection: {transport: local}
+  - id: web-01
+    kind: vm
+    env: dev
+    os: {family: debian, release: "12"}
+    connection: {transport: local}
+  - id: web-02
+    kind: vm
+    env: dev
+    os: {family: alpine, release: "3.20"}
+    connection: {transport: local}
+  - id: web-03
+    kind: vm
+    env: dev
+  - id: lb-01
+    kind: load_balancer
+    env: dev
+    pools: [{name: web, members: [web-01, web-02, web-03]}]
+"""
+
+DRAIN = DrainParams(lb="lb-01", pool="web")
+ENABLE = EnableParams(lb="lb-01", pool="web")
+
+
+def _plan() -> Plan:
+    wave = "dev.web"
+    units = tuple(
+        host_unit(wave, host, (("pw-web", "1.0-2"),), False, before=[DRAIN], after=[ENABLE])
+        for host in ("web-01", "web-02", "web-03")
+    )  # fmt: skip
+    hv = step("dev.hv/hv-01", 0, MaintenanceOnParams(), "hv-01")
+    hv_unit = units[0].model_copy(update={"id": "dev.hv/hv-01", "target": "hv-01",
+                                          "steps": (hv,), "rollback": ()})  # fmt: skip
+    return Plan(
+        campaign="refusals",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        environments=("dev",),
+        waves=(
+            Wave(id=wave, env="dev", group="web", strategy="rolling",
+                 batches=(Batch(id=f"{wave}/b0", units=units),)),
+            Wave(id="dev.hv", env="dev", group="hv", strategy="evacuate",
+                 batches=(Batch(id="dev.hv/b0", units=(hv_unit,)),)),
+        ),
+    )  # fmt: skip
+
+
+def test_one_table_routes_each_os_family_to_its_package_manager() -> None:
+    assert {f: PACKAGE_MANAGERS[f] for f in ("debian", "ubuntu")} == dict.fromkeys(
+        ("debian", "ubuntu"), "apt"
+    )
+    for family in ("rhel", "alma", "almalinux", "rocky", "centos", "fedora"):
+        assert package_manager([family]) == "dnf", family
+    assert package_manager(["alpine"]) == "apk", "Alpine is not apt"
+    assert package_manager(["windows"]) is None
+
+
+def test_an_alpine_host_has_no_package_driver_rather_than_apt(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(INVENTORY)
+    real = real_drivers(read_inventory([path]).inventory)
+    assert type(real.packages_for("web-01")).__name__ == "AptDriver"
+    with pytest.raises(DriverError, match=r"web-02: no package driver .*\(apk\)"):
+        real.packages_for("web-02")
+
+
+def test_missing_drivers_are_refused_with_the_asset_and_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(INVENTORY)
+    with pytest.raises(ValidationFailed) as refused:
+        real_drivers_for([path], _plan())
+    lines = str(refused.value).splitlines()
+    assert lines == [
+        f"{path}:2: hv-01.hypervisors: step maintenance_on of hv-01 needs a hypervisor driver, "
+        "and real runs have none yet (hint: leave this group out of real campaigns, or run it "
+        "with `apply --sim`)",
+        f"{path}:12: web-02.os: step patch of web-02: no package driver for OS family 'alpine' "
+        "(package manager apk) (hint: registered package drivers: apt, dnf)",
+        f"{path}:17: web-03.connection: step patch of web-03 needs to reach the host (hint: add "
+        "`connection: {transport: ssh, address: ..., user: ...}`)",
+        f"{path}:20: lb-01.driver: step drain of web-01 needs a real driver for load balancer "
+        "'lb-01' (hint: add `driver: haproxy` and its `driver_config`)",
+    ]
+
+
+def test_apply_real_exits_2_and_starts_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(INVENTORY)
+    plan = tmp_path / "plan.json"
+    plan.write_text(_plan().model_dump_json())
+    db = f"sqlite:///{tmp_path / 'pw.db'}"
+    code = main(["apply", str(plan), "-i", str(inventory), "--real", "--db", db])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "lb-01.driver: step drain of web-01 needs a real driver" in err
+    assert "nothing was changed" in err
+    with open_store(db) as store:
+        assert store.latest_run() is None
