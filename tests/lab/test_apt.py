@@ -21,7 +21,7 @@ def test_scan_reads_packages_release_arch_and_reboot_state_of_every_host(
     reset("lab-01")
 
     async def scan_all():
-        return await asyncio.gather(*(real.packages.scan(h) for h in hosts))
+        return await asyncio.gather(*(real.apt.scan(h) for h in hosts))
 
     for facts in loop.run(scan_all()):
         assert facts.packages["pw-web"] and facts.packages["pw-tool"]
@@ -38,7 +38,7 @@ def test_install_exact_version_then_downgrade_back(
     real: RealDrivers, loop: LoopThread, reset: Callable[..., None]
 ) -> None:
     reset("lab-01")
-    apt = real.packages
+    apt = real.apt
     loop.run(apt.install("lab-01", {"pw-web": "1.0-2"}))
     assert loop.run(apt.installed("lab-01", ["pw-web"])) == {"pw-web": "1.0-2"}
     assert apt.history[-1].before == {"pw-web": "1.0-1"}, "pre-patch versions are recorded"
@@ -53,7 +53,7 @@ def test_held_packages_are_never_changed(
     run = real.transport.run
     assert loop.run(run("lab-01", ["apt-mark", "hold", "pw-tool"])).ok
     try:
-        assert loop.run(real.packages.holds("lab-01")) == {"pw-tool"}
+        assert loop.run(real.apt.holds("lab-01")) == {"pw-tool"}
         with pytest.raises(HeldPackageError, match="apt-mark unhold pw-tool"):
             loop.run(real.packages.install("lab-01", {"pw-web": "1.0-2", "pw-tool": "1.0-2"}))
         assert loop.run(real.packages.installed("lab-01", ["pw-web", "pw-tool"])) == {
@@ -77,10 +77,10 @@ def test_reboot_required_is_detected_with_the_packages_that_asked(
 ) -> None:
     reset("lab-02")
     loop.run(real.power.reboot("lab-02", 30))  # a fresh boot: /run is empty
-    assert not loop.run(real.packages.reboot_required("lab-02")).required
+    assert not loop.run(real.apt.reboot_required("lab-02")).required
     loop.run(real.packages.install("lab-02", {"pw-kernel": "1.0-2"}))
-    state = loop.run(real.packages.reboot_required("lab-02"))
+    state = loop.run(real.apt.reboot_required("lab-02"))
     assert state.required and state.packages == ("pw-kernel",)
     loop.run(real.power.reboot("lab-02", 30))
-    assert not loop.run(real.packages.reboot_required("lab-02")).required
+    assert not loop.run(real.apt.reboot_required("lab-02")).required
     reset("lab-02")

@@ -69,7 +69,7 @@ def test_clean_update_with_reboot_succeeds_on_every_host(
         "pw-kernel": "1.0-2",
     }
     assert loop.run(real.power.boot_id("lab-02")) != boot_before, "the reboot step really ran"
-    assert not loop.run(real.packages.reboot_required("lab-02")).required
+    assert not loop.run(real.apt.reboot_required("lab-02")).required
     observed = [r for r in journal.records() if r.event == "observed" and "previous" in r.payload]
     assert {"pw-web": "1.0-1"} in [r.payload["previous"] for r in observed]
     reset("lab-01", "lab-02")

@@ -290,7 +290,7 @@ def _check_campaign(
     async def facts() -> list[tuple[dict[str, str], str, bool, bool]]:
         async def one(host: str) -> tuple[dict[str, str], str, bool, bool]:
             versions = await real.packages.installed(host, ["pw-web", "pw-kernel"])
-            reboot = await real.packages.reboot_required(host)
+            reboot = await real.apt.reboot_required(host)
             health = await real.health.check(host)
             return versions, await real.power.boot_id(host), reboot.required, health.ok
 
