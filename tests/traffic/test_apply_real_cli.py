@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +84,11 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Co
     )
 
 
-@pytest.mark.timeout(420)
-def test_apply_real_rolls_behind_haproxy_without_a_failed_request(
-    traffic: TrafficLab, tmp_path: Path
-) -> None:
+def _prepared(traffic: TrafficLab, tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    """Lab reset, inventory and campaign written, advisories imported, hosts scanned."""
     traffic.reset()
-    inventory, campaign, dsa = (
-        tmp_path / "inventory.yaml",
-        tmp_path / "campaign.yaml",
-        tmp_path / "dsa.json",
-    )
+    inventory, campaign = tmp_path / "inventory.yaml", tmp_path / "campaign.yaml"
+    dsa = tmp_path / "dsa.json"
     _inventory(traffic, inventory)
     campaign.write_text(CAMPAIGN)
     dsa.write_text(json.dumps(DSAS))
@@ -106,7 +103,22 @@ def test_apply_real_rolls_behind_haproxy_without_a_failed_request(
                  ["scan", "-i", str(inventory)]):  # fmt: skip
         done = _cli(env, *argv)
         assert done.returncode == 0, (argv, done.stdout, done.stderr)
+    return env, inventory, campaign
 
+
+def _all_patched_and_ready(traffic: TrafficLab) -> None:
+    driver = traffic.driver()
+    for host in traffic.hosts:
+        installed = traffic.loop.run(traffic.real.packages.installed(host, ["pw-web", "pw-kernel"]))
+        assert installed == {"pw-web": "1.0-2", "pw-kernel": "1.0-2"}, host
+        assert traffic.loop.run(driver.state("web", host)) == "ready", f"{host} left drained"
+
+
+@pytest.mark.timeout(420)
+def test_apply_real_rolls_behind_haproxy_without_a_failed_request(
+    traffic: TrafficLab, tmp_path: Path
+) -> None:
+    env, inventory, campaign = _prepared(traffic, tmp_path)
     load = LoadProcess(traffic.setup.address, traffic.setup.web_port, 40)
     load.start()
     try:
@@ -122,14 +134,54 @@ def test_apply_real_rolls_behind_haproxy_without_a_failed_request(
     steps = [step for event, step in events if event == "started" and step]
     for host in traffic.hosts:
         mine = [s.rsplit("-", 1)[-1] for s in steps if f"/{host}/" in s]
-        assert mine and mine[0] == "drain" and mine[-1] == "enable", (host, steps, applied.stdout)
+        assert mine and mine[0] == "drain" and mine[-1] == "enable", (host, steps)
         assert {"patch", "reboot", "health"} <= set(mine), (host, mine)
-    driver = traffic.driver()
-    for host in traffic.hosts:
-        installed = traffic.loop.run(traffic.real.packages.installed(host, ["pw-web", "pw-kernel"]))
-        assert installed == {"pw-web": "1.0-2", "pw-kernel": "1.0-2"}
-        assert traffic.loop.run(driver.state("web", host)) == "ready", f"{host} left drained"
+    _all_patched_and_ready(traffic)
     print(f"apply --real behind HAProxy: {report.requests} requests, {report.failed} failed")
     assert report.requests > 1000
+    assert report.failed == 0, report.causes()
+    traffic.reset()
+
+
+@pytest.mark.timeout(420)
+def test_resume_after_kill_9_drives_the_same_haproxy_and_leaves_nothing_drained(
+    traffic: TrafficLab, tmp_path: Path
+) -> None:
+    env, inventory, campaign = _prepared(traffic, tmp_path)
+    second = traffic.hosts[1]
+    load = LoadProcess(traffic.setup.address, traffic.setup.web_port, 40)
+    load.start()
+    try:
+        argv = ["apply", str(campaign), "-i", str(inventory), "--real"]
+        apply = subprocess.Popen(
+            [sys.executable, "-m", "patchwarden", *argv],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # Killed while the second host is out of the pool: drained, being patched.
+        run_id, deadline = "", time.monotonic() + 120
+        while time.monotonic() < deadline and apply.poll() is None:
+            with open_store(env["PATCHWARDEN_DB"]) as store:
+                run = store.latest_run()
+                done = {e.step_id for e in store.events(run.id)} if run is not None else set()
+            if any(f"/{second}/" in s and s.endswith("-patch") for s in done):
+                run_id = run.id if run is not None else ""
+                break
+            time.sleep(0.05)
+        assert run_id, "the run never reached the second host"
+        os.kill(apply.pid, signal.SIGKILL)
+        apply.wait(10)
+        assert traffic.loop.run(traffic.driver().state("web", second)) == "drain"
+
+        resumed = _cli(env, "resume", run_id, timeout=360)
+    finally:
+        report = load.stop()
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    with open_store(env["PATCHWARDEN_DB"]) as store:
+        run = store.get_run(run_id)
+        assert run is not None and run.state == "completed"
+    _all_patched_and_ready(traffic)
+    print(f"kill -9 and resume behind HAProxy: {report.requests} requests, {report.failed} failed")
     assert report.failed == 0, report.causes()
     traffic.reset()

@@ -201,8 +201,8 @@ class SshTransport:
 
         OpenSSH's stream-local forwarding (``direct-streamlocal@openssh.com``): nothing runs
         on the host, and no port is opened. The host's sshd must allow it
-        (``AllowStreamLocalForwarding``, on by default); in a ``ChrootDirectory`` the path
-        is inside the chroot.
+        (``AllowStreamLocalForwarding``, on by default). The path is the one sshd itself
+        sees: for a root login that is outside any ``ChrootDirectory`` of the session.
 
         Returns:
             ``(reader, writer)``, used like asyncio's streams (bytes in, bytes out).

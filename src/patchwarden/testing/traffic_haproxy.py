@@ -42,6 +42,8 @@ class HaproxySetup:
         web_port: The rolling/canary frontend's port.
         bluegreen_port: The blue-green frontend's port.
         check_interval_ms: Health-check interval of every server.
+        admin_port: TCP port of a second admin socket on ``address`` (``driver_config:
+            {address: ...}``).
     """
 
     dir: Path
@@ -51,6 +53,7 @@ class HaproxySetup:
     web_port: int = 8000
     bluegreen_port: int = 8001
     check_interval_ms: int = 300
+    admin_port: int = 9999
 
     @property
     def socket(self) -> Path:
@@ -98,6 +101,7 @@ def render_haproxy_config(setup: HaproxySetup) -> str:
         "# The traffic lab's HAProxy (patchwarden.testing.traffic_haproxy).\n"
         "global\n"
         f"    stats socket {setup.socket} mode 600 level admin\n"
+        f"    stats socket ipv4@{setup.address}:{setup.admin_port} level admin\n"
         "    stats timeout 30s\n"
         f"    log 127.0.0.1:{setup.log_port} len 4096 local0 info\n"
         "    maxconn 4096\n"
