@@ -241,7 +241,8 @@ def replay(plan: Plan, records: Sequence[Record], state: RunState) -> Replay:
 
     Example:
         >>> from patchwarden.domain.plan import Plan
-        >>> empty = Plan(campaign="c", created_at="2026-11-24T00:00:00Z")
+        >>> empty = Plan(campaign="c", created_at="2026-11-24T00:00:00Z", environments=(),
+        ...              waves=())
         >>> replay(empty, [], RunState.COMPLETED).progress.done
         True
     """

@@ -100,8 +100,8 @@ def scheme_of(ecosystem: str) -> str:
     """The version ordering of an OSV ecosystem, or ``""`` if patchwarden has none.
 
     Example:
-        >>> scheme_of("Ubuntu:22.04:LTS"), scheme_of("Maven")
-        ('deb', '')
+        >>> scheme_of("Ubuntu:22.04:LTS"), scheme_of("Maven"), scheme_of("Packagist")
+        ('deb', 'maven', '')
     """
     try:
         return ecosystem_for(ecosystem) if ecosystem else ""

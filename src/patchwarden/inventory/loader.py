@@ -75,7 +75,7 @@ def parse_inventory(
     r"""Validate inventory texts given as ``(file name, text)`` pairs (``drivers`` as above).
 
     Example:
-        >>> loaded = parse_inventory([("a.yaml", "assets:\\n- {id: h1, kind: image, env: dev}\\n")])
+        >>> loaded = parse_inventory([("a.yaml", "assets:\n- {id: h1, kind: image, env: dev}\n")])
         >>> loaded.inventory.get("h1").kind, loaded.source_of("h1")
         ('image', 'a.yaml:2')
     """

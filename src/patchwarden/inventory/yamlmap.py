@@ -42,7 +42,7 @@ def load_located(file: str, text: str) -> LocatedDocument:
     r"""Parse one YAML document, keeping lines; syntax errors become problems.
 
     Example:
-        >>> doc = load_located("x.yaml", "a:\\n  b: 1\\n")
+        >>> doc = load_located("x.yaml", "a:\n  b: 1\n")
         >>> doc.value, doc.line_of(("a", "b"))
         ({'a': {'b': 1}}, 2)
     """

@@ -69,7 +69,7 @@ def load_campaign(file: str, text: str) -> LoadedCampaign:
     r"""Validate a campaign YAML text; every problem names file, line and field with a hint.
 
     Example:
-        >>> load_campaign("c.yaml", "name: x\\ngroups: {}\\n").campaign.name
+        >>> load_campaign("c.yaml", "name: x\ngroups: {}\n").campaign.name
         'x'
     """
     doc = load_located(file, text)

@@ -70,7 +70,7 @@ def risk_score(assessment: Assessment, inventory: Inventory, asset_id: str) -> f
         0.0
     """
     del inventory  # the decisions already weigh exposure, criticality and environment
-    return round(sum(d.risk for d in assessment.decisions if d.asset_id == asset_id), 1)
+    return round(float(sum(d.risk for d in assessment.decisions if d.asset_id == asset_id)), 1)
 
 
 def _key(d: Decision | Finding) -> FindingKey:
