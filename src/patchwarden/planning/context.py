@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from patchwarden.domain.assets import AssetBase, LoadBalancer, Pool
 from patchwarden.domain.campaign import GroupSpec
 from patchwarden.domain.inventory import Inventory
-from patchwarden.domain.plan import Unit
+from patchwarden.domain.plan import Batch, Unit
 from patchwarden.errors import InputError
 from patchwarden.planning.steps import Chain, PatchSet, host_unit
 
-__all__ = ["GroupContext", "Membership", "NoSpareCapacity", "batch_size", "memberships"]
+__all__ = [
+    "GroupContext",
+    "Membership",
+    "NoSpareCapacity",
+    "Strategy",
+    "batch_size",
+    "claim_itself",
+    "keep_with_work",
+    "memberships",
+]
 
 
 class NoSpareCapacity(InputError):
@@ -69,3 +78,40 @@ class GroupContext:
         """
         patches, reboot = self.patches.get(host, ()), self.reboot.get(host, False)
         return host_unit(self.wave_id, host, patches, reboot, before=before, after=after)
+
+
+def claim_itself(
+    asset: AssetBase, inventory: Inventory, taken: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The ids a group takes when its selector takes ``asset``: the asset alone.
+
+    >>> from patchwarden.domain.assets import Vm
+    >>> claim_itself(Vm(id="web-1", kind="vm", env="dev"), Inventory(assets=()), {})
+    ('web-1',)
+    """
+    return (asset.id,)
+
+
+def keep_with_work(asset: AssetBase, has_work: bool) -> bool:
+    """Whether a group's asset goes into its context: only when it has something to install."""
+    return has_work
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A rollout strategy as the planner sees it; each module under ``strategies/`` has one.
+
+    - ``plan`` turns a group's assets in one environment into batches; the module's
+      docstring states the guarantee it keeps, and an impossible plan raises an
+      :class:`~patchwarden.errors.InputError` that suggests the fix;
+    - ``claim`` says which ids a group takes when its selector takes an asset (by default
+      the asset alone; a cluster also takes its members, an image its instances), so
+      that the first group to claim an asset owns it;
+    - ``keep`` says which of the group's assets the strategy is handed (by default those
+      with patches or firmware to install; a cluster strategy also needs its clusters).
+    """
+
+    name: str
+    plan: Callable[[GroupContext], tuple[Batch, ...]]
+    claim: Callable[[AssetBase, Inventory, Mapping[str, str]], tuple[str, ...]] = claim_itself
+    keep: Callable[[AssetBase, bool], bool] = keep_with_work

@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
 
 from patchwarden.domain.advisories import Advisory, Decision
-from patchwarden.domain.assets import (
-    AssetBase,
-    Cluster,
-    Image,
-    Owner,
-    StorageSystem,
-    VirtualAppliance,
-    Vm,
-)
+from patchwarden.domain.assets import AssetBase, Owner, StorageSystem, VirtualAppliance
 from patchwarden.domain.campaign import Campaign, Selector
 from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
-from patchwarden.domain.plan import Batch, Plan, PlanNote, Wave
+from patchwarden.domain.plan import Plan, PlanNote, Wave
 from patchwarden.domain.responsibility import owner_of
-from patchwarden.planning.context import GroupContext, memberships
+from patchwarden.planning.context import GroupContext, Strategy, memberships
 from patchwarden.planning.order import check_prerequisites, install_order, respect_patch_after
 from patchwarden.planning.steps import PatchSet
-from patchwarden.planning.strategies.all_at_once import plan_all_at_once
-from patchwarden.planning.strategies.blue_green import plan_blue_green
-from patchwarden.planning.strategies.canary import plan_canary
-from patchwarden.planning.strategies.cluster_rolling import plan_cluster_rolling
-from patchwarden.planning.strategies.controller import plan_controller
-from patchwarden.planning.strategies.evacuate import plan_evacuate
-from patchwarden.planning.strategies.ha_pair import plan_ha_pair
-from patchwarden.planning.strategies.image_rebuild import plan_image_rebuild
-from patchwarden.planning.strategies.redundant_path import plan_redundant_path
-from patchwarden.planning.strategies.rolling import plan_rolling
+from patchwarden.planning.strategies import (
+    all_at_once,
+    blue_green,
+    canary,
+    cluster_rolling,
+    controller,
+    evacuate,
+    ha_pair,
+    image_rebuild,
+    redundant_path,
+    rolling,
+)
 from patchwarden.versions import compare, ecosystem_for
 
 __all__ = [
@@ -46,22 +38,22 @@ __all__ = [
     "selects",
 ]
 
-STRATEGIES: dict[str, Callable[[GroupContext], tuple[Batch, ...]]] = {
-    "all_at_once": plan_all_at_once,
-    "rolling": plan_rolling,
-    "canary": plan_canary,
-    "blue_green": plan_blue_green,
-    "cluster_rolling": plan_cluster_rolling,
-    "controller": plan_controller,
-    "evacuate": plan_evacuate,
-    "image_rebuild": plan_image_rebuild,
-    "redundant_path": plan_redundant_path,
-    "ha_pair": plan_ha_pair,
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        all_at_once.STRATEGY,
+        rolling.STRATEGY,
+        canary.STRATEGY,
+        blue_green.STRATEGY,
+        cluster_rolling.STRATEGY,
+        controller.STRATEGY,
+        evacuate.STRATEGY,
+        image_rebuild.STRATEGY,
+        redundant_path.STRATEGY,
+        ha_pair.STRATEGY,
+    )
 }
-
-# Strategies whose selected asset stands for others: a cluster for its members, an image
-# for the instances built from it. The rest take the assets they select.
-_CLAIMS_MEMBERS = frozenset({"cluster_rolling", "controller"})
+"""Every strategy a campaign can name, by name."""
 
 # Packages whose update only takes effect after a reboot; installed last on a host.
 _REBOOT_PREFIXES = ("linux-image", "linux-generic", "kernel", "firmware", "microcode", "libc6")
@@ -146,53 +138,13 @@ def firmware_targets(inventory: Inventory, campaign: Campaign) -> dict[str, str]
     return out
 
 
-def _work_ids(
+def _has_work(
     asset: AssetBase, patches: Mapping[str, PatchSet], firmware: Mapping[str, str]
 ) -> bool:
+    """Whether the asset (or one of its storage parts) has patches or firmware to install."""
     if asset.id in patches or asset.id in firmware:
         return True
     return isinstance(asset, StorageSystem) and any(p.id in firmware for p in asset.parts)
-
-
-def _claim(
-    strategy: str, asset: AssetBase, inventory: Inventory, claimed: Mapping[str, str]
-) -> list[str]:
-    """The ids a group takes when it selects ``asset``: itself, plus members or instances."""
-    if strategy in _CLAIMS_MEMBERS:
-        if not isinstance(asset, Cluster):
-            return []
-        return [asset.id, *(m for m in asset.members if m not in claimed)]
-    if strategy == "image_rebuild":
-        if not isinstance(asset, Image):
-            return []
-        instances = [
-            a.id
-            for a in inventory.assets
-            if isinstance(a, Vm)
-            and a.image == asset.id
-            and a.env == asset.env
-            and a.id not in claimed
-        ]
-        return [asset.id, *instances]
-    return [asset.id]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause CPython's cyclic garbage collector while planning.
-
-    A large plan is hundreds of thousands of small objects, none in reference cycles; the
-    collector would re-scan the growing heap again and again (two thirds of the time of a
-    50,000-asset plan, measured by bench/bench_plan.py). Reference counting still frees
-    everything; the collector's previous state is restored on the way out.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def plan_campaign(
@@ -205,42 +157,78 @@ def plan_campaign(
 ) -> Plan:
     """Compile a campaign into waves: environments in promotion order, groups within each.
 
-    The first group whose selector takes an asset owns it. Provider-owned assets get no
-    steps and are listed as the provider's responsibility.
+    The first group whose selector takes an asset owns it (its strategy says what else it
+    takes). Provider-owned assets get no steps and are listed as the provider's
+    responsibility.
     """
-    with _collector_paused():
-        return _plan_campaign(inventory, campaign, decisions, advisories, fixes, now)
-
-
-def _plan_campaign(
-    inventory: Inventory,
-    campaign: Campaign,
-    decisions: Sequence[Decision],
-    advisories: Mapping[str, Advisory],
-    fixes: Mapping[tuple[str, str, str], str],
-    now: datetime,
-) -> Plan:
     check_prerequisites(campaign.requires)
     patches, reboot = patch_sets(
         inventory, decisions, advisories, fixes, campaign.actions, campaign.requires
     )
     firmware = firmware_targets(inventory, campaign)
-    lb_of = memberships(inventory)
     envs = tuple(
         e for e in inventory.environments if not campaign.scope_env or e in campaign.scope_env
     )
-    notes: list[PlanNote] = []
+    group_of = _assign_groups(inventory, campaign)
+    work = {a.id for a in inventory.assets if _has_work(a, patches, firmware)}
+    waves: list[Wave] = []
+    lb_of = memberships(inventory)
+    for env in envs:
+        for group, spec in campaign.groups.items():
+            strategy = STRATEGIES[spec.strategy]
+            members = tuple(
+                a
+                for a in inventory.assets
+                if group_of.get(a.id) == group and a.env == env and strategy.keep(a, a.id in work)
+            )
+            if not members:
+                continue
+            wave_id = f"{env}.{group}"
+            ctx = GroupContext(
+                wave_id, env, group, spec, inventory, members, patches, reboot, lb_of, firmware
+            )
+            batches = strategy.plan(ctx)
+            if batches:
+                waves.append(
+                    Wave(id=wave_id, env=env, group=group, strategy=spec.strategy, batches=batches)
+                )
+    return Plan(
+        campaign=campaign.name,
+        created_at=now,
+        environments=envs,
+        waves=respect_patch_after(waves, inventory),
+        notes=_notes(inventory, work, group_of, envs),
+        max_concurrency=campaign.rate.max_concurrency,
+        max_errors=_error_budget(campaign.rate.max_errors, waves),
+        rollback=campaign.rollback,
+    )
+
+
+def _assign_groups(inventory: Inventory, campaign: Campaign) -> dict[str, str]:
+    """Which group owns each asset: the first whose selector takes it, or what it claims.
+
+    Groups are tried in the campaign's order; provider-owned assets go to no group.
+    """
     group_of: dict[str, str] = {}
     for group, spec in campaign.groups.items():
+        claim = STRATEGIES[spec.strategy].claim
         for asset in inventory.assets:
             if asset.id in group_of or not selects(spec.select, asset):
                 continue
             if owner_of(asset) is Owner.PROVIDER:
                 continue
-            for claimed in _claim(spec.strategy, asset, inventory, group_of):
+            for claimed in claim(asset, inventory, group_of):
                 group_of[claimed] = group
+    return group_of
+
+
+def _notes(
+    inventory: Inventory, work: Set[str], group_of: Mapping[str, str], envs: Sequence[str]
+) -> tuple[PlanNote, ...]:
+    """Why an asset with work has no steps: the provider's, no group's, or out of scope."""
+    notes: list[PlanNote] = []
     for asset in inventory.assets:
-        if not _work_ids(asset, patches, firmware):
+        if asset.id not in work:
             continue
         if owner_of(asset) is Owner.PROVIDER:
             notes.append(
@@ -252,38 +240,4 @@ def _plan_campaign(
             )
         elif asset.env not in envs:
             notes.append(PlanNote(asset_id=asset.id, kind="skipped", reason="outside the scope"))
-    waves: list[Wave] = []
-    for env in envs:
-        for group, spec in campaign.groups.items():
-            members = tuple(
-                a
-                for a in inventory.assets
-                if group_of.get(a.id) == group
-                and a.env == env
-                and (
-                    _work_ids(a, patches, firmware)
-                    or isinstance(a, Cluster)
-                    or spec.strategy == "image_rebuild"
-                )
-            )
-            if not members:
-                continue
-            wave_id = f"{env}.{group}"
-            ctx = GroupContext(
-                wave_id, env, group, spec, inventory, members, patches, reboot, lb_of, firmware
-            )
-            batches = STRATEGIES[spec.strategy](ctx)
-            if batches:
-                waves.append(
-                    Wave(id=wave_id, env=env, group=group, strategy=spec.strategy, batches=batches)
-                )
-    return Plan(
-        campaign=campaign.name,
-        created_at=now,
-        environments=envs,
-        waves=respect_patch_after(waves, inventory),
-        notes=tuple(sorted(notes, key=lambda n: (n.kind, n.asset_id))),
-        max_concurrency=campaign.rate.max_concurrency,
-        max_errors=_error_budget(campaign.rate.max_errors, waves),
-        rollback=campaign.rollback,
-    )
+    return tuple(sorted(notes, key=lambda n: (n.kind, n.asset_id)))

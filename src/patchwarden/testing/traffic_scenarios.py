@@ -97,7 +97,7 @@ def plan_for(
         reboot=dict.fromkeys(traffic.hosts, reboot),
         lb_of=memberships(inventory),
     )
-    batches = STRATEGIES[strategy](ctx)
+    batches = STRATEGIES[strategy].plan(ctx)
     wave = Wave(id="dev.web", env="dev", group="web", strategy=strategy, batches=batches)
     return Plan(
         campaign=f"traffic {strategy}",

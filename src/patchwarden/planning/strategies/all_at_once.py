@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from patchwarden.domain.plan import Batch
-from patchwarden.planning.context import GroupContext
+from patchwarden.planning.context import GroupContext, Strategy
 from patchwarden.planning.steps import host_unit
 
-__all__ = ["plan_all_at_once"]
+__all__ = ["STRATEGY", "plan_all_at_once"]
 
 
 def plan_all_at_once(ctx: GroupContext) -> tuple[Batch, ...]:
@@ -15,3 +15,6 @@ def plan_all_at_once(ctx: GroupContext) -> tuple[Batch, ...]:
         host_unit(ctx.wave_id, a.id, ctx.patches[a.id], ctx.reboot[a.id]) for a in ctx.assets
     )
     return (Batch(id=f"{ctx.wave_id}#1", units=units),) if units else ()
+
+
+STRATEGY = Strategy("all_at_once", plan_all_at_once)

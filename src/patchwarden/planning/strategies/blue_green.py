@@ -11,11 +11,11 @@ from dataclasses import replace
 
 from patchwarden.domain.plan import Batch, StepAction, Unit
 from patchwarden.domain.steps import SwitchParams, WaitParams
-from patchwarden.planning.context import GroupContext
+from patchwarden.planning.context import GroupContext, Strategy
 from patchwarden.planning.steps import HEALTH, step
 from patchwarden.planning.strategies.rolling import plan_rolling
 
-__all__ = ["plan_blue_green"]
+__all__ = ["STRATEGY", "plan_blue_green"]
 
 
 def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
@@ -76,3 +76,6 @@ def _switch_unit(
     flip_back = SwitchParams(lb=lb, pool=pool, undo=StepAction.SWITCH)
     rollback = (step(f"{unit_id}/rollback", 0, flip_back, target, only_if=StepAction.SWITCH),)
     return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)
+
+
+STRATEGY = Strategy("blue_green", plan_blue_green)

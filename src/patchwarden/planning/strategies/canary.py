@@ -21,12 +21,12 @@ from patchwarden.domain.steps import (
     StepParams,
     WaitDrainedParams,
 )
-from patchwarden.planning.context import GroupContext, batch_size
+from patchwarden.planning.context import GroupContext, Strategy, batch_size
 from patchwarden.planning.steps import HEALTH, REBOOT, step
 from patchwarden.planning.strategies.all_at_once import plan_all_at_once
 from patchwarden.planning.strategies.rolling import plan_rolling
 
-__all__ = ["plan_canary"]
+__all__ = ["STRATEGY", "plan_canary"]
 
 
 def plan_canary(ctx: GroupContext) -> tuple[Batch, ...]:
@@ -110,3 +110,6 @@ def _analysis_unit(
         for i, (params, target_host) in enumerate(undo)
     )
     return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)
+
+
+STRATEGY = Strategy("canary", plan_canary)

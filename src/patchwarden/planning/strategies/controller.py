@@ -10,10 +10,11 @@ from __future__ import annotations
 from patchwarden.domain.assets import Cluster
 from patchwarden.domain.plan import Batch, StepAction, Unit
 from patchwarden.domain.steps import DistributeParams, UploadParams
-from patchwarden.planning.context import GroupContext
+from patchwarden.planning.context import GroupContext, Strategy
 from patchwarden.planning.steps import HEALTH, step
+from patchwarden.planning.strategies.cluster_rolling import claim_cluster, keep_clusters
 
-__all__ = ["plan_controller"]
+__all__ = ["STRATEGY", "plan_controller"]
 
 
 def plan_controller(ctx: GroupContext) -> tuple[Batch, ...]:
@@ -43,3 +44,6 @@ def plan_controller(ctx: GroupContext) -> tuple[Batch, ...]:
         unit = Unit(id=unit_id, target=cluster.id, steps=tuple(steps), rollback=rollback)
         batches.append(Batch(id=f"{unit_id}#1", units=(unit,)))
     return tuple(batches)
+
+
+STRATEGY = Strategy("controller", plan_controller, claim_cluster, keep_clusters)

@@ -21,10 +21,10 @@ from patchwarden.domain.steps import (
     StepParams,
 )
 from patchwarden.errors import InputError
-from patchwarden.planning.context import GroupContext
+from patchwarden.planning.context import GroupContext, Strategy
 from patchwarden.planning.steps import host_unit
 
-__all__ = ["EvacuationImpossible", "plan_evacuate"]
+__all__ = ["STRATEGY", "EvacuationImpossible", "plan_evacuate"]
 
 
 class EvacuationImpossible(InputError):
@@ -183,3 +183,6 @@ class _Placer:
             if not host.patched and host_id not in busy and host.fits(vm):
                 return host_id
         return None
+
+
+STRATEGY = Strategy("evacuate", plan_evacuate)

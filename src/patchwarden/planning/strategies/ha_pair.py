@@ -9,10 +9,10 @@ from __future__ import annotations
 from patchwarden.domain.assets import VirtualAppliance
 from patchwarden.domain.plan import Batch, StepAction, Unit
 from patchwarden.domain.steps import FailoverParams, FirmwareParams, StepParams
-from patchwarden.planning.context import GroupContext
+from patchwarden.planning.context import GroupContext, Strategy
 from patchwarden.planning.steps import HEALTH, step
 
-__all__ = ["plan_ha_pair"]
+__all__ = ["STRATEGY", "plan_ha_pair"]
 
 
 def _unit(ctx: GroupContext, target: str, keep_active: str | None) -> Unit:
@@ -65,3 +65,6 @@ def plan_ha_pair(ctx: GroupContext) -> tuple[Batch, ...]:
                 )
             )
     return tuple(batches)
+
+
+STRATEGY = Strategy("ha_pair", plan_ha_pair)

@@ -3,11 +3,18 @@
 Instances are replaced, not patched in place, in rolling batches of ``max_unavailable``,
 each drained from its load balancer first when it has one. Replacement starts only if the
 image built and its test instance was healthy.
+
+A group with this strategy takes the images it selects together with the VMs built from
+each (same environment), and is handed them all: instances are replaced whether or not a
+scan found anything on them.
 """
 
 from __future__ import annotations
 
-from patchwarden.domain.assets import Image, Vm
+from collections.abc import Mapping
+
+from patchwarden.domain.assets import AssetBase, Image, Vm
+from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Batch, StepAction, Unit
 from patchwarden.domain.steps import (
     BuildImageParams,
@@ -18,10 +25,31 @@ from patchwarden.domain.steps import (
     StepParams,
     WaitDrainedParams,
 )
-from patchwarden.planning.context import GroupContext, batch_size
+from patchwarden.planning.context import GroupContext, Strategy, batch_size
 from patchwarden.planning.steps import HEALTH, step
 
-__all__ = ["plan_image_rebuild"]
+__all__ = ["STRATEGY", "claim_image", "plan_image_rebuild"]
+
+
+def claim_image(
+    asset: AssetBase, inventory: Inventory, taken: Mapping[str, str]
+) -> tuple[str, ...]:
+    """An image and the VMs of its environment built from it that no earlier group took.
+
+    Anything that is not an image is left for other groups.
+    """
+    if not isinstance(asset, Image):
+        return ()
+    instances = (
+        a.id
+        for a in inventory.assets
+        if isinstance(a, Vm) and a.image == asset.id and a.env == asset.env and a.id not in taken
+    )
+    return (asset.id, *instances)
+
+
+def _keep_all(asset: AssetBase, has_work: bool) -> bool:
+    return True
 
 
 def plan_image_rebuild(ctx: GroupContext) -> tuple[Batch, ...]:
@@ -73,3 +101,6 @@ def _replace_unit(ctx: GroupContext, vm: str, image: str) -> Unit:
         for i, (params, only_if) in enumerate(undo)
     )
     return Unit(id=unit_id, target=vm, steps=steps, rollback=rollback)
+
+
+STRATEGY = Strategy("image_rebuild", plan_image_rebuild, claim_image, _keep_all)

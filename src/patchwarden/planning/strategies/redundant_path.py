@@ -16,10 +16,10 @@ from patchwarden.domain.steps import (
     StepParams,
     VerifyRedundancyParams,
 )
-from patchwarden.planning.context import GroupContext
+from patchwarden.planning.context import GroupContext, Strategy
 from patchwarden.planning.steps import step
 
-__all__ = ["plan_redundant_path"]
+__all__ = ["STRATEGY", "plan_redundant_path"]
 
 _ORDER = {"hba": 0, "san_switch": 1, "controller": 2, "raid_controller": 3}
 
@@ -57,3 +57,6 @@ def plan_redundant_path(ctx: GroupContext) -> tuple[Batch, ...]:
             unit = Unit(id=unit_id, target=part.id, steps=steps, rollback=rollback)
             batches.append(Batch(id=f"{unit_id}#1", units=(unit,)))
     return tuple(batches)
+
+
+STRATEGY = Strategy("redundant_path", plan_redundant_path)

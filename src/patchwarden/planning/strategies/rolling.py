@@ -11,10 +11,10 @@ from collections import defaultdict
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.plan import Batch, Unit
 from patchwarden.domain.steps import DrainParams, EnableParams, WaitDrainedParams
-from patchwarden.planning.context import GroupContext, NoSpareCapacity, batch_size
+from patchwarden.planning.context import GroupContext, NoSpareCapacity, Strategy, batch_size
 from patchwarden.planning.steps import host_unit
 
-__all__ = ["plan_rolling"]
+__all__ = ["STRATEGY", "plan_rolling"]
 
 
 def plan_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
@@ -80,3 +80,6 @@ def _split(hosts: list[AssetBase], cap: int, ramp: tuple[int | str, ...]) -> lis
         start += size
         step += 1
     return out
+
+
+STRATEGY = Strategy("rolling", plan_rolling)
