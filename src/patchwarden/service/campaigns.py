@@ -26,6 +26,7 @@ from patchwarden.inventory.problems import did_you_mean, explain
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
 from patchwarden.planning.plan import plan_campaign
 from patchwarden.planning.windows import fit_windows, rule_problem
+from patchwarden.service.collector import collector_paused
 
 __all__ = [
     "LoadedCampaign",
@@ -198,7 +199,10 @@ def build_plan(
     campaign = loaded.campaign
     assessment = assess(inventory, advisories, now)
     by_id = {a.id: a for a in advisories}
-    plan = plan_campaign(inventory, campaign, assessment.decisions, by_id, assessment.fixes, now)
+    with collector_paused():
+        plan = plan_campaign(
+            inventory, campaign, assessment.decisions, by_id, assessment.fixes, now
+        )
     # The planner may fit windows itself; fitting twice would only repeat the same work.
     if not any(b.slot for w in plan.waves for b in w.batches):
         plan = fit_windows(plan, campaign.windows.values(), now, campaign.promotion.soak)
