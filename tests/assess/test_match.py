@@ -14,6 +14,8 @@ from patchwarden.assess.match import (
     split_ecosystem,
 )
 from patchwarden.domain.advisories import Advisory, Affected, Range, RangeEvent
+from patchwarden.domain.assets import Vm
+from patchwarden.domain.inventory import Inventory
 from patchwarden.feeds.osv import parse_osv
 from patchwarden.service.sources import demo_advisories, demo_inventory
 
@@ -130,3 +132,138 @@ def test_match_findings_on_the_demo_estate() -> None:
         assert finding.no_fix == (not finding.fixed)
         if finding.fixed:
             assert finding.recommended
+
+
+# -- source packages (Debian, Ubuntu) ----------------------------------------------------
+
+
+def _host(
+    ident: str, os_family: str, release: str, packages: dict[str, str],
+    sources: dict[str, tuple[str, str]],
+) -> Vm:  # fmt: skip
+    return Vm(
+        id=ident,
+        kind="vm",
+        env="prod",
+        os={"family": os_family, "release": release},
+        packages=packages,
+        package_sources=sources,
+    )
+
+
+def _findings(advisories: list[Advisory], *hosts: Vm) -> list[tuple[str, str, str, str, str]]:
+    inventory = Inventory(assets=hosts)
+    return [
+        (f.asset_id, f.package, f.installed, f.fixed, f.source)
+        for f in match_findings(inventory, AdvisoryIndex(advisories))
+    ]
+
+
+OPENSSL_DSA = _adv(
+    "DSA-9999-1", "Debian:12", ("introduced", "0"), ("fixed", "3.0.15-1~deb12u1"),
+    package="openssl",
+)  # fmt: skip
+
+
+def test_debian_binaries_are_matched_by_their_source_and_patched_by_their_own_name() -> None:
+    vulnerable = _host(
+        "web-1", "debian", "12",
+        {"libssl3": "3.0.11-1~deb12u2+b1", "openssl": "3.0.11-1~deb12u2", "curl": "7.88.1-10"},
+        {"libssl3": ("openssl", "3.0.11-1~deb12u2")},
+    )  # fmt: skip
+    # A binNMU of the fixed source sorts above the fix by its own version, and its source
+    # version is the fix: not exposed either way.
+    patched = _host(
+        "web-2", "debian", "12",
+        {"libssl3": "3.0.15-1~deb12u1+b1"},
+        {"libssl3": ("openssl", "3.0.15-1~deb12u1")},
+    )  # fmt: skip
+    assert _findings([OPENSSL_DSA], vulnerable, patched) == [
+        ("web-1", "libssl3", "3.0.11-1~deb12u2+b1", "3.0.15-1~deb12u1", "openssl"),
+        ("web-1", "openssl", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1", ""),
+    ]
+
+
+def test_a_binary_named_like_no_advisory_is_missed_without_its_source() -> None:
+    # What matching on binary names alone did: libssl3 has no advisory of its own.
+    host = _host("web-1", "debian", "12", {"libssl3": "3.0.11-1~deb12u2"}, {})
+    assert _findings([OPENSSL_DSA], host) == []
+
+
+def test_the_source_version_decides_not_the_binary_version() -> None:
+    # bsdutils carries an epoch its source util-linux does not: 1:2.38.1-5 is newer than
+    # any fix without an epoch by its own version, but its source is the vulnerable one.
+    dsa = _adv(
+        "DSA-1", "Debian:12", ("introduced", "0"), ("fixed", "2.38.1-5+deb12u4"),
+        package="util-linux",
+    )  # fmt: skip
+    host = _host(
+        "h", "debian", "12",
+        {"bsdutils": "1:2.38.1-5+deb12u3"},
+        {"bsdutils": ("util-linux", "2.38.1-5+deb12u3")},
+    )  # fmt: skip
+    assert _findings([dsa], host) == [
+        ("h", "bsdutils", "1:2.38.1-5+deb12u3", "1:2.38.1-5+deb12u4", "util-linux")
+    ]
+
+
+def test_ubuntu_records_listing_binaries_expose_only_those() -> None:
+    # The real record of CVE-2010-5298 lists openssl's binaries on 14.04.
+    host = _host(
+        "u1", "ubuntu", "14.04",
+        {"libssl1.0.0": "1.0.1f-1ubuntu2", "libssl-dev": "1.0.1f-1ubuntu2",
+         "openssl-extra": "1.0.1f-1ubuntu2"},
+        {"libssl1.0.0": ("openssl", "1.0.1f-1ubuntu2"),
+         "libssl-dev": ("openssl", "1.0.1f-1ubuntu2"),
+         "openssl-extra": ("openssl", "1.0.1f-1ubuntu2")},
+    )  # fmt: skip
+    record = next(a for a in _real() if a.id == "CVE-2010-5298")
+    found = _findings([record], host.model_copy(update={"ecosystem": "Ubuntu:14.04:LTS"}))
+    assert found == [
+        ("u1", "libssl-dev", "1.0.1f-1ubuntu2", "1.0.1f-1ubuntu2.1", "openssl"),
+        ("u1", "libssl1.0.0", "1.0.1f-1ubuntu2", "1.0.1f-1ubuntu2.1", "openssl"),
+    ]
+
+
+def test_ubuntu_notice_binaries_give_the_binary_target() -> None:
+    # Ubuntu's notices list binary_name / binary_version pairs; the listed binary version
+    # (here a rebuild, above the source fix) is what apt installs.
+    record = _adv(
+        "USN-1", "Ubuntu:22.04:LTS", ("introduced", "0"), ("fixed", "3.0.2-0ubuntu1.15"),
+        package="openssl",
+    )  # fmt: skip
+    affected = record.affected[0].model_copy(
+        update={
+            "ecosystem_specific": {
+                "binaries": [{"binary_name": "libssl3", "binary_version": "3.0.2-0ubuntu1.15+b1"}]
+            }
+        }
+    )
+    record = record.model_copy(update={"affected": (affected,)})
+    host = _host(
+        "u2", "ubuntu", "22.04",
+        {"libssl3": "3.0.2-0ubuntu1.10", "openssl": "3.0.2-0ubuntu1.10"},
+        {"libssl3": ("openssl", "3.0.2-0ubuntu1.10")},
+    )  # fmt: skip
+    assert _findings([record], host) == [
+        ("u2", "libssl3", "3.0.2-0ubuntu1.10", "3.0.2-0ubuntu1.15+b1", "openssl")
+    ]
+
+
+def test_rpm_family_matches_binary_names_and_reports_the_source_rpm() -> None:
+    alsa = _adv(
+        "ALSA-1", "AlmaLinux:9", ("introduced", "0"), ("fixed", "1:3.0.7-28.el9"),
+        package="openssl-libs",
+    )  # fmt: skip
+    by_source = _adv(
+        "ALSA-2", "AlmaLinux:9", ("introduced", "0"), ("fixed", "1:3.0.7-28.el9"),
+        package="openssl",
+    )  # fmt: skip
+    host = _host(
+        "r1", "alma", "9",
+        {"openssl-libs": "1:3.0.7-27.el9"},
+        {"openssl-libs": ("openssl", "3.0.7-27.el9")},
+    )  # fmt: skip
+    assert _findings([alsa, by_source], host) == [
+        ("r1", "openssl-libs", "1:3.0.7-27.el9", "1:3.0.7-28.el9", "openssl")
+    ]

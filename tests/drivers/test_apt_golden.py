@@ -21,6 +21,12 @@ def _reboot(text: str) -> dict[str, Any]:
 
 FACTS: dict[str, Callable[[str], Any]] = {
     "dpkg_query": lambda text: apt.installed_versions(apt.parse_dpkg_query(text)),
+    # Real dpkg-query output on Debian 12: binNMUs (+b8), epochs only the binary carries
+    # (bsdutils 1:...), a binary versioned apart from its source (cpp of gcc-defaults).
+    "dpkg_query_sources": lambda text: {
+        name: list(source)
+        for name, source in apt.installed_sources(apt.parse_dpkg_query(text)).items()
+    },
     "reboot_required": _reboot,
     "holds": lambda text: sorted(apt.parse_holds(text)),
     "os_release": apt.parse_os_release,

@@ -37,6 +37,10 @@ def _cyclonedx(data: dict[str, Any]) -> Any:
 
 FACTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "rpm_query": lambda d: rpm.installed_versions(rpm.parse_rpm_query(d["input"])),
+    "rpm_query_sources": lambda d: {
+        name: list(source)
+        for name, source in rpm.installed_sources(rpm.parse_rpm_query(d["input"])).items()
+    },
     "needs_restarting": _needs_restarting,
     "apk_info": lambda d: apk.parse_apk_info(d["input"]),
     "cyclonedx": _cyclonedx,

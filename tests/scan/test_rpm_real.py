@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.drivers.rpm import RpmDriver, installed_versions, parse_rpm_query, rpm_query
+from patchwarden.drivers.rpm import (
+    RpmDriver,
+    installed_sources,
+    installed_versions,
+    parse_rpm_query,
+    rpm_query,
+)
 from patchwarden.drivers.transport import LocalTransport
 
 pytestmark = pytest.mark.skipif(
@@ -31,6 +37,24 @@ BuildArch: noarch
 %description
 A package with no files, for rpm -qa.
 %files
+"""
+
+# One source RPM, two binaries: the main package and a library subpackage of another name.
+SPEC_WITH_LIBS = """Name: pw-ssl
+Version: 3.0.7
+Release: 27.el9
+Epoch: 1
+Summary: patchwarden test source package
+License: MIT
+BuildArch: noarch
+%description
+A source building two binaries.
+%package -n pw-ssl-libs
+Summary: its library
+%description -n pw-ssl-libs
+The library.
+%files
+%files -n pw-ssl-libs
 """
 
 
@@ -63,6 +87,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _build(top, "pw-zero-epoch", "0.69.0", "8.el9", 0),
         _build(top, "pw-tilde", "0.9~rc2", "1.el10_0.1", None),
     ]
+    spec = top / "SPECS" / "pw-ssl.spec"
+    spec.write_text(SPEC_WITH_LIBS)
+    subprocess.run(
+        ["rpmbuild", "--define", f"_topdir {top}", "-bb", str(spec)],
+        check=True,
+        capture_output=True,
+    )
+    packages += sorted((top / "RPMS" / "noarch").glob("pw-ssl*.rpm"))
     subprocess.run(["rpm", "--root", str(root), "--initdb"], check=True)
     subprocess.run(
         ["rpm", "--root", str(root), "-i", "--nodeps", "--ignoreos", *map(str, packages)],
@@ -75,14 +107,19 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_parser_reads_real_rpm_query_output(root: Path) -> None:
     done = subprocess.run(rpm_query(str(root)), check=True, capture_output=True, text=True)
     records = parse_rpm_query(done.stdout)
-    assert {r.name for r in records} == {"pw-plain", "pw-epoch", "pw-zero-epoch", "pw-tilde"}
+    names = {"pw-plain", "pw-epoch", "pw-zero-epoch", "pw-tilde", "pw-ssl", "pw-ssl-libs"}
+    assert {r.name for r in records} == names
     assert all(r.installed_at > 1_600_000_000 for r in records), "INSTALLTIME is read"
     assert installed_versions(records) == {
         "pw-plain": "1.2.3-4.el9",
         "pw-epoch": "2:8.0.1763-16.el8_5.13",
         "pw-zero-epoch": "0.69.0-8.el9",  # OSV leaves a zero epoch out
         "pw-tilde": "0.9~rc2-1.el10_0.1",
+        "pw-ssl": "1:3.0.7-27.el9",
+        "pw-ssl-libs": "1:3.0.7-27.el9",
     }
+    # SOURCERPM, recorded for reports: only the subpackage names another source.
+    assert installed_sources(records) == {"pw-ssl-libs": ("pw-ssl", "3.0.7-27.el9")}
 
 
 def test_driver_reads_a_mounted_root_through_the_local_transport(root: Path) -> None:

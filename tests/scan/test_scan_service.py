@@ -273,3 +273,48 @@ def test_stored_scans_round_trip(tmp_path: Path) -> None:
         record_scans(store, [scan])
         assert latest_scans(store)["rocky-1"]["ssh"] == scan
         assert isinstance(store, Store)
+
+
+OSV_OPENSSL = {
+    "id": "DSA-9999-1",
+    "modified": "2026-11-01T00:00:00Z",
+    "affected": [
+        {
+            "package": {"ecosystem": "Debian:12", "name": "openssl"},
+            "ranges": [
+                {
+                    "type": "ECOSYSTEM",
+                    "events": [{"introduced": "0"}, {"fixed": "3.0.20-1~deb12u1"}],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_source_packages_are_scanned_stored_and_matched(tmp_path: Path) -> None:
+    # dpkg-query as Debian 12 prints it with the source fields (recorded real output).
+    def answer(command: Command) -> Reply:
+        if command.argv[0] == "dpkg-query":
+            return Reply(_golden("apt/dpkg_query_sources_binnmu_epoch_bookworm.json"))
+        return _answer(command.host, command.argv)
+
+    async def handler(command: Command) -> Reply:
+        return answer(command)
+
+    inventory = _inventory()
+    (deb,) = _scan(MockTransport(handler), [inventory.get("deb-1")])
+    assert deb.sources["libssl3"] == ("openssl", "3.0.19-1~deb12u2")
+    assert deb.sources["bash"] == ("bash", "5.2.15-2") and "openssl" not in deb.sources
+    rocky_scan = _scan(_replay(), [inventory.get("rocky-1")])[0]
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        record_scans(store, [deb, rocky_scan])
+        latest = latest_scans(store)
+    assert latest["deb-1"]["ssh"] == deb, "sources survive the store"
+    scanned, _ = scanned_inventory(inventory, latest)
+    assert scanned.get("deb-1").package_sources["libssl3"] == ("openssl", "3.0.19-1~deb12u2")
+    findings = assess(scanned, [parse_osv(OSV_OPENSSL)], NOW).findings
+    assert [(f.package, f.installed, f.fixed, f.source, f.source_version) for f in findings] == [
+        ("libssl3", "3.0.19-1~deb12u2", "3.0.20-1~deb12u1", "openssl", "3.0.19-1~deb12u2"),
+        ("openssl", "3.0.19-1~deb12u2", "3.0.20-1~deb12u1", "", ""),
+    ]

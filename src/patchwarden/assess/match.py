@@ -16,6 +16,11 @@ Each verdict carries the fixed version per advisory and the *recommended target*
 smallest known version that fixes every finding on that package (known versions are the
 advisories' fix versions plus, when given, the versions a repository offers). Findings
 with no fix are kept and flagged.
+
+Debian's and Ubuntu's advisories name source packages: there a binary is matched as its
+source at the source's version, and the verdict is turned back into one for the binary
+(which binaries a record names, which binary version carries the fix), by the rules of
+:mod:`patchwarden.assess.sources`. Findings name the binary.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from patchwarden.assess.sources import binary_name, binary_target, listed_binaries, source_keyed
 from patchwarden.domain.advisories import Advisory, Affected, Finding
 from patchwarden.domain.ecosystems import asset_ecosystem, osv_release
 from patchwarden.domain.inventory import Inventory
@@ -113,6 +119,9 @@ class AdvisoryIndex:
     ) -> None:
         self.advisories: dict[str, Advisory] = {}
         self._groups: dict[tuple[str, str], _Group] = {}
+        # (ecosystem base, source, advisory id) -> [(release, binary -> version)]: the
+        # binaries Ubuntu's records list, where they list them.
+        self._binaries: dict[tuple[str, str, str], list[tuple[str, dict[str, str]]]] = {}
         for advisory in advisories:
             if advisory.withdrawn is not None:
                 continue
@@ -124,6 +133,10 @@ class AdvisoryIndex:
                     group = _Group(scheme_of(affected.ecosystem))
                     self._groups[(base, affected.package)] = group
                 group.entries.append(_Entry(advisory, affected, release))
+                listed = listed_binaries(affected.ecosystem_specific)
+                if listed is not None and source_keyed(base):
+                    key = (base, affected.package, advisory.id)
+                    self._binaries.setdefault(key, []).append((release, listed))
         self._available: dict[tuple[str, str], set[str]] = defaultdict(set)
         for (ecosystem, package), versions in (available or {}).items():
             self._available[(split_ecosystem(ecosystem)[0], package)].update(versions)
@@ -158,6 +171,60 @@ class AdvisoryIndex:
             for (release, version), exposure in verdicts.items():
                 self._cache[(base, release, package, version)] = exposure
         return [self._cache[key] for key in keys]
+
+    def for_binary(
+        self,
+        osv_ecosystem: str,
+        binary: str,
+        binary_version: str,
+        source: tuple[str, str],
+        exposure: Exposure,
+    ) -> Exposure:
+        """The exposure of ``binary`` built from ``source`` (name, version), whose is given.
+
+        Keeps the hits of records that list no binaries or list this one, and turns each
+        fixed version of the source into the binary's (:func:`~patchwarden.assess.sources.\
+binary_target`).
+
+        Example:
+            >>> index = AdvisoryIndex([])
+            >>> index.for_binary("Debian:12", "libssl3", "1.0-1+b1", ("openssl", "1.0-1"),
+            ...                  Exposure((), "")).hits
+            ()
+        """
+        if not exposure.hits:
+            return exposure
+        base, release = split_ecosystem(osv_ecosystem)
+        name = binary_name(binary)
+        hits: list[Hit] = []
+        targets: dict[str, str] = {}
+        for hit in exposure.hits:
+            listed = self._listed(base, release, source[0], hit.advisory.id)
+            if listed is not None and name not in listed:
+                continue
+            own = (listed or {}).get(name, "")
+            fixed = binary_target(binary_version, source[1], hit.fixed, own)
+            targets.setdefault(hit.fixed, fixed)
+            hits.append(Hit(hit.advisory, fixed))
+        if not hits:
+            return _NOTHING
+        if len(hits) == len(exposure.hits) and all(
+            new.fixed == old.fixed for new, old in zip(hits, exposure.hits, strict=True)
+        ):
+            return exposure  # the usual case: the binary is its source, at its version
+        recommended = targets.get(exposure.recommended) or binary_target(
+            binary_version, source[1], exposure.recommended
+        )
+        return Exposure(tuple(hits), recommended if any(h.fixed for h in hits) else "")
+
+    def _listed(self, base: str, release: str, source: str, advisory: str) -> dict[str, str] | None:
+        """The binaries a record lists for ``source`` in ``release``; ``None`` if none."""
+        found: dict[str, str] | None = None
+        for entry_release, listed in self._binaries.get((base, source, advisory), ()):
+            if entry_release and release and entry_release != release:
+                continue
+            found = {**(found or {}), **listed}
+        return found
 
     def _evaluate(
         self, base: str, package: str, group: _Group, wanted: set[tuple[str, str]]
@@ -269,29 +336,59 @@ class InstalledTable:
     def __init__(self) -> None:
         self.tuples: list[tuple[str, str, str]] = []
         """Distinct ``(OSV ecosystem, package, version)``; a tuple's id is its index."""
+        self.sources: dict[int, tuple[str, str]] = {}
+        """Tuple id → (source, source version) it is matched as, where not itself."""
         self.hosts: list[str] = []
         self.packages: list[array[int]] = []
         """Per host (same order as :attr:`hosts`), the ids of its installed tuples."""
-        self._ids: dict[tuple[str, str, str], int] = {}
+        self._ids: dict[tuple[str, ...], int] = {}
 
     @property
     def rows(self) -> int:
         """Installed (host, package) rows in all."""
         return sum(len(ids) for ids in self.packages)
 
-    def intern(self, ecosystem: str, package: str, version: str) -> int:
-        """The id of a tuple, adding it if new."""
-        key = (ecosystem, package, version)
+    def intern(
+        self, ecosystem: str, package: str, version: str, source: tuple[str, str] | None = None
+    ) -> int:
+        """The id of a tuple, adding it if new; ``source``: what it is matched as, if not itself."""
+        key: tuple[str, ...] = (ecosystem, package, version)
+        if source is not None:
+            key = (*key, *source)
         found = self._ids.get(key)
         if found is None:
             found = self._ids[key] = len(self.tuples)
-            self.tuples.append(key)
+            self.tuples.append((ecosystem, package, version))
+            if source is not None:
+                self.sources[found] = source
         return found
 
-    def add_host(self, host: str, ecosystem: str, packages: Mapping[str, str]) -> None:
-        """Add a host and its ``package -> version`` map."""
-        ids = array("i", (self.intern(ecosystem, p, v) for p, v in packages.items()))
+    def add_host(
+        self,
+        host: str,
+        ecosystem: str,
+        packages: Mapping[str, str],
+        sources: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        """Add a host and its ``package -> version`` map.
+
+        ``sources`` (binary → source name and version) is used where the ecosystem's
+        advisories name source packages (:mod:`patchwarden.assess.sources`).
+        """
+        if sources and source_keyed(split_ecosystem(ecosystem)[0]):
+            ids = array(
+                "i",
+                (self.intern(ecosystem, p, v, sources.get(p)) for p, v in packages.items()),
+            )
+        else:
+            ids = array("i", (self.intern(ecosystem, p, v) for p, v in packages.items()))
         self.add_host_ids(host, ids)
+
+    def matched_as(self, tuple_id: int) -> tuple[str, str, str]:
+        """What a tuple is matched as: its source's ``(ecosystem, name, version)`` or itself."""
+        ecosystem, package, version = self.tuples[tuple_id]
+        source = self.sources.get(tuple_id)
+        return (ecosystem, *source) if source is not None else (ecosystem, package, version)
 
     def add_host_ids(self, host: str, ids: array[int]) -> None:
         """Add a host by the ids of already interned tuples (for bulk loaders)."""
@@ -323,7 +420,17 @@ class TableMatch:
 
 def match_table(table: InstalledTable, index: AdvisoryIndex) -> TableMatch:
     """Match every host of the table; cost follows distinct tuples, not hosts."""
-    exposures = index.exposures(table.tuples)
+    if table.sources:
+        exposures = index.exposures([table.matched_as(t) for t in range(len(table.tuples))])
+    else:
+        exposures = index.exposures(table.tuples)
+    for tuple_id, exposure in enumerate(exposures):
+        if not exposure.hits:
+            continue
+        ecosystem, package, version = table.tuples[tuple_id]
+        if source_keyed(split_ecosystem(ecosystem)[0]):
+            source = table.sources.get(tuple_id, (package, version))
+            exposures[tuple_id] = index.for_binary(ecosystem, package, version, source, exposure)
     vulnerable = {tuple_id for tuple_id, e in enumerate(exposures) if e.hits}
     exposed = [sorted(vulnerable.intersection(ids)) for ids in table.packages]
     return TableMatch(table, exposures, exposed)
@@ -335,11 +442,13 @@ def match_findings(inventory: Inventory, index: AdvisoryIndex) -> list[Finding]:
     for asset in inventory.assets:
         ecosystem = asset_ecosystem(asset)
         if ecosystem and asset.packages:
-            table.add_host(asset.id, ecosystem, asset.packages)
+            table.add_host(asset.id, ecosystem, asset.packages, asset.package_sources)
     result = match_table(table, index)
     findings: list[Finding] = []
+    by_id = inventory.by_id
     for host, tuple_id, hit in result.rows():
         ecosystem, package, version = table.tuples[tuple_id]
+        source, source_version = by_id[host].package_sources.get(package, ("", ""))
         advisory = hit.advisory
         findings.append(
             Finding(
@@ -348,6 +457,8 @@ def match_findings(inventory: Inventory, index: AdvisoryIndex) -> list[Finding]:
                 package=package,
                 ecosystem=ecosystem,
                 installed=version,
+                source=source,
+                source_version=source_version,
                 fixed=hit.fixed,
                 severity=advisory.severity,
                 cvss_score=advisory.cvss_score,

@@ -114,6 +114,10 @@ class Finding(Value):
     package: str
     ecosystem: str
     installed: str
+    source: str = ""
+    """The source package ``package`` was built from, where it is another (``openssl`` for
+    ``libssl3``; the SOURCERPM's name on the RPM family)."""
+    source_version: str = ""
     fixed: str = ""
     severity: Severity
     cvss_score: float | None = None

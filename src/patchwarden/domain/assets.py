@@ -146,6 +146,13 @@ class AssetBase(Value):
     provider: str = ""
     os: OsInfo | None = None
     packages: dict[str, str] = Field(default_factory=dict)
+    package_sources: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    """Binary package → (source package, source version), for binaries of another source.
+
+    Scans fill it (dpkg's ``${source:Package}``/``${source:Version}``, rpm's SOURCERPM);
+    a binary missing from it is its own source. Debian's and Ubuntu's advisories are
+    matched by source; other ecosystems only report it.
+    """
     ecosystem: str = ""
     connection: Connection | None = None
     health: tuple[HealthCheck, ...] = ()

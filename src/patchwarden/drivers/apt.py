@@ -2,7 +2,9 @@
 
 Facts (golden-tested in ``tests/golden/apt``):
 
-- installed packages: :data:`DPKG_QUERY` → :func:`parse_dpkg_query`
+- installed packages: :data:`DPKG_QUERY` → :func:`parse_dpkg_query` → :func:`installed_versions`
+  and, for each binary built from a differently named or versioned source,
+  :func:`installed_sources` (Debian's and Ubuntu's advisories name source packages)
 - holds: :data:`SHOWHOLD` → :func:`parse_holds`
 - reboot state: :data:`REBOOT_REQUIRED` → :func:`parse_reboot_required`
 - OS release: :data:`OS_RELEASE` → :func:`parse_os_release`
@@ -35,6 +37,7 @@ __all__ = [
     "InstallRecord",
     "RebootState",
     "install_command",
+    "installed_sources",
     "installed_versions",
     "parse_dpkg_query",
     "parse_holds",
@@ -45,9 +48,16 @@ __all__ = [
 DPKG_QUERY: tuple[str, ...] = (
     "dpkg-query",
     "-W",
-    "-f=${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Abbrev}\\t${source:Package}\\n",
+    "-f=${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Abbrev}"
+    "\\t${source:Package}\\t${source:Version}\\n",
 )
-"""Every package dpkg knows, one tab-separated line each."""
+"""Every package dpkg knows, one tab-separated line each.
+
+``${source:Package}`` and ``${source:Version}`` name the source package a binary was built
+from; dpkg prints the binary's own name and version when its control data names no other.
+They differ after a binNMU (binary ``5.2.15-2+b8`` of source ``5.2.15-2``), when the binary
+carries its own epoch (``1:2.38.1-5`` of ``2.38.1-5``) or its own version altogether.
+"""
 
 SHOWHOLD: tuple[str, ...] = ("apt-mark", "showhold")
 """Held packages, one per line."""
@@ -79,6 +89,8 @@ class DpkgRecord:
     version: str
     status: str
     source: str
+    source_version: str = ""
+    """The source package's version; the binary's own when dpkg did not print one."""
 
     @property
     def installed(self) -> bool:
@@ -107,6 +119,8 @@ class HostFacts:
     arch: str
     reboot: RebootState
     holds: frozenset[str]
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Binary → (source package, source version), where either differs from the binary's."""
 
 
 @dataclass(frozen=True)
@@ -121,9 +135,13 @@ class InstallRecord:
 def parse_dpkg_query(text: str) -> list[DpkgRecord]:
     r"""Parse :data:`DPKG_QUERY` output; lines it cannot read are skipped.
 
+    A missing source name or version (output of the older five-field format, or an empty
+    field) stands for the binary's own.
+
     Example:
-        >>> parse_dpkg_query("bash\tamd64\t5.2.15-2+b2\tii \t\n")[0].version
-        '5.2.15-2+b2'
+        >>> record = parse_dpkg_query("bash\tamd64\t5.2.15-2+b2\tii \tbash\t5.2.15-2\n")[0]
+        >>> record.version, record.source, record.source_version
+        ('5.2.15-2+b2', 'bash', '5.2.15-2')
     """
     records = []
     for line in text.splitlines():
@@ -132,7 +150,8 @@ def parse_dpkg_query(text: str) -> list[DpkgRecord]:
             continue
         name, arch, version, status = parts[0], parts[1], parts[2], parts[3].strip()
         source = parts[4].strip() if len(parts) > 4 and parts[4].strip() else name
-        records.append(DpkgRecord(name, arch, version, status, source))
+        source_version = parts[5].strip() if len(parts) > 5 and parts[5].strip() else version
+        records.append(DpkgRecord(name, arch, version, status, source, source_version))
     return records
 
 
@@ -153,6 +172,35 @@ def installed_versions(records: list[DpkgRecord]) -> dict[str, str]:
         else:
             versions.setdefault(record.name, record.version)
     return versions
+
+
+def installed_sources(records: list[DpkgRecord]) -> dict[str, tuple[str, str]]:
+    """Binary → (source, source version) of installed packages whose source is not themselves.
+
+    Keys are those of :func:`installed_versions` (``name:arch`` where arches differ in
+    version); a binary built from a source of its own name and version is left out, so a
+    missing key means "its own source".
+
+    Example:
+        >>> installed_sources([DpkgRecord("libssl3", "amd64", "3.0.15-1", "ii", "openssl",
+        ...                               "3.0.15-1"),
+        ...                    DpkgRecord("curl", "amd64", "7.88.1-10", "ii", "curl", "7.88.1-10")])
+        {'libssl3': ('openssl', '3.0.15-1')}
+    """
+    versions = installed_versions(records)
+    sources: dict[str, tuple[str, str]] = {}
+    for record in records:
+        if not record.installed:
+            continue
+        key = record.name if versions.get(record.name) == record.version else None
+        if key is None and versions.get(f"{record.name}:{record.arch}") == record.version:
+            key = f"{record.name}:{record.arch}"
+        if key is None or key in sources:
+            continue
+        source_version = record.source_version or record.version
+        if (record.source, source_version) != (record.name, record.version):
+            sources[key] = (record.source, source_version)
+    return sources
 
 
 def parse_holds(text: str) -> frozenset[str]:
@@ -252,12 +300,14 @@ class AptDriver:
         """Packages, OS release, architecture, reboot state and holds of ``host``."""
         arch = (await self.transport.run(host, DPKG_ARCH)).check()
         release = await self.transport.run(host, OS_RELEASE)
+        records = await self.records(host)
         return HostFacts(
-            packages=installed_versions(await self.records(host)),
+            packages=installed_versions(records),
             os_release=parse_os_release(release.stdout) if release.ok else {},
             arch=arch.stdout.strip(),
             reboot=await self.reboot_required(host),
             holds=await self.holds(host),
+            sources=installed_sources(records),
         )
 
     async def install(self, host: str, targets: Mapping[str, str]) -> None:

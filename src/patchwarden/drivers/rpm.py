@@ -2,7 +2,9 @@ r"""The rpm package facts of RHEL-family hosts: a command plus a pure parser eac
 
 Facts (golden-tested in ``tests/golden/rpm``):
 
-- installed packages: :func:`rpm_query` → :func:`parse_rpm_query` → :func:`installed_versions`
+- installed packages: :func:`rpm_query` → :func:`parse_rpm_query` → :func:`installed_versions`,
+  and the source RPM of each (``%{SOURCERPM}``) → :func:`installed_sources`, for reports:
+  the RPM family's advisories name binary packages, so matching stays on binary names
 - reboot state: :data:`NEEDS_RESTARTING` (dnf-utils / yum-utils) → :func:`parse_needs_restarting`
 - architecture: :data:`ARCH` (``uname -m``)
 
@@ -30,14 +32,19 @@ __all__ = [
     "QUERY_FORMAT",
     "RpmDriver",
     "RpmRecord",
+    "installed_sources",
     "installed_versions",
     "parse_needs_restarting",
     "parse_rpm_query",
+    "parse_source_rpm",
     "rpm_query",
 ]
 
-QUERY_FORMAT = "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\n"
-"""One tab-separated line per package; ``%{EPOCH}`` prints ``(none)`` when unset."""
+QUERY_FORMAT = (
+    "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\t%{SOURCERPM}\\n"
+)
+"""One tab-separated line per package; ``%{EPOCH}`` and ``%{SOURCERPM}`` print ``(none)``
+when unset (signing keys have no source RPM)."""
 
 NEEDS_RESTARTING: tuple[str, ...] = ("needs-restarting", "-r")
 """Exit 1 and the packages asking for it when a reboot is needed, exit 0 when not."""
@@ -76,6 +83,8 @@ class RpmRecord:
     release: str
     arch: str
     installed_at: int
+    source_rpm: str = ""
+    """The file name of the source RPM it was built from (``openssl-3.0.7-27.el9.src.rpm``)."""
 
     @property
     def evr(self) -> str:
@@ -97,6 +106,7 @@ def parse_rpm_query(text: str) -> list[RpmRecord]:
         if len(parts) < 5 or not parts[0] or not parts[2]:
             continue
         installed_at = parts[5].strip() if len(parts) > 5 else ""
+        source_rpm = parts[6].strip() if len(parts) > 6 else ""
         records.append(
             RpmRecord(
                 name=parts[0],
@@ -105,6 +115,7 @@ def parse_rpm_query(text: str) -> list[RpmRecord]:
                 release=parts[3],
                 arch=parts[4].strip(),
                 installed_at=int(installed_at) if installed_at.isdigit() else 0,
+                source_rpm="" if source_rpm == "(none)" else source_rpm,
             )
         )
     return records
@@ -141,6 +152,48 @@ def installed_versions(records: Sequence[RpmRecord]) -> dict[str, str]:
             if other.evr != chosen.evr:
                 versions[f"{name}.{other.arch}"] = other.evr
     return versions
+
+
+def parse_source_rpm(file_name: str) -> tuple[str, str] | None:
+    """``name-version-release.src.rpm`` → ``(name, "version-release")``; ``None`` if not one.
+
+    Example:
+        >>> parse_source_rpm("openssl-3.0.7-27.el9.src.rpm")
+        ('openssl', '3.0.7-27.el9')
+        >>> parse_source_rpm("(none)") is None
+        True
+    """
+    for suffix in (".src.rpm", ".nosrc.rpm"):
+        if file_name.endswith(suffix):
+            parts = file_name[: -len(suffix)].rsplit("-", 2)
+            if len(parts) == 3 and all(parts):
+                return parts[0], f"{parts[1]}-{parts[2]}"
+    return None
+
+
+def installed_sources(records: Sequence[RpmRecord]) -> dict[str, tuple[str, str]]:
+    """Binary → (source RPM name, its version-release), keyed as :func:`installed_versions`.
+
+    Binaries whose source RPM has their own name and version-release are left out.
+
+    Example:
+        >>> installed_sources([RpmRecord("openssl-libs", "1", "3.0.7", "27.el9", "x86_64", 1,
+        ...                              "openssl-3.0.7-27.el9.src.rpm")])
+        {'openssl-libs': ('openssl', '3.0.7-27.el9')}
+    """
+    versions = installed_versions(records)
+    sources: dict[str, tuple[str, str]] = {}
+    for record in records:
+        source = parse_source_rpm(record.source_rpm)
+        if source is None or record.name in _PSEUDO_PACKAGES:
+            continue
+        key = record.name if versions.get(record.name) == record.evr else None
+        if key is None and versions.get(f"{record.name}.{record.arch}") == record.evr:
+            key = f"{record.name}.{record.arch}"
+        own = (record.name, f"{record.version}-{record.release}")
+        if key is not None and source != own:
+            sources[key] = source
+    return sources
 
 
 def parse_needs_restarting(exit_status: int, text: str) -> RebootState | None:

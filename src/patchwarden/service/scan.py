@@ -4,7 +4,9 @@ Sources, one stored scan each (:mod:`patchwarden.store.scans`, append-only):
 
 - ``ssh`` / ``local``: the host as its inventory ``connection`` says. ``/etc/os-release``
   picks the package manager (dpkg, rpm or apk); the scan reads packages, OS release,
-  architecture and reboot state (``/run/reboot-required``, ``needs-restarting -r``).
+  architecture and reboot state (``/run/reboot-required``, ``needs-restarting -r``), and
+  the source package of each binary built from another source (dpkg's
+  ``${source:Package}``/``${source:Version}``, rpm's ``%{SOURCERPM}``).
 - ``sbom``: a CycloneDX JSON file per application asset, from ``--sbom ASSET=FILE`` or the
   asset's ``sbom`` tag (``tags: {sbom: path}``, relative to the working directory).
 
@@ -34,7 +36,7 @@ from patchwarden.drivers.apk import ApkDriver
 from patchwarden.drivers.apt import OS_RELEASE, AptDriver, parse_os_release
 from patchwarden.drivers.packages import package_manager
 from patchwarden.drivers.real import HostRouter, host_connections
-from patchwarden.drivers.rpm import RpmDriver, installed_versions
+from patchwarden.drivers.rpm import RpmDriver, installed_sources, installed_versions
 from patchwarden.drivers.sbom import parse_cyclonedx
 from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import LocalTransport, Transport
@@ -87,6 +89,8 @@ class HostScan:
     ok: bool = True
     ecosystem: str = ""
     packages: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Binary → (source package, source version), for binaries of another source."""
     os_release: Mapping[str, str] = field(default_factory=dict)
     arch: str = ""
     reboot_required: bool | None = None
@@ -113,6 +117,7 @@ class HostScan:
             for k, v in {
                 "ecosystem": self.ecosystem,
                 "packages": dict(self.packages),
+                "sources": {name: list(source) for name, source in self.sources.items()},
                 "os_release": dict(self.os_release),
                 "arch": self.arch,
                 "reboot_required": self.reboot_required,
@@ -136,6 +141,10 @@ class HostScan:
             ok=record.ok,
             ecosystem=str(data.get("ecosystem", "")),
             packages=dict(data.get("packages", {})),
+            sources={
+                str(name): (str(source[0]), str(source[1]))
+                for name, source in dict(data.get("sources", {})).items()
+            },
             os_release=dict(data.get("os_release", {})),
             arch=str(data.get("arch", "")),
             reboot_required=data.get("reboot_required"),
@@ -202,13 +211,15 @@ async def scan_host(
     os_release = parse_os_release(release_result.stdout) if release_result.ok else {}
     family = _manager_of(os_release, asset)
     reboot: tuple[bool | None, tuple[str, ...]]
+    sources: dict[str, tuple[str, str]] = {}
     if family == "apt":
         facts = await AptDriver(transport).scan(host)
-        packages, arch = facts.packages, facts.arch
+        packages, arch, sources = facts.packages, facts.arch, facts.sources
         reboot = (facts.reboot.required, facts.reboot.packages)
     elif family == "dnf":  # rpm reads what dnf installed
         rpm = RpmDriver(transport)
-        packages = installed_versions(await rpm.records(host))
+        records = await rpm.records(host)
+        packages, sources = installed_versions(records), installed_sources(records)
         arch = await rpm.arch(host)
         state = await rpm.reboot_required(host)
         reboot = (None, ()) if state is None else (state.required, state.packages)
@@ -223,6 +234,7 @@ async def scan_host(
         at=now(),
         ecosystem=_ecosystem_of(os_release),
         packages=packages,
+        sources=sources,
         os_release={
             k: os_release[k] for k in ("ID", "VERSION_ID", "PRETTY_NAME") if k in os_release
         },
@@ -374,7 +386,10 @@ def scanned_inventory(
             assets.append(asset)
             continue
         used[asset.id] = scan
-        update: dict[str, Any] = {"packages": dict(scan.packages)}
+        update: dict[str, Any] = {
+            "packages": dict(scan.packages),
+            "package_sources": dict(scan.sources),
+        }
         if scan.ecosystem:
             update["ecosystem"] = scan.ecosystem
         known = _DISTROS.get(scan.os_release.get("ID", ""))
