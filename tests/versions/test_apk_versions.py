@@ -1,4 +1,4 @@
-"""Alpine versions: cases from apk-tools' test/version.data, then a literal reference.
+"""Alpine versions: apk-tools' whole test/unit/version.data, then a literal reference.
 
 Debian ships no apk-tools, so the generated cases are checked against a line-by-line
 transliteration of apk-tools' ``apk_version_compare`` (the token loop), which the sort-key
@@ -8,6 +8,7 @@ encoding in patchwarden.versions.apk must agree with.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,82 +17,84 @@ from hypothesis import strategies as st
 from patchwarden.errors import InvalidVersion
 from patchwarden.versions import apk, compare
 
-# (a, op, b): a selection of apk-tools' test/version.data.
-VERSION_DATA = """
-2.34 > 0.1.0_alpha
-0.1.0_alpha = 0.1.0_alpha
-0.1.0_alpha < 0.1.3_alpha
-0.1.0_alpha2 > 0.1.0_alpha
-0.1.0_alpha < 2.2.39-r1
-1.0.4-r3 < 1.0.4-r4
-1.1 > 1.1_alpha1
-1.2.1 > 1.2
-1.3_alpha2 < 1.3_alpha3
-0.8_beta1 < 0.8_beta2
-3.10.18-r1 > 2.3.0b-r1
-2.3.0b-r1 < 2.3.0b-r2
-0.12.3 > 0.12
-0.12 < 0.13_beta1
-1.2.11 < 1.2.12.1
-3.1_p16 < 3.1_p17
-1.06-r6 < 006
-006 > 1.0.0
-1.2.2-r1 > 1.2.2
-20050718-r1 < 20050718-r2
-3.9.8-r5 > 2.01.01_alpha10
-1.0 > 0.99.3.20040818
-1.39 > 1.00_beta2
-4.2.52_p2-r1 < 4.2.52_p4-r2
-1.02.07 < 1.02.10-r1
-2.0.5-r1 < 4.5
-1.05-r18 < 1.05-r19
-2.38 < 20050405
-10-r1 > 4
-2.4.2 < 20060720
-20060720 > 3.0.20060720
-2.5.1-r8 < 2.5.1a-r1
-3.0.0-r2 < 021109-r3
-021109-r3 < 20060512
-20040401 > 2.0.0_rc3-r1
-1.1.7 < 6b-r7
-0.10.0-r1 > 0.10.0
-0.10.0 < 0.10.1_rc1
-2.0.2 > 1.1a
-1.0-r1 > 0.15.1b
-0.15.1b-r2 > 0.15.1b
-2.1_pre20 < 2.1_pre26
-2.10.1 > 02.08.01b
-3.81 > 1.6d
-1.6d > 1.2.07.8
-1.2.07.8 < 1.2.12.04
-1.07-r1 < 1.07.5
-20061003 > 0.1_pre20060810
-0.59s-r11 < 0.65
-0.20070118 < 0.20070207_rc1
-4.5_p1-r1 > 4.5_p1
-0.9.8c-r1 < 0.9.8d
-1.7 < 1.7b
-1.8.5 < 1.8.5_p2
-2.9.11_pre20051101-r3 > 2.9.11_pre20051101
-1.6.8_p12-r1 > 1.6.8_p9-r2
-0.9.28-r2 < 0.9.28.1
-0.9.28.1 < 087-r1
-104-r11 > 104-r9
-20040406-r1 > 2.12r-r4
-2.12r-r4 < 2.12r-r5
-7.0.17 < 7.0.174
-1.3-r0 < 1.3.1-r0
-1.3_pre1-r1 < 1.3.2
-1.0_p10-r0 > 1.0_p9-r0
-0.1.0_alpha_pre2 < 0.1.0_alpha
-1.0.0_pre20191002222144-r0 < 1.0.0_pre20210530193627-r0
-"""
+# apk-tools' own test/unit/version.data, whole and unchanged (GPL-2.0-only, see the folder's
+# README), read the way apk-tools' test/unit/version_test.c reads it.
+VERSION_DATA = Path(__file__).resolve().parent.parent / "data" / "apk-tools" / "version.data"
+
+
+def _version_data() -> list[tuple[int, str, str, str | None, bool]]:
+    """``(line, a, op, b, invert)`` per comparison line and ``(line, a, "", None, invert)``
+    per validity line, exactly as version_test.c splits them."""
+    cases = []
+    for number, raw in enumerate(VERSION_DATA.read_text().splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        first, space, rest = line.partition(" ")
+        if space and " " in rest:
+            op, _, b = rest.partition(" ")
+            invert = op.startswith("!")
+            cases.append((number, first, op.removeprefix("!"), b, invert))
+        else:
+            invert = line.startswith("!")
+            cases.append((number, line.removeprefix("!"), "", None, invert))
+    return cases
+
+
+VERSION_CASES = _version_data()
+COMPARISONS = [c for c in VERSION_CASES if c[3] is not None]
+VALIDITY = [c for c in VERSION_CASES if c[3] is None]
+
+
+def test_version_data_is_the_whole_file() -> None:
+    # The file as of apk-tools commit fcd4defc (2024-11-11): 754 comparisons, 31 validity checks.
+    assert (len(COMPARISONS), len(VALIDITY)) == (754, 31)
+    assert ("23_foo", ">", "4_beta") in [(a, op, b) for _, a, op, b, _ in COMPARISONS]
+
+
+@pytest.mark.parametrize(
+    ("line", "a", "op", "b", "invert"), COMPARISONS, ids=[f"line{c[0]}" for c in COMPARISONS]
+)
+def test_version_data_comparisons(line: int, a: str, op: str, b: str, invert: bool) -> None:
+    assert apk.satisfies(a, op, b) != invert, f"version.data:{line}: {a} {'!' * invert}{op} {b}"
+    if "~" not in op:
+        assert apk.compare(a, b) == reference_compare(a, b)
+        both_valid = reference_valid(a) and reference_valid(b)
+        if both_valid:  # valid versions order the same through the registry
+            assert compare("Alpine:v3.20", a, b) == apk.compare(a, b)
+
+
+@pytest.mark.parametrize(
+    ("line", "text", "invert"),
+    [(c[0], c[1], c[4]) for c in VALIDITY],
+    ids=[f"line{c[0]}" for c in VALIDITY],
+)
+def test_version_data_validity(line: int, text: str, invert: bool) -> None:
+    try:
+        apk.parse(text)
+    except InvalidVersion:
+        valid = False
+    else:
+        valid = True
+    assert valid != invert, f"version.data:{line}: {'!' * invert}{text}"
+    assert reference_valid(text) == valid
+
+
+def test_unknown_suffixes_order_as_apk_orders_them() -> None:
+    # apk reads up to the unknown suffix; what it read decides, else the invalid token
+    # sorts below the end of a version and above a pre-release suffix.
+    assert apk.compare("23_foo", "4_beta") == 1
+    assert apk.compare("1.0_foo", "1.0") == -1
+    assert apk.compare("1.0_foo", "1.0_rc1") == 1
+    assert apk.compare("1.0_foo", "1.0_bar9") == 0  # both stop at the same token
+    with pytest.raises(InvalidVersion, match="unknown suffix '_foo'"):
+        apk.parse("23_foo")
+    with pytest.raises(ValueError, match="unknown apk version operator"):
+        apk.satisfies("1", "<>!", "2")
+
+
+# Rules worth naming on their own: commit hashes, suffix order, leading zeros.
 GOLDEN = [
-    (a, b, {"<": -1, "=": 0, ">": 1}[op])
-    for a, op, b in (line.split() for line in VERSION_DATA.strip().splitlines())
-]
-# Rules the data above does not reach: commit hashes, suffix order, leading zeros.
-GOLDEN += [
     ("1.0_rc1", "1.0", -1),
     ("1.0", "1.0-r0", -1),
     ("1.0-r1", "1.0_p1", -1),
@@ -197,6 +200,8 @@ def test_generated_versions_agree_with_reference(pool: list[str]) -> None:
     valid_pool = [t for t in pool if reference_valid(t)]
     for a, b in itertools.product(valid_pool, repeat=2):
         assert compare("apk", a, b) == reference_compare(a, b), (a, b)
+    for a, b in itertools.product(pool, repeat=2):  # apk orders invalid versions too
+        assert apk.compare(a, b) == reference_compare(a, b), (a, b)
 
 
 # ---- reference: apk-tools src/version.c, transliterated token loop -------------------------

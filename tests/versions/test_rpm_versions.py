@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -67,6 +68,15 @@ VERCMP = [
     ("1.0~rc1^git1", "1.0", -1),
     # Non-ASCII bytes only separate, as rpm's own "oddities" note says.
     ("1.1.α", "1.1.β", 0),
+    # rpmbuild allows %, { and } (an unexpanded macro); like '.', they only separate.
+    ("1.0%{dist}", "1.0.dist", 0),
+    ("1%{dist}", "1", 1),
+    ("1%{dist}", "1~rc", 1),
+    ("1.0}", "1.0", 0),
+    ("{1.0", "1.0", 0),
+    ("1%2", "1.2", 0),
+    ("1%{el9}", "1%{el10}", -1),
+    ("%{x}1", "1", -1),
 ]
 
 # (a, b, labelCompare): whole EVRs.
@@ -75,6 +85,9 @@ EVR = [
     ("0:1.0-1", "1.0-1", 0),
     ("1.0", "1.0-1", -1),  # labelCompare: a missing release sorts first
     ("1.0-1", "1.0-1.el9", -1),
+    ("1.0-1%{dist}", "1.0-1", 1),
+    ("1.0-1%{dist}", "1.0-1.el9", -1),
+    ("%{epoch}1.0-1", "1.0-1", -1),
     ("8.2.2637-20.el9_1", "8.2.2637-20.el9", 1),
     ("2:8.2.2637-20.el9_1", "2:9.0-1.el9", -1),
     ("1.2.3-150400.3.6.1", "1.2.3-150400.3.12.1", -1),
@@ -92,8 +105,15 @@ INVALID = [
     ("1.0-1-2", "version and release may not contain '-'"),
     ("1.0 -1", "character ' ' is not allowed in an rpm version"),
     ("1:2:3", "character ':' is not allowed in an rpm version"),
-    ("1.0%{dist}", "character '%' is not allowed in an rpm version"),
+    ("1.0-1%{?dist}", "character '?' is not allowed in an rpm version"),
+    ("1.0$", "character '$' is not allowed in an rpm version"),
 ]
+
+
+@pytest.mark.parametrize("text", ["1.0-1%{dist}", "%{version}-%{release}", "1.0}", "{", "1%2"])
+def test_rpmbuild_allows_percent_and_braces(text: str) -> None:
+    # ALLOWED_CHARS_VERREL in rpm's build/parsePreamble.c: alphanumerics and "._+%{}~^".
+    assert rpm.parse(text).text == text
 
 
 @pytest.mark.parametrize(("a", "b", "expected"), VERCMP)
@@ -118,7 +138,7 @@ def test_cases_are_what_librpm_says(rpm_label_compare) -> None:
 
 @pytest.mark.parametrize(("text", "reason"), INVALID)
 def test_invalid(text: str, reason: str) -> None:
-    with pytest.raises(InvalidVersion, match="^" + reason):
+    with pytest.raises(InvalidVersion, match="^" + re.escape(reason)):
         rpm.parse(text)
 
 
@@ -134,7 +154,7 @@ def _evr(v: rpm.RpmVersion) -> tuple[str | None, str, str | None]:
 
 
 _PIECES = [*"0123456789", "10", "007", "99999999999999999999", *"aAzZ", "rc", "git", "el9"]
-_SEPARATORS = [".", "_", "+", "~", "^", "~", "^"]
+_SEPARATORS = [".", "_", "+", "~", "^", "~", "^", "%", "{", "}", "%{dist}", "%{"]
 _ODD = ["-", ":", "%", " ", "é", "α", "/"]
 # The rpm module refuses an empty version, so the oracle gets none.
 _anything = st.lists(

@@ -10,7 +10,9 @@ Rules (rpmio/rpmvercmp.c, python/header-py.c ``labelCompare``):
   (compared as numbers). So ``1.0~rc1`` < ``1.0`` < ``1.0^git1`` < ``1.0.1``.
 
 Accepted: an epoch of digits, and a version and release made of ASCII letters, digits and
-``._+~^`` (what rpmbuild allows once macros are expanded), with at most one ``-``.
+``._+%{}~^`` (rpmbuild's own set, ``ALLOWED_CHARS_VERREL``: a macro left unexpanded, such as
+``1.0-1%{dist}``, is a legal version), with at most one ``-``. ``%``, ``{`` and ``}`` only
+separate tokens when ordering, like ``.``: ``1.0-1%{dist}`` orders as ``1.0-1.dist``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ __all__ = ["RpmVersion", "parse", "vercmp", "vercmp_key"]
 
 # rpmvercmp skips every byte that is not an ASCII letter, digit, '~' or '^'.
 _TOKENS = re.compile(r"~|\^|[0-9]+|[A-Za-z]+")
-_ALLOWED = re.compile(r"[A-Za-z0-9._+~^]+")
+_ALLOWED = re.compile(r"[A-Za-z0-9._+%{}~^]+")
 _TILDE, _END, _CARET, _ALPHA, _NUMBER = range(5)
 _END_TOKEN = (_END,)
 
@@ -94,6 +96,8 @@ def parse(text: str) -> RpmVersion:
     Example:
         >>> parse("1:1.0") > parse("2.0")
         True
+        >>> parse("1.0-1%{dist}") > parse("1.0-1"), parse("1.0-1%{dist}") == parse("1.0-1.dist")
+        (True, True)
     """
     epoch: int | None = None
     rest = text
