@@ -87,3 +87,29 @@ def test_demo_without_failures_patches_everything(tmp_path: Path) -> None:
     ]
     assert left == []
     assert any(f.package == "tzdata" for f in result.after.findings)  # cosmetic: ignored
+
+
+def test_demo_report_is_dated_now_and_its_chart_ends_at_the_summary(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from patchwarden.service.demo import run_demo
+
+    before = datetime.now(UTC)
+    result = run_demo(tmp_path / "out", f"sqlite:///{tmp_path / 'db.sqlite'}", speed=50_000)
+    after = datetime.now(UTC)
+    body = json.loads((tmp_path / "out" / "report.json").read_text())
+    # "Generated" is the real time; the simulated clock's time is the data's own ("as of"),
+    # which runs hours ahead of the real one in the demo.
+    generated = datetime.fromisoformat(body["generated_at"])
+    assert before <= generated <= after
+    as_of = datetime.fromisoformat(body["as_of"])
+    assert as_of == result.after.at and as_of > after
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert f'Generated <time datetime="{generated.isoformat()}' in html
+    assert "data as of" in html
+    # The findings-over-time chart starts and ends at the summary's numbers.
+    summary = body["summary"]
+    points = [p["open_findings"] for p in body["burndown"]]
+    assert points[0] == summary["findings_open_before"] == len(result.before.findings)
+    assert points[-1] == summary["findings_open_after"] == len(result.after.findings)
+    assert points[-1] < points[0]

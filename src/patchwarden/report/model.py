@@ -370,7 +370,9 @@ class ReportData:
 
     Attributes:
         title: Heading of the report.
-        generated_at: When the report was made (timezone-aware).
+        generated_at: When the report was made: the real time (timezone-aware).
+        as_of: The time the data describes, when it differs from ``generated_at`` (a
+            simulated estate's clock); due dates and overdue days count from it.
         subtitle: One line of context, e.g. "simulated estate, seed 7".
         summary: Headline numbers.
         environments: Environment names in promotion order, earliest first.
@@ -394,6 +396,7 @@ class ReportData:
 
     title: str
     generated_at: datetime
+    as_of: datetime | None = None
     subtitle: str = ""
     summary: Summary = field(default_factory=Summary)
     environments: tuple[str, ...] = ()
@@ -416,6 +419,8 @@ class ReportData:
 
     def __post_init__(self) -> None:
         _aware(self, "generated_at", self.generated_at)
+        if self.as_of is not None:
+            _aware(self, "as_of", self.as_of)
         _frozen_counts(self, "findings_by_severity")
         _frozen_counts(self, "decisions_by_action")
         _frozen_counts(self, "due_buckets")

@@ -303,7 +303,14 @@ def _unit_times(trace: RunTrace) -> dict[str, tuple[datetime, datetime]]:
 def burndown_points(
     before: Assessment, after: Assessment, trace: RunTrace | None
 ) -> tuple[BurndownPoint, ...]:
-    """Open findings over the campaign: the start, then after each unit that succeeded."""
+    """Open findings over the campaign: the start, after each unit that succeeded, the end.
+
+    Rules: a unit that succeeded takes off the findings resolved on every asset its steps
+    touched (the first such unit to finish, for an asset several touch: a cluster's members,
+    an image's instances). The last point is always the re-scan's count, the number the
+    summary shows; when findings went away that no succeeded unit touched, or new ones
+    appeared, a final "rescan" point says so rather than the chart ending elsewhere.
+    """
     if trace is None or not trace.times:
         return ()
     open_now = len(before.findings)
@@ -312,13 +319,25 @@ def burndown_points(
     initial = Counter(f.asset_id for f in before.findings)
     spans = _unit_times(trace)
     finished = sorted(
-        (spans[u.id][1], u.target)
-        for u in trace.plan.units()
-        if u.id in spans and trace.progress.units[u.id] is UnitState.SUCCEEDED
+        (
+            u
+            for u in trace.plan.units()
+            if u.id in spans and trace.progress.units[u.id] is UnitState.SUCCEEDED
+        ),
+        key=lambda u: (spans[u.id][1], u.target),
     )
-    for at, target in finished:
-        open_now -= initial[target] - remaining[target]
-        points.append(BurndownPoint(at=at, open_findings=open_now, label=target))
+    counted: set[str] = set()
+    for unit in finished:
+        touched = {unit.target, *(s.target for s in unit.steps)} - counted
+        counted |= touched
+        open_now -= sum(initial[a] - remaining[a] for a in touched)
+        points.append(
+            BurndownPoint(at=spans[unit.id][1], open_findings=open_now, label=unit.target)
+        )
+    if open_now != len(after.findings):
+        points.append(
+            BurndownPoint(at=trace.times[-1], open_findings=len(after.findings), label="rescan")
+        )
     return tuple(points)
 
 

@@ -134,13 +134,14 @@ def run_demo(
     data = build_report(
         "patchwarden demo: 2026-11 security campaign",
         f"simulated estate of {len(inventory.assets)} assets, seed {seed}",
-        finished,
+        datetime.now(UTC),  # the real time; the data's own time is the simulated clock's
         inventory,
         by_id,
         before,
         after,
         trace,
         after_inventory=rescanned,
+        as_of=finished,
     )
     paths = write_report(data, out_dir, ("html", "csv", "json"))
     return DemoResult(

@@ -90,13 +90,14 @@ def build_report(
     after_inventory: Inventory | None = None,
     baselines: BaselineSet | None = None,
     history: Sequence[Snapshot] = (),
+    as_of: datetime | None = None,
 ) -> ReportData:
     """Everything the report shows, computed once here so renderers stay dumb.
 
     Args:
         title: Heading of the report.
         subtitle: One line of context.
-        generated_at: When the report was made (aware).
+        generated_at: When the report was made (aware): the real time.
         inventory: The estate as assessed before (packages as they were).
         advisories: Advisories by id.
         before: The assessment before the campaign (or the previous one).
@@ -106,8 +107,11 @@ def build_report(
         baselines: Patch baselines; the shipped defaults if None.
         history: Stored assessments for mean time to remediate; ``before`` and ``after`` if
             empty.
+        as_of: The time the data describes when it is not ``generated_at`` (a simulated
+            estate's clock); due dates and overdue days count from it.
     """
     now_inventory = after_inventory or inventory
+    today = as_of or generated_at
     run = _RunView.of(trace)
     sets = baselines or default_baselines()
     start = check_baselines(inventory, advisories, sets, before.at)
@@ -131,6 +135,7 @@ def build_report(
     return ReportData(
         title=title,
         generated_at=generated_at,
+        as_of=as_of if as_of is not None and as_of != generated_at else None,
         subtitle=subtitle,
         summary=_summary(assets, before, after, start, run),
         environments=inventory.environments,
@@ -142,8 +147,8 @@ def build_report(
         responsibility=tuple(a.owner_row for a in assets),
         campaign=campaign_rows(trace) if trace else None,
         assets=assets,
-        due_buckets=due_buckets(open_decisions, generated_at.date()),
-        overdue=_overdue(open_decisions, after, env_of, generated_at),
+        due_buckets=due_buckets(open_decisions, today.date()),
+        overdue=_overdue(open_decisions, after, env_of, today),
         mttr=_mttr(history or _pair(before, after), env_of),
         baselines=_baseline_rows(sets, end),
         patch_states=dict(Counter(p.state.value for r in end.results.values() for p in r.patches)),
