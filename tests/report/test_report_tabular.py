@@ -6,7 +6,7 @@ import io
 import json
 from datetime import datetime
 
-from patchwarden.report import CSV_COLUMNS, render_csv, render_json
+from patchwarden.report import CSV_COLUMNS, render_csv, render_html, render_json
 from patchwarden.report.model import AssetReport, FindingRow, ReportData, Summary
 
 
@@ -122,3 +122,31 @@ def test_json_of_empty_report(empty: ReportData) -> None:
     assert body["campaign"] is None
     assert body["assets"] == []
     assert body["findings_by_severity"] == {}
+
+
+def test_a_binary_of_another_source_names_it_in_csv_json_and_html(empty: ReportData) -> None:
+    finding = FindingRow(
+        advisory_id="DSA-9999-1",
+        package="libssl3",
+        source="openssl 3.0.11-1~deb12u2",
+        installed="3.0.11-1~deb12u2+b1",
+        fixed="3.0.15-1~deb12u1",
+        severity="high",
+        decision="patch_now",
+        state="open",
+    )
+    asset = AssetReport(
+        asset_id="web-1", label="web-1", kind="vm", env="prod", owner="customer",
+        compliant=False, outcome="patched", findings=(finding,),
+    )  # fmt: skip
+    data = dataclasses.replace(empty, assets=(asset,))
+    row = _rows(render_csv(data))[0]
+    assert (row["package"], row["source"], row["installed"]) == (
+        "libssl3",
+        "openssl 3.0.11-1~deb12u2",
+        "3.0.11-1~deb12u2+b1",
+    )
+    assert json.loads(render_json(data))["assets"][0]["findings"][0]["source"] == (
+        "openssl 3.0.11-1~deb12u2"
+    )
+    assert "from openssl 3.0.11-1~deb12u2" in render_html(data)

@@ -193,6 +193,9 @@ class FindingRow:
     advisory_id: str
     aliases: tuple[str, ...] = ()
     package: str
+    source: str = ""
+    """The source package it was built from, with its version, where it is another
+    (``openssl 3.0.11-1~deb12u2`` for ``libssl3``; the SOURCERPM on the RPM family)."""
     installed: str
     fixed: str = ""
     severity: str

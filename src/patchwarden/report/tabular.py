@@ -29,6 +29,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "compliant",
     "outcome",
     "package",
+    "source",
     "installed",
     "fixed",
     "advisory_id",
@@ -77,6 +78,7 @@ def _row(asset: AssetReport, finding: FindingRow | None) -> list[str]:
     else:
         tail = [
             finding.package,
+            finding.source,
             finding.installed,
             finding.fixed,
             finding.advisory_id,

@@ -192,6 +192,7 @@ class _FindingRows:
             advisory_id=f.advisory_id,
             aliases=advisory.aliases if advisory is not None else (),
             package=f.package,
+            source=f"{f.source} {f.source_version}".strip(),
             installed=f.installed,
             fixed=f.fixed,
             severity=f.severity.value,

@@ -8,6 +8,10 @@ reads ``/usr/share/pw-web/status`` from the host's root, so health follows what 
 - ``pw-web 1.0-3``: a bad update: the service fails its health check.
 - ``pw-kernel 1.0-1`` → ``1.0-2``: its postinst asks for a reboot (``/run/reboot-required``).
 - ``pw-tool 1.0-1`` → ``1.0-2``: a plain tool, for holds and scans.
+- ``libssl3`` and ``openssl``, binaries of one source package ``openssl``, as Debian's
+  advisories name it: ``libssl3 3.0.11-1~deb12u2+b1`` (a binNMU of source
+  ``3.0.11-1~deb12u2``) and ``openssl 3.0.11-1~deb12u2``, then both ``3.0.15-1~deb12u1``.
+  Not installed at first; their files stay under ``usr/share/pw-openssl``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class LabPackage:
     summary: str
     files: dict[str, str] = field(default_factory=dict)
     postinst: str = ""
+    source: str = ""
+    """The control file's ``Source:`` field (``openssl (3.0.11-1)``); none when its own."""
 
     @property
     def filename(self) -> str:
@@ -57,6 +63,11 @@ def _tool(version: str) -> LabPackage:
     return LabPackage("pw-tool", version, "lab tool", {"usr/bin/pw-tool": script})
 
 
+def _openssl(name: str, version: str, source: str = "openssl") -> LabPackage:
+    files = {f"usr/share/pw-openssl/{name}": f"{name} {version}\n"}
+    return LabPackage(name, version, f"lab {name} of source openssl", files, source=source)
+
+
 PACKAGES: tuple[LabPackage, ...] = (
     _web("1.0-1", "ok", "lab web service"),
     _web("1.0-2", "ok", "lab web service (security fix)"),
@@ -71,6 +82,10 @@ PACKAGES: tuple[LabPackage, ...] = (
     ),
     _tool("1.0-1"),
     _tool("1.0-2"),
+    _openssl("libssl3", "3.0.11-1~deb12u2+b1", "openssl (3.0.11-1~deb12u2)"),
+    _openssl("openssl", "3.0.11-1~deb12u2", ""),
+    _openssl("libssl3", "3.0.15-1~deb12u1"),
+    _openssl("openssl", "3.0.15-1~deb12u1", ""),
 )
 """Every package in the lab repository."""
 
@@ -83,7 +98,8 @@ def _build_one(package: LabPackage, work: Path, out: Path) -> None:
     (tree / "DEBIAN").mkdir(parents=True)
     control = (
         f"Package: {package.name}\nVersion: {package.version}\nArchitecture: all\n"
-        "Maintainer: patchwarden lab <lab@patchwarden.invalid>\nSection: misc\n"
+        + (f"Source: {package.source}\n" if package.source else "")
+        + "Maintainer: patchwarden lab <lab@patchwarden.invalid>\nSection: misc\n"
         f"Priority: optional\nDescription: {package.summary}\n"
         " A small package of the patchwarden lab.\n"
     )
