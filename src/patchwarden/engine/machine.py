@@ -203,27 +203,70 @@ def evaluate(
     if control not in CONTROLS:
         raise ValueError(f"unknown control {control!r}")
     logs = _logs(records)
+    units = {u.id: u for u in plan.units()}
+    states, pending_work = _unit_states(plan, units, logs, running)
+    if control == "rollback":
+        _revert_one(units, logs, running, states, pending_work)
+    errors = sum(1 for s in states.values() if s in FAILURES)
+    stopped = errors > plan.max_errors
+    held_envs = _held_envs(plan, states)
+    runnable = _schedule(plan, states, pending_work, control, held_envs, stopped)
+    done = all(s in TERMINAL for s in states.values())
+    if control == "rollback":
+        done = done and not any(s is UnitState.SUCCEEDED for s in states.values())
+    return Progress(
+        units=states,
+        runnable=runnable,
+        errors=errors,
+        stopped=stopped,
+        done=done,
+        held_envs=held_envs,
+        waiting=tuple(sorted(s for s, log in logs.items() if log.last == "held")),
+    )
+
+
+def _unit_states(
+    plan: Plan, units: Mapping[str, Unit], logs: Mapping[str, _StepLog], running: frozenset[str]
+) -> tuple[dict[str, UnitState], dict[str, Work]]:
+    """Each unit's state as its journal tells it, and the next step of those that have one."""
     auto = plan.rollback == "auto"
     states: dict[str, UnitState] = {}
     pending_work: dict[str, Work] = {}
-    units = {u.id: u for u in plan.units()}
     for unit in units.values():
         state, work = _unit_state(unit, units, logs, running, auto)
         states[unit.id] = state
         if work is not None:
             pending_work[unit.id] = work
-    if control == "rollback":
-        _revert_one(units, logs, running, states, pending_work)
+    return states, pending_work
 
-    errors = sum(1 for s in states.values() if s in FAILURES)
-    stopped = errors > plan.max_errors
+
+def _held_envs(plan: Plan, states: Mapping[str, UnitState]) -> tuple[str, ...]:
+    """Environments after the first one where a unit failed (promotion holds them)."""
     failed_envs = {
         w.env for w in plan.waves for b in w.batches for u in b.units if states[u.id] in FAILURES
     }
-    first_failed = min(
-        (plan.environments.index(e) for e in failed_envs), default=len(plan.environments)
-    )
-    held_envs = tuple(plan.environments[first_failed + 1 :])
+    if not failed_envs:
+        return ()
+    first_failed = min(plan.environments.index(e) for e in failed_envs)
+    return tuple(plan.environments[first_failed + 1 :])
+
+
+def _schedule(
+    plan: Plan,
+    states: dict[str, UnitState],
+    pending_work: Mapping[str, Work],
+    control: str,
+    held_envs: tuple[str, ...],
+    stopped: bool,
+) -> tuple[Work, ...]:
+    """The work to start now, walking waves and batches in order.
+
+    Units in progress always get their next step. A pending unit starts only when every
+    earlier batch is finished and fewer than ``max_concurrency`` units are in progress;
+    otherwise it stays pending (``pause``, a gate) or is marked, in ``states``, held (its
+    environment is held) or skipped (the run stopped, a person aborted, or its batch
+    requires an earlier one of its wave to have succeeded).
+    """
     in_progress = sum(
         1 for s in states.values() if s in (UnitState.RUNNING, UnitState.ROLLING_BACK)
     )
@@ -239,9 +282,7 @@ def evaluate(
                     if unit.id in pending_work:
                         runnable.append(pending_work[unit.id])
                     continue
-                if state is not UnitState.PENDING:
-                    continue
-                if control == "pause":
+                if state is not UnitState.PENDING or control == "pause":
                     continue
                 if wave.env in held_envs:
                     states[unit.id] = UnitState.HELD
@@ -255,18 +296,7 @@ def evaluate(
             wave_failed = wave_failed or any(
                 states[u.id] in FAILURES or states[u.id] is UnitState.SKIPPED for u in batch.units
             )
-    done = all(s in TERMINAL for s in states.values())
-    if control == "rollback":
-        done = done and not any(s is UnitState.SUCCEEDED for s in states.values())
-    return Progress(
-        units=states,
-        runnable=tuple(runnable),
-        errors=errors,
-        stopped=stopped,
-        done=done,
-        held_envs=held_envs if failed_envs else (),
-        waiting=tuple(sorted(s for s, log in logs.items() if log.last == "held")),
-    )
+    return tuple(runnable)
 
 
 def _revert_one(
