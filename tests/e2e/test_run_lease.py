@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,3 +111,68 @@ def test_second_process_is_refused_and_resume_after_the_end_exits_0(tmp_path: Pa
     assert "has already ended (completed); nothing to resume" in again.stdout
     with open_store(db) as store:
         assert store.lease(run_id) is None  # every runner gave the run up
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_long_run_keeps_its_lease_and_refuses_others_while_it_renews(tmp_path: Path) -> None:
+    """The holder's thread renews: a lease outlives its first expiry, and others are refused."""
+    with open_store(f"sqlite:///{tmp_path / 'pw.db'}") as store:
+        run_id = _run(store)
+        held = take_run(store, run_id, "alice", ttl_s=0.6)
+        try:
+            first = store.lease(run_id)
+            assert first is not None
+            first_expiry = first.expires_at
+            # Two renewals, not one lucky write: the expiry moves past where it started twice.
+            seen: list[datetime] = []
+
+            def renewed_twice() -> bool:
+                lease = store.lease(run_id)
+                assert lease is not None and lease.holder == held.holder
+                if lease.expires_at > (seen[-1] if seen else first_expiry):
+                    seen.append(lease.expires_at)
+                return len(seen) >= 2
+
+            assert _wait_for(renewed_twice), "the lease was never renewed"
+            # Another runner, at a moment after the first expiry, is still refused.
+            after_first = first_expiry + timedelta(seconds=0.1)
+            with pytest.raises(RunBusy, match="alice@") as busy:
+                take_run(store, run_id, "bob", ttl_s=0.6, clock=lambda: after_first)
+            assert busy.value.exit_code == 3
+            assert not held.lost()
+        finally:
+            held.release()
+        assert store.lease(run_id) is None
+
+
+def test_an_expired_lease_is_taken_and_its_old_holder_learns_it_lost(tmp_path: Path) -> None:
+    """A holder that stalled past its expiry loses the run to the next one, and knows it."""
+    with open_store(f"sqlite:///{tmp_path / 'pw.db'}") as store:
+        run_id = _run(store)
+        held = take_run(store, run_id, "alice", ttl_s=0.9)
+        try:
+            # Bob's clock is an hour on: however often alice renewed, her lease has expired.
+            later = datetime.now(UTC) + timedelta(hours=1)
+            bob = take_run(store, run_id, "bob", ttl_s=60.0, clock=lambda: later)
+            try:
+                lease = store.lease(run_id)
+                assert lease is not None and lease.holder == bob.holder
+                # Alice's next renewal finds the run gone: she starts no new step.
+                assert _wait_for(held.lost), "the old holder never noticed"
+                held.release()  # gives up nothing it no longer holds
+                lease = store.lease(run_id)
+                assert lease is not None and lease.holder == bob.holder
+                assert not bob.lost()
+            finally:
+                bob.release()
+        finally:
+            held.release()
+        assert store.lease(run_id) is None
