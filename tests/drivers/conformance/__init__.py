@@ -17,6 +17,7 @@ from conformance.appliance import (
     StorageCase,
     StorageConformance,
 )
+from conformance.clock import ClockConformance
 from conformance.hosts import (
     Breakage,
     HealthCheckerConformance,
@@ -45,6 +46,7 @@ __all__ = [
     "ApplianceCase",
     "ApplianceConformance",
     "Breakage",
+    "ClockConformance",
     "ClusterCase",
     "ClusterConformance",
     "FirmwareCase",
