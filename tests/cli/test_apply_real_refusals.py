@@ -9,7 +9,7 @@ import pytest
 
 from patchwarden.cli.main import main
 from patchwarden.domain.plan import Batch, Plan, Wave
-from patchwarden.domain.steps import DrainParams, EnableParams, MaintenanceOnParams
+from patchwarden.domain.steps import AnalyzeParams, DrainParams, EnableParams, MaintenanceOnParams
 from patchwarden.drivers.packages import PACKAGE_MANAGERS, package_manager
 from patchwarden.drivers.real import real_drivers
 from patchwarden.errors import DriverError, ValidationFailed
@@ -121,5 +121,79 @@ def test_apply_real_exits_2_and_starts_no_run(
     assert code == 2, err
     assert "lb-01.driver: step drain of web-01 needs a real driver" in err
     assert "nothing was changed" in err
+    with open_store(db) as store:
+        assert store.latest_run() is None
+
+
+CANARY_INVENTORY = """\
+assets:
+  - id: web-01
+    kind: vm
+    env: dev
+    os: {family: debian, release: "12"}
+    connection: {transport: local}
+  - id: web-02
+    kind: vm
+    env: dev
+    os: {family: debian, release: "12"}
+    connection: {transport: local}
+  - id: lb-01
+    kind: load_balancer
+    env: dev
+    driver: haproxy
+    driver_config:
+      socket: /run/haproxy/admin.sock
+      pools: {web: {backend: web%s}}
+    pools: [{name: web, members: [web-01, web-02]}]
+"""
+
+
+def _analysis_plan() -> Plan:
+    analyze = AnalyzeParams(lb="lb-01", pool="web", canaries=("web-01",),
+                            baseline=("web-02",), seconds=5)  # fmt: skip
+    unit = host_unit("dev.web", "web-01", (("pw-web", "1.0-2"),), False)
+    analysis = unit.model_copy(update={
+        "id": "dev.web/lb-01.web-analysis", "target": "lb-01/web", "rollback": (),
+        "steps": (step("dev.web/lb-01.web-analysis", 0, analyze, "lb-01/web"),)})  # fmt: skip
+    wave = Wave(id="dev.web", env="dev", group="web", strategy="canary",
+                batches=(Batch(id="dev.web#canary", units=(unit,)),
+                         Batch(id="dev.web#analysis", units=(analysis,))))  # fmt: skip
+    return Plan(campaign="canary", created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                environments=("dev",), waves=(wave,))  # fmt: skip
+
+
+def test_a_canary_without_a_metrics_source_is_refused_not_passed(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(CANARY_INVENTORY % "")
+    with pytest.raises(ValidationFailed) as refused:
+        real_drivers_for([path], _analysis_plan())
+    (line,) = str(refused.value).splitlines()
+    assert line.startswith(
+        f"{path}:12: lb-01.driver_config.pools.web.metrics: step analyze of lb-01/web judges "
+        "the requests of pool 'web', and load balancer 'lb-01' names no source"
+    ), line
+    assert "add `metrics: {log: HOST:PORT}` under driver_config.pools.web" in line
+
+
+def test_a_canary_with_the_lb_request_log_as_source_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(CANARY_INVENTORY % ", metrics: {log: '127.0.0.1:5599'}")
+    run = real_drivers_for([path], _analysis_plan())
+    assert run.real.metered_pools == {"lb-01": frozenset({"web"})}
+    assert run.drivers.metrics is not None and "lb-01" in run.drivers.metrics
+
+
+def test_apply_real_of_an_unmeasured_canary_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(CANARY_INVENTORY % "")
+    plan = tmp_path / "plan.json"
+    plan.write_text(_analysis_plan().model_dump_json())
+    db = f"sqlite:///{tmp_path / 'pw.db'}"
+    code = main(["apply", str(plan), "-i", str(inventory), "--real", "--db", db])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "lb-01.driver_config.pools.web.metrics" in err
     with open_store(db) as store:
         assert store.latest_run() is None

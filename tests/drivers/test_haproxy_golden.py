@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from patchwarden.drivers.haproxy_stats import (
     parse_show_stat,
 )
 from patchwarden.drivers.real import real_drivers
-from patchwarden.drivers.traffic import HaproxyLog, HaproxyLogMetrics, parse_httplog
+from patchwarden.drivers.traffic import HaproxyLog, HaproxyLogMetrics, LogListener, parse_httplog
 from patchwarden.errors import DriverError, ValidationFailed
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "haproxy"
@@ -169,3 +171,32 @@ def test_log_metrics_give_each_member_its_own_recent_samples() -> None:
     assert (log.lines, log.unparsed) == (4, 1)
     with pytest.raises(DriverError):
         asyncio.run(metrics.samples("web", "web-9", 60))
+
+
+def test_log_listener_receives_haproxy_lines_over_udp_in_its_own_thread() -> None:
+    # A real UDP socket on loopback, fed as HAProxy's `log` line would feed it.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    listener = LogListener(f"127.0.0.1:{port}")
+    config = HaproxyConfig.from_asset(_lb({"socket": "/s"}))
+    metrics = HaproxyLogMetrics(listener.log, config, listener)
+    line = ('<134>Nov 26 16:43:43 haproxy[1]: 127.0.0.1:4 [26/Nov/2026:16:43:43.320] web '
+            'web/web-1 0/0/0/12/12 503 98 - - ---- 1/1/1/1/0 0/0 "GET / HTTP/1.1"')  # fmt: skip
+    asyncio.run(metrics.watch())
+    asyncio.run(metrics.watch())  # once is once
+    try:
+        with pytest.raises(DriverError, match="cannot receive"):
+            LogListener(f"127.0.0.1:{port}").start()  # the address is taken
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for _ in range(3):
+                sender.sendto(line.encode(), ("127.0.0.1", port))
+        deadline = time.monotonic() + 5
+        while listener.log.lines < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        got = asyncio.run(metrics.samples("web", "web-1", 60))
+        assert [(s.ok, s.latency_ms) for s in got] == [(False, 12.0)] * 3
+    finally:
+        listener.close()
+    assert not listener.listening

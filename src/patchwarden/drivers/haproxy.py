@@ -20,9 +20,13 @@ Configuration, per load-balancer asset of the inventory (:class:`HaproxySettings
       driver_config:
         socket: /run/haproxy/admin.sock
         pools:
-          web: {backend: web}              # default: the pool's name
+          web: {backend: web, metrics: {log: "10.0.0.2:5514"}}   # backend default: the pool's name
           api: {map: /etc/haproxy/bluegreen.map, key: api, blue: api_blue, green: api_green}
       pools: [...]
+
+A pool's ``metrics: {log: host:port}`` is where HAProxy's request log arrives on the
+machine running the campaign: the canary analysis and the blue-green bake read their
+request samples from it (:class:`~patchwarden.drivers.traffic.HaproxyLogMetrics`).
 
 Server names are the members' inventory ids.
 """
@@ -49,6 +53,7 @@ from patchwarden.drivers.haproxy_stats import (
     parse_show_stat,
 )
 from patchwarden.drivers.registry import DriverContext, DriverKind, DriverSpec
+from patchwarden.drivers.traffic import HaproxyLogMetrics, log_listener
 from patchwarden.drivers.transport import UnixSocketForwarder
 from patchwarden.errors import DriverError, TransientDriverError
 
@@ -166,13 +171,24 @@ class RuntimeApi:
 
 
 class HaproxyDriver:
-    """The load-balancer protocol for one HAProxy, plus its counters."""
+    """The load-balancer protocol for one HAProxy, plus its counters and request log.
+
+    Pools whose settings name a request log (``metrics: {log: ...}``) are measured by
+    :attr:`request_metrics`; the log is received only once a run watches it.
+    """
 
     def __init__(self, config: HaproxyConfig, api: RuntimeApi | None = None) -> None:
         self.config = config
         if api is None and config.address:
             api = RuntimeApi.tcp(config.address, config.timeout_s)
         self.api = api or RuntimeApi(config.socket, config.timeout_s)
+        self.metered_pools = frozenset(n for n, p in config.pools.items() if p.log)
+        self.request_metrics: HaproxyLogMetrics | None = None
+        if self.metered_pools:
+            listener = log_listener(config.log_address())
+            self.request_metrics = HaproxyLogMetrics(
+                listener.log, config, listener, self.metered_pools
+            )
 
     def _where(self, pool: str, member: str) -> tuple[str, str]:
         settings = self._pool(pool)

@@ -36,6 +36,7 @@ __all__ = [
     "NAME",
     "BlueGreenBackends",
     "HaproxyConfig",
+    "HaproxyMetricsSettings",
     "HaproxyPool",
     "HaproxyPoolSettings",
     "HaproxySettings",
@@ -51,12 +52,31 @@ HaproxyName = Annotated[str, Field(pattern=_NAME)]
 AbsolutePath = Annotated[str, Field(pattern=_PATH)]
 
 
+class HaproxyMetricsSettings(BaseModel):
+    """Where a pool's request samples come from: HAProxy's request log, over syslog.
+
+    ``log`` is the UDP ``host:port`` of this machine (the controller running the campaign)
+    that haproxy.cfg sends its log to: ``log <host:port> local0 info`` in ``global`` and
+    ``option httplog`` in the pool's frontend.
+
+    Example:
+        >>> HaproxyMetricsSettings.model_validate({"log": "127.0.0.1:5514"}).log
+        '127.0.0.1:5514'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    log: Annotated[str, Field(pattern=_ADDRESS)]
+
+
 class HaproxyPoolSettings(BaseModel):
     """Where one pool lives in HAProxy.
 
     A plain pool names its ``backend`` (default: the pool's name). A blue-green pool names
     the ``map`` file whose entry ``key`` (default: the pool's name) selects the serving
     backend, and the two backends ``blue`` / ``green`` (default: ``<pool>_blue``, ...).
+    ``metrics`` says where its request samples come from (canary analysis, blue-green
+    bake); without it, real runs refuse the steps that judge its traffic.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -66,6 +86,7 @@ class HaproxyPoolSettings(BaseModel):
     key: HaproxyName | None = None
     blue: HaproxyName | None = None
     green: HaproxyName | None = None
+    metrics: HaproxyMetricsSettings | None = None
 
 
 class HaproxySettings(BaseModel):
@@ -144,6 +165,14 @@ def _pool_issues(
         for name in settings
         if name not in known
     ]
+    logs = sorted({s.metrics.log for s in settings.values() if s.metrics is not None})
+    if len(logs) > 1:
+        issues.append(
+            (
+                f"pools: metrics.log differs between pools ({', '.join(logs)})",
+                "one HAProxy sends one request log: name the same address for every pool",
+            )
+        )
     for pool in lb.pools:
         given = settings.get(pool.name, HaproxyPoolSettings())
         where = f"pools.{pool.name}"
@@ -203,6 +232,8 @@ class HaproxyPool:
     name: str
     members: Mapping[str, str]
     blue_green: BlueGreenBackends | None = None
+    log: str = ""
+    """The UDP address its request log arrives on ("": no request samples)."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +258,10 @@ class HaproxyConfig:
     up_wait_s: float = 60.0
     address: str = ""
     via_ssh: str = ""
+
+    def log_address(self) -> str:
+        """Where this HAProxy's request log arrives ("" when no pool names one)."""
+        return next((p.log for p in self.pools.values() if p.log), "")
 
     @classmethod
     def resolve(cls, lb: LoadBalancer, settings: HaproxySettings) -> HaproxyConfig:
@@ -266,8 +301,10 @@ def _problem(lb: LoadBalancer, file: str, error: Any) -> Problem:
 
 
 def _resolve_pool(pool: Pool, given: HaproxyPoolSettings) -> HaproxyPool:
+    log = given.metrics.log if given.metrics is not None else ""
     if pool.blue_green is None:
-        return HaproxyPool(pool.name, dict.fromkeys(pool.members, given.backend or pool.name))
+        members = dict.fromkeys(pool.members, given.backend or pool.name)
+        return HaproxyPool(pool.name, members, log=log)
     bg = BlueGreenBackends(
         given.map or "/",
         given.key or pool.name,
@@ -277,4 +314,4 @@ def _resolve_pool(pool: Pool, given: HaproxyPoolSettings) -> HaproxyPool:
     members = dict.fromkeys(pool.members, bg.blue)
     members |= dict.fromkeys(pool.blue_green.blue, bg.blue)
     members |= dict.fromkeys(pool.blue_green.green, bg.green)
-    return HaproxyPool(pool.name, members, bg)
+    return HaproxyPool(pool.name, members, bg, log)

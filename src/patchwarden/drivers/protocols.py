@@ -21,6 +21,7 @@ __all__ = [
     "HypervisorDriver",
     "ImageDriver",
     "LoadBalancerDriver",
+    "MeteredLoadBalancer",
     "PackageDriver",
     "PowerDriver",
     "RequestSample",
@@ -123,10 +124,33 @@ class RequestSample:
 
 
 class TrafficMetrics(Protocol):
-    """Per-backend request samples, for canary analysis."""
+    """Per-backend request samples, for canary analysis and a blue-green bake."""
+
+    async def watch(self) -> None:
+        """Start collecting requests now, if not already (idempotent).
+
+        Called before a window of traffic is judged: a source that listens (a log
+        receiver) starts here, so it never has to hold a socket a run does not need.
+        """
+        ...
 
     async def samples(self, pool: str, member: str, seconds: float) -> list[RequestSample]:
         """Requests a backend served over the last ``seconds``."""
+        ...
+
+
+@runtime_checkable
+class MeteredLoadBalancer(Protocol):
+    """A load balancer driver that can also tell how its pools' requests went."""
+
+    @property
+    def request_metrics(self) -> TrafficMetrics | None:
+        """Its request samples, or ``None`` when no pool is configured with a source."""
+        ...
+
+    @property
+    def metered_pools(self) -> frozenset[str]:
+        """The pools ``request_metrics`` covers."""
         ...
 
 

@@ -29,7 +29,13 @@ from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.health import CheckRunner
 from patchwarden.drivers.packages import HostPackages, host_manager
 from patchwarden.drivers.power import CommandPowerDriver
-from patchwarden.drivers.protocols import Clock, LoadBalancerDriver, PackageDriver
+from patchwarden.drivers.protocols import (
+    Clock,
+    LoadBalancerDriver,
+    MeteredLoadBalancer,
+    PackageDriver,
+    TrafficMetrics,
+)
 from patchwarden.drivers.registry import REGISTRY, DriverContext, DriverKind, DriverRegistry
 from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import CommandResult, LocalTransport, Transport
@@ -116,6 +122,8 @@ class RealDrivers:
         health: The assets' health checks.
         clock: Wall-clock time.
         load_balancers: A driver for each load balancer with a real ``driver``, by id.
+        metrics: Request samples of each load balancer that has a source for some pool.
+        metered_pools: Which pools of each load balancer ``metrics`` covers.
     """
 
     transport: HostRouter
@@ -124,6 +132,8 @@ class RealDrivers:
     health: CheckRunner
     clock: Clock
     load_balancers: dict[str, LoadBalancerDriver] = field(default_factory=dict)
+    metrics: dict[str, TrafficMetrics] = field(default_factory=dict)
+    metered_pools: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def apt(self) -> AptDriver:
@@ -189,6 +199,12 @@ def real_drivers(
         if isinstance(asset, LoadBalancer) and asset.driver != "sim":
             spec = registry.spec(DriverKind.LOAD_BALANCER, asset.driver)
             load_balancers[asset.id] = spec.build(asset.driver_config, context(asset))
+    metrics: dict[str, TrafficMetrics] = {}
+    metered: dict[str, frozenset[str]] = {}
+    for lb_id, driver in load_balancers.items():
+        if isinstance(driver, MeteredLoadBalancer) and driver.request_metrics is not None:
+            metrics[lb_id] = driver.request_metrics
+            metered[lb_id] = driver.metered_pools
     return RealDrivers(
         transport=router,
         packages=HostPackages(managers, package_drivers),
@@ -196,4 +212,6 @@ def real_drivers(
         health=CheckRunner(checks, router, {k: c.address for k, c in connections.items()}),
         clock=real_clock,
         load_balancers=load_balancers,
+        metrics=metrics,
+        metered_pools=metered,
     )

@@ -159,6 +159,7 @@ class StepExecutor:
         if metrics is None:
             raise DriverError(f"no traffic metrics for load balancer {p.lb!r}")
         seconds = p.seconds
+        await metrics.watch()  # only requests seen from now on are judged
         await self.d.clock.sleep(seconds)
         canary = [s for m in p.canaries for s in await metrics.samples(p.pool, m, seconds)]
         baseline = [s for m in p.baseline for s in await metrics.samples(p.pool, m, seconds)]

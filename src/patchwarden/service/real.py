@@ -62,6 +62,7 @@ def engine_drivers(
         power=real.power,
         health=real.health,
         load_balancers=dict(real.load_balancers if load_balancers is None else load_balancers),
+        metrics=dict(real.metrics) if load_balancers is None else None,
     )
 
 

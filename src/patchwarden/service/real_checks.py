@@ -27,6 +27,16 @@ _HOST = frozenset(
     {StepAction.PATCH, StepAction.RESTORE, StepAction.REBOOT, StepAction.HEALTH, StepAction.VERIFY}
 )
 _PACKAGES = frozenset({StepAction.PATCH, StepAction.RESTORE})
+_JUDGES_TRAFFIC = frozenset({StepAction.ANALYZE})
+
+
+def _metered(drivers: Drivers, real: RealDrivers, lb: str, pool: str) -> bool:
+    """Whether the run has request samples of ``lb``'s ``pool``."""
+    if lb not in (drivers.metrics or {}):
+        return False
+    # Metrics handed in by a harness cover what it says; the inventory's, what it names.
+    return lb not in real.metrics or pool in real.metered_pools.get(lb, frozenset())
+
 
 PLATFORM_DRIVERS: Mapping[StepAction, tuple[str, str]] = {
     StepAction.MAINTENANCE_ON: ("hypervisors", "hypervisor"),
@@ -98,12 +108,16 @@ def _check_step(
                 f"{doing} needs a real driver for load balancer {lb!r}",
                 f"add `driver: {' | '.join(names) or '...'}` and its `driver_config`",
             )
-        elif action is StepAction.ANALYZE and lb not in (drivers.metrics or {}):
+        elif action in _JUDGES_TRAFFIC and not _metered(drivers, real, lb, step.params.pool):
+            pool = step.params.pool
             refuse(
                 lb,
-                "metrics",
-                f"{doing} needs request metrics of load balancer {lb!r}",
-                "real runs read no canary metrics yet: use `strategy: rolling` here",
+                f"driver_config.pools.{pool}.metrics",
+                f"{doing} judges the requests of pool {pool!r}, and load balancer {lb!r} "
+                "names no source of request samples for it",
+                f"add `metrics: {{log: HOST:PORT}}` under driver_config.pools.{pool} (where "
+                "haproxy.cfg's `log` line sends its request log, with `option httplog`); "
+                "a canary never passes on no data",
             )
     if action in _HOST and target not in real.transport.connections:
         refuse(

@@ -44,6 +44,8 @@ class HaproxySetup:
         check_interval_ms: Health-check interval of every server.
         admin_port: TCP port of a second admin socket on ``address`` (``driver_config:
             {address: ...}``).
+        run_log_port: UDP port on 127.0.0.1 that also receives the request log: where a
+            ``patchwarden apply --real`` process listens (``metrics: {log: ...}``).
     """
 
     dir: Path
@@ -54,6 +56,12 @@ class HaproxySetup:
     bluegreen_port: int = 8001
     check_interval_ms: int = 300
     admin_port: int = 9999
+    run_log_port: int = 5515
+
+    @property
+    def run_log(self) -> str:
+        """The request log's second destination, as an inventory names it."""
+        return f"127.0.0.1:{self.run_log_port}"
 
     @property
     def socket(self) -> Path:
@@ -104,6 +112,7 @@ def render_haproxy_config(setup: HaproxySetup) -> str:
         f"    stats socket ipv4@{setup.address}:{setup.admin_port} level admin\n"
         "    stats timeout 30s\n"
         f"    log 127.0.0.1:{setup.log_port} len 4096 local0 info\n"
+        f"    log {setup.run_log} len 4096 local0 info\n"
         "    maxconn 4096\n"
         "defaults\n"
         "    mode http\n"

@@ -148,6 +148,8 @@ class TrafficMetricsConformance:
         self, run: Run, metrics: TrafficMetrics, metrics_case: MetricsCase
     ) -> None:
         c = metrics_case
+        run(metrics.watch())
+        run(metrics.watch())  # watching twice is watching once
         samples = run(metrics.samples(c.pool, c.member, c.window_s))
         assert samples, f"{c.member} serves traffic, yet no request in {c.window_s} s"
         assert all(isinstance(s, RequestSample) for s in samples)

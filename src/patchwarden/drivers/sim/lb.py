@@ -157,6 +157,9 @@ class SimLoadBalancer:
                 self._member(pool, member).state = "ready" if name == side else "maint"
         self.pools.sides[(self.lb_id, pool)] = side
 
+    async def watch(self) -> None:
+        """Nothing to start: samples are drawn when asked for."""
+
     async def samples(self, pool: str, member: str, seconds: float) -> list[RequestSample]:
         """Requests this backend served: errors and added latency if its service is broken."""
         m = self._member(pool, member)
