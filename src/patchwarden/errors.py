@@ -18,7 +18,9 @@ this one. A test keeps this tree and the classes in step.
     │   ├── NoWindowFits          planning.windows: a batch fits no maintenance window
     │   ├── EvacuationImpossible  planning.strategies.evacuate: no hypervisor takes a VM
     │   ├── ChangeNotApproved     service.change: no approved change pins the plan's hash
-    │   └── ChangeRefused         service.change: a move the change process does not allow
+    │   ├── ChangeRefused         service.change: a move the change process does not allow
+    │   └── AccessDenied          service.identity: unknown or wrong credentials, or a role too low
+    │       └── LoginThrottled    service.identity: too many failed logins; wait, then retry
     ├── StoreError                the database could not be opened or migrated
     ├── DriverError               a driver could not carry out an action
     │   ├── TransientDriverError  ... and trying again may help (timeouts, busy)
@@ -26,6 +28,7 @@ this one. A test keeps this tree and the classes in step.
     │   └── HeldPackageError      ... a target is held (apt-mark hold, dnf versionlock)
     ├── CampaignFailed            the work ran and failed (exit code 1)
     ├── RunBusy                   another process drives that run (exit code 3)
+    ├── AuditChainBroken          service.audit: the audit trail was tampered with (exit code 1)
     └── LabError                  testing.lab_image: the lab could not be built or run
 
 Two refusals of the change process are plain ``ValueError`` subclasses, raised by layers

@@ -33,6 +33,10 @@ _AS = typer.Option(None, "--as", help="Who you are (default: $USER).")
 _DB = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB, then user data dir).")
 
 
+_SOURCE = "cli"
+"""Where command-line actions come from, for the audit trail: names here are typed, not proven."""
+
+
 def who(name: str | None) -> str:
     """The acting person: ``--as``, else ``$USER`` (or ``$LOGNAME``).
 
@@ -82,7 +86,7 @@ def submit(
             built.plan, built.campaign, built.inventory, a.findings, a.decisions, requester,
             _now(), emergency=emergency or None, title=title,
         )  # fmt: skip
-        record = submit_change(store, built.plan, draft, _now())
+        record = submit_change(store, built.plan, draft, _now(), source=_SOURCE)
     if not needs_change(built.plan, built.campaign):
         envs = ", ".join(built.campaign.change.required_for)
         typer.echo(f"note: the plan touches none of {envs}; a change is not required")
@@ -112,7 +116,9 @@ def approve(
     Example: patchwarden change approve CHG-12 --as bob --comment "rollback tested in staging"
     """
     with _store(db) as store:
-        record = approve_change(store, _change_id(change), who(as_), _now(), comment)
+        record = approve_change(
+            store, _change_id(change), who(as_), _now(), comment, source=_SOURCE
+        )
     more = record.approvals_required - len(record.approvers)
     tail = f"; {more} more approval(s) needed" if more > 0 else ""
     typer.echo(
@@ -133,7 +139,7 @@ def reject(
     Example: patchwarden change reject 12 --as bob --reason "no rollback test"
     """
     with _store(db) as store:
-        record = reject_change(store, _change_id(change), who(as_), _now(), reason)
+        record = reject_change(store, _change_id(change), who(as_), _now(), reason, source=_SOURCE)
     typer.echo(f"{record.label} rejected by {record.history[-1].by}: {reason}")
 
 

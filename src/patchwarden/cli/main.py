@@ -113,6 +113,18 @@ COMMANDS: dict[str, Command] = {
         "patchwarden.cli.scan",
         "Scan installed packages, OS, architecture and reboot state; store every scan.",
     ),
+    "user": Command(
+        "patchwarden.cli.user",
+        "Local users of the server: add, change a password, disable, list.",
+    ),
+    "token": Command(
+        "patchwarden.cli.token",
+        "API tokens: create (shown once, stored hashed), revoke, list.",
+    ),
+    "audit": Command(
+        "patchwarden.cli.audit",
+        "The tamper-evident audit trail: verify the hash chain, show entries, export its head.",
+    ),
 }
 """Every command, in the order ``--help`` lists them."""
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from patchwarden.service.audit import cli_actor
 from patchwarden.service.execution import (
     RunSetup,
     begin_apply,
@@ -160,7 +161,8 @@ def _requester(what: str):  # type: ignore[no-untyped-def]  # typer reads the si
     ) -> None:
         with open_store(resolve_url(db, os.environ)) as store:
             if what != "rollback":
-                typer.echo(f"run {run_id}: {request(store, run_id, what).run.state}")
+                moved = request(store, run_id, what, actor=cli_actor(_user()))
+                typer.echo(f"run {run_id}: {moved.run.state}")
                 return
             now = datetime.now(UTC)
             run, setup = roll_back(store, run_id, speed=3000.0, now=now, user=_user())

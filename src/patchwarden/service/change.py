@@ -28,6 +28,7 @@ from patchwarden.domain.change import (
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, StepAction
 from patchwarden.errors import InputError
+from patchwarden.service.audit import Actor, record
 from patchwarden.store import Store
 from patchwarden.store.changes import StaleChange
 
@@ -73,12 +74,30 @@ class ChangeRefused(InputError):
     """A move the change process does not allow (four eyes, wrong state, a stale read)."""
 
 
-def _write(store: Store, move: Callable[[], ChangeRecord]) -> ChangeRecord:
-    """Apply a state move and store it; refusals become errors for people (exit 2)."""
+def _write(
+    store: Store, move: Callable[[], ChangeRecord], actor: Actor, action: str, details: str = ""
+) -> ChangeRecord:
+    """Apply a state move, store it and audit it; refusals become errors for people (exit 2)."""
     try:
-        return store.update_change(move())
+        stored = store.update_change(move())
     except (IllegalTransition, StaleChange) as error:
         raise ChangeRefused(str(error)) from error
+    _audit(store, stored, actor, action, details)
+    return stored
+
+
+def _audit(store: Store, change: ChangeRecord, actor: Actor, action: str, note: str = "") -> None:
+    details = {
+        "state": change.state.value,
+        "campaign": change.campaign,
+        "revision": change.revision,
+    }
+    if note:
+        details["note"] = note
+    record(
+        store, actor, action, "change", str(change.id), object_hash=change.plan_hash,
+        details=details,
+    )  # fmt: skip
 
 
 def needs_change(plan: Plan, campaign: Campaign) -> bool:
@@ -207,11 +226,15 @@ def _get(store: Store, change_id: int) -> ChangeRecord:
     return record
 
 
-def submit_change(store: Store, plan: Plan, draft: ChangeRecord, now: datetime) -> ChangeRecord:
+def submit_change(
+    store: Store, plan: Plan, draft: ChangeRecord, now: datetime, *, source: str = ""
+) -> ChangeRecord:
     """Save the plan, supersede the campaign's open changes for other plans, submit this one.
 
-    Submitting the same plan again returns the change already open for it.
+    Submitting the same plan again returns the change already open for it. ``source`` says
+    where the request came from, for the audit trail (the requester is ``draft.requester``).
     """
+    actor = Actor(draft.requester, source)
     for old in store.changes(campaign=plan.campaign):
         if old.plan_hash == draft.plan_hash and old.state in (
             ChangeState.SUBMITTED, *ACTIVE_STATES,
@@ -221,25 +244,58 @@ def submit_change(store: Store, plan: Plan, draft: ChangeRecord, now: datetime) 
     for old in store.changes(campaign=plan.campaign):
         if ChangeState.SUPERSEDED in TRANSITIONS[old.state] and old.plan_hash != draft.plan_hash:
             note = f"superseded by a new plan {draft.plan_hash[:12]}"
-            store.update_change(old.transition(ChangeState.SUPERSEDED, draft.requester, now, note))
+            gone = store.update_change(
+                old.transition(ChangeState.SUPERSEDED, draft.requester, now, note)
+            )
+            _audit(store, gone, actor, "change.supersede", note)
     created = store.create_change(draft)
-    return store.update_change(created.transition(ChangeState.SUBMITTED, draft.requester, now))
+    submitted = store.update_change(created.transition(ChangeState.SUBMITTED, draft.requester, now))
+    _audit(store, submitted, actor, "change.submit")
+    return submitted
 
 
 def approve_change(
-    store: Store, change_id: int, by: str, now: datetime, comment: str = ""
+    store: Store,
+    change_id: int,
+    by: str,
+    now: datetime,
+    comment: str = "",
+    *,
+    source: str = "",
+    plan_hash: str | None = None,
 ) -> ChangeRecord:
-    """Record ``by``'s approval (four eyes: not the requester)."""
-    record = _get(store, change_id)
-    return _write(store, lambda: record.decide(by, now, "approved", comment))
+    """Record ``by``'s approval (four eyes: not the requester).
+
+    ``plan_hash``, when given, is the plan the approver looked at: if the change now pins
+    another, the approval is refused, so nobody approves a plan they did not see.
+    """
+    current = _get(store, change_id)
+    if plan_hash is not None and plan_hash != current.plan_hash:
+        raise ChangeRefused(
+            f"{current.label} pins plan {current.plan_hash[:12]}, not {plan_hash[:12]} that "
+            "you reviewed; look at it again"
+        )
+    return _write(
+        store,
+        lambda: current.decide(by, now, "approved", comment),
+        Actor(by, source),
+        "change.approve",
+        comment,
+    )
 
 
 def reject_change(
-    store: Store, change_id: int, by: str, now: datetime, reason: str
+    store: Store, change_id: int, by: str, now: datetime, reason: str, *, source: str = ""
 ) -> ChangeRecord:
     """Record ``by``'s rejection; the change is closed and a new one must be submitted."""
-    record = _get(store, change_id)
-    return _write(store, lambda: record.decide(by, now, "rejected", reason))
+    current = _get(store, change_id)
+    return _write(
+        store,
+        lambda: current.decide(by, now, "rejected", reason),
+        Actor(by, source),
+        "change.reject",
+        reason,
+    )
 
 
 def require_approved(store: Store, plan: Plan) -> ChangeRecord:
@@ -281,16 +337,29 @@ def require_approved(store: Store, plan: Plan) -> ChangeRecord:
     )
 
 
-def start_change(store: Store, plan: Plan, by: str, now: datetime) -> ChangeRecord:
+def start_change(
+    store: Store, plan: Plan, by: str, now: datetime, *, source: str = ""
+) -> ChangeRecord:
     """Mark the plan's approved change in progress (via scheduled unless an emergency)."""
-    record = require_approved(store, plan)
-    if record.state is ChangeState.APPROVED and not record.emergency:
-        approved = record
-        record = _write(store, lambda: approved.transition(ChangeState.SCHEDULED, by, now))
-    if record.state is not ChangeState.IN_PROGRESS:
-        ready = record
-        record = _write(store, lambda: ready.transition(ChangeState.IN_PROGRESS, by, now))
-    return record
+    change = require_approved(store, plan)
+    actor = Actor(by, source)
+    if change.state is ChangeState.APPROVED and not change.emergency:
+        approved = change
+        change = _write(
+            store,
+            lambda: approved.transition(ChangeState.SCHEDULED, by, now),
+            actor,
+            "change.schedule",
+        )
+    if change.state is not ChangeState.IN_PROGRESS:
+        ready = change
+        change = _write(
+            store,
+            lambda: ready.transition(ChangeState.IN_PROGRESS, by, now),
+            actor,
+            "change.start",
+        )
+    return change
 
 
 def finish_change(
@@ -300,7 +369,15 @@ def finish_change(
     by: str,
     now: datetime,
     note: str = "",
+    *,
+    source: str = "",
 ) -> ChangeRecord:
     """Close an in-progress change with the run's outcome."""
-    record = _get(store, change_id)
-    return _write(store, lambda: record.transition(ChangeState(outcome), by, now, note))
+    current = _get(store, change_id)
+    return _write(
+        store,
+        lambda: current.transition(ChangeState(outcome), by, now, note),
+        Actor(by, source),
+        "change.finish",
+        note,
+    )

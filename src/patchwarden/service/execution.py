@@ -23,6 +23,7 @@ from patchwarden.engine.machine import Progress
 from patchwarden.engine.steps import Drivers
 from patchwarden.errors import RunBusy, UsageError
 from patchwarden.service.apply import authorize, prepare_plan, sim_drivers_for_run
+from patchwarden.service.audit import cli_actor
 from patchwarden.service.change import finish_change, start_change
 from patchwarden.service.inputs import Origin, choose_inventory
 from patchwarden.service.lease import Lease, take_run
@@ -106,7 +107,7 @@ def begin_apply(
         if approved is not None:
             start_change(store, prepared.plan, user, now)
     plan = prepared.plan
-    run = start_run(store, plan, now)
+    run = start_run(store, plan, now, actor=cli_actor(user))
     lease = take_run(store, run.id, user)  # a new run: nobody else can hold it yet
     if sim:
         drivers, estate = sim_drivers_for_run(prepared.inventory, seed, speed, now, None)
@@ -156,7 +157,7 @@ def begin_resume(
         return Resumption(run, None)
     lease = take_run(store, run.id, user)
     try:
-        run = request(store, run.id, "resume").run
+        run = request(store, run.id, "resume", actor=cli_actor(user)).run
         return Resumption(run, _setup(store, run, lease, speed, now))
     except BaseException:
         lease.release()
@@ -174,7 +175,7 @@ def roll_back(
     Raises:
         InputError: an unknown run, or one rolled back already.
     """
-    run = request(store, run_id, "rollback").run
+    run = request(store, run_id, "rollback", actor=cli_actor(user)).run
     try:
         lease = take_run(store, run.id, user)
     except RunBusy:

@@ -24,6 +24,7 @@ from patchwarden.engine.runner import Runner
 from patchwarden.engine.steps import Drivers, StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
 from patchwarden.errors import InputError
+from patchwarden.service.audit import Actor, record
 from patchwarden.service.replay import load_plan, run_state, trace_run
 from patchwarden.store import RunRecord, Store
 
@@ -47,10 +48,15 @@ __all__ = [
 _RESTARTS = 5
 
 
-def start_run(store: Store, plan: Plan, at: datetime) -> RunRecord:
+def start_run(store: Store, plan: Plan, at: datetime, *, actor: Actor | None = None) -> RunRecord:
     """Save the plan (idempotent) and open a run of it."""
     store.save_plan(plan.digest(), plan.campaign, plan.model_dump(mode="json"))
-    return store.create_run(plan.digest(), state=RunState.RUNNING.value, started_at=at)
+    run = store.create_run(plan.digest(), state=RunState.RUNNING.value, started_at=at)
+    record(
+        store, actor or Actor("engine"), "run.start", "run", run.id, object_hash=run.plan_hash,
+        details={"campaign": plan.campaign},
+    )  # fmt: skip
+    return run
 
 
 def drive(
@@ -106,6 +112,10 @@ def drive(
         finished_at=drivers.clock.now() if state.ended else None,
         summary=summary,
     )
+    record(
+        store, Actor("engine"), "run.finish" if state.ended else "run.stop", "run", run.id,
+        object_hash=run.plan_hash, details={"state": state.value, **summary["units"]},
+    )  # fmt: skip
     return progress, state
 
 
@@ -117,7 +127,7 @@ class Requested:
     transition: Transition
 
 
-def request(store: Store, run_id: str, what: str) -> Requested:
+def request(store: Store, run_id: str, what: str, *, actor: Actor | None = None) -> Requested:
     """Ask a run to pause, resume, abort or roll back (see ``engine.lifecycle``).
 
     Resuming releases the steps held for a person (they run again). Resuming a run that
@@ -142,13 +152,17 @@ def request(store: Store, run_id: str, what: str) -> Requested:
     if command is RunCommand.RESUME and not moved.state.ended:
         # A person looked at the held steps (a marginal canary): let them run again.
         last: dict[str, str] = {}
-        for record in store.events(run_id):
-            last[record.step_id] = record.event
+        for event in store.events(run_id):
+            last[event.step_id] = event.event
         for step_id, kind in last.items():
             if kind == "held":
                 store.append_event(run_id, step_id, "released", {"by": "resume"})
     if moved.verdict is Verdict.MOVED:
         run = store.set_run_state(run_id, moved.state.value)
+        record(
+            store, actor or Actor("engine"), f"run.{command.value}", "run", run_id,
+            object_hash=run.plan_hash, details={"state": moved.state.value},
+        )  # fmt: skip
     return Requested(run, moved)
 
 

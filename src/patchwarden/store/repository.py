@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -30,7 +30,9 @@ from patchwarden.store import inventory as inventory_ops
 from patchwarden.store import leases as lease_ops
 from patchwarden.store import runs as run_ops
 from patchwarden.store import scans as scan_ops
+from patchwarden.store.accounts import Accounts
 from patchwarden.store.advisories import AdvisoryInput
+from patchwarden.store.audit import AuditTrail
 from patchwarden.store.records import (
     AdvisoryRecord,
     AssessmentRecord,
@@ -84,6 +86,10 @@ class Store:
         self._reads = sessionmaker(self._reader, expire_on_commit=False)
         self._clock = clock or _utcnow
         self._closed = False
+        self.accounts = Accounts(self._transact, self._now)
+        """Users, API tokens and browser sessions."""
+        self.audit = AuditTrail(self._transact, self._now)
+        """The audit trail, a hash chain of every change of state."""
 
     @property
     def engine(self) -> Engine:
@@ -124,6 +130,9 @@ class Store:
                 yield session
         except SQLAlchemyError as exc:
             raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
+    def _transact(self, action: str, write: bool) -> AbstractContextManager[Session]:
+        return self._session(action, write=write)
 
     @contextmanager
     def _connection(self, action: str, *, write: bool) -> Iterator[Connection]:

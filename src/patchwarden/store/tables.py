@@ -29,7 +29,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Advisory",
+    "ApiToken",
     "Assessment",
+    "AuditRow",
     "Base",
     "Change",
     "Finding",
@@ -39,6 +41,8 @@ __all__ = [
     "Run",
     "RunLease",
     "Scan",
+    "User",
+    "UserSession",
     "UtcDateTime",
     "as_utc",
 ]
@@ -254,3 +258,75 @@ class Scan(Base):
     scanned_at: Mapped[datetime]
     ok: Mapped[bool] = mapped_column(Boolean)
     data: Mapped[dict[str, Any]]
+
+
+class User(Base):
+    """A local user: a name, an argon2 password hash, a role, and the environments it covers.
+
+    ``environments`` empty means all. A disabled user keeps its row (the audit trail names
+    it) but can neither log in nor use its tokens.
+    """
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String(16))
+    environments: Mapped[list[str]] = mapped_column(JSON)
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """An API token: only the SHA-256 of its secret is kept; the secret is shown once.
+
+    A token is scoped to a role (never above its user's) and environments, may expire, and
+    once revoked stays revoked.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "user"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"))
+    name: Mapped[str] = mapped_column(String)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    environments: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A browser session: keyed by the SHA-256 of its cookie, with its CSRF token's hash."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"))
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """One entry of the audit trail, a hash chain (see ``patchwarden.domain.audit``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String)
+    object_hash: Mapped[str] = mapped_column(String)
+    source: Mapped[str] = mapped_column(String)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
