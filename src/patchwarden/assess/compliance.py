@@ -38,6 +38,7 @@ __all__ = [
     "AssetCompliance",
     "PatchCompliance",
     "PatchState",
+    "awaiting_reboot",
     "check_asset",
     "check_compliance",
 ]
@@ -193,6 +194,26 @@ def check_asset(
     )
 
 
+def awaiting_reboot(asset: AssetBase) -> frozenset[str]:
+    """Packages of ``asset`` whose update waits for a reboot, by what its scan reported.
+
+    The packages that asked for the reboot, where the host names them; where it asks for
+    one without naming any, every installed package: what was installed since the last
+    boot cannot be told apart, so none counts as in effect.
+
+    Example:
+        >>> from patchwarden.domain.assets import Vm
+        >>> vm = Vm(id="h", kind="vm", env="dev", packages={"libc6": "2.36-9", "bash": "5.2"},
+        ...         pending_reboot=True, pending_reboot_packages=("libc6",))
+        >>> sorted(awaiting_reboot(vm)), sorted(awaiting_reboot(vm.model_copy(
+        ...     update={"pending_reboot_packages": ()})))
+        (['libc6'], ['bash', 'libc6'])
+    """
+    if not asset.pending_reboot:
+        return frozenset()
+    return frozenset(asset.pending_reboot_packages or asset.packages)
+
+
 def _approved_state(
     patch: BaselinePatch, where: str, pending_reboot: Collection[str], failed: Collection[str]
 ) -> PatchState:
@@ -241,7 +262,7 @@ def check_compliance(
                 asset,
                 snapshot,
                 index,
-                pending_reboot=(pending_reboot or {}).get(asset.id, ()),
+                pending_reboot=(pending_reboot or {}).get(asset.id) or awaiting_reboot(asset),
                 failed=(failed or {}).get(asset.id, ()),
                 others=others,
             )

@@ -154,6 +154,11 @@ class AssetBase(Value):
     matched by source; other ecosystems only report it.
     """
     ecosystem: str = ""
+    pending_reboot: bool = False
+    """Whether the host asks for a reboot (``/run/reboot-required``, ``needs-restarting -r``):
+    set by scans; a host pending a reboot gets a reboot step in its next patch unit."""
+    pending_reboot_packages: tuple[str, ...] = ()
+    """The packages that asked for it, where the host names them."""
     connection: Connection | None = None
     health: tuple[HealthCheck, ...] = ()
     patch_after: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = ()

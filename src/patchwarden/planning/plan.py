@@ -87,7 +87,9 @@ def patch_sets(
     """Per asset: the packages to install (highest fixed version each) and whether to reboot.
 
     ``fixes`` maps (asset, advisory, package) to the fixed version. Reboot-requiring
-    packages go last, so a host reboots once, after its other patches.
+    packages go last, so a host reboots once, after its other patches. A host whose scan
+    found it already pending a reboot reboots after this patch too, so the update that
+    asked for it takes effect with this one.
     """
     wanted: dict[str, dict[str, str]] = {}
     reboot: dict[str, bool] = {}
@@ -105,6 +107,9 @@ def patch_sets(
         advisory = advisories.get(decision.advisory_id)
         needs = is_reboot_package(decision.package) or bool(advisory and advisory.reboot_required)
         reboot[asset.id] = reboot.get(asset.id, False) or needs
+    for asset_id in wanted:
+        if inventory.get(asset_id).pending_reboot:
+            reboot[asset_id] = True
     ordered = {
         asset_id: install_order(pkgs, requires or {}, is_reboot_package)
         for asset_id, pkgs in wanted.items()

@@ -392,6 +392,9 @@ def scanned_inventory(
         }
         if scan.ecosystem:
             update["ecosystem"] = scan.ecosystem
+        if scan.source != "sbom":
+            update["pending_reboot"] = bool(scan.reboot_required)
+            update["pending_reboot_packages"] = tuple(scan.reboot_packages)
         known = _DISTROS.get(scan.os_release.get("ID", ""))
         if scan.source != "sbom" and known is not None:
             update["os"] = OsInfo.model_validate(
