@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint bench soak lab-deps clean lock
 
-$(STAMP): requirements.lock pyproject.toml
+# lab-deps first: libvirt-python builds against libvirt-dev (see scripts/lab-packages.txt).
+$(STAMP): requirements.lock pyproject.toml | lab-deps
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 	  echo "python3-venv missing; installing it with apt"; \
 	  apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }

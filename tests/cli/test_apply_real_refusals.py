@@ -96,9 +96,8 @@ def test_missing_drivers_are_refused_with_the_asset_and_the_key(tmp_path: Path) 
         real_drivers_for([path], _plan())
     lines = str(refused.value).splitlines()
     assert lines == [
-        f"{path}:2: hv-01.hypervisors: step maintenance_on of hv-01 needs a hypervisor driver, "
-        "and real runs have none yet (hint: leave this group out of real campaigns, or run it "
-        "with `apply --sim`)",
+        f"{path}:2: hv-01.driver: step maintenance_on of hv-01 needs a real hypervisor driver "
+        "(hint: add `driver: libvirt` and its `driver_config`)",
         f"{path}:12: web-02.os: step patch of web-02: no package driver for OS family 'alpine' "
         "(package manager apk) (hint: registered package drivers: apt, dnf)",
         f"{path}:17: web-03.connection: step patch of web-03 needs to reach the host (hint: add "

@@ -195,8 +195,13 @@ class Capacity(Value):
     memory_gb: Annotated[int, Field(ge=1)]
 
 
-class Hypervisor(AssetBase):
-    """Virtualises a physical server; VMs are migrated off before it is patched."""
+class Hypervisor(Driven):
+    """Virtualises a physical server; VMs are migrated off before it is patched.
+
+    ``driver: libvirt`` with ``driver_config: {uri: ...}`` drives it for real.
+    """
+
+    driver_kind: ClassVar[str] = "hypervisor"
 
     kind: Literal["hypervisor"]
     platform: Literal["kvm", "esxi", "hyperv", "xen", "other"] = "kvm"

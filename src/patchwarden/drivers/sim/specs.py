@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from patchwarden.drivers.registry import DriverKind, DriverSpec
 
-__all__ = ["APPLIANCE", "CLUSTER", "IMAGE", "LOAD_BALANCER", "SimConfig"]
+__all__ = ["APPLIANCE", "CLUSTER", "HYPERVISOR", "IMAGE", "LOAD_BALANCER", "SimConfig"]
 
 
 class SimConfig(BaseModel):
@@ -29,3 +29,4 @@ LOAD_BALANCER = _sim(DriverKind.LOAD_BALANCER)
 APPLIANCE = _sim(DriverKind.APPLIANCE)
 CLUSTER = _sim(DriverKind.CLUSTER)
 IMAGE = _sim(DriverKind.IMAGE)
+HYPERVISOR = _sim(DriverKind.HYPERVISOR)
