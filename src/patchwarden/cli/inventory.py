@@ -1,4 +1,4 @@
-"""``patchwarden inventory validate|show``."""
+"""``patchwarden inventory validate|show|import``."""
 
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ from rich.console import Console
 from rich.table import Table
 
 from patchwarden.domain.responsibility import responsibility_of
+from patchwarden.errors import UsageError
 from patchwarden.inventory import LoadedInventory
+from patchwarden.service.ansible_import import import_ansible, parse_env_mapping
 from patchwarden.service.sources import demo_inventory, read_inventory
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Validate and show inventories.", no_args_is_help=True)
+app = typer.Typer(help="Validate, show and import inventories.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Make a patchwarden inventory from another tool's.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
 
 
 def _load(files: list[Path], demo: bool) -> LoadedInventory:
@@ -99,3 +105,50 @@ def _render(rows: list[dict[str, str | bool]], fmt: Literal["table", "json"] | s
         )
     Console().print(table)
     typer.echo(f"{len(rows)} asset(s)")
+
+
+@import_app.command(
+    "ansible",
+    epilog=(
+        "Example:\n\n"
+        "  patchwarden inventory import ansible hosts.ini --env-from-group staging=staging"
+        " --env-from-group prod=prod > inventory.yaml"
+    ),
+)
+def import_ansible_inventory(
+    file: Path = typer.Argument(..., help="An Ansible inventory file, INI or YAML."),
+    env_from_group: list[str] = typer.Option(
+        [],
+        "--env-from-group",
+        metavar="GROUP=ENV",
+        help="Hosts in Ansible group GROUP are in environment ENV; repeat for each.",
+    ),
+    default_env: str | None = typer.Option(
+        None, "--default-env", metavar="ENV", help="The environment of hosts in no mapped group."
+    ),
+    environments: str | None = typer.Option(
+        None,
+        "--environments",
+        metavar="ENV,ENV,...",
+        help="The promotion order, earliest first (default: dev,qa,staging,prod when it fits).",
+    ),
+) -> None:
+    """Print a patchwarden inventory (YAML) of an Ansible inventory's hosts.
+
+    Groups become roles, except those mapped to an environment; ansible_host, ansible_port,
+    ansible_user and ansible_become become each host's SSH connection. Bad input is
+    reported with file:line, exit 2, and nothing is printed.
+    """
+    order = [e.strip() for e in environments.split(",")] if environments else None
+    if order is not None and not all(order):
+        raise UsageError("--environments: write names separated by commas, e.g. dev,qa,prod")
+    imported = import_ansible(
+        file, parse_env_mapping(env_from_group), default_env, environments=order
+    )
+    typer.echo(imported.text, nl=False)
+    inv = imported.loaded.inventory
+    typer.echo(
+        f"imported {len(inv.assets)} host(s) from {file} into {len(inv.environments)}"
+        " environment(s)",
+        err=True,
+    )

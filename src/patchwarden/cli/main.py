@@ -79,7 +79,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "inventory": Command(
         "patchwarden.cli.inventory",
-        "Validate and show inventories.",
+        "Validate, show and import inventories.",
     ),
     "version": Command(
         "patchwarden.cli.version",
