@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, field_validator
 
 from patchwarden.domain.base import Value
+from patchwarden.domain.steps import RestartMode
 from patchwarden.domain.window import Duration, WindowSpec
 
 __all__ = [
@@ -60,6 +61,8 @@ class GroupSpec(Value):
     then: Literal["rolling", "all_at_once"] = "rolling"
     ramp: tuple[Count, ...] = ()
     """Rolling batch sizes that grow, e.g. ``[1, 5, "20%"]``; the last repeats."""
+    restart_services: RestartMode | None = None
+    """This group's choice of the campaign's ``restart_services``; the campaign's if unset."""
 
 
 class FirmwareTarget(Value):
@@ -124,6 +127,9 @@ class Campaign(Value):
         "emergency",
         "next_window",
     )
+    restart_services: RestartMode = "report"
+    """After each patch, services still running replaced files are restarted (``restart``)
+    or only reported in the run's journal (``report``)."""
 
     @field_validator("windows", mode="before")
     @classmethod

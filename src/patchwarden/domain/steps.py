@@ -46,6 +46,7 @@ __all__ = [
     "PoolParams",
     "RebootParams",
     "ReplaceParams",
+    "RestartMode",
     "RestoreParams",
     "SetWeightParams",
     "StepAction",
@@ -199,11 +200,22 @@ class MigrateParams(_Params):
     destination: str
 
 
+RestartMode = Literal["report", "restart"]
+"""After an update: ``report`` the services still running replaced files, or ``restart``
+them."""
+
+
 class PatchParams(_Params):
-    """Install these package versions on the target, in order."""
+    """Install these package versions on the target, in order.
+
+    Then ask the host which services still run files the update replaced (``needrestart``,
+    ``needs-restarting -s``): ``restart`` restarts them, ``report`` (the default, left out
+    of the plan's JSON so that plans without restarts keep their hash) only journals them.
+    """
 
     action: Literal[StepAction.PATCH] = StepAction.PATCH
     packages: PackagePins
+    restart: RestartMode = Field(default="report", exclude_if=lambda mode: mode == "report")
 
 
 class RestoreParams(_Params):

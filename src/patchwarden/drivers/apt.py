@@ -9,6 +9,7 @@ Facts (golden-tested in ``tests/golden/apt``):
 - reboot state: :data:`REBOOT_REQUIRED` → :func:`parse_reboot_required`
 - OS release: :data:`OS_RELEASE` → :func:`parse_os_release`
 - architecture: :data:`DPKG_ARCH`
+- services to restart: ``needrestart -b`` (:mod:`patchwarden.drivers.restarts`)
 
 Installing sets exact versions (upgrade or downgrade) with
 ``apt-get install -y --allow-downgrades pkg=version ...``, keeping changed config files
@@ -19,9 +20,10 @@ to release them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from patchwarden.drivers.restarts import NEEDRESTART, parse_needrestart, restart_command
 from patchwarden.drivers.transport import CommandResult, Transport
 from patchwarden.errors import DriverError, HeldPackageError, TransientDriverError
 
@@ -295,6 +297,17 @@ class AptDriver:
         """Whether ``host`` asks for a reboot (``/run/reboot-required``) and why."""
         result = await self.transport.run(host, REBOOT_REQUIRED)
         return parse_reboot_required(result.check().stdout)
+
+    async def services_to_restart(self, host: str) -> tuple[str, ...] | None:
+        """Units running files an update replaced (``needrestart -b``); ``None`` if unknown."""
+        result = await self.transport.run(host, NEEDRESTART)
+        needs = parse_needrestart(result.exit_status, result.stdout)
+        return None if needs is None else needs.services
+
+    async def restart_services(self, host: str, units: Sequence[str]) -> None:
+        """Restart ``units`` with ``systemctl restart``; DriverError names a failure."""
+        result = await self.transport.run(host, restart_command(units))
+        result.check()
 
     async def scan(self, host: str) -> HostFacts:
         """Packages, OS release, architecture, reboot state and holds of ``host``."""

@@ -44,6 +44,12 @@ from patchwarden.drivers.dnf_holds import (
     parse_versionlock_list,
     versionlock_list_command,
 )
+from patchwarden.drivers.restarts import (
+    NEEDS_RESTARTING_SERVICES,
+    NEEDS_RESTARTING_SERVICES_DNF,
+    parse_services,
+    restart_command,
+)
 from patchwarden.drivers.rpm import (
     NEEDS_RESTARTING,
     RpmDriver,
@@ -169,6 +175,23 @@ class DnfDriver:
         if _no_such_command(result):
             return None
         return parse_needs_restarting(result.exit_status, result.stdout)
+
+    async def services_to_restart(self, host: str) -> tuple[str, ...] | None:
+        """Units whose files were updated since they started; ``None`` if unknown.
+
+        ``needs-restarting -s`` of dnf-utils first, then dnf's own plugin.
+        """
+        result = await self._run(host, NEEDS_RESTARTING_SERVICES)
+        if _no_such_command(result):
+            result = await self._run(host, NEEDS_RESTARTING_SERVICES_DNF)
+        if _no_such_command(result):
+            return None
+        needs = parse_services(result.exit_status, result.stdout)
+        return None if needs is None else needs.services
+
+    async def restart_services(self, host: str, units: Sequence[str]) -> None:
+        """Restart ``units`` with ``systemctl restart``; DriverError names a failure."""
+        (await self._run(host, restart_command(units))).check()
 
     async def transaction(self, host: str, ident: int | str = "last") -> TransactionInfo:
         """A transaction of the host's dnf history (``last`` by default)."""

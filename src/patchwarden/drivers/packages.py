@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from patchwarden.domain.assets import AssetBase
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.dnf import DnfDriver
-from patchwarden.drivers.protocols import PackageDriver
+from patchwarden.drivers.protocols import PackageDriver, ServiceRestarter
 from patchwarden.drivers.registry import DriverContext, DriverKind, DriverSpec
 from patchwarden.errors import DriverError
 
@@ -131,3 +131,17 @@ class HostPackages:
     async def install(self, host: str, targets: Mapping[str, str]) -> None:
         """Install exactly these versions with the host's package manager."""
         await self.driver_for(host).install(host, targets)
+
+    async def services_to_restart(self, host: str) -> tuple[str, ...] | None:
+        """Units to restart after an update, by the host's package manager's tool."""
+        driver = self.driver_for(host)
+        if not isinstance(driver, ServiceRestarter):
+            return None
+        return await driver.services_to_restart(host)
+
+    async def restart_services(self, host: str, units: Sequence[str]) -> None:
+        """Restart ``units`` on ``host``."""
+        driver = self.driver_for(host)
+        if not isinstance(driver, ServiceRestarter):
+            raise DriverError(f"{host}: its package driver cannot restart services")
+        await driver.restart_services(host, units)

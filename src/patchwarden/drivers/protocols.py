@@ -6,7 +6,7 @@ drained server or installing an installed version does nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -25,6 +25,7 @@ __all__ = [
     "PackageDriver",
     "PowerDriver",
     "RequestSample",
+    "ServiceRestarter",
     "StorageDriver",
     "TrafficMetrics",
 ]
@@ -52,6 +53,23 @@ class PackageDriver(Protocol):
 
     async def install(self, host: str, targets: Mapping[str, str]) -> None:
         """Install exactly these versions (upgrade or downgrade), in the given order."""
+        ...
+
+
+@runtime_checkable
+class ServiceRestarter(Protocol):
+    """Tells which services run outdated files after an update, and restarts them.
+
+    Package drivers of real hosts implement it (``needrestart``, ``needs-restarting``);
+    a patch step asks it when its package driver does.
+    """
+
+    async def services_to_restart(self, host: str) -> tuple[str, ...] | None:
+        """Units running files an update replaced; ``None`` when the host cannot tell."""
+        ...
+
+    async def restart_services(self, host: str, units: Sequence[str]) -> None:
+        """Restart these units. Raises DriverError when one fails to restart."""
         ...
 
 

@@ -23,7 +23,7 @@ from patchwarden.domain.steps import (
     WaitDrainedParams,
     WaitParams,
 )
-from patchwarden.drivers.protocols import LoadBalancerDriver
+from patchwarden.drivers.protocols import LoadBalancerDriver, ServiceRestarter
 from patchwarden.engine.canary import judge
 from patchwarden.engine.drivers import Drivers, Observe, required
 from patchwarden.engine.machine import Work
@@ -72,8 +72,9 @@ class StepExecutor:
                 if await hypervisors.placement(vm) != destination:
                     await hypervisors.migrate(vm, destination)
                 return {"vm": vm, "on": await hypervisors.placement(vm)}
-            case PatchParams(packages=packages):
-                return await self._converge(target, dict(packages), work, observe)
+            case PatchParams(packages=packages, restart=restart):
+                done = await self._converge(target, dict(packages), work, observe)
+                return {**done, **await self._restarts(target, restart)}
             case RestoreParams():
                 return await self._converge(
                     target, dict(work.inputs.get("packages", {})), work, observe
@@ -114,6 +115,25 @@ class StepExecutor:
         if wrong:
             raise DriverError(f"{host}: after install, versions differ from target: {wrong}")
         return {"previous": previous, "installed": after, "changed": sorted(todo)}
+
+    async def _restarts(self, host: str, mode: str) -> dict[str, Any]:
+        """Services still running replaced files: journaled, and restarted if ``mode`` says.
+
+        Asked after every patch (a resumed step asks again, so nothing is missed); a
+        package driver that cannot tell (the simulated estate, a host without the tool)
+        journals nothing or ``unknown``.
+        """
+        packages = self.d.packages
+        if not isinstance(packages, ServiceRestarter):
+            return {}
+        units = await packages.services_to_restart(host)
+        if units is None:
+            return {"services_to_restart": "unknown"}
+        if mode != "restart" or not units:
+            return {"services_to_restart": list(units)}
+        await packages.restart_services(host, units)
+        left = await packages.services_to_restart(host)
+        return {"restarted": list(units), "services_to_restart": list(left or ())}
 
     async def _reboot(
         self, host: str, timeout_s: float, work: Work, observe: Observe

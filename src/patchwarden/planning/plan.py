@@ -14,7 +14,7 @@ from patchwarden.domain.plan import Plan, PlanNote, Wave
 from patchwarden.domain.responsibility import owner_of
 from patchwarden.planning.context import GroupContext, Strategy, memberships
 from patchwarden.planning.order import check_prerequisites, install_order, respect_patch_after
-from patchwarden.planning.steps import PatchSet
+from patchwarden.planning.steps import PatchSet, with_restarts
 from patchwarden.planning.strategies import (
     all_at_once,
     blue_green,
@@ -193,6 +193,8 @@ def plan_campaign(
                 wave_id, env, group, spec, inventory, members, patches, reboot, lb_of, firmware
             )
             batches = strategy.plan(ctx)
+            if (spec.restart_services or campaign.restart_services) == "restart":
+                batches = with_restarts(batches)
             if batches:
                 waves.append(
                     Wave(id=wave_id, env=env, group=group, strategy=spec.strategy, batches=batches)

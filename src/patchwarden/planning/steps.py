@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from patchwarden.domain.plan import Step, Unit
+from patchwarden.domain.plan import Batch, Step, Unit
 from patchwarden.domain.steps import (
     AnalyzeParams,
     DrainParams,
@@ -20,7 +20,16 @@ from patchwarden.domain.steps import (
     WaitParams,
 )
 
-__all__ = ["EXPECTED_SECONDS", "HEALTH", "REBOOT", "Chain", "PatchSet", "host_unit", "step"]
+__all__ = [
+    "EXPECTED_SECONDS",
+    "HEALTH",
+    "REBOOT",
+    "Chain",
+    "PatchSet",
+    "host_unit",
+    "step",
+    "with_restarts",
+]
 
 # Rough expected durations (seconds) used for timelines and window fitting.
 EXPECTED_SECONDS: dict[StepAction, float] = {
@@ -141,3 +150,29 @@ def _opposite(params: StepParams) -> StepParams | None:
     if isinstance(params, MaintenanceOnParams):
         return MaintenanceOffParams()
     return None
+
+
+def with_restarts(batches: Sequence[Batch]) -> tuple[Batch, ...]:
+    """The batches with every ``patch`` step set to restart the services it leaves outdated.
+
+    Step ids, order and rollbacks stay as they are: only what the patch step does after
+    installing changes (see :class:`~patchwarden.domain.steps.PatchParams`).
+    """
+
+    def restarting(step: Step) -> Step:
+        if not isinstance(step.params, PatchParams):
+            return step
+        params = step.params.model_copy(update={"restart": "restart"})
+        return step.model_copy(update={"params": params})
+
+    return tuple(
+        batch.model_copy(
+            update={
+                "units": tuple(
+                    unit.model_copy(update={"steps": tuple(restarting(s) for s in unit.steps)})
+                    for unit in batch.units
+                )
+            }
+        )
+        for batch in batches
+    )
