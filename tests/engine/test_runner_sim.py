@@ -274,3 +274,21 @@ def test_a_marginal_canary_holds_the_run_for_a_person() -> None:
     assert held and "resume" in held[0].payload["reason"]
     rest = [u for b in plan.waves[0].batches[2:] for u in b.units]
     assert all(progress.units[u.id] is UnitState.PENDING for u in rest)  # nobody touched them
+
+
+def test_a_new_side_that_serves_badly_during_the_bake_is_flipped_back() -> None:
+    # api-blue-01's patched service passes its health check but fails a fifth of requests:
+    # only the bake's error rate sees it, after the switch.
+    plan = _plan()
+    switch = next(u for u in plan.units() if u.id.endswith("lb-prod.api-switch"))
+    assert switch.steps[-1].action is StepAction.BAKE
+    progress, estate, journal = _run(plan, FailurePlan(degrades=frozenset({"api-blue-01"})))
+    assert progress.units[switch.id] is UnitState.ROLLED_BACK
+    failed = [r.payload["error"] for r in journal.records()
+              if r.step_id == switch.steps[-1].id and r.event == "failed"]  # fmt: skip
+    assert failed and "requests to the new side failed" in failed[0], failed
+    assert estate.pools.sides[("lb-prod", "api")] == "green", "flipped back"
+    old_side = [u for u in plan.units() if u.target.startswith("api-green")]
+    assert old_side and all(progress.units[u.id] is UnitState.SKIPPED for u in old_side)
+    assert all(estate.hosts[u.target].packages == estate.hosts[u.target].original
+               for u in old_side), "the old side is kept as it was"  # fmt: skip

@@ -54,7 +54,8 @@ def test_blue_green_patches_standby_switches_then_old_side() -> None:
     assert switch.requires_success and old.requires_success
     steps = switch.units[0].steps
     assert steps[0].action is StepAction.SWITCH and steps[0].params.side == "blue"
-    assert steps[-1].action is StepAction.WAIT  # bake time before the old side changes
+    assert steps[-1].action is StepAction.BAKE  # watched before the old side changes
+    assert steps[-1].params.members == ("api-blue-01", "api-blue-02")
     assert [s.action for s in switch.units[0].rollback] == [StepAction.SWITCH]
 
 

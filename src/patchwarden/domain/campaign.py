@@ -58,6 +58,8 @@ class GroupSpec(Value):
     canary_weight: Annotated[int, Field(ge=1, le=256)] = 10
     analysis_s: Annotated[float, Field(ge=0)] = 300.0
     bake_s: Annotated[float, Field(ge=0)] = 900.0
+    bake_max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    """Blue-green: the share of failed requests on the new side that flips back."""
     then: Literal["rolling", "all_at_once"] = "rolling"
     ramp: tuple[Count, ...] = ()
     """Rolling batch sizes that grow, e.g. ``[1, 5, "20%"]``; the last repeats."""

@@ -27,6 +27,7 @@ from patchwarden.domain.base import Value
 
 __all__ = [
     "AnalyzeParams",
+    "BakeParams",
     "BuildImageParams",
     "DistributeParams",
     "DrainParams",
@@ -79,6 +80,7 @@ class StepAction(StrEnum):
     SET_WEIGHT = "set_weight"
     ANALYZE = "analyze"
     SWITCH = "switch"
+    BAKE = "bake"
     WAIT = "wait"
     # clusters: leader handover, controller-based distribution
     HANDOVER = "handover"
@@ -166,6 +168,21 @@ class AnalyzeParams(PoolParams):
     canaries: tuple[str, ...]
     baseline: tuple[str, ...]
     seconds: float
+
+
+class BakeParams(PoolParams):
+    """Watch a blue-green pool's new side serve for ``seconds`` before anything else changes.
+
+    Every member's health check is polled, and the error rate of the requests the new
+    side answered (from the load balancer's request samples) must stay at or under
+    ``max_error_rate``; either failing fails the step, and the switch unit's rollback
+    flips the pool back to the side it left.
+    """
+
+    action: Literal[StepAction.BAKE] = StepAction.BAKE
+    seconds: float
+    members: tuple[str, ...]
+    max_error_rate: float = 0.01
 
 
 class SwitchParams(PoolParams, _Undoable):
@@ -365,6 +382,7 @@ StepParams = Annotated[
     | SetWeightParams
     | AnalyzeParams
     | SwitchParams
+    | BakeParams
     | MaintenanceOnParams
     | MaintenanceOffParams
     | MigrateParams

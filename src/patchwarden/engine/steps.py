@@ -7,6 +7,7 @@ from typing import Any
 
 from patchwarden.domain.steps import (
     AnalyzeParams,
+    BakeParams,
     DrainParams,
     EnableParams,
     HealthParams,
@@ -24,7 +25,7 @@ from patchwarden.domain.steps import (
     WaitParams,
 )
 from patchwarden.drivers.protocols import LoadBalancerDriver, ServiceRestarter
-from patchwarden.engine.canary import judge
+from patchwarden.engine.canary import CanaryThresholds, judge
 from patchwarden.engine.drivers import Drivers, Observe, required
 from patchwarden.engine.machine import Work
 from patchwarden.engine.platform_steps import run_platform_step
@@ -96,6 +97,8 @@ class StepExecutor:
                 return {"waited_s": seconds}
             case AnalyzeParams() as p:
                 return await self._analyze(p, observe)
+            case BakeParams() as p:
+                return await self._bake(p)
         return await run_platform_step(self.d, work, observe)
 
     async def _converge(
@@ -194,6 +197,50 @@ class StepExecutor:
         if verdict.verdict != "pass":
             raise DriverError(f"canary analysis {verdict.verdict}: {verdict.reason}")
         return {"analysis": analysis}
+
+    async def _bake(self, p: BakeParams) -> dict[str, Any]:
+        """Watch the new side serve: health checks and error rate, until ``seconds`` pass.
+
+        Looks about 30 times over the bake (at least a second apart). The error rate counts
+        the requests the new side answered since the bake began, judged once there are
+        enough of them to mean something; a quiet pool is judged on its health checks.
+        """
+        metrics = (self.d.metrics or {}).get(p.lb)
+        if metrics is not None:
+            await metrics.watch()
+        interval = max(1.0, p.seconds / 30)
+        waited, looks = 0.0, 0
+        requests = failed = 0
+        while True:
+            for member in p.members:
+                result = await self.d.health.check(member)
+                if not result.ok:
+                    raise DriverError(
+                        f"bake of {p.lb}/{p.pool}: {member} failed its health check "
+                        f"{waited:.0f} s after the switch: {result.detail}"
+                    )
+            looks += 1
+            if metrics is not None and waited > 0:
+                samples = [s for m in p.members for s in await metrics.samples(p.pool, m, waited)]
+                requests, failed = len(samples), sum(1 for s in samples if not s.ok)
+                rate = failed / requests if requests else 0.0
+                if requests >= CanaryThresholds().min_samples and rate > p.max_error_rate:
+                    raise DriverError(
+                        f"bake of {p.lb}/{p.pool}: {failed} of {requests} requests to the new "
+                        f"side failed in {waited:.0f} s ({rate:.1%} > {p.max_error_rate:.1%})"
+                    )
+            if waited >= p.seconds:
+                break
+            pause = min(interval, p.seconds - waited)
+            await self.d.clock.sleep(pause)
+            waited += pause
+        return {
+            "baked_s": waited,
+            "health_looks": looks,
+            "requests": requests,
+            "failed": failed,
+            "measured": metrics is not None,
+        }
 
     async def _wait_drained(
         self, p: WaitDrainedParams, host: str, timeout_s: float

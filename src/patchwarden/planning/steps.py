@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from patchwarden.domain.plan import Batch, Step, Unit
 from patchwarden.domain.steps import (
     AnalyzeParams,
+    BakeParams,
     DrainParams,
     EnableParams,
     HealthParams,
@@ -47,6 +48,7 @@ EXPECTED_SECONDS: dict[StepAction, float] = {
     StepAction.SET_WEIGHT: 2,
     StepAction.ANALYZE: 300,
     StepAction.SWITCH: 2,
+    StepAction.BAKE: 900,
     StepAction.WAIT: 900,
     StepAction.HANDOVER: 20,
     StepAction.UPLOAD: 30,
@@ -84,7 +86,7 @@ def step(
     action = params.action
     retries = 2 if action in (StepAction.HEALTH, StepAction.WAIT_DRAINED) else 0
     # Waits and analyses take as long as they are told to; everything else as usual.
-    told = params.seconds if isinstance(params, WaitParams | AnalyzeParams) else None
+    told = params.seconds if isinstance(params, WaitParams | AnalyzeParams | BakeParams) else None
     expected = float(EXPECTED_SECONDS[action] if told is None else told)
     # The planner builds these from values it already holds typed: skip re-validation,
     # which would otherwise be most of the time spent planning a large estate.

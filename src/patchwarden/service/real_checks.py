@@ -27,7 +27,7 @@ _HOST = frozenset(
     {StepAction.PATCH, StepAction.RESTORE, StepAction.REBOOT, StepAction.HEALTH, StepAction.VERIFY}
 )
 _PACKAGES = frozenset({StepAction.PATCH, StepAction.RESTORE})
-_JUDGES_TRAFFIC = frozenset({StepAction.ANALYZE})
+_JUDGES_TRAFFIC = frozenset({StepAction.ANALYZE, StepAction.BAKE})
 
 
 def _metered(drivers: Drivers, real: RealDrivers, lb: str, pool: str) -> bool:
@@ -117,7 +117,7 @@ def _check_step(
                 "names no source of request samples for it",
                 f"add `metrics: {{log: HOST:PORT}}` under driver_config.pools.{pool} (where "
                 "haproxy.cfg's `log` line sends its request log, with `option httplog`); "
-                "a canary never passes on no data",
+                "a canary or a bake never passes on no data",
             )
     if action in _HOST and target not in real.transport.connections:
         refuse(

@@ -1,8 +1,10 @@
 """Blue-green: patch and test the standby side while the active side serves, then switch.
 
 The switch is one atomic step on the load balancer; the old side is kept as it was for a
-bake time, so flipping back is instant (the switch unit's rollback). Only after the bake
-is the old side patched too, so both sides end on the same patch level.
+bake time, so flipping back is instant (the switch unit's rollback). The bake watches the
+new side (health checks, and the error rate of the requests it answers): a failure flips
+back. Only after the bake is the old side patched too, so both sides end on the same
+patch level.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from patchwarden.domain.plan import Batch, StepAction, Unit
-from patchwarden.domain.steps import SwitchParams, WaitParams
+from patchwarden.domain.steps import BakeParams, SwitchParams
 from patchwarden.planning.context import GroupContext, Strategy
 from patchwarden.planning.steps import HEALTH, step
 from patchwarden.planning.strategies.rolling import plan_rolling
@@ -72,7 +74,14 @@ def _switch_unit(
     target = f"{lb}/{pool}"
     steps = [step(unit_id, 0, SwitchParams(lb=lb, pool=pool, side=side), target)]
     steps += [step(unit_id, i + 1, HEALTH, h) for i, h in enumerate(hosts)]
-    steps.append(step(unit_id, len(steps), WaitParams(seconds=ctx.spec.bake_s), target))
+    bake = BakeParams(
+        lb=lb,
+        pool=pool,
+        seconds=ctx.spec.bake_s,
+        members=hosts,
+        max_error_rate=ctx.spec.bake_max_error_rate,
+    )
+    steps.append(step(unit_id, len(steps), bake, target))
     flip_back = SwitchParams(lb=lb, pool=pool, undo=StepAction.SWITCH)
     rollback = (step(f"{unit_id}/rollback", 0, flip_back, target, only_if=StepAction.SWITCH),)
     return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)
