@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from patchwarden.inventory.ansible import AnsibleInventory, parse_ansible_inventory
 
@@ -114,5 +115,40 @@ def test_generated_inventories_read_as_ansible_reads_them(
 ) -> None:
     text = _random_ini(random.Random(seed))
     path = tmp_path / f"generated-{seed}.ini"
+    path.write_text(text)
+    _compare(parse_ansible_inventory(path.name, text), ansible_list(path))
+
+
+def _random_yaml(rng: random.Random) -> str:
+    """A YAML inventory: nested children, hosts with and without variables, ranges, ports."""
+    values: list[Any] = [1, "1", "yes", True, None, [1, "a"], {"k": 2}, "a b", 1.5]
+    names = ["h1", "h2", "web[01:03]", "db-[a:b]", "n[0:4:2]", "x9:2222"]
+
+    def group(depth: int) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if rng.random() < 0.8:
+            body["hosts"] = {
+                rng.choice(names): (
+                    {f"v{rng.randint(1, 4)}": rng.choice(values)} if rng.random() < 0.5 else None
+                )
+                for _ in range(rng.randint(1, 3))
+            }
+        if rng.random() < 0.7:
+            body["vars"] = {f"v{rng.randint(1, 4)}": rng.choice(values) for _ in range(2)}
+            if rng.random() < 0.4:
+                body["vars"]["ansible_group_priority"] = rng.randint(0, 20)
+        if depth < 3 and rng.random() < 0.6:
+            body["children"] = {f"g{depth}{i}": group(depth + 1) for i in range(rng.randint(1, 2))}
+        return body
+
+    return yaml.safe_dump({"all": group(0), f"top{rng.randint(1, 3)}": group(1)})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_generated_yaml_inventories_read_as_ansible_reads_them(
+    ansible_list, tmp_path: Path, seed: int
+) -> None:
+    text = _random_yaml(random.Random(seed))
+    path = tmp_path / f"generated-{seed}.yml"
     path.write_text(text)
     _compare(parse_ansible_inventory(path.name, text), ansible_list(path))
