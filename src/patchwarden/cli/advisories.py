@@ -7,9 +7,7 @@ import os
 import typer
 from rich.console import Console
 
-from patchwarden.assess.match import AdvisoryIndex
-from patchwarden.feeds.ranges import scheme_of
-from patchwarden.service.feeds import stored_advisories
+from patchwarden.service.catalog import affected_advisories
 from patchwarden.store import open_store, resolve_url
 
 __all__ = ["app"]
@@ -42,14 +40,13 @@ def affected(
     """
     err = Console(stderr=True, highlight=False)
     with open_store(resolve_url(db, os.environ)) as store:
-        warnings: list[str] = []
-        advisories = stored_advisories(store, warnings)
-    for warning in warnings:
+        answer = affected_advisories(store, ecosystem, package, version)
+    for warning in answer.warnings:
         err.print(f"warning: {warning}", markup=False)
-    if not scheme_of(ecosystem):
+    if not answer.ordered:
         err.print(
             f"note: no version ordering for {ecosystem}; only explicit versions lists are used",
             markup=False,
         )
-    for advisory, _fixed in AdvisoryIndex(advisories).lookup(ecosystem, package, version):
-        typer.echo(advisory.id)
+    for advisory_id in answer.ids:
+        typer.echo(advisory_id)

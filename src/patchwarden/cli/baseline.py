@@ -15,11 +15,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from patchwarden.assess.baseline import baseline_ecosystem, take_snapshot
-from patchwarden.assess.compliance import PatchState
-from patchwarden.assess.drift import drift, version_rows
 from patchwarden.service.assessments import load_run, run_outcome
-from patchwarden.service.baselines import check_baselines
+from patchwarden.service.baselines import (
+    PatchState,
+    check_baselines,
+    estate_drift,
+    snapshot_baselines,
+    version_sheet,
+)
 from patchwarden.service.feeds import stored_advisories
 from patchwarden.service.inputs import estate_inputs
 from patchwarden.service.policy import read_baselines
@@ -72,10 +75,7 @@ def show(
         with open_store(resolve_url(db, os.environ)) as store:
             advisories = stored_advisories(store)
     out: list[dict[str, Any]] = []
-    for baseline in sets.baselines:
-        if os_family and baseline_ecosystem(os_family) != baseline_ecosystem(baseline.os_family):
-            continue
-        snap = take_snapshot(baseline, advisories, now)
+    for baseline, snap in snapshot_baselines(sets, advisories, now, os_family):
         out.append(
             {
                 "name": baseline.name,
@@ -194,7 +194,7 @@ def drift_command(
     with open_store(resolve_url(db, os.environ)) as store:
         inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
         estate, advisories = inputs.inventory, inputs.advisories
-    groups = drift(estate)
+    groups = estate_drift(estate)
     rows = [{"group": f"{g.kind} {g.name}", **asdict(d)} for g in groups for d in g.deviations]
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -203,12 +203,7 @@ def drift_command(
         aligned = sum(1 for g in groups if g.aligned)
         typer.echo(f"{aligned} of {len(groups)} groups on the same patch level")
     if csv_out is not None:
-        now = datetime.now(UTC)
-        snaps = {
-            baseline_ecosystem(b.os_family): take_snapshot(b, advisories, now)
-            for b in sets.baselines
-        }
-        sheet = version_rows(estate, snaps)
+        sheet = version_sheet(estate, sets, advisories, datetime.now(UTC))
         out = io.StringIO()
         writer = csv.writer(out)
         fields = (

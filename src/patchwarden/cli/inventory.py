@@ -13,9 +13,8 @@ from rich.table import Table
 
 from patchwarden.domain.responsibility import responsibility_of
 from patchwarden.errors import UsageError
-from patchwarden.inventory import LoadedInventory
 from patchwarden.service.ansible_import import import_ansible, parse_env_mapping
-from patchwarden.service.sources import demo_inventory, read_inventory
+from patchwarden.service.sources import LoadedInventory, demo_inventory, read_inventory
 
 __all__ = ["app"]
 

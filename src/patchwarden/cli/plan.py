@@ -31,9 +31,8 @@ from patchwarden.domain.steps import (
 )
 from patchwarden.domain.window import WindowSpec, format_duration
 from patchwarden.errors import UsageError
-from patchwarden.planning.windows import batch_timing
 from patchwarden.service.apply import plan_from_files
-from patchwarden.service.campaigns import PlanBuild
+from patchwarden.service.campaigns import PlanBuild, expected_wave_seconds
 from patchwarden.service.whatif import WhatIf, simulate_plan
 from patchwarden.store import open_store, resolve_url
 
@@ -209,7 +208,7 @@ def _timeline(plan: Plan) -> list[str]:
 
 
 def _wave_block(index: int, wave: Wave, concurrency: int) -> list[str]:
-    total = sum(batch_timing(b, concurrency)[0] for b in wave.batches)
+    total = expected_wave_seconds(wave, concurrency)
     units = sum(len(b.units) for b in wave.batches)
     lines = [
         f"{index}. {wave.id}: {wave.strategy}, {len(wave.batches)} batch(es), {units} unit(s), "

@@ -24,7 +24,6 @@ from rich.table import Table
 
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.inventory import Inventory
-from patchwarden.drivers.ssh import SshConfig
 from patchwarden.errors import UsageError
 from patchwarden.service.assessments import stored_inventory
 from patchwarden.service.scan import (
@@ -235,7 +234,7 @@ def _scan(
     )
 
     async def run() -> list[HostScan]:
-        transport = host_transport(estate, SshConfig.from_env())
+        transport = host_transport(estate)
         task = bars.add_task("scanning", total=total)
         try:
             return await scan_assets(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 
 import typer
 
-from patchwarden.errors import InvalidVersion, UsageError
-from patchwarden.versions import ECOSYSTEMS, VersionRanker
+from patchwarden.errors import UsageError
+from patchwarden.service.versions import ECOSYSTEMS, compare_lines, version_ranker
 
 __all__ = ["app"]
 
@@ -50,7 +49,7 @@ def compare(
 
     With --pairs, an invalid line prints 'error: <reason>' instead, and the exit code is 2.
     """
-    ranker = VersionRanker(ecosystem)  # rejects an unknown ecosystem first, with the list
+    ranker = version_ranker(ecosystem)  # rejects an unknown ecosystem first, with the list
     if pairs is None:
         if a is None or b is None:
             raise UsageError("give two versions A and B, or --pairs FILE")
@@ -58,7 +57,7 @@ def compare(
         return
     if a is not None or b is not None:
         raise UsageError("give either two versions or --pairs FILE, not both")
-    answers, errors = _compare_lines(ranker, _read_lines(pairs))
+    answers, errors = compare_lines(ranker, _read_lines(pairs))
     if answers:
         typer.echo("\n".join(answers))
     if errors:
@@ -76,21 +75,3 @@ def _read_lines(path: str) -> list[str]:
         raise UsageError(f"cannot read --pairs file {path}: {error.strerror}") from error
     except UnicodeDecodeError as error:
         raise UsageError(f"--pairs file {path} is not UTF-8: {error.reason}") from error
-
-
-def _compare_lines(ranker: VersionRanker, lines: Iterable[str]) -> tuple[list[str], int]:
-    """One answer per line: -1, 0, 1 or 'error: <reason>'; and how many errors."""
-    answers: list[str] = []
-    errors = 0
-    for number, line in enumerate(lines, start=1):
-        fields = line.split("\t")
-        if len(fields) != 2:
-            answers.append(f"error: line {number}: expected 'A<TAB>B', got {len(fields)} field(s)")
-            errors += 1
-            continue
-        try:
-            answers.append(str(ranker.compare(fields[0], fields[1])))
-        except InvalidVersion as error:
-            answers.append(f"error: line {number}: {error}")
-            errors += 1
-    return answers, errors

@@ -20,12 +20,12 @@ from patchwarden.assess.assessment import Assessment, assess
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.campaign import Campaign
 from patchwarden.domain.inventory import Inventory
-from patchwarden.domain.plan import Plan
+from patchwarden.domain.plan import Plan, Wave
 from patchwarden.errors import Problem, ValidationFailed
 from patchwarden.inventory.problems import did_you_mean, explain
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
 from patchwarden.planning.plan import plan_campaign
-from patchwarden.planning.windows import fit_windows, rule_problem
+from patchwarden.planning.windows import batch_timing, fit_windows, rule_problem
 from patchwarden.service.collector import collector_paused
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "PlanBuild",
     "build_plan",
     "check_against_inventory",
+    "expected_wave_seconds",
     "load_campaign",
     "read_campaign",
 ]
@@ -207,3 +208,12 @@ def build_plan(
     if not any(b.slot for w in plan.waves for b in w.batches):
         plan = fit_windows(plan, campaign.windows.values(), now, campaign.promotion.soak)
     return PlanBuild(plan, campaign, inventory, assessment, by_id)
+
+
+def expected_wave_seconds(wave: Wave, max_concurrency: int) -> float:
+    """How long a wave is expected to take: its batches one after another.
+
+    Each batch lasts as its units, side by side at most ``max_concurrency`` at a time, take
+    (see :func:`~patchwarden.planning.windows.batch_timing`).
+    """
+    return sum(batch_timing(batch, max_concurrency)[0] for batch in wave.batches)

@@ -330,8 +330,12 @@ async def scan_assets(
     return list(await asyncio.gather(*jobs))
 
 
-def host_transport(inventory: Inventory, ssh: SshConfig) -> HostRouter:
-    """One router over SSH (pooled, strict host keys) and local runs for the inventory."""
+def host_transport(inventory: Inventory, ssh: SshConfig | None = None) -> HostRouter:
+    """One router over SSH (pooled, strict host keys) and local runs for the inventory.
+
+    ``ssh`` defaults to the settings of the environment (:meth:`SshConfig.from_env`).
+    """
+    ssh = SshConfig.from_env() if ssh is None else ssh
     connections = host_connections(inventory)
     ssh_hosts = {k: c for k, c in connections.items() if c.transport == "ssh"}
     transports: dict[str, Transport] = {

@@ -19,6 +19,7 @@ from patchwarden.inventory import read_inventory as _read_inventory_files
 from patchwarden.service.campaigns import load_campaign
 
 __all__ = [
+    "LoadedInventory",
     "demo_advisories",
     "demo_campaign",
     "demo_inventory",
