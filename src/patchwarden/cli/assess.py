@@ -7,18 +7,14 @@ was first seen and ``report`` has something to show.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from patchwarden.cli.rows import check_format, print_rows
 from patchwarden.domain.inventory import Inventory
 from patchwarden.service.assessing import Assessment, assess_estate, compare_assessments
 from patchwarden.service.policy import read_policy
@@ -78,29 +74,6 @@ def _rows(assessment: Assessment, inventory: Inventory) -> list[dict[str, Any]]:
     return rows
 
 
-def _print(rows: list[dict[str, Any]], fmt: str, columns: tuple[str, ...]) -> None:
-    if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        typer.echo(out.getvalue(), nl=False)
-    else:
-        table = Table(show_lines=False)
-        for col in columns:
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(*(str(row[c]) for c in columns))
-        Console().print(table)
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in _FORMATS:
-        raise typer.BadParameter(f"use one of {', '.join(_FORMATS)}", param_hint="--format")
-
-
 @app.callback()
 def assess_command(
     ctx: typer.Context,
@@ -128,7 +101,7 @@ def assess_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    _check_format(fmt)
+    check_format(fmt, _FORMATS)
     chosen = read_policy(policy)
     with open_store(resolve_url(db, os.environ)) as store:
         done = assess_estate(
@@ -136,7 +109,7 @@ def assess_command(
         )
     result = done.assessment
     rows = [r for r in _rows(result, done.inventory) if action is None or r["action"] == action]
-    _print(rows, fmt, _TABLE if fmt == "table" else _COLUMNS)
+    print_rows(rows, _TABLE if fmt == "table" else _COLUMNS, fmt)
     if fmt == "table":
         counts = result.actions()
         words = ", ".join(f"{counts[a]} {a.value}" for a in sorted(counts, key=str))
@@ -161,7 +134,7 @@ def diff_command(
 
     Example: patchwarden assess diff 3 7 --format json
     """
-    _check_format(fmt)
+    check_format(fmt, _FORMATS)
     with open_store(resolve_url(db, os.environ)) as store:
         compared = compare_assessments(store, old, new)
     change = compared.diff
@@ -183,9 +156,9 @@ def diff_command(
     ]
     columns = ("change", "asset_id", "advisory_id", "package", "installed", "severity")
     if fmt == "table":
-        _print([r for r in rows if r["change"] != "still_open"], fmt, columns)
+        print_rows([r for r in rows if r["change"] != "still_open"], columns, fmt)
     else:
-        _print(rows, fmt, columns)
+        print_rows(rows, columns, fmt)
     counts = change.counts()
     if fmt == "table":
         typer.echo(

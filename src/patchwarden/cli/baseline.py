@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from patchwarden.cli.rows import check_format, print_rows
 from patchwarden.service.assessments import load_run, run_outcome
 from patchwarden.service.baselines import (
     PatchState,
@@ -40,20 +39,6 @@ _DB = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB).")
 _FORMAT = typer.Option("table", "--format", help="table or json.")
 
 
-def _table(columns: tuple[str, ...], rows: list[dict[str, Any]], title: str = "") -> None:
-    table = Table(title=title or None, show_lines=False)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(str(row[c]) for c in columns))
-    Console().print(table)
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("use table or json", param_hint="--format")
-
-
 @app.command("show")
 def show(
     baselines: Path | None = _FILE,
@@ -66,7 +51,7 @@ def show(
 
     Example: patchwarden baseline show --demo --os debian
     """
-    _check_format(fmt)
+    check_format(fmt)
     sets = read_baselines(baselines)
     now = datetime.now(UTC)
     if demo:
@@ -105,7 +90,7 @@ def show(
             typer.echo(f"  rule {i}: {json.dumps(rule, default=str)}")
         columns = ("advisory_id", "package", "fixed", "classification", "severity", "approved_by")
         if item["approved"] or item["rejected"]:
-            _table(columns, item["approved"] + item["rejected"])
+            print_rows(item["approved"] + item["rejected"], columns)
 
 
 @app.command("check")
@@ -124,7 +109,7 @@ def check(
 
     Example: patchwarden baseline check --demo --format json
     """
-    _check_format(fmt)
+    check_format(fmt)
     sets = read_baselines(baselines)
     with open_store(resolve_url(db, os.environ)) as store:
         inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
@@ -164,7 +149,7 @@ def check(
                     ),
                 }
             )
-        _table(("asset", "env", "baseline", "compliant", "states"), rows)
+        print_rows(rows, ("asset", "env", "baseline", "compliant", "states"))
         for _, snap in sorted(result.snapshots.items()):
             if any(r.snapshot_id == snap.id for r in assets):
                 typer.echo(f"{snap.baseline}: snapshot {snap.id} ({len(snap.approved)} approved)")
@@ -189,7 +174,7 @@ def drift_command(
 
     Example: patchwarden baseline drift --demo --csv versions.csv
     """
-    _check_format(fmt)
+    check_format(fmt)
     sets = read_baselines(baselines)
     with open_store(resolve_url(db, os.environ)) as store:
         inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
@@ -199,7 +184,7 @@ def drift_command(
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
-        _table(("group", "asset_id", "package", "version", "reference", "how"), rows)
+        print_rows(rows, ("group", "asset_id", "package", "version", "reference", "how"))
         aligned = sum(1 for g in groups if g.aligned)
         typer.echo(f"{aligned} of {len(groups)} groups on the same patch level")
     if csv_out is not None:

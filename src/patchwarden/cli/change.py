@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from patchwarden.cli.options import echo_warnings, parse_at
+from patchwarden.cli.rows import check_format
 from patchwarden.domain.change import ChangeRecord
 from patchwarden.errors import UsageError
 from patchwarden.service.apply import plan_from_files
@@ -153,8 +154,7 @@ def show(
 
     Example: patchwarden change show CHG-12 --format json
     """
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: use table or json")
+    check_format(fmt)
     with _store(db) as store:
         if change is None:
             records = store.changes()

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from patchwarden.cli.rows import check_format
 from patchwarden.service.feeds import ImportReport, import_paths, load_sources, sync_feeds
 from patchwarden.store import open_store, resolve_url
 
@@ -21,13 +22,7 @@ app = typer.Typer(
     help="Import and sync advisory feeds (OSV, CISA KEV, EPSS).", no_args_is_help=True
 )
 
-_FORMATS = ("table", "json")
 _DB_HELP = "Database URL (default: PATCHWARDEN_DB, then a file in the user data dir)."
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in _FORMATS:
-        raise typer.BadParameter("use table or json", param_hint="--format")
 
 
 class _Bars:
@@ -92,7 +87,7 @@ def import_command(
 
     Example: patchwarden feeds import Debian-all.zip known_exploited_vulnerabilities.json
     """
-    _check_format(fmt)
+    check_format(fmt)
     console = Console(stderr=fmt == "json")
     with open_store(resolve_url(db, os.environ)) as store, _Bars(console, fmt == "table") as bars:
         report = import_paths(store, paths, bars)
@@ -120,7 +115,7 @@ def sync_command(
 
     Example: patchwarden feeds sync --source kev=https://mirror.example/kev.json
     """
-    _check_format(fmt)
+    check_format(fmt)
     sources = load_sources(config, source or [])
     state_file = state or Path(platformdirs.user_cache_dir("patchwarden")) / "feeds-state.json"
     console = Console(stderr=fmt == "json")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from patchwarden.cli.rows import check_format, print_rows
 from patchwarden.domain.responsibility import responsibility_of
 from patchwarden.errors import UsageError
 from patchwarden.service.ansible_import import import_ansible, parse_env_mapping
@@ -65,8 +62,7 @@ def show(
     """
     if owner not in (None, "provider", "customer"):
         raise typer.BadParameter("use provider or customer", param_hint="--owner")
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("use table or json", param_hint="--format")
+    check_format(fmt)
     loaded = _load(files or [], demo)
     rows = []
     for asset in loaded.inventory.assets:
@@ -91,19 +87,10 @@ def show(
     _render(rows, fmt)
 
 
-def _render(rows: list[dict[str, str | bool]], fmt: Literal["table", "json"] | str) -> None:
-    if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    table = Table(show_lines=False)
-    for col in ("id", "kind", "env", "service_model", "owner", "why"):
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(
-            *(str(row[c]) for c in ("id", "kind", "env", "service_model", "owner", "why"))
-        )
-    Console().print(table)
-    typer.echo(f"{len(rows)} asset(s)")
+def _render(rows: list[dict[str, str | bool]], fmt: str) -> None:
+    print_rows(rows, ("id", "kind", "env", "service_model", "owner", "why"), fmt)
+    if fmt != "json":
+        typer.echo(f"{len(rows)} asset(s)")
 
 
 @import_app.command(

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from patchwarden.cli.rows import check_format
 from patchwarden.errors import UsageError
 from patchwarden.testing.lab import DEFAULT_LAB_DIR, Lab, LabConfig
 
@@ -86,8 +87,7 @@ def status(
 
     Example: patchwarden lab status --format json
     """
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format must be table or json, not {fmt!r}")
+    check_format(fmt)
     state_file = directory / "lab.json"
     if not state_file.exists():
         raise UsageError(f"no lab in {directory} (start one with `sudo patchwarden lab up`)")

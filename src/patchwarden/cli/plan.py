@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from patchwarden.cli.options import echo_warnings, parse_at
+from patchwarden.cli.rows import check_format
 from patchwarden.domain.plan import Plan, Step, Unit, Wave
 from patchwarden.domain.steps import (
     BuildImageParams,
@@ -30,7 +31,6 @@ from patchwarden.domain.steps import (
     UploadParams,
 )
 from patchwarden.domain.window import WindowSpec, format_duration
-from patchwarden.errors import UsageError
 from patchwarden.service.apply import plan_from_files
 from patchwarden.service.campaigns import PlanBuild, expected_wave_seconds
 from patchwarden.service.whatif import WhatIf, simulate_plan
@@ -69,8 +69,7 @@ def plan(
 
     Example: patchwarden plan campaign.yaml --at 2026-11-24T22:00Z --format json
     """
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: use table or json")
+    check_format(fmt)
     with open_store(resolve_url(None, os.environ)) as store:
         built, warnings = plan_from_files(store, campaign, inventory, advisories, parse_at(at))
     echo_warnings(warnings)

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from patchwarden.cli.options import echo_warnings, parse_at
-from patchwarden.errors import UsageError
+from patchwarden.cli.rows import check_format
 from patchwarden.service.promotion import Gate, promotion
 from patchwarden.store import open_store, resolve_url
 
@@ -43,8 +43,7 @@ def promote(
 
     Example: patchwarden promote campaign.yaml --at 2026-11-26T09:00Z
     """
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: use table or json")
+    check_format(fmt)
     with open_store(resolve_url(db, os.environ)) as store:
         found = promotion(store, campaign, inventory, advisories, parse_at(at))
     echo_warnings(found.warnings)

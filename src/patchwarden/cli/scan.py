@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from patchwarden.cli.rows import check_format
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import UsageError
@@ -44,7 +45,6 @@ __all__ = ["app", "parse_sbom_options", "select_assets"]
 # No help= here: the callback's docstring, with its example, is the command's help.
 app = typer.Typer(invoke_without_command=True)
 
-_FORMATS = ("table", "json")
 _SELECT_KEYS = ("id", "env", "role", "kind")
 
 
@@ -189,8 +189,7 @@ def scan_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if fmt not in _FORMATS:
-        raise typer.BadParameter("use table or json", param_hint="--format")
+    check_format(fmt)
     with open_store(resolve_url(db, os.environ)) as store:
         estate = read_inventory(inventory).inventory if inventory else stored_inventory(store)
         if estate is None:
