@@ -113,6 +113,10 @@ COMMANDS: dict[str, Command] = {
         "patchwarden.cli.scan",
         "Scan installed packages, OS, architecture and reboot state; store every scan.",
     ),
+    "serve": Command(
+        "patchwarden.server.command",
+        "Serve the API (OpenAPI at /api/openapi.json, routes under /api/v1).",
+    ),
     "user": Command(
         "patchwarden.cli.user",
         "Local users of the server: add, change a password, disable, list.",

@@ -1,0 +1,143 @@
+"""The FastAPI application: versioned routes, error mapping, security headers.
+
+Errors keep the command line's meaning: bad input (exit 2 there) is 400, or 422 with every
+``{file, line, field, message, hint}`` for input files; a refusal of the change process is
+409; credentials are 401, a role too low 403, throttled logins 429 with ``Retry-After``.
+No answer repeats a secret, and a failure of the store says only that it failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from patchwarden import __version__
+from patchwarden.errors import InputError, PatchwardenError, StoreError, ValidationFailed
+from patchwarden.server import (
+    api_admin,
+    api_auth,
+    api_changes,
+    api_findings,
+    api_inventory,
+    api_runs,
+)
+from patchwarden.service.audit import AuditChainBroken
+from patchwarden.service.change import ChangeNotApproved, ChangeRefused
+from patchwarden.service.identity import AccessDenied, LoginThrottle, LoginThrottled
+from patchwarden.store import Store
+
+__all__ = ["API_PREFIX", "OPENAPI_URL", "SECURITY_HEADERS", "create_app"]
+
+API_PREFIX = "/api/v1"
+OPENAPI_URL = "/api/openapi.json"
+
+SECURITY_HEADERS = {
+    # The API serves JSON and CSV only: nothing may run, load, or frame it.
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    # Every answer may hold data a person is entitled to, not the next user of the browser.
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+}
+"""Headers on every answer."""
+
+_log = logging.getLogger("patchwarden.server")
+
+
+def _problem(status: int, detail: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def _status_of(error: PatchwardenError) -> int:
+    if isinstance(error, LoginThrottled):
+        return 429
+    if isinstance(error, AccessDenied):
+        return 401
+    if isinstance(error, ValidationFailed):
+        return 422
+    if isinstance(error, ChangeRefused | ChangeNotApproved):
+        return 409
+    if isinstance(error, InputError):
+        return 400
+    if isinstance(error, AuditChainBroken):
+        return 409
+    return 500
+
+
+def _install_errors(app: FastAPI) -> None:
+    async def on_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, PatchwardenError)
+        status = _status_of(error)
+        if isinstance(error, ValidationFailed):
+            problems = [asdict(p) for p in error.problems]
+            return _problem(
+                422, f"{len(problems)} problem(s); nothing was changed", problems=problems
+            )
+        if isinstance(error, LoginThrottled):
+            response = _problem(429, str(error))
+            response.headers["Retry-After"] = str(int(error.retry_after) + 1)
+            return response
+        if isinstance(error, AuditChainBroken):
+            problems = [p.model_dump() for p in error.problems]
+            return _problem(409, "the audit trail does not verify", problems=problems)
+        if status == 500:
+            # The store's own message may name paths or hosts: log it, answer plainly.
+            _log.error("%s %s failed: %s", request.method, request.url.path, error)
+            detail = (
+                "the database failed; see the server log"
+                if isinstance(error, StoreError)
+                else "internal error"
+            )
+            return _problem(500, detail)
+        return _problem(status, str(error))
+
+    app.add_exception_handler(PatchwardenError, on_error)
+
+
+def create_app(
+    store: Store, *, secure_cookies: bool = False, throttle: LoginThrottle | None = None
+) -> FastAPI:
+    """The API over ``store``.
+
+    Args:
+        store: An open store; the app uses it from its worker threads (it is thread-safe).
+        secure_cookies: Mark the session cookie ``Secure`` even on plain HTTP (behind a
+            TLS-terminating proxy). Over HTTPS it always is.
+        throttle: Counts failed logins; a fresh one (5 per name or address a minute) if
+            not given.
+    """
+    app = FastAPI(
+        title="patchwarden",
+        version=__version__,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # the interactive pages load scripts from elsewhere; the CSP forbids it
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.secure_cookies = secure_cookies
+    app.state.throttle = throttle or LoginThrottle()
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    _install_errors(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (api_auth, api_inventory, api_findings, api_changes, api_runs, api_admin):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app

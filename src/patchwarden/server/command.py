@@ -1,0 +1,58 @@
+"""``patchwarden serve``: the HTTP API on one address, over the same store as the CLI.
+
+It lives beside the server rather than in ``cli/`` (a sibling layer that may not import
+the server); the command line loads it by name, like every command.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the serve command to the app."""
+    app.command("serve")(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default: PATCHWARDEN_DB, then user data dir)."
+    ),
+    secure_cookies: bool = typer.Option(
+        False,
+        "--secure-cookies",
+        help="Mark session cookies Secure on plain HTTP too (behind a TLS proxy).",
+    ),
+) -> None:
+    """Serve the API (OpenAPI at /api/openapi.json, routes under /api/v1).
+
+    Create the first admin beforehand on this machine: `patchwarden user add alice --role
+    admin`. Listen beyond loopback only behind a TLS-terminating proxy.
+
+    Example: patchwarden serve --host 127.0.0.1 --port 8080
+    """
+    import uvicorn  # imported here: `patchwarden --version` must stay fast
+
+    from patchwarden.server.app import create_app
+    from patchwarden.store import open_store, resolve_url
+
+    store = open_store(resolve_url(db, os.environ))
+    try:
+        if not store.accounts.users():
+            typer.echo(
+                "warning: no users yet; add one with `patchwarden user add NAME --role admin`",
+                err=True,
+            )
+        api = create_app(store, secure_cookies=secure_cookies)
+        typer.echo(f"patchwarden serving on http://{host}:{port}/api/v1", err=True)
+        uvicorn.run(
+            api, host=host, port=port, log_level="info", server_header=False, proxy_headers=False
+        )
+    finally:
+        store.close()
