@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from patchwarden.inventory.ansible import AnsibleInventory, parse_ansible_inventory
+from patchwarden.service.ansible_import import read_ansible_inventory
 
 pytestmark = pytest.mark.slow
 
@@ -73,10 +74,10 @@ def _compare(ours: AnsibleInventory, theirs: dict[str, Any]) -> None:
         assert dict(host.vars) == hostvars.get(host.name, {}), host.name
 
 
-@pytest.mark.parametrize("name", ["estate.ini", "estate.yml"])
+@pytest.mark.parametrize("name", ["estate.ini", "estate.yml", "with-vars/hosts.ini"])
 def test_shipped_examples_read_as_ansible_reads_them(ansible_list, name: str) -> None:
-    path = DATA / name
-    _compare(parse_ansible_inventory(name, path.read_text()), ansible_list(path))
+    path = DATA / name  # with-vars/ has group_vars/ and host_vars/ folders beside it
+    _compare(read_ansible_inventory(path), ansible_list(path))
 
 
 def _random_ini(rng: random.Random) -> str:

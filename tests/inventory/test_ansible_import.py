@@ -15,7 +15,11 @@ from patchwarden.cli.main import main
 from patchwarden.errors import UsageError, ValidationFailed
 from patchwarden.inventory.ansible import AnsibleInventory, parse_ansible_inventory
 from patchwarden.inventory.ansible_model import expand_host_pattern
-from patchwarden.service.ansible_import import import_ansible, parse_env_mapping
+from patchwarden.service.ansible_import import (
+    import_ansible,
+    parse_env_mapping,
+    read_ansible_inventory,
+)
 from patchwarden.service.sources import read_inventory
 
 DATA = Path(__file__).parents[1] / "data" / "ansible"
@@ -342,3 +346,56 @@ def test_a_port_counts_where_the_host_is_first_defined() -> None:
     assert later["h1"].vars == {}
     given = by_name(parse_ansible_inventory("h.ini", "[a]\nh1:2222 ansible_port=2200\n"))
     assert given["h1"].vars == {"ansible_port": 2200}
+
+
+def test_group_vars_and_host_vars_folders_count_as_ansible_counts_them() -> None:
+    inv = read_ansible_inventory(DATA / "with-vars" / "hosts.ini")
+    hosts = by_name(inv)
+    # group_vars/all.yml beats every group's variables in the inventory file ...
+    assert hosts["web1"].vars["site"] == "all-file"
+    # ... group_vars/prod.json beats [prod:vars]; web/ files are read in sorted order, and
+    # notes.txt and .hidden.yml not at all.
+    assert (hosts["web1"].vars["ansible_user"], hosts["web1"].vars["tier"]) == (
+        "prod-file",
+        "web-2",
+    )
+    assert "not" not in hosts["web1"].vars
+    # The inventory's own host variables beat group_vars; host_vars (no extension too) last.
+    assert hosts["web2"].vars["ansible_user"] == "inline"
+    assert hosts["web2"].vars["ansible_port"] == 2202
+    assert hosts["db1"].vars["ansible_user"] == "dba"
+    assert inv.skipped == ()  # host_vars/unknown-host.yml, broken, names no host: not read
+
+
+def test_vault_files_are_skipped_and_vaulted_connection_values_refused(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "hosts.ini").write_text("[prod]\nw1\nw2\n")
+    (tmp_path / "group_vars" / "prod.yml").write_text(
+        "$ANSIBLE_VAULT;1.1;AES256\n6133326631353238\n"
+    )
+    (tmp_path / "host_vars" / "w1.yml").write_text(
+        "ansible_become_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3866\n"
+    )
+    imported = import_ansible(tmp_path / "hosts.ini", {"prod": "prod"})
+    assert imported.notes == (
+        f"{tmp_path / 'group_vars' / 'prod.yml'}: encrypted with Ansible Vault, not read",
+    )
+    assert len(imported.loaded.inventory.assets) == 2  # a vaulted password is not needed
+    (tmp_path / "host_vars" / "w2.yml").write_text("ansible_user: !vault |\n  $ANSIBLE_VAULT;1.1\n")
+    with pytest.raises(ValidationFailed, match="w2.ansible_user: is encrypted with Ansible Vault"):
+        import_ansible(tmp_path / "hosts.ini", {"prod": "prod"})
+
+
+def test_a_broken_vars_file_names_its_own_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "hosts.ini").write_text("[prod]\nw1\n")
+    (tmp_path / "group_vars" / "prod.yml").write_text("a: 1\nb: [\n")
+    with pytest.raises(ValidationFailed) as caught:
+        import_ansible(tmp_path / "hosts.ini", {"prod": "prod"})
+    assert str(caught.value).startswith(f"{tmp_path / 'group_vars' / 'prod.yml'}:")
+    (tmp_path / "group_vars" / "prod.yml").write_text("- a\n- b\n")
+    with pytest.raises(
+        ValidationFailed, match="a vars file holds a mapping of variables, got list"
+    ):
+        import_ansible(tmp_path / "hosts.ini", {"prod": "prod"})

@@ -132,6 +132,8 @@ def import_ansible_inventory(
         file, parse_env_mapping(env_from_group), default_env, environments=order
     )
     typer.echo(imported.text, nl=False)
+    for note in imported.notes:
+        typer.echo(f"note: {note}", err=True)
     inv = imported.loaded.inventory
     typer.echo(
         f"imported {len(inv.assets)} host(s) from {file} into {len(inv.environments)}"

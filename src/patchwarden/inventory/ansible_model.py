@@ -14,7 +14,9 @@ naming file, line and what to fix. What Ansible itself does (``ansible-core``'s 
   included, laid over each other in Ansible's order (shallower first, then
   ``ansible_group_priority``, then name), then the host's own on top. Keys are replaced,
   never merged (Ansible's default ``hash_behaviour``). ``ansible_group_priority`` is the
-  group's priority, not a variable.
+  group's priority, not a variable. Files in ``group_vars/`` and ``host_vars/`` beside the
+  inventory come after the inventory's own group variables (``group_vars/all`` first,
+  then each group's in the same order) and after the inventory's host variables.
 * INI values (``key=value`` on a host line or in ``[group:vars]``) are Python literals when
   they read as one (``5`` is a number, ``'a'`` a string), else the text as written
   (``yes``, ``FALSE``, ``bar # not a comment``).
@@ -34,6 +36,7 @@ __all__ = [
     "AnsibleHost",
     "AnsibleInventory",
     "InventoryBuilder",
+    "Vaulted",
     "expand_host_pattern",
 ]
 
@@ -109,6 +112,13 @@ def _expand(name: str, pattern: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Vaulted:
+    """A value encrypted with Ansible Vault (``!vault``): kept, never decrypted here."""
+
+    ciphertext: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class AnsibleHost:
     """One host: where it was first defined, its groups and its variables as Ansible sees them.
 
@@ -136,6 +146,7 @@ class AnsibleInventory:
         group_hosts: Each group's own hosts (not its children's), in the order added.
         group_children: Each group's child groups.
         group_vars: Each group's own variables.
+        skipped: Vars files left unread, each with why (encrypted whole with Ansible Vault).
     """
 
     file: str
@@ -143,6 +154,7 @@ class AnsibleInventory:
     group_hosts: Mapping[str, tuple[str, ...]]
     group_children: Mapping[str, tuple[str, ...]]
     group_vars: Mapping[str, Mapping[str, Any]]
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass
@@ -176,6 +188,10 @@ class InventoryBuilder:
     def problem(self, line: int, where: str, message: str, hint: str = "") -> None:
         """Record a problem at a line of the file."""
         self.problems.append(Problem(self.file, line, where, message, hint))
+
+    def names(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The names of the groups and of the hosts met so far."""
+        return frozenset(self._groups), frozenset(self._hosts)
 
     def has_group(self, name: str) -> bool:
         """Whether the group was declared (or is ``all`` or ``ungrouped``)."""
@@ -225,8 +241,19 @@ class InventoryBuilder:
                 "write a number such as 10",
             )
 
-    def build(self) -> AnsibleInventory:
-        """Reconcile as Ansible does and work out each host's groups and variables."""
+    def build(
+        self,
+        group_files: Mapping[str, Mapping[str, Any]] | None = None,
+        host_files: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> AnsibleInventory:
+        """Reconcile as Ansible does and work out each host's groups and variables.
+
+        Args:
+            group_files: Variables from ``group_vars/`` files next to the inventory, by group.
+            host_files: Variables from ``host_vars/`` files, by host.
+        """
+        group_files = group_files or {}
+        host_files = host_files or {}
         groups = self._groups
         parents: dict[str, set[str]] = {name: set() for name in groups}
         for name, group in groups.items():
@@ -262,10 +289,15 @@ class InventoryBuilder:
         for name, host in self._hosts.items():
             every = self._ancestors(member_of[name], parents) | {"all"}
             ordered = sorted(every, key=lambda g: (depth[g], self._priorities.get(g, 1), g))
+            # Ansible's VARIABLE_PRECEDENCE: the inventory's group vars, then group_vars/all,
+            # then group_vars/<group> in the same order, then the host's own, host_vars last.
             merged: dict[str, Any] = {}
             for group_name in ordered:
                 merged.update(groups[group_name].vars)
+            for group_name in ordered:
+                merged.update(group_files.get(group_name, {}))
             merged.update(host.vars)
+            merged.update(host_files.get(name, {}))
             shown = tuple(sorted(every - {"all", "ungrouped"}))
             hosts.append(AnsibleHost(name, host.line, shown, merged))
         return AnsibleInventory(

@@ -11,10 +11,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchwarden.inventory.ansible_model import InventoryBuilder, expand_host_pattern
+import yaml
+
+from patchwarden.inventory.ansible_model import InventoryBuilder, Vaulted, expand_host_pattern
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path
 
-__all__ = ["looks_like_yaml_inventory", "parse_yaml"]
+__all__ = ["AnsibleYamlLoader", "looks_like_yaml_inventory", "parse_yaml"]
+
+
+class AnsibleYamlLoader(yaml.SafeLoader):
+    """YAML as Ansible writes it: ``!vault`` values stay encrypted, ``!unsafe`` is plain."""
+
+
+def _vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
+    return Vaulted(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
+
+
+def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+AnsibleYamlLoader.add_constructor("!vault", _vault)
+AnsibleYamlLoader.add_constructor("!unsafe", _unsafe)
 
 _SECTIONS = ("hosts", "vars", "children")
 

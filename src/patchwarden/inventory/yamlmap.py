@@ -38,7 +38,9 @@ class LocatedDocument:
         return 1
 
 
-def load_located(file: str, text: str) -> LocatedDocument:
+def load_located(
+    file: str, text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader
+) -> LocatedDocument:
     r"""Parse one YAML document, keeping lines; syntax errors become problems.
 
     Example:
@@ -47,7 +49,7 @@ def load_located(file: str, text: str) -> LocatedDocument:
         ({'a': {'b': 1}}, 2)
     """
     doc = LocatedDocument(file=file, value=None)
-    loader = yaml.SafeLoader(text)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is not None:

@@ -36,22 +36,43 @@ from patchwarden.domain.assets import ID_PATTERN
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS
 from patchwarden.errors import InputError, Problem, UsageError, ValidationFailed
 from patchwarden.inventory import LoadedInventory, parse_inventory
-from patchwarden.inventory.ansible import AnsibleHost, parse_ansible_inventory
+from patchwarden.inventory.ansible import (
+    AnsibleHost,
+    AnsibleInventory,
+    Vaulted,
+    parse_ansible_inventory,
+)
 
-__all__ = ["ImportedInventory", "import_ansible", "parse_env_mapping"]
+__all__ = ["ImportedInventory", "import_ansible", "parse_env_mapping", "read_ansible_inventory"]
 
 _TRUE = frozenset({"y", "yes", "on", "1", "true", "t"})
 _FALSE = frozenset({"n", "no", "off", "0", "false", "f"})
 _SSH = frozenset({"ssh", "paramiko", "smart", "paramiko_ssh"})
 _ID = re.compile(ID_PATTERN)
+_VARS_SUFFIXES = (".yml", ".yaml", ".json")  # Ansible's YAML_FILENAME_EXTENSIONS
+_CONNECTION_VARS = (
+    "ansible_host",
+    "ansible_ssh_host",
+    "ansible_port",
+    "ansible_ssh_port",
+    "ansible_user",
+    "ansible_ssh_user",
+    "ansible_connection",
+    "ansible_become",
+    "ansible_become_method",
+)
 
 
 @dataclass(frozen=True)
 class ImportedInventory:
-    """The patchwarden inventory YAML made from an Ansible inventory, and what it holds."""
+    """The patchwarden inventory YAML made from an Ansible inventory, and what it holds.
+
+    ``notes`` says what was left out (vars files encrypted with Ansible Vault).
+    """
 
     text: str
     loaded: LoadedInventory
+    notes: tuple[str, ...] = ()
 
 
 def parse_env_mapping(pairs: Sequence[str]) -> dict[str, str]:
@@ -96,13 +117,7 @@ def import_ansible(
         InputError: the file cannot be read.
         ValidationFailed: every problem, with file and line; nothing is printed then.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from error
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path} is not UTF-8: {error.reason}") from error
-    inventory = parse_ansible_inventory(str(path), text)
+    inventory = read_ansible_inventory(path)
     problems: list[Problem] = []
     assets: list[dict[str, Any]] = []
     ids: dict[str, str] = {}
@@ -150,7 +165,66 @@ def import_ansible(
     out = header + body
     # What is printed must load: read it back with patchwarden's own reader.
     loaded = parse_inventory([(f"{path.stem}.patchwarden.yaml", out)])
-    return ImportedInventory(out, loaded)
+    return ImportedInventory(out, loaded, inventory.skipped)
+
+
+def read_ansible_inventory(path: Path) -> AnsibleInventory:
+    """An Ansible inventory file with the ``group_vars/`` and ``host_vars/`` beside it.
+
+    Raises:
+        InputError: a file cannot be read.
+        ValidationFailed: every problem, with file and line.
+    """
+    group_vars = _vars_folder(path.parent / "group_vars")
+    host_vars = _vars_folder(path.parent / "host_vars")
+    return parse_ansible_inventory(str(path), _read(path), group_vars, host_vars)
+
+
+def _vars_folder(folder: Path) -> dict[str, list[tuple[str, str]]]:
+    """The vars files of ``group_vars/`` or ``host_vars/``, by name, as Ansible finds them.
+
+    For a name, the first of ``name``, ``name.yml``, ``name.yaml``, ``name.json`` that
+    exists counts; a folder of that name holds files read in sorted order, recursively,
+    skipping hidden files, backups (``~``) and other extensions.
+    """
+    if not folder.is_dir():
+        return {}
+    names: set[str] = set()
+    for entry in folder.iterdir():
+        if not entry.name.startswith("."):
+            names.add(entry.name)
+            if entry.suffix in _VARS_SUFFIXES:
+                names.add(entry.name.removesuffix(entry.suffix))
+    found: dict[str, list[tuple[str, str]]] = {}
+    for name in sorted(names):
+        for candidate in (name, *(name + s for s in _VARS_SUFFIXES)):
+            target = folder / candidate
+            if target.exists():
+                files = _folder_files(target) if target.is_dir() else [target]
+                found[name] = [(str(f), _read(f)) for f in files]
+                break
+    return found
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    files: list[Path] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith(".") or entry.name.endswith("~"):
+            continue
+        if entry.is_dir() and not entry.suffix:
+            files.extend(_folder_files(entry))
+        elif entry.is_file() and (not entry.suffix or entry.suffix in _VARS_SUFFIXES):
+            files.append(entry)
+    return files
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path} is not UTF-8: {error.reason}") from error
 
 
 def _asset(
@@ -204,11 +278,16 @@ def _connection(host: AnsibleHost, problem: Any) -> dict[str, Any] | None:
     values = host.vars
     fields: dict[str, Any] = {}
     ok = True
-    for name in ("ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user"):
+    for name in _CONNECTION_VARS:
         value = values.get(name)
         if isinstance(value, str) and "{{" in value:
             problem(name, f"is a Jinja template ({value!r})", "write the plain value")
             ok = False
+        elif isinstance(value, Vaulted):
+            problem(name, "is encrypted with Ansible Vault", "patchwarden needs the plain value")
+            ok = False
+    if not ok:
+        return None
     transport = values.get("ansible_connection") or "ssh"
     if transport == "local":
         fields["transport"] = "local"
