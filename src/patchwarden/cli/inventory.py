@@ -1,4 +1,4 @@
-"""``patchwarden inventory validate|show|import``."""
+"""``patchwarden inventory validate|show|import|discover``."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ from collections import Counter
 from pathlib import Path
 
 import typer
+import yaml
 
 from patchwarden.cli.rows import check_format, print_rows
 from patchwarden.domain.responsibility import responsibility_of
-from patchwarden.errors import UsageError
+from patchwarden.errors import InputError, UsageError
 from patchwarden.service.ansible_import import import_ansible, parse_env_mapping
+from patchwarden.service.discover import discover_libvirt
 from patchwarden.service.sources import LoadedInventory, demo_inventory, read_inventory
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Validate, show and import inventories.", no_args_is_help=True)
+app = typer.Typer(help="Validate, show, import and discover inventories.", no_args_is_help=True)
 import_app = typer.Typer(
     help="Make a patchwarden inventory from another tool's.", no_args_is_help=True
 )
@@ -42,6 +44,22 @@ def validate(
         f"ok: {len(inv.assets)} assets in {len(files)} file(s) "
         f"across {len(inv.environments)} environments ({parts})"
     )
+
+
+@app.command("discover")
+def discover(
+    source: str = typer.Argument(..., help="What to ask; so far: libvirt."),
+    uris: list[str] = typer.Argument(..., help="Its URIs, one per hypervisor."),
+    env: str = typer.Option("prod", "--env", help="Environment of the assets written."),
+) -> None:
+    """Write the hypervisors at URIS and their running VMs as inventory YAML on stdout.
+
+    Example: patchwarden inventory discover libvirt qemu+ssh://root@hv-01/system
+    qemu+ssh://root@hv-02/system --env prod > hypervisors.yaml
+    """
+    if source != "libvirt":
+        raise InputError(f"cannot discover from {source!r} (known: libvirt)")
+    typer.echo(yaml.safe_dump(discover_libvirt(uris, env), sort_keys=False), nl=False)
 
 
 @app.command("show")

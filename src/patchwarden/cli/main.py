@@ -79,7 +79,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "inventory": Command(
         "patchwarden.cli.inventory",
-        "Validate, show and import inventories.",
+        "Validate, show, import and discover inventories.",
     ),
     "version": Command(
         "patchwarden.cli.version",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from patchwarden.domain.assets import AssetBase, Connection, HealthCheck, LoadBalancer
+from patchwarden.domain.assets import AssetBase, Connection, HealthCheck, Hypervisor, LoadBalancer
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.health import CheckRunner
@@ -31,6 +31,7 @@ from patchwarden.drivers.packages import HostPackages, host_manager
 from patchwarden.drivers.power import CommandPowerDriver
 from patchwarden.drivers.protocols import (
     Clock,
+    HypervisorDriver,
     LoadBalancerDriver,
     MeteredLoadBalancer,
     PackageDriver,
@@ -124,6 +125,7 @@ class RealDrivers:
         load_balancers: A driver for each load balancer with a real ``driver``, by id.
         metrics: Request samples of each load balancer that has a source for some pool.
         metered_pools: Which pools of each load balancer ``metrics`` covers.
+        hypervisors: The estate's hypervisors with a real ``driver`` (libvirt), or ``None``.
     """
 
     transport: HostRouter
@@ -134,6 +136,7 @@ class RealDrivers:
     load_balancers: dict[str, LoadBalancerDriver] = field(default_factory=dict)
     metrics: dict[str, TrafficMetrics] = field(default_factory=dict)
     metered_pools: dict[str, frozenset[str]] = field(default_factory=dict)
+    hypervisors: HypervisorDriver | None = None
 
     @property
     def apt(self) -> AptDriver:
@@ -150,6 +153,9 @@ class RealDrivers:
 
     async def close(self) -> None:
         """Close pooled connections."""
+        closing = getattr(self.hypervisors, "close", None)
+        if closing is not None:
+            await closing()
         await self.transport.close()
 
 
@@ -214,4 +220,28 @@ def real_drivers(
         load_balancers=load_balancers,
         metrics=metrics,
         metered_pools=metered,
+        hypervisors=_hypervisors(inventory, registry, context),
     )
+
+
+def _hypervisors(
+    inventory: Inventory, registry: DriverRegistry, context: Any
+) -> HypervisorDriver | None:
+    """One driver over every hypervisor with a real ``driver``; ``None`` when there is none.
+
+    Each asset's spec builds that host's driver; libvirt's gather into one
+    :class:`~patchwarden.drivers.libvirt.LibvirtHypervisors` (the engine has one hypervisor
+    driver: a migration spans two hosts).
+    """
+    hosts = [
+        registry.spec(DriverKind.HYPERVISOR, a.driver).build(a.driver_config, context(a))
+        for a in inventory.assets
+        if isinstance(a, Hypervisor) and a.driver != "sim"
+    ]
+    if not hosts:
+        return None
+    from patchwarden.drivers.libvirt import LibvirtHost, LibvirtHypervisors
+
+    if not all(isinstance(h, LibvirtHost) for h in hosts):
+        raise DriverError("one run drives one kind of hypervisor; these are mixed")
+    return LibvirtHypervisors.of(hosts)

@@ -47,8 +47,9 @@ def engine_drivers(
 ) -> Drivers:
     """The engine's driver bundle over the real drivers of an inventory.
 
-    Only what the inventory configures is there: no hypervisor, cluster, appliance, image
-    or storage driver until one is registered and named. A plan whose steps need a missing
+    Only what the inventory configures is there: hypervisors with a real ``driver``
+    (libvirt), but no cluster, appliance, image or storage driver until one is registered
+    and named. A plan whose steps need a missing
     one is refused before it starts (:func:`missing_drivers`).
 
     Args:
@@ -63,6 +64,7 @@ def engine_drivers(
         health=real.health,
         load_balancers=dict(real.load_balancers if load_balancers is None else load_balancers),
         metrics=dict(real.metrics) if load_balancers is None else None,
+        hypervisors=real.hypervisors,
     )
 
 

@@ -440,6 +440,19 @@ class LibvirtLab:
             text = answer.read().decode()
         return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
 
+    def where(self, guest_id: str) -> str:
+        """The hypervisor on which a guest runs now (asked with ``virsh list``)."""
+        for hv in self.hypervisors:
+            if guest_id in self._virsh(hv.uri, "list", "--name").split():
+                return hv.id
+        raise LabError(f"{guest_id} runs nowhere")
+
+    def move(self, guest_id: str, hv_id: str) -> None:
+        """Live-migrate a guest to ``hv_id`` with ``virsh`` unless it is there already."""
+        source = self.where(guest_id)
+        if source != hv_id:
+            self._virsh(self.uri(source), "migrate", "--live", "--p2p", guest_id, self.uri(hv_id))
+
     def wait_guest(self, guest: GuestSpec, timeout_s: float) -> None:
         """Wait until the guest's service answers."""
         deadline = time.monotonic() + timeout_s
