@@ -27,6 +27,8 @@ from patchwarden.service.assessments import (
     record_assessment,
     run_outcome,
 )
+from patchwarden.service.audit import local_actor
+from patchwarden.service.audit import record as append_audit
 from patchwarden.service.inputs import EstateInputs, Origin, estate_inputs
 from patchwarden.store import Store
 
@@ -83,6 +85,10 @@ def assess_estate(
     if record:
         _remember(store, inputs)
         ident = record_assessment(store, result, inputs.inventory)
+        append_audit(
+            store, local_actor(), "assessment.record", "assessment", str(ident),
+            details={"findings": len(result.findings), "origin": inputs.origin.value},
+        )  # fmt: skip
     since = None
     if previous is not None:
         since = diff_findings(previous.assessment.findings, result.findings)
@@ -97,11 +103,16 @@ def _remember(store: Store, inputs: EstateInputs) -> None:
     if inputs.origin is Origin.STORED or loaded is None:
         return  # assessed the stored inventory: nothing new to keep
     inventory = loaded.inventory
-    store.replace_inventory(
+    counts = store.replace_inventory(
         inventory,
         {a.id: owner_of(a).value for a in inventory.assets},
         {a.id: loaded.source_of(a.id) for a in inventory.assets},
     )
+    if counts.inserted or counts.updated or counts.deleted:
+        append_audit(
+            store, local_actor(), "inventory.replace", "inventory", "current",
+            details={"origin": inputs.origin.value, **counts._asdict()},
+        )  # fmt: skip
     if inputs.origin is Origin.DEMO:
         store.upsert_advisories(
             (a.id, a.modified, a.withdrawn, a.model_dump(mode="json")) for a in inputs.advisories

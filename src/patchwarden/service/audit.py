@@ -32,6 +32,7 @@ __all__ = [
     "TrailReport",
     "cli_actor",
     "export_head",
+    "local_actor",
     "read_head",
     "record",
     "verify_trail",
@@ -58,6 +59,15 @@ def cli_actor(name: str) -> Actor:
     """The actor of a command run on this machine: the name, and ``cli`` with the host."""
     login = os.environ.get("USER") or os.environ.get("LOGNAME") or "?"
     return Actor(name, f"cli {login}@{socket.gethostname()}")
+
+
+def local_actor() -> Actor:
+    """Whoever runs this process on this machine: the login name, ``local`` and the host.
+
+    For work no person named (an import, a scan, an assessment run by a timer).
+    """
+    login = os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+    return Actor(login, f"local {socket.gethostname()}")
 
 
 def record(

@@ -33,6 +33,8 @@ from patchwarden.feeds.detect import FeedKind, detect_kind
 from patchwarden.feeds.epss import mark_epss, parse_epss
 from patchwarden.feeds.kev import mark_kev, parse_kev_catalog, parse_kev_csv
 from patchwarden.feeds.osv import InvalidRecord, parse_osv
+from patchwarden.service.audit import Actor, local_actor
+from patchwarden.service.audit import record as append_audit
 from patchwarden.store import AdvisoryInput, Store
 
 __all__ = [
@@ -188,8 +190,18 @@ def stored_advisories(store: Store, warnings: list[str] | None = None) -> list[A
     return out
 
 
-def import_feeds(store: Store, feed: FeedImport, progress: Progress | None = None) -> ImportReport:
-    """Write what ``feed`` holds in one transaction and fill in the report's counts."""
+def import_feeds(
+    store: Store,
+    feed: FeedImport,
+    progress: Progress | None = None,
+    *,
+    actor: Actor | None = None,
+) -> ImportReport:
+    """Write what ``feed`` holds in one transaction and fill in the report's counts.
+
+    A change to the catalog (anything inserted or updated) is audited as ``actor`` (the
+    local user when not given).
+    """
     existing = {a.id: a for a in stored_advisories(store, feed.report.warnings)}
     records = list(_merged(feed, existing))
     if progress is not None:
@@ -198,6 +210,11 @@ def import_feeds(store: Store, feed: FeedImport, progress: Progress | None = Non
     if progress is not None:
         progress("storing advisories", len(records), len(records))
     feed.report.inserted, feed.report.updated, feed.report.unchanged = counts
+    if counts.inserted or counts.updated:
+        append_audit(
+            store, actor or local_actor(), "feeds.import", "catalog", "advisories",
+            details={"inserted": counts.inserted, "updated": counts.updated},
+        )  # fmt: skip
     return feed.report
 
 

@@ -41,6 +41,8 @@ from patchwarden.drivers.sbom import parse_cyclonedx
 from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import LocalTransport, Transport
 from patchwarden.errors import DriverError, InputError
+from patchwarden.service.audit import Actor, local_actor
+from patchwarden.service.audit import record as append_audit
 from patchwarden.store import Store
 from patchwarden.store.scans import ScanInput, ScanRecord
 from patchwarden.versions import compare
@@ -348,9 +350,23 @@ def host_transport(inventory: Inventory, ssh: SshConfig | None = None) -> HostRo
 # -- storing and using scans -------------------------------------------------------------
 
 
-def record_scans(store: Store, scans: Iterable[HostScan]) -> list[int]:
-    """Store every scan, failed ones too (they say when a host stopped answering)."""
-    return store.record_scans([scan.to_input() for scan in scans])
+def record_scans(
+    store: Store, scans: Iterable[HostScan], *, actor: Actor | None = None
+) -> list[int]:
+    """Store every scan, failed ones too (they say when a host stopped answering).
+
+    Audited as one entry per call, as ``actor`` (the local user when not given).
+    """
+    inputs = [scan.to_input() for scan in scans]
+    ids = store.record_scans(inputs)
+    if ids:
+        failed = sorted({s.asset_id for s in inputs if not s.ok})
+        append_audit(
+            store, actor or local_actor(), "scan.record", "scans", f"{ids[0]}-{ids[-1]}",
+            details={"scans": len(ids), "assets": len({s.asset_id for s in inputs}),
+                     "failed": failed[:50]},
+        )  # fmt: skip
+    return ids
 
 
 def latest_scans(store: Store, *, ok_only: bool = True) -> dict[str, dict[str, HostScan]]:
