@@ -75,40 +75,44 @@ def find(
     ``environments`` empty means all (a grant limited to some sees only theirs). Pages
     count from 1; a page past the end is empty.
     """
-    latest = store.latest_assessment()
+    latest = store.latest_assessment_id()
     if latest is None:
         return FindingsPage(None, 0, page, per_page, ())
-    env_of = latest.summary.get("env_of", {})
-    rows = []
-    for f in store.findings_for(latest.id):
-        env = str(env_of.get(f.asset_id, ""))
-        if environments and env not in environments:
-            continue
-        if where.env and env not in where.env:
-            continue
-        if where.severity and f.severity not in where.severity:
-            continue
-        if where.decision and f.decision not in where.decision:
-            continue
-        if where.asset_id and f.asset_id != where.asset_id:
-            continue
-        if where.advisory_id and f.advisory_id != where.advisory_id:
-            continue
-        rows.append(
-            FindingRow(
-                f.asset_id,
-                env,
-                f.package,
-                f.installed,
-                f.fixed,
-                f.advisory_id,
-                f.severity,
-                f.decision,
-                f.reason,
-            )  # fmt: skip
-        )
-    start = (page - 1) * per_page
-    return FindingsPage(latest.id, len(rows), page, per_page, tuple(rows[start : start + per_page]))
+    env_of = store.assessment_env_of(latest)
+    asset_ids: list[str] | None = None
+    if environments or where.env:
+        asset_ids = [
+            asset
+            for asset, env in env_of.items()
+            if (not environments or env in environments) and (not where.env or env in where.env)
+        ]
+    if where.asset_id is not None:
+        inside = asset_ids is None or where.asset_id in asset_ids
+        asset_ids = [where.asset_id] if inside else []
+    total, records = store.findings_page(
+        latest,
+        severities=where.severity,
+        decisions=where.decision,
+        asset_ids=asset_ids,
+        advisory_id=where.advisory_id,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    rows = tuple(
+        FindingRow(
+            f.asset_id,
+            env_of.get(f.asset_id, ""),
+            f.package,
+            f.installed,
+            f.fixed,
+            f.advisory_id,
+            f.severity,
+            f.decision,
+            f.reason,
+        )  # fmt: skip
+        for f in records
+    )
+    return FindingsPage(latest, total, page, per_page, rows)
 
 
 def to_csv(rows: Sequence[FindingRow]) -> str:

@@ -6,14 +6,22 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from patchwarden.store.records import AssessmentRecord, FindingRecord
 from patchwarden.store.tables import Assessment, Finding
 from patchwarden.store.values import as_json, chunked
 
-__all__ = ["findings_for", "get_assessment", "latest_assessment", "record_assessment"]
+__all__ = [
+    "assessment_env_of",
+    "findings_for",
+    "findings_page",
+    "get_assessment",
+    "latest_assessment",
+    "latest_assessment_id",
+    "record_assessment",
+]
 
 _REQUIRED = ("asset_id", "package", "advisory_id")
 _OPTIONAL = ("installed", "severity", "decision", "reason")  # default to ""
@@ -79,21 +87,64 @@ def get_assessment(session: Session, assessment_id: int) -> AssessmentRecord | N
     return None if assessment is None else _record(assessment)
 
 
+def _finding(f: Finding) -> FindingRecord:
+    return FindingRecord(
+        f.assessment_id,
+        f.asset_id,
+        f.package,
+        f.installed,
+        f.fixed,
+        f.advisory_id,
+        f.severity,
+        f.decision,
+        f.reason,
+        f.data,
+    )
+
+
 def findings_for(session: Session, assessment_id: int) -> list[FindingRecord]:
     """The findings of an assessment, in the order they were recorded."""
     query = select(Finding).where(Finding.assessment_id == assessment_id).order_by(Finding.id)
-    return [
-        FindingRecord(
-            f.assessment_id,
-            f.asset_id,
-            f.package,
-            f.installed,
-            f.fixed,
-            f.advisory_id,
-            f.severity,
-            f.decision,
-            f.reason,
-            f.data,
-        )
-        for f in session.scalars(query)
-    ]
+    return [_finding(f) for f in session.scalars(query)]
+
+
+def latest_assessment_id(session: Session) -> int | None:
+    """The id of the most recent assessment, without reading its summary."""
+    return session.scalars(select(Assessment.id).order_by(Assessment.id.desc()).limit(1)).first()
+
+
+def assessment_env_of(session: Session, assessment_id: int) -> dict[str, str]:
+    """Each assessed asset's environment (the summary's ``env_of``), alone."""
+    query = select(Assessment.summary["env_of"]).where(Assessment.id == assessment_id)
+    value = session.scalars(query).first()
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def findings_page(
+    session: Session,
+    assessment_id: int,
+    *,
+    severities: Sequence[str] = (),
+    decisions: Sequence[str] = (),
+    asset_ids: Sequence[str] | None = None,
+    advisory_id: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[FindingRecord]]:
+    """How many findings match, and one page of them in recorded order.
+
+    Filtering, counting and paging happen in the database, so a page costs the same with
+    a hundred findings or a million. ``asset_ids`` ``None`` means any asset; empty, none.
+    """
+    where = [Finding.assessment_id == assessment_id]
+    if severities:
+        where.append(Finding.severity.in_(severities))
+    if decisions:
+        where.append(Finding.decision.in_(decisions))
+    if asset_ids is not None:
+        where.append(Finding.asset_id.in_(asset_ids))
+    if advisory_id is not None:
+        where.append(Finding.advisory_id == advisory_id)
+    total = session.scalar(select(func.count()).select_from(Finding).where(*where)) or 0
+    query = select(Finding).where(*where).order_by(Finding.id).limit(limit).offset(offset)
+    return total, [_finding(f) for f in session.scalars(query)]

@@ -228,6 +228,34 @@ class Store:
         with self._session("read an assessment", write=False) as session:
             return assessment_ops.get_assessment(session, assessment_id)
 
+    def latest_assessment_id(self) -> int | None:
+        """The id of the most recent assessment (its summary is not read), or ``None``."""
+        with self._session("read the latest assessment", write=False) as session:
+            return assessment_ops.latest_assessment_id(session)
+
+    def assessment_env_of(self, assessment_id: int) -> dict[str, str]:
+        """Each asset's environment as the assessment recorded it (empty if unknown)."""
+        with self._session("read an assessment", write=False) as session:
+            return assessment_ops.assessment_env_of(session, assessment_id)
+
+    def findings_page(
+        self,
+        assessment_id: int,
+        *,
+        severities: Sequence[str] = (),
+        decisions: Sequence[str] = (),
+        asset_ids: Sequence[str] | None = None,
+        advisory_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[int, list[FindingRecord]]:
+        """How many findings match and one page of them (see ``store.assessments``)."""
+        with self._session("read findings", write=False) as session:
+            return assessment_ops.findings_page(
+                session, assessment_id, severities=severities, decisions=decisions,
+                asset_ids=asset_ids, advisory_id=advisory_id, limit=limit, offset=offset,
+            )  # fmt: skip
+
     def findings_for(self, assessment_id: int) -> list[FindingRecord]:
         """The findings of an assessment in recorded order (empty for an unknown id)."""
         with self._session("read findings", write=False) as session:
