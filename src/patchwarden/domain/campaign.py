@@ -16,6 +16,7 @@ __all__ = [
     "ChangeSpec",
     "FirmwareTarget",
     "GroupSpec",
+    "HookSpec",
     "PromotionSpec",
     "RateSpec",
     "Selector",
@@ -47,6 +48,25 @@ class Selector(Value):
     tag: dict[str, str] = Field(default_factory=dict)
 
 
+HookWhen = Literal["pre_unit", "post_unit", "pre_batch", "post_batch", "pre_group", "post_group"]
+
+
+class HookSpec(Value):
+    """A command a group runs before or after each unit, batch, or the whole group.
+
+    ``run`` is an argument vector (no shell); ``on`` is ``target`` (the unit's host, over
+    its own connection) or ``controller`` (the machine running the campaign).
+    ``on_failure``: ``abort`` stops the run and rolls nothing back, ``rollback`` fails the
+    unit (which rolls back), ``ignore`` journals the failure and goes on.
+    """
+
+    when: HookWhen
+    run: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)]
+    on: Literal["target", "controller"] = "target"
+    timeout_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    on_failure: Literal["abort", "rollback", "ignore"] = "abort"
+
+
 class GroupSpec(Value):
     """A group of assets and how to roll patches over it."""
 
@@ -59,6 +79,8 @@ class GroupSpec(Value):
     analysis_s: Annotated[float, Field(ge=0)] = 300.0
     bake_s: Annotated[float, Field(ge=0)] = 900.0
     bake_max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    hooks: tuple[HookSpec, ...] = ()
+    """Commands before and after each unit, batch or the group (:class:`HookSpec`)."""
     """Blue-green: the share of failed requests on the new side that flips back."""
     then: Literal["rolling", "all_at_once"] = "rolling"
     ramp: tuple[Count, ...] = ()

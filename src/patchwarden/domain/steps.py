@@ -36,6 +36,7 @@ __all__ = [
     "FirmwareParams",
     "HandoverParams",
     "HealthParams",
+    "HookParams",
     "ImageTestParams",
     "MaintenanceOffParams",
     "MaintenanceOnParams",
@@ -82,6 +83,8 @@ class StepAction(StrEnum):
     SWITCH = "switch"
     BAKE = "bake"
     WAIT = "wait"
+    # a campaign's own commands before and after units, batches and groups
+    HOOK = "hook"
     # clusters: leader handover, controller-based distribution
     HANDOVER = "handover"
     UPLOAD = "upload"
@@ -275,6 +278,26 @@ class WaitParams(_Params):
     seconds: float
 
 
+class HookParams(_Params):
+    """Run a hook's argument vector on the target host or on the controller.
+
+    ``when`` says where in the plan it sits (for people and reports); ``on_failure`` what
+    a failure does: ``abort`` (the run stops, nothing is rolled back), ``rollback`` (the
+    unit fails and rolls back), ``ignore`` (journaled, and the work goes on).
+    """
+
+    action: Literal[StepAction.HOOK] = StepAction.HOOK
+    when: str
+    argv: tuple[str, ...]
+    on: Literal["target", "controller"] = "target"
+    timeout_s: float = 60.0
+    on_failure: Literal["abort", "rollback", "ignore"] = "abort"
+
+    def aborts(self) -> bool:
+        """Whether its failure stops the run without rolling back."""
+        return self.on_failure == "abort"
+
+
 class HandoverParams(_Params):
     """Hand the target cluster's leadership to member ``to``."""
 
@@ -392,6 +415,7 @@ StepParams = Annotated[
     | HealthParams
     | VerifyParams
     | WaitParams
+    | HookParams
     | HandoverParams
     | UploadParams
     | DistributeParams

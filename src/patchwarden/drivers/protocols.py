@@ -15,6 +15,8 @@ __all__ = [
     "ApplianceDriver",
     "Clock",
     "ClusterDriver",
+    "CommandOutput",
+    "CommandRunner",
     "FirmwareDriver",
     "HealthChecker",
     "HealthResult",
@@ -154,6 +156,40 @@ class TrafficMetrics(Protocol):
 
     async def samples(self, pool: str, member: str, seconds: float) -> list[RequestSample]:
         """Requests a backend served over the last ``seconds``."""
+        ...
+
+
+class CommandOutput(Protocol):
+    """What a command did: its exit status and output."""
+
+    @property
+    def exit_status(self) -> int:
+        """0 for success."""
+        ...
+
+    @property
+    def stdout(self) -> str:
+        """Its standard output."""
+        ...
+
+    @property
+    def stderr(self) -> str:
+        """Its standard error."""
+        ...
+
+
+class CommandRunner(Protocol):
+    """Runs an argument vector (never a shell string) on a host: a campaign's hooks."""
+
+    async def run(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> CommandOutput:
+        """Run ``argv`` on ``host``; a timeout or an unreachable host raises DriverError."""
         ...
 
 

@@ -10,6 +10,7 @@ from patchwarden.drivers.protocols import (
     ApplianceDriver,
     Clock,
     ClusterDriver,
+    CommandRunner,
     FirmwareDriver,
     HealthChecker,
     HypervisorDriver,
@@ -46,6 +47,10 @@ class Drivers:
     appliances: ApplianceDriver | None = None
     storage: StorageDriver | None = None
     images: ImageDriver | None = None
+    commands: CommandRunner | None = None
+    """Runs hooks on a host, over its own connection."""
+    controller: CommandRunner | None = None
+    """Runs hooks on the machine running the campaign."""
 
 
 def required(driver: _D | None, name: str) -> _D:

@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from patchwarden.domain.plan import Plan, Step, StepAction, Unit
-from patchwarden.domain.steps import RestoreParams
+from patchwarden.domain.steps import HookParams, RestoreParams
 
 __all__ = ["CONTROLS", "TERMINAL", "Progress", "Record", "UnitState", "Work", "evaluate"]
 
@@ -152,6 +152,7 @@ def _unit_state(
     revert: bool = False,
 ) -> tuple[UnitState, Work | None]:
     started_actions: set[StepAction] = set()
+    failed: Step | None = None
     for step in unit.steps:
         log = logs.get(step.id)
         if log is None or not log.last:
@@ -167,12 +168,13 @@ def _unit_state(
                 return UnitState.RUNNING, None
             # Resume after a crash: run it again, with what it saw the first time.
             return UnitState.RUNNING, Work(step, unit.id, {"observed": log.first_observed or {}})
-        break  # failed
+        failed = step
+        break
     else:
         if not revert:
             return UnitState.SUCCEEDED, None
         auto_rollback = True  # a person asked for it
-    if not auto_rollback:
+    if not auto_rollback or (failed is not None and _aborts(failed)):
         return UnitState.FAILED, None
     for step in unit.rollback:
         if step.only_if is not None and step.only_if not in started_actions:
@@ -187,6 +189,22 @@ def _unit_state(
         if log.last == "failed":
             return UnitState.FAILED, None
     return UnitState.ROLLED_BACK, None
+
+
+def _aborts(step: Step) -> bool:
+    """A hook whose failure policy is ``abort``: its failure stops the run, undoes nothing."""
+    return isinstance(step.params, HookParams) and step.params.on_failure == "abort"
+
+
+def _aborted(units: Mapping[str, Unit], logs: Mapping[str, _StepLog]) -> bool:
+    """Whether an aborting hook failed (hook steps' ids end in ``-hook``)."""
+    for step_id, log in logs.items():
+        if log.last != "failed" or not step_id.endswith("-hook"):
+            continue
+        unit = units.get(step_id.rsplit("/", 1)[0])
+        if unit is not None and any(s.id == step_id and _aborts(s) for s in unit.steps):
+            return True
+    return False
 
 
 def evaluate(
@@ -208,7 +226,7 @@ def evaluate(
     if control == "rollback":
         _revert_one(units, logs, running, states, pending_work)
     errors = sum(1 for s in states.values() if s in FAILURES)
-    stopped = errors > plan.max_errors
+    stopped = errors > plan.max_errors or _aborted(units, logs)
     held_envs = _held_envs(plan, states)
     runnable = _schedule(plan, states, pending_work, control, held_envs, stopped)
     done = all(s in TERMINAL for s in states.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from patchwarden.domain.steps import (
     DrainParams,
     EnableParams,
     HealthParams,
+    HookParams,
     MaintenanceOffParams,
     MaintenanceOnParams,
     MigrateParams,
@@ -32,6 +34,8 @@ from patchwarden.engine.platform_steps import run_platform_step
 from patchwarden.errors import DriverError, NeedsPerson, TransientDriverError
 
 __all__ = ["Drivers", "Observe", "StepExecutor"]
+
+_HOOK_OUTPUT = 4000  # characters of a hook's stdout and stderr kept in the journal
 
 
 class StepExecutor:
@@ -99,6 +103,8 @@ class StepExecutor:
                 return await self._analyze(p, observe)
             case BakeParams() as p:
                 return await self._bake(p)
+            case HookParams() as p:
+                return await self._hook(p, target, observe)
         return await run_platform_step(self.d, work, observe)
 
     async def _converge(
@@ -197,6 +203,36 @@ class StepExecutor:
         if verdict.verdict != "pass":
             raise DriverError(f"canary analysis {verdict.verdict}: {verdict.reason}")
         return {"analysis": analysis}
+
+    async def _hook(self, p: HookParams, target: str, observe: Observe) -> dict[str, Any]:
+        """Run a hook's argv where it says; journal its output; apply its failure policy."""
+        on_controller = p.on == "controller"
+        runner = self.d.controller if on_controller else self.d.commands
+        where = "controller" if on_controller else target
+        runner = required(runner, "commands")
+        status: int | None = None
+        try:
+            result = await runner.run(where, p.argv, timeout_s=p.timeout_s)
+            status, out, err = result.exit_status, result.stdout, result.stderr
+        except DriverError as error:  # timed out, or the host could not be reached
+            out, err = "", str(error)
+        record = {
+            "when": p.when,
+            "argv": list(p.argv),
+            "on": where,
+            "exit_status": status,
+            "stdout": out[-_HOOK_OUTPUT:],
+            "stderr": err[-_HOOK_OUTPUT:],
+        }
+        if status == 0:
+            return record
+        if p.on_failure == "ignore":
+            return {**record, "ignored": True}
+        await observe(record)  # the output stays in the journal beside the failure
+        why = f"exit status {status}" if status is not None else err
+        raise DriverError(
+            f"{p.when} hook {shlex.join(p.argv)} on {where} failed ({why}); policy {p.on_failure}"
+        )
 
     async def _bake(self, p: BakeParams) -> dict[str, Any]:
         """Watch the new side serve: health checks and error rate, until ``seconds`` pass.

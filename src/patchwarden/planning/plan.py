@@ -13,6 +13,7 @@ from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, PlanNote, Wave
 from patchwarden.domain.responsibility import owner_of
 from patchwarden.planning.context import GroupContext, Strategy, memberships
+from patchwarden.planning.hooks import with_hooks
 from patchwarden.planning.order import check_prerequisites, install_order, respect_patch_after
 from patchwarden.planning.steps import PatchSet, with_restarts
 from patchwarden.planning.strategies import (
@@ -195,6 +196,9 @@ def plan_campaign(
             batches = strategy.plan(ctx)
             if (spec.restart_services or campaign.restart_services) == "restart":
                 batches = with_restarts(batches)
+            if batches and spec.hooks:
+                hosts = {a.id for a in members}
+                batches = with_hooks(wave_id, group, env, batches, spec.hooks, hosts)
             if batches:
                 waves.append(
                     Wave(id=wave_id, env=env, group=group, strategy=spec.strategy, batches=batches)

@@ -11,6 +11,7 @@ from patchwarden.domain.steps import (
     DrainParams,
     EnableParams,
     HealthParams,
+    HookParams,
     MaintenanceOffParams,
     MaintenanceOnParams,
     PatchParams,
@@ -49,6 +50,7 @@ EXPECTED_SECONDS: dict[StepAction, float] = {
     StepAction.ANALYZE: 300,
     StepAction.SWITCH: 2,
     StepAction.BAKE: 900,
+    StepAction.HOOK: 10,
     StepAction.WAIT: 900,
     StepAction.HANDOVER: 20,
     StepAction.UPLOAD: 30,
@@ -87,6 +89,8 @@ def step(
     retries = 2 if action in (StepAction.HEALTH, StepAction.WAIT_DRAINED) else 0
     # Waits and analyses take as long as they are told to; everything else as usual.
     told = params.seconds if isinstance(params, WaitParams | AnalyzeParams | BakeParams) else None
+    if isinstance(params, HookParams):
+        told = params.timeout_s  # a hook is stopped by its own timeout, never the engine's
     expected = float(EXPECTED_SECONDS[action] if told is None else told)
     # The planner builds these from values it already holds typed: skip re-validation,
     # which would otherwise be most of the time spent planning a large estate.

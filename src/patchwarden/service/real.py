@@ -25,6 +25,7 @@ from patchwarden.drivers.protocols import Clock, LoadBalancerDriver
 from patchwarden.drivers.real import RealDrivers, real_drivers
 from patchwarden.drivers.registry import REGISTRY
 from patchwarden.drivers.ssh import SshConfig
+from patchwarden.drivers.transport import LocalTransport
 from patchwarden.engine.steps import Drivers
 from patchwarden.errors import InputError, ValidationFailed
 from patchwarden.inventory import LoadedInventory, read_inventory
@@ -65,6 +66,8 @@ def engine_drivers(
         load_balancers=dict(real.load_balancers if load_balancers is None else load_balancers),
         metrics=dict(real.metrics) if load_balancers is None else None,
         hypervisors=real.hypervisors,
+        commands=real.transport,
+        controller=LocalTransport(),
     )
 
 

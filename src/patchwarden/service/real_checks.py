@@ -14,7 +14,7 @@ from typing import Any
 from patchwarden.domain.assets import AssetBase, Driven
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, Step, StepAction
-from patchwarden.domain.steps import PoolParams
+from patchwarden.domain.steps import HookParams, PoolParams
 from patchwarden.drivers.packages import host_manager
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.drivers.registry import REGISTRY, DriverRegistry
@@ -119,7 +119,10 @@ def _check_step(
                 "haproxy.cfg's `log` line sends its request log, with `option httplog`); "
                 "a canary or a bake never passes on no data",
             )
-    if action in _HOST and target not in real.transport.connections:
+    on_host = action in _HOST or (
+        isinstance(step.params, HookParams) and step.params.on == "target"
+    )
+    if on_host and target not in real.transport.connections:
         refuse(
             target,
             "connection",

@@ -26,4 +26,6 @@ def estate_drivers(estate: SimEstate, inventory: Inventory) -> Drivers:
         appliances=estate.platform,
         storage=estate.platform,
         images=estate.platform,
+        commands=estate,
+        controller=estate,
     )

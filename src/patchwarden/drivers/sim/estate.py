@@ -8,7 +8,8 @@ never from call order, so a run is repeatable even though units run side by side
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from patchwarden.drivers.protocols import Clock, HealthResult
 from patchwarden.drivers.sim.lb import PoolState, SimLoadBalancer
 from patchwarden.drivers.sim.platform import PlatformState, SimPlatform
 from patchwarden.drivers.sim.state import Host, SimTiming
+from patchwarden.drivers.transport import CommandResult
 from patchwarden.errors import DriverError
 
 __all__ = ["FailurePlan", "SimEstate"]
@@ -90,6 +92,19 @@ class SimEstate:
             raise DriverError(f"sim: no such host {host!r}") from None
 
     # -- PackageDriver ------------------------------------------------------------------
+
+    async def run(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> CommandResult:
+        """A campaign hook: nothing runs in a simulation, so it is logged and answers 0."""
+        if host in self.hosts:
+            self.hosts[host].log.append(f"hook {shlex.join(argv)}")
+        return CommandResult(host, tuple(argv), 0, "", "")
 
     async def installed(self, host: str, names: list[str]) -> dict[str, str]:
         """Installed versions of the named packages."""
