@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from patchwarden.assess.baseline import BaselinePatch, BaselineSnapshot
-from patchwarden.assess.match import AdvisoryIndex
+from patchwarden.assess.match import AdvisoryIndex, split_ecosystem
+from patchwarden.assess.sources import by_source, source_keyed
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.assets import AssetBase, Owner
 from patchwarden.domain.ecosystems import asset_ecosystem
@@ -150,6 +151,13 @@ def check_asset(
         scheme = ""
     provider = owner_of(asset) is Owner.PROVIDER
     rows: list[PatchCompliance] = []
+    # Name -> (version, installed packages it stands for): Debian's and Ubuntu's patches
+    # name source packages, held at the source version of the binaries built from them.
+    installed_as: dict[str, tuple[str, tuple[str, ...]]]
+    if source_keyed(split_ecosystem(ecosystem)[0]):
+        installed_as = by_source(asset.packages, asset.package_sources, scheme or "deb")
+    else:
+        installed_as = {name: (v, (name,)) for name, v in asset.packages.items()}
 
     def add(patch: BaselinePatch, version: str, state: PatchState) -> None:
         rows.append(
@@ -168,7 +176,7 @@ def check_asset(
         for patch in patches:
             if not _same_release(patch.ecosystem, ecosystem):
                 continue
-            version = asset.packages.get(patch.package)
+            version, names = installed_as.get(patch.package, (None, ()))
             if version is None or not scheme:
                 if kind == "approved":
                     add(patch, version or "", PatchState.NOT_APPLICABLE)
@@ -179,7 +187,7 @@ def check_asset(
                 if kind == "approved":
                     add(patch, version, PatchState.PROVIDER_RESPONSIBILITY)
             elif kind == "approved":
-                add(patch, version, _approved_state(patch, where, pending_reboot, failed))
+                add(patch, version, _approved_state(patch, where, names, pending_reboot, failed))
             elif where == "at" and kind == "rejected":
                 blocked = snapshot.rejected_action == "block"
                 add(
@@ -215,15 +223,21 @@ def awaiting_reboot(asset: AssetBase) -> frozenset[str]:
 
 
 def _approved_state(
-    patch: BaselinePatch, where: str, pending_reboot: Collection[str], failed: Collection[str]
+    patch: BaselinePatch,
+    where: str,
+    installed: Collection[str],
+    pending_reboot: Collection[str],
+    failed: Collection[str],
 ) -> PatchState:
+    """``installed``: the packages the patch's package stands for (its binaries)."""
+    names = {patch.package, *installed}
     if where == "at":
-        if patch.package in pending_reboot:
+        if names & set(pending_reboot):
             return PatchState.INSTALLED_PENDING_REBOOT
         return PatchState.INSTALLED
     if where == "none":
         return PatchState.NOT_APPLICABLE
-    if patch.package in failed or patch.advisory_id in failed:
+    if names & set(failed) or patch.advisory_id in failed:
         return PatchState.FAILED
     return PatchState.MISSING
 

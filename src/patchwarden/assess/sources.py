@@ -34,7 +34,14 @@ from typing import Any
 from patchwarden.errors import InputError
 from patchwarden.versions import compare
 
-__all__ = ["SOURCE_KEYED", "binary_name", "binary_target", "listed_binaries", "source_keyed"]
+__all__ = [
+    "SOURCE_KEYED",
+    "binary_name",
+    "binary_target",
+    "by_source",
+    "listed_binaries",
+    "source_keyed",
+]
 
 SOURCE_KEYED = frozenset({"debian", "ubuntu"})
 """Ecosystems (lower-case OSV base names) whose advisories name source packages."""
@@ -120,6 +127,34 @@ def binary_target(binary_version: str, source_version: str, fixed: str, listed: 
     if colon and ":" not in source_version and ":" not in fixed and epoch.isdigit():
         return f"{epoch}:{fixed}"
     return fixed
+
+
+def by_source(
+    packages: Mapping[str, str], sources: Mapping[str, tuple[str, str]], scheme: str
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Source → (its installed version, the binaries built from it), for baselines.
+
+    Where the binaries of one source stand at different source versions (an upgrade left
+    half done), the oldest stands for the source: the one still exposed.
+
+    Example:
+        >>> by_source({"libssl3": "3.0.11-1+b1", "openssl": "3.0.15-1", "curl": "7.88.1-10"},
+        ...           {"libssl3": ("openssl", "3.0.11-1")}, "deb")["openssl"]
+        ('3.0.11-1', ('libssl3', 'openssl'))
+    """
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for binary, version in packages.items():
+        source, source_version = sources.get(binary, (binary_name(binary), version))
+        if source not in out:
+            out[source] = (source_version, (binary,))
+            continue
+        known, binaries = out[source]
+        try:
+            older = compare(scheme, source_version, known) < 0
+        except InputError:
+            older = False
+        out[source] = (source_version if older else known, (*binaries, binary))
+    return out
 
 
 def _at_least(version: str, floor: str) -> bool:
