@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from patchwarden.cli.options import parse_at
-from patchwarden.errors import UsageError
+from patchwarden.cli.rows import check_format
 from patchwarden.service.audit import AuditFilter, export_head, read_head, verify_trail
 from patchwarden.store import Store, open_store, resolve_url
 
@@ -84,8 +84,7 @@ def show(
 
     Example: patchwarden audit show --action change. --since 2026-12-01
     """
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: use table or json")
+    check_format(fmt)
     object_type, _, object_id = (obj or "").partition(":")
     where = AuditFilter(
         actor=actor,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from patchwarden.errors import UsageError
+from patchwarden.cli.rows import check_format
 from patchwarden.service.audit import cli_actor
 from patchwarden.service.identity import create_token, expiry_from, revoke_token
 from patchwarden.store import Store, open_store, resolve_url
@@ -86,8 +86,7 @@ def list_tokens(
 
     Example: patchwarden token list --user alice
     """
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: use table or json")
+    check_format(fmt)
     with _store(db) as store:
         tokens = store.accounts.tokens(user)
     rows = [

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from patchwarden.cli.rows import check_format
 from patchwarden.errors import UsageError
 from patchwarden.service.audit import cli_actor
 from patchwarden.service.identity import add_user, disable_user, set_password
@@ -123,8 +124,7 @@ def list_users(
 
     Example: patchwarden user list --format json
     """
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: use table or json")
+    check_format(fmt)
     with _store(db) as store:
         users = store.accounts.users()
     rows: list[dict[str, Any]] = [
