@@ -1,17 +1,21 @@
-"""Strategies under load on real HAProxy: requests, failures, p99 latency, duration.
+"""Strategies under load on real HAProxy, through ``patchwarden apply --real``.
 
 Six lab hosts (30 ms pages) behind HAProxy with retries and redispatch; 40 keep-alive
-clients send requests without pause while the real engine rolls a patch out that updates
-pw-web and the kernel package and reboots every host. Strategies:
+clients send requests without pause while a user's command line rolls a patch out: the
+inventory names the HAProxy (its admin socket, and where its request log arrives), the
+campaign the strategy; ``feeds import``, ``scan`` and ``apply --real`` run as processes of
+their own. The patch updates pw-web and the kernel package and reboots every host.
 
 * ``rolling``: drain, wait for 0 sessions, patch, reboot, health, enable; one host at a time.
-* ``blue_green``: patch the standby side, switch with one ``set map``, bake, patch the old side.
+* ``blue_green``: patch the standby side, switch with one ``set map``, bake (health checks
+  and the new side's error rate), patch the old side.
 * ``canary_good`` / ``canary_bad``: one canary at weight 10, a 5 s analysis (Mann-Whitney U
   and effect size on HAProxy's per-request log), then the rest rolling; the bad build
   (pw-web 1.0-5) passes its health check but fails 30 % of pages.
 * ``all_at_once``: every host at once, for contrast.
 
-Needs root (the lab). Writes bench-results/traffic.json.
+Needs root (the lab). Writes bench-results/traffic.json (the keys of the harness-driven
+table it replaces: requests, failed, p99_ms, seconds, and rolled_back for canaries).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from patchwarden.testing.traffic import shared_traffic_lab
-from patchwarden.testing.traffic_scenarios import analyses, run_strategy
+from patchwarden.testing.traffic_cli import run_cli_strategy
 
 CASES: dict[str, dict[str, Any]] = {
     "rolling": {"strategy": "rolling", "max_unavailable": 1},
@@ -41,12 +46,13 @@ def main() -> int:
         return 0
     results: dict[str, dict[str, Any]] = {}
     verdicts: dict[str, str] = {}
-    with shared_traffic_lab() as traffic:
+    with shared_traffic_lab() as traffic, tempfile.TemporaryDirectory() as scratch:
         for name, case in CASES.items():
             params = dict(case)
-            run = run_strategy(traffic, params.pop("strategy"), **params)
+            run = run_cli_strategy(traffic, Path(scratch) / name, params.pop("strategy"), **params)
             results[name] = run.summary()
-            verdicts[name] = ", ".join(a["verdict"] for a in analyses(run.journal))
+            verdicts[name] = ", ".join(a["verdict"] for a in run.analyses())
+        traffic.reset()
     print(f"{'strategy':<12} {'requests':>9} {'failed':>7} {'p99 ms':>7} {'seconds':>8}  notes")
     for name, row in results.items():
         notes = f"rolled back: {row['rolled_back']}, verdict: {verdicts[name]}" if (

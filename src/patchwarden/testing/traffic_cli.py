@@ -1,0 +1,230 @@
+"""Strategies under load through the command line: ``patchwarden apply --real`` as a user runs it.
+
+Where :mod:`patchwarden.testing.traffic_scenarios` drives the engine from Python, this
+module writes what a user writes (the inventory with the lab's HAProxy, a campaign, the
+advisories), runs ``patchwarden inventory validate``, ``feeds import``, ``scan`` and
+``apply --real`` as processes of their own while the load generator runs, and reads the
+outcome back from the store, as ``patchwarden status`` does.
+
+Example (as root, the traffic lab up)::
+
+    run = run_cli_strategy(traffic, Path("/tmp/bench"), "canary", version="1.0-5",
+                           canary=1, analysis_s=5)
+    print(run.summary())   # {'requests': ..., 'failed': ..., 'rolled_back': True, ...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from patchwarden.store import open_store
+from patchwarden.testing.traffic import LB_ID, TrafficLab
+from patchwarden.testing.traffic_load import LoadProcess, LoadReport
+
+__all__ = [
+    "CliTrafficRun",
+    "advisory",
+    "cli",
+    "cli_env",
+    "journal",
+    "prepare",
+    "run_cli_strategy",
+    "write_inventory",
+]
+
+# Rated critical so the policy patches now.
+CRITICAL = [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]
+
+
+def advisory(number: int, package: str, fixed: str = "1.0-2", **specific: Any) -> dict[str, Any]:
+    """One advisory in Debian's OSV layout: ``package`` fixed in ``fixed``."""
+    return {
+        "id": f"DSA-{number}-1",
+        "summary": f"{package} - security update",
+        "aliases": [f"CVE-2026-{number + 40000}"],
+        "modified": "2026-11-20T08:14:11Z",
+        "published": "2026-11-19T00:00:00Z",
+        "severity": CRITICAL,
+        "database_specific": specific,
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": package},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+    }
+
+
+def write_inventory(
+    traffic: TrafficLab, path: Path, *, blue_green: bool = False, metrics: bool = True
+) -> None:
+    """The lab's hosts (as ``lab up`` wrote them) plus its HAProxy, measured if ``metrics``."""
+    data: dict[str, Any] = yaml.safe_load(traffic.lab.inventory_path.read_text())
+    setup = traffic.setup
+    pool_config: dict[str, Any] = {"backend": "web"}
+    pool: dict[str, Any] = {"name": "web", "members": traffic.hosts}
+    if blue_green:
+        blue, green = setup.sides()
+        sides = {"blue": list(blue), "green": list(green), "active": "green"}
+        pool = {"name": "web", "blue_green": sides}
+        pool_config = {"map": str(setup.map_file)}
+    if metrics:
+        pool_config["metrics"] = {"log": setup.run_log}
+    data["assets"].append(
+        {
+            "id": LB_ID,
+            "kind": "load_balancer",
+            "env": traffic.lab.config.env,
+            "driver": "haproxy",
+            "driver_config": {"socket": str(setup.socket), "pools": {"web": pool_config}},
+            "pools": [pool],
+        }
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def cli_env(traffic: TrafficLab, work: Path) -> dict[str, str]:
+    """The environment a user's shell would have: a store of its own, the lab's SSH key."""
+    return {
+        **os.environ,
+        "PATCHWARDEN_DB": f"sqlite:///{work / 'pw.db'}",
+        "PATCHWARDEN_SSH_KEY": str(traffic.lab.key_path),
+        "PATCHWARDEN_SSH_KNOWN_HOSTS": str(traffic.lab.known_hosts),
+        "COLUMNS": "160",
+    }
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``patchwarden ARGS`` as its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "patchwarden", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def prepare(
+    traffic: TrafficLab,
+    work: Path,
+    campaign: str,
+    advisories: list[dict[str, Any]],
+    **inventory: Any,
+) -> tuple[dict[str, str], Path, Path]:
+    """Lab reset; inventory, campaign and advisories written and imported; hosts scanned.
+
+    Raises:
+        RuntimeError: A command failed (its output says why).
+    """
+    traffic.reset()
+    work.mkdir(parents=True, exist_ok=True)
+    inventory_file, campaign_file = work / "inventory.yaml", work / "campaign.yaml"
+    feed = work / "dsa.json"
+    write_inventory(traffic, inventory_file, **inventory)
+    campaign_file.write_text(campaign)
+    feed.write_text(json.dumps(advisories))
+    env = cli_env(traffic, work)
+    for argv in (["inventory", "validate", str(inventory_file)], ["feeds", "import", str(feed)],
+                 ["scan", "-i", str(inventory_file)]):  # fmt: skip
+        done = cli(env, *argv)
+        if done.returncode != 0:
+            raise RuntimeError(f"patchwarden {' '.join(argv)}: {done.stdout}{done.stderr}")
+    return env, inventory_file, campaign_file
+
+
+def journal(env: dict[str, str], run_id: str = "") -> tuple[str, list[Any]]:
+    """The run's state and its journal records (the latest run by default).
+
+    Raises:
+        LookupError: No such run (or none yet).
+    """
+    with open_store(env["PATCHWARDEN_DB"]) as store:
+        run = store.get_run(run_id) if run_id else store.latest_run()
+        if run is None:
+            raise LookupError(f"no run {run_id or 'yet'}")
+        return run.state, list(store.events(run.id))
+
+
+@dataclass(frozen=True)
+class CliTrafficRun:
+    """One strategy's ``apply --real`` under load, read back from the store."""
+
+    strategy: str
+    exit_code: int
+    state: str
+    records: list[Any]
+    load: LoadReport
+    seconds: float
+
+    @property
+    def rolled_back(self) -> bool:
+        """Whether any rollback step ran to success."""
+        return any("/rollback/" in r.step_id and r.event == "succeeded" for r in self.records)
+
+    def analyses(self) -> list[dict[str, Any]]:
+        """Every canary analysis the journal holds."""
+        return [dict(r.payload["analysis"]) for r in self.records
+                if r.event == "observed" and "analysis" in (r.payload or {})]  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        """The bench's row: requests, failed, p99 latency (ms), rollout seconds."""
+        row: dict[str, Any] = {
+            "requests": self.load.requests,
+            "failed": self.load.failed,
+            "p99_ms": self.load.p99_ms(),
+            "seconds": round(self.seconds, 1),
+        }
+        if self.strategy == "canary":
+            row["rolled_back"] = self.rolled_back
+        return row
+
+
+def run_cli_strategy(
+    traffic: TrafficLab,
+    work: Path,
+    strategy: str,
+    version: str = "1.0-2",
+    reboot: bool = True,
+    concurrency: int = 40,
+    timeout_s: float = 600.0,
+    **spec: Any,
+) -> CliTrafficRun:
+    """Prepare, start the load, ``patchwarden apply --real``, stop the load, read the run.
+
+    ``version`` is the pw-web build the advisory says fixes it (``1.0-2`` good, ``1.0-5``
+    fails 30 % of pages); with ``reboot`` pw-kernel is patched too and every host reboots.
+    ``spec`` goes into the campaign's group.
+    """
+    advisories = [advisory(9902, "pw-web", fixed=version)]
+    if reboot:
+        advisories.append(advisory(9903, "pw-kernel", reboot_required=True))
+    group = {"select": {"role": "web"}, "strategy": strategy, **spec}
+    campaign = yaml.safe_dump({"name": f"bench {strategy}", "groups": {"web": group}})
+    blue_green = strategy == "blue_green"
+    env, inventory, campaign_file = prepare(traffic, work, campaign, advisories,
+                                            blue_green=blue_green)  # fmt: skip
+    port = traffic.setup.bluegreen_port if blue_green else traffic.setup.web_port
+    load = LoadProcess(traffic.setup.address, port, concurrency)
+    load.start()
+    start = time.monotonic()
+    try:
+        argv = ["apply", str(campaign_file), "-i", str(inventory), "--real"]
+        applied = cli(env, *argv, timeout=timeout_s)
+    finally:
+        seconds = time.monotonic() - start
+        report = load.stop()
+    state, records = journal(env)
+    return CliTrafficRun(strategy, applied.returncode, state, records, report, seconds)
