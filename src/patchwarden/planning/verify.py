@@ -8,7 +8,8 @@ so a strategy bug shows up as a violation rather than an outage:
 - no cluster below its quorum;
 - no storage redundancy group without an online part;
 - every VM off a hypervisor before that hypervisor's patch step;
-- no hypervisor over its vCPU or memory capacity at any point.
+- no hypervisor over its vCPU or memory capacity at any point;
+- no VM moved onto a hypervisor that holds another VM of its anti-affinity group.
 """
 
 from __future__ import annotations
@@ -55,12 +56,15 @@ class _Estate:
         self.active: dict[tuple[str, str], str] = {}
         self.clusters: list[Cluster] = []
         self.groups: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.affinity: dict[str, str] = {}
         for a in inventory.assets:
             if isinstance(a, Hypervisor):
                 self.capacity[a.id] = (a.capacity.vcpus, a.capacity.memory_gb)
             elif isinstance(a, Vm) and a.hypervisor:
                 self.where[a.id] = a.hypervisor
                 self.size[a.id] = (a.vcpus, a.memory_gb)
+                if a.anti_affinity:
+                    self.affinity[a.id] = a.anti_affinity
             elif isinstance(a, VirtualAppliance) and a.hypervisor:
                 self.where[a.id] = a.hypervisor
                 self.size[a.id] = (1, 2)  # as the evacuation strategy counts them
@@ -144,6 +148,22 @@ def _check_batch(batch: Batch, estate: _Estate) -> list[Violation]:
                             f"{vm} moved onto {dest}, patched in the same batch",
                         )
                     )
+                peers = estate.affinity.get(vm)
+                if peers:
+                    beside = sorted(
+                        v
+                        for v, h in estate.where.items()
+                        if h == dest and v != vm and estate.affinity.get(v) == peers
+                    )
+                    if beside:
+                        found.append(
+                            Violation(
+                                batch.id,
+                                "anti_affinity",
+                                f"{vm} moved onto {dest} beside {', '.join(beside)} "
+                                f"(group {peers})",
+                            )
+                        )
                 estate.where[vm] = dest
                 vcpus, memory = estate.load(dest)
                 cap_cpu, cap_mem = estate.capacity.get(dest, (10**9, 10**9))
