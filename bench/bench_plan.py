@@ -15,6 +15,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,7 @@ def bench_collector_baseline(total: int) -> dict[str, float]:
     }
 
 
-TARGETS = (
+TARGETS: tuple[tuple[str, str, Callable[[dict[str, Any]], bool]], ...] = (
     ("plan_seconds", "≤ 5 s", lambda r: r["plan_seconds"] <= 5),
     ("evacuation_seconds", "≤ 10 s", lambda r: r["evacuation_seconds"] <= 10),
     (
