@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from patchwarden.domain.assets import Connection
@@ -290,13 +291,18 @@ def time_patchwarden(case: str, lab_dir: str) -> tuple[float, float]:
     return seconds, float(done.stdout.strip().splitlines()[-1])
 
 
+RUNS = int(os.environ.get("BENCH_OVERHEAD_RUNS", "3"))
+"""How many times each tool runs each case; the figures are the medians."""
+
+
 @dataclass
 class Case:
-    """One case's figures."""
+    """One case's figures: the median of :data:`RUNS` runs of each tool."""
 
     patchwarden: float
     engine: float
     ansible: float
+    runs: int
 
     @property
     def ratio(self) -> float:
@@ -304,14 +310,21 @@ class Case:
 
 
 def measure(case: str, venv: Path, lab_dir: str, work: Path) -> Case:
-    """Both tools on one case; patchwarden's best of three (Ansible's single run is long)."""
-    runs = [time_patchwarden(case, lab_dir) for _ in range(3)]
-    best = min(runs)
-    ansible = run_ansible(venv, case, lab_dir, work)
-    result = Case(best[0], best[1], ansible)
+    """Both tools on one case, each run :data:`RUNS` times, taking turns; the medians."""
+    ours: list[float] = []
+    engine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(RUNS):
+        whole, inside = time_patchwarden(case, lab_dir)
+        ours.append(whole)
+        engine.append(inside)
+        theirs.append(run_ansible(venv, case, lab_dir, work))
+    result = Case(median(ours), median(engine), median(theirs), RUNS)
     print(
-        f"{case}: patchwarden {result.patchwarden:.2f} s (engine {result.engine:.2f} s), "
-        f"ansible {result.ansible:.2f} s, ratio {result.ratio:.1f}x"
+        f"{case}: medians of {RUNS} runs: patchwarden {result.patchwarden:.2f} s "
+        f"(engine {result.engine:.2f} s), ansible {result.ansible:.2f} s, "
+        f"ratio {result.ratio:.1f}x; patchwarden runs {[round(x, 2) for x in ours]}, "
+        f"ansible runs {[round(x, 2) for x in theirs]}"
     )
     return result
 
@@ -350,14 +363,16 @@ def bench_lab() -> Any:
     return lab
 
 
-def main() -> None:
-    """Run both cases and write the results."""
+def main() -> int:
+    """Run both cases and write the results; 1 when the SSH case could not run."""
     venv = ansible_venv()
     report: dict[str, Any] = {
         "job": {"hosts": HOSTS, "batch": BATCH, "steps_per_host": 4, "command": "true"},
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "runs": RUNS,
     }
+    status = 0
     with tempfile.TemporaryDirectory(prefix="pw-bench-ansible-") as scratch:
         work = Path(scratch)
         local = measure("local", venv, "", work)
@@ -369,8 +384,9 @@ def main() -> None:
         )
         lab = bench_lab()
         if lab is None:
-            print("ssh: skipped (the lab needs root)")
-            report["ssh_skipped"] = "the lab needs root"
+            print("ssh: cannot run: the lab needs root", file=sys.stderr)
+            report["ssh_not_run"] = "the lab needs root"
+            status = 1
         else:
             try:
                 with lab_python(lab):
@@ -387,10 +403,11 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {RESULTS}")
+    return status
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--patchwarden":
         print(f"{run_patchwarden(sys.argv[2], sys.argv[3], sys.argv[4]):.6f}")
     else:
-        main()
+        sys.exit(main())
