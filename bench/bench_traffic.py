@@ -14,8 +14,13 @@ their own. The patch updates pw-web and the kernel package and reboots every hos
   (pw-web 1.0-5) passes its health check but fails 30 % of pages.
 * ``all_at_once``: every host at once, for contrast.
 
-Needs root (the lab). Writes bench-results/traffic.json (the keys of the harness-driven
-table it replaces: requests, failed, p99_ms, seconds, and rolled_back for canaries).
+Writes bench-results/traffic.json (the keys of the harness-driven table it replaced:
+requests, failed, p99_ms, seconds, and rolled_back for canaries; ``finished`` per case).
+Each rollout must have ended as its case expects (the run ``completed``; for
+``canary_bad``, the canary rolled back and the run ended) before its failed requests
+count: a rollout that stopped early would lose few requests for the wrong reason. A case
+that did not finish is named and the bench exits 1; so it does when it cannot run at all
+(not root).
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from patchwarden.engine.lifecycle import RunState
 from patchwarden.testing.traffic import shared_traffic_lab
-from patchwarden.testing.traffic_cli import run_cli_strategy
+from patchwarden.testing.traffic_cli import CliTrafficRun, run_cli_strategy
 
 CASES: dict[str, dict[str, Any]] = {
     "rolling": {"strategy": "rolling", "max_unavailable": 1},
@@ -38,12 +44,29 @@ CASES: dict[str, dict[str, Any]] = {
     "all_at_once": {"strategy": "all_at_once"},
 }
 
+ROLLS_BACK = frozenset({"canary_bad"})
+
+
+def unfinished(name: str, run: CliTrafficRun) -> str | None:
+    """Why a case's rollout did not end as the case expects, or ``None`` when it did."""
+    ended = RunState(run.state).ended if run.state in set(RunState) else False
+    if not ended:
+        return f"{name}: the rollout did not end (run {run.state}, exit {run.exit_code})"
+    if name in ROLLS_BACK:
+        if not run.rolled_back:
+            return f"{name}: expected the canary rolled back (run {run.state})"
+        return None
+    if run.state != RunState.COMPLETED or run.exit_code != 0:
+        return f"{name}: expected the run completed (run {run.state}, exit {run.exit_code})"
+    return None
+
 
 def main() -> int:
-    """Run every case, print the table, write the JSON."""
+    """Run every case, print the table, write the JSON; 1 if a case did not finish."""
     if os.geteuid() != 0:
-        print("bench_traffic: skipped, the lab needs root", file=sys.stderr)
-        return 0
+        print("bench_traffic: cannot run: the lab needs root", file=sys.stderr)
+        return 1
+    problems: list[str] = []
     results: dict[str, dict[str, Any]] = {}
     verdicts: dict[str, str] = {}
     with shared_traffic_lab() as traffic, tempfile.TemporaryDirectory() as scratch:
@@ -51,6 +74,10 @@ def main() -> int:
             params = dict(case)
             run = run_cli_strategy(traffic, Path(scratch) / name, params.pop("strategy"), **params)
             results[name] = run.summary()
+            problem = unfinished(name, run)
+            results[name]["finished"] = problem is None
+            if problem:
+                problems.append(problem)
             verdicts[name] = ", ".join(a["verdict"] for a in run.analyses())
         traffic.reset()
     print(f"{'strategy':<12} {'requests':>9} {'failed':>7} {'p99 ms':>7} {'seconds':>8}  notes")
@@ -62,7 +89,9 @@ def main() -> int:
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "traffic.json").write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    for problem in problems:
+        print(f"bench_traffic: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
