@@ -8,8 +8,9 @@ the latest run and the first-seen times of earlier assessments, the result recor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class Assessed:
     """The id of the assessment before it, if any."""
     since: AssessmentDiff | None
     """What changed since the previous one."""
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    """Wall seconds of each phase: ``load`` (inventory, scans, advisories, history),
+    ``match`` (findings and decisions) and ``store`` (recording it)."""
 
 
 def assess_estate(
@@ -71,16 +75,16 @@ def assess_estate(
         UsageError: no inventory of the user's own (files, stored, or ``demo``).
         ValidationFailed: bad inventory files.
     """
+    started = time.perf_counter()
     inputs = estate_inputs(store, inventory_files, demo=demo, own_estate=True)
-    result = assess(
-        inputs.inventory,
-        inputs.advisories,
-        now,
-        policy,
-        failures=run_outcome(load_run(store)).failures,
-        first_seen=first_seen_in_store(store),
-    )
+    failures = run_outcome(load_run(store)).failures
+    seen = first_seen_in_store(store)
     _, previous = latest_pair(store)
+    loaded = time.perf_counter()
+    result = assess(
+        inputs.inventory, inputs.advisories, now, policy, failures=failures, first_seen=seen
+    )
+    matched = time.perf_counter()
     ident = None
     if record:
         _remember(store, inputs)
@@ -89,11 +93,18 @@ def assess_estate(
             store, local_actor(), "assessment.record", "assessment", str(ident),
             details={"findings": len(result.findings), "origin": inputs.origin.value},
         )  # fmt: skip
+    stored = time.perf_counter()
     since = None
     if previous is not None:
         since = diff_findings(previous.assessment.findings, result.findings)
+    seconds = {"load": loaded - started, "match": matched - loaded, "store": stored - matched}
     return Assessed(
-        result, inputs.inventory, ident, previous.id if previous is not None else None, since
+        result,
+        inputs.inventory,
+        ident,
+        previous.id if previous is not None else None,
+        since,
+        seconds,
     )
 
 
