@@ -6,6 +6,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from pydantic import Field
+
 from patchwarden.domain.base import Value
 
 __all__ = [
@@ -60,8 +62,8 @@ class Affected(Value):
     ranges: tuple[Range, ...] = ()
     versions: tuple[str, ...] = ()
     purl: str = ""
-    ecosystem_specific: dict[str, Any] = {}
-    database_specific: dict[str, Any] = {}
+    ecosystem_specific: dict[str, Any] = Field(default_factory=dict)
+    database_specific: dict[str, Any] = Field(default_factory=dict)
 
     def __hash__(self) -> int:
         # The free-form dicts are unhashable; equal values still hash alike on the rest.
@@ -89,7 +91,7 @@ class Advisory(Value):
     classification: Literal["security", "bugfix", "enhancement", "cosmetic"] = "security"
     reboot_required: bool = False
     affected: tuple[Affected, ...] = ()
-    database_specific: dict[str, Any] = {}
+    database_specific: dict[str, Any] = Field(default_factory=dict)
 
     def __hash__(self) -> int:
         # The free-form dict is unhashable; equal values still hash alike on the rest.

@@ -77,7 +77,7 @@ def record_assessment(store: Store, assessment: Assessment, inventory: Inventory
         "environments": list(inventory.environments),
         "env_of": {a.id: a.env for a in inventory.assets},
         # The installed packages as assessed, so a report can check baselines later.
-        "packages": {a.id: dict(a.packages) for a in inventory.assets},
+        "packages": {a.id: a.packages for a in inventory.assets},
     }
     return store.record_assessment(summary, rows)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from patchwarden.store.records import AssessmentRecord, FindingRecord
 from patchwarden.store.tables import Assessment, Finding
-from patchwarden.store.values import as_json, chunked
+from patchwarden.store.values import checked_json, chunked
 
 __all__ = [
     "assessment_env_of",
@@ -42,7 +42,7 @@ def _finding_row(finding: Mapping[str, Any], index: int) -> dict[str, Any]:
         raise ValueError(f"finding {index} lacks {missing}")
     row: dict[str, Any] = {key: _text(finding, key, index, "") for key in (*_REQUIRED, *_OPTIONAL)}
     row["fixed"] = _text(finding, "fixed", index, None)
-    row["data"] = as_json(dict(finding), f"finding {index}")
+    row["data"] = checked_json(dict(finding), f"finding {index}")
     return row
 
 
@@ -62,7 +62,7 @@ def record_assessment(
         ValueError: a finding lacks a required key, has a non-string field, or is not JSON.
     """
     rows = [_finding_row(finding, index) for index, finding in enumerate(findings)]
-    assessment = Assessment(created_at=now, summary=as_json(dict(summary), "summary"))
+    assessment = Assessment(created_at=now, summary=checked_json(dict(summary), "summary"))
     session.add(assessment)
     session.flush()  # assigns the id the findings refer to
     for chunk in chunked(rows):

@@ -96,13 +96,11 @@ def latest_scans(
     if asset_ids is not None:
         inner = inner.where(Scan.asset_id.in_(list(asset_ids)))
     newest = inner.subquery()
+    # Columns rather than ORM objects: a fleet's scans are large and only read here.
     query = (
-        select(Scan)
+        select(Scan.id, Scan.asset_id, Scan.source, Scan.scanned_at, Scan.ok, Scan.data)
         .join(newest, newest.c.id == Scan.id)
         .where(newest.c.rank == 1)
         .order_by(Scan.asset_id, Scan.source)
     )
-    return [
-        ScanRecord(row.id, row.asset_id, row.source, row.scanned_at, row.ok, row.data)
-        for row in session.scalars(query)
-    ]
+    return [ScanRecord(*row) for row in session.execute(query)]

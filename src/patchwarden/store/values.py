@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
 
-__all__ = ["CHUNK", "as_json", "chunked"]
+__all__ = ["CHUNK", "as_json", "checked_json", "chunked"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,26 @@ def as_json(value: Any, what: str) -> Any:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
+
+
+def checked_json(value: T, what: str) -> T:
+    """``value`` itself, once it is known to serialise as JSON (see :func:`as_json`).
+
+    For rows written once and never compared (an assessment's summary and findings): the
+    check still fails early with a readable message, without the copy :func:`as_json`
+    makes, which for a fleet's assessment is as large as the fleet's installed packages.
+
+    Raises:
+        ValueError: as :func:`as_json`.
+
+    >>> checked_json({"a": (1, 2)}, "x")
+    {'a': (1, 2)}
+    """
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
+    return value
 
 
 def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
