@@ -96,7 +96,20 @@ def _guests(assets: Sequence[AssetBase]) -> dict[str, list[Vm]]:
 
 
 def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
-    """Batches of at most ``max_parallel`` hypervisors, each emptied before it is touched."""
+    """Batches of at most ``max_parallel`` hypervisors, each emptied before it is touched.
+
+    The cascade (the module's rules) first. Being greedy, it can corner itself on a small,
+    tight estate that has a plan: then hosts go in name order, ``max_parallel`` at a time,
+    each VM to a patched host with room or else to the unpatched host patched last (it may
+    move twice). Only when that fails too is the evacuation impossible.
+    """
+    try:
+        return _plan(ctx, in_name_order=False)
+    except EvacuationImpossible:
+        return _plan(ctx, in_name_order=True)
+
+
+def _plan(ctx: GroupContext, *, in_name_order: bool) -> tuple[Batch, ...]:
     hosts = {
         a.id: _Host(a)
         for a in ctx.inventory.assets
@@ -112,7 +125,10 @@ def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
     placer = _Placer(hosts, on_host, set(targets))
     batches: list[Batch] = []
     while placer.pending:
-        moves = placer.next_batch(ctx.spec.max_parallel)
+        if in_name_order:
+            moves = placer.next_by_name(ctx.spec.max_parallel)
+        else:
+            moves = placer.next_batch(ctx.spec.max_parallel)
         units = []
         for hv_id, migrations in moves:
             before: list[StepParams] = [MaintenanceOnParams()]
@@ -134,6 +150,15 @@ def plan_evacuate(ctx: GroupContext) -> tuple[Batch, ...]:
 
 
 _Moves = list[tuple[Vm, str]]
+
+
+def _impossible(vm: Vm) -> EvacuationImpossible:
+    return EvacuationImpossible(
+        f"cannot evacuate {vm.id}: no other hypervisor in its environment has room "
+        f"({vm.vcpus} vCPUs, {vm.memory_gb} GB) within anti-affinity rules; "
+        "add capacity or lower max_parallel"
+    )
+
 
 _MISSES = 3
 """Hosts tried and found too full before a batch that already has one stops growing.
@@ -210,6 +235,42 @@ class _Placer:
             self._commit(host_id, moves)
         return chosen
 
+    def next_by_name(self, size: int) -> list[tuple[str, _Moves]]:
+        """The next ``size`` unpatched hosts by name, emptied.
+
+        A VM with no room on a patched host goes to the unpatched host that comes last by
+        name (the last to be patched).
+        """
+        chosen_ids = sorted(self.pending)[:size]
+        busy = set(chosen_ids)
+        chosen: list[tuple[str, _Moves]] = []
+        for host_id in chosen_ids:
+            moves: _Moves = []
+            for vm in sorted(self.on_host[host_id].values(), key=lambda v: v.id):
+                dest = self._from_patched(vm, busy) or self._last_by_name(vm, busy)
+                if dest is None:
+                    raise _impossible(vm)
+                self.hosts[dest].take(vm)
+                if self.hosts[dest].patched:
+                    self._push(dest)
+                moves.append((vm, dest))
+            chosen.append((host_id, moves))
+            # Emptied now: later hosts of this batch may not use it, but it holds no VM.
+            for vm, dest in moves:
+                self.hosts[host_id].give(vm)
+                self.on_host[dest][vm.id] = vm
+            self.on_host[host_id].clear()
+        for host_id in chosen_ids:
+            self.pending.discard(host_id)
+            self._mark_patched(host_id)
+        return chosen
+
+    def _last_by_name(self, vm: Vm, busy: set[str]) -> str | None:
+        for host_id in sorted(self.pending, reverse=True):
+            if host_id not in busy and self.hosts[host_id].fits(vm):
+                return host_id
+        return None
+
     def _empty_onto_patched(self, host_id: str, busy: set[str]) -> _Moves | None:
         """Place every VM of a host on patched hosts, or place none and return ``None``."""
         moves: _Moves = []
@@ -230,11 +291,7 @@ class _Placer:
         for vm in self._vms_largest_first(host_id):
             dest = self._from_patched(vm, busy) or self._from_unpatched(vm, busy)
             if dest is None:
-                raise EvacuationImpossible(
-                    f"cannot evacuate {vm.id}: no other hypervisor in its environment has room "
-                    f"({vm.vcpus} vCPUs, {vm.memory_gb} GB) within anti-affinity rules; "
-                    "add capacity or lower max_parallel"
-                )
+                raise _impossible(vm)
             self.hosts[dest].take(vm)
             if self.hosts[dest].patched:
                 self._push(dest)
