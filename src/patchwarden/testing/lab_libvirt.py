@@ -34,7 +34,6 @@ Run ``python -m patchwarden.testing.lab_libvirt up|down`` to do the same by hand
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import json
 import os
@@ -42,7 +41,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -53,6 +51,7 @@ from typing import Any
 
 from patchwarden.testing.lab_controller import process_alive
 from patchwarden.testing.lab_image import LabError
+from patchwarden.testing.shared import SharedLabs
 
 __all__ = [
     "DEFAULT_LIBVIRT_LAB_DIR",
@@ -574,8 +573,17 @@ class LibvirtLab:
         return result.stdout
 
 
-_shared: dict[Path, tuple[LibvirtLab, int, Any]] = {}
-_guard = threading.Lock()
+def _start_libvirt_lab(config: LibvirtLabConfig) -> LibvirtLab:
+    lab = LibvirtLab(config)
+    try:
+        lab.up()
+    except BaseException:
+        lab.down()
+        raise
+    return lab
+
+
+_labs: SharedLabs[LibvirtLab] = SharedLabs("patchwarden-libvirt", stop=LibvirtLab.down)
 
 
 @contextlib.contextmanager
@@ -586,36 +594,8 @@ def shared_libvirt_lab(config: LibvirtLabConfig | None = None) -> Iterator[Libvi
     from a killed run is taken down first (:meth:`LibvirtLab.up` does).
     """
     config = config or LibvirtLabConfig()
-    with _guard:
-        entry = _shared.get(config.dir)
-        if entry is None:
-            lock_path = Path("/run/lock") / f"patchwarden-libvirt-{config.dir.name}.lock"
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(lock_path, "w")  # noqa: SIM115 - held for the lab's lifetime
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            lab = LibvirtLab(config)
-            try:
-                lab.up()
-            except BaseException:
-                lab.down()
-                lock.close()
-                raise
-            entry = (lab, 0, lock)
-        lab, users, lock = entry
-        _shared[config.dir] = (lab, users + 1, lock)
-    try:
+    with _labs.use(config.dir, lambda: _start_libvirt_lab(config)) as lab:
         yield lab
-    finally:
-        with _guard:
-            lab, users, lock = _shared[config.dir]
-            if users > 1:
-                _shared[config.dir] = (lab, users - 1, lock)
-            else:
-                del _shared[config.dir]
-                try:
-                    lab.down()
-                finally:
-                    lock.close()
 
 
 def _run(argv: list[str]) -> None:

@@ -11,7 +11,6 @@ Example (a pytest session fixture)::
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
@@ -27,6 +26,7 @@ from patchwarden.drivers.real import RealDrivers, real_drivers
 from patchwarden.service.real import engine_drivers
 from patchwarden.service.sources import read_inventory
 from patchwarden.testing.lab import Lab, LabConfig
+from patchwarden.testing.shared import SharedLabs
 
 __all__ = [
     "TEST_LAB",
@@ -43,8 +43,15 @@ TEST_LAB = LabConfig(
 )
 """The lab of patchwarden's own tests: apart from a ``patchwarden lab up`` lab (127.0.0.x)."""
 
-_guard = threading.Lock()
-_shared: dict[Path, tuple[Lab, int, Any]] = {}
+
+def _start_lab(config: LabConfig) -> Lab:
+    lab = Lab(config)
+    lab.down()  # a lab left over from a killed run
+    lab.up()
+    return lab
+
+
+_labs: SharedLabs[Lab] = SharedLabs("patchwarden-lab", stop=Lab.down)
 
 
 @contextmanager
@@ -55,36 +62,8 @@ def shared_lab(config: LabConfig) -> Iterator[Lab]:
     test processes from building the same lab at once; a lab left over from a killed run is
     taken down first.
     """
-    with _guard:
-        entry = _shared.get(config.dir)
-        if entry is None:
-            lock_path = Path("/run/lock") / f"patchwarden-lab-{config.dir.name}.lock"
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(lock_path, "w")  # noqa: SIM115 - held for the lab's lifetime
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            lab = Lab(config)
-            try:
-                lab.down()
-                lab.up()
-            except BaseException:
-                lock.close()
-                raise
-            entry = (lab, 0, lock)
-        lab, users, lock = entry
-        _shared[config.dir] = (lab, users + 1, lock)
-    try:
+    with _labs.use(config.dir, lambda: _start_lab(config)) as lab:
         yield lab
-    finally:
-        with _guard:
-            lab, users, lock = _shared[config.dir]
-            if users > 1:
-                _shared[config.dir] = (lab, users - 1, lock)
-            else:
-                del _shared[config.dir]
-                try:
-                    lab.down()
-                finally:
-                    lock.close()
 
 
 class LoopThread:

@@ -181,15 +181,8 @@ class CliTrafficRun:
 
     def summary(self) -> dict[str, Any]:
         """The bench's row: requests, failed, p99 latency (ms), rollout seconds."""
-        row: dict[str, Any] = {
-            "requests": self.load.requests,
-            "failed": self.load.failed,
-            "p99_ms": self.load.p99_ms(),
-            "seconds": round(self.seconds, 1),
-        }
-        if self.strategy == "canary":
-            row["rolled_back"] = self.rolled_back
-        return row
+        rolled_back = self.rolled_back if self.strategy == "canary" else None
+        return self.load.bench_row(self.seconds, rolled_back)
 
 
 def run_cli_strategy(

@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["LoadProcess", "LoadReport", "generate_load", "main"]
 
@@ -47,6 +48,21 @@ class LoadReport:
             return 0.0
         ordered = sorted(self.latencies_ms)
         return round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)
+
+    def bench_row(self, rollout_seconds: float, rolled_back: bool | None) -> dict[str, Any]:
+        """The bench's row: requests, failed, p99 latency (ms), rollout seconds.
+
+        ``rolled_back`` is reported where it means something (a canary), else left out.
+        """
+        row: dict[str, Any] = {
+            "requests": self.requests,
+            "failed": self.failed,
+            "p99_ms": self.p99_ms(),
+            "seconds": round(rollout_seconds, 1),
+        }
+        if rolled_back is not None:
+            row["rolled_back"] = rolled_back
+        return row
 
     def causes(self) -> dict[str, int]:
         """How many failures of each cause (``HTTP 503``, ``ConnectionResetError``, ...)."""
