@@ -115,7 +115,11 @@ def test_a_new_side_failing_during_the_bake_flips_back(traffic: TrafficLab, tmp_
     versions = _versions(traffic)
     assert {versions[h] for h in green} == {"1.0-1"}, "the old side was kept as it was"
     print(f"bad new side via apply --real: {report.requests} requests, {report.failed} failed")
-    assert 0 < report.failed < 0.1 * report.requests, report.causes()
+    # The bad build fails 30 % of what it answers. The load also ran on green before the
+    # switch and after the flip-back, so its failure rate stays below the bad side's own; how
+    # far below depends on how soon the bake decides, which varies with the machine's load
+    # (6 % measured on a quiet machine, 14 % with another test suite running beside it).
+    assert 0 < report.failed < 0.3 * report.requests, report.causes()
     traffic.reset()
 
 
