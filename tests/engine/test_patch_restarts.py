@@ -80,14 +80,15 @@ def _executor(hosts: dict[str, FakeHost]) -> StepExecutor:
     drivers = Drivers(
         clock=None,  # type: ignore[arg-type]  # the patch step reads no clock
         packages=packages,
-        power=None,  # type: ignore[arg-type]
-        health=None,  # type: ignore[arg-type]
+        power=None,  # type: ignore[arg-type]  # nor powers off
+        health=None,  # type: ignore[arg-type]  # nor checks health
         load_balancers={},
     )
     return StepExecutor(drivers)
 
 
 def _patch(host: str, packages: dict[str, str], restart: str) -> Work:
+    # restart is a Literal; the tests pass it as a plain str
     params = PatchParams(packages=tuple(packages.items()), restart=restart)  # type: ignore[arg-type]
     step = Step(id=f"u/{host}/00-patch", target=host, params=params)
     return Work(step=step, unit_id=f"u/{host}")

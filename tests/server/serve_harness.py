@@ -50,6 +50,7 @@ class Server:
 
     def client(self, user: str | None = None, **kwargs: object) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        # kwargs are httpx.Client options passed through; mypy cannot match them to its signature
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
 

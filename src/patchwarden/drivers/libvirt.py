@@ -155,7 +155,7 @@ class Migration:
 
 def _libvirt() -> Any:
     try:
-        import libvirt  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        import libvirt  # type: ignore[import-not-found,import-untyped,unused-ignore]  # no stubs
     except ImportError as error:  # pragma: no cover - depends on the machine
         raise DriverError(
             "the libvirt driver needs libvirt-python (pip install libvirt-python; "

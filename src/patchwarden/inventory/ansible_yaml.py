@@ -24,7 +24,7 @@ class AnsibleYamlLoader(yaml.SafeLoader):
 
 
 def _vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
-    return Vaulted(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
+    return Vaulted(str(loader.construct_scalar(node)))  # type: ignore[arg-type]  # a ScalarNode
 
 
 def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -32,7 +32,7 @@ def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    return loader.construct_scalar(node)  # type: ignore[arg-type]  # a ScalarNode
 
 
 AnsibleYamlLoader.add_constructor("!vault", _vault)

@@ -21,8 +21,8 @@ def findings(
     request: Request,
     found: Annotated[Caller, Depends(caller)],
     severity: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    env: Annotated[list[str], Query()] = [],  # noqa: B006
-    decision: Annotated[list[str], Query()] = [],  # noqa: B006
+    env: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    decision: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     asset: str | None = None,
     advisory: str | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
