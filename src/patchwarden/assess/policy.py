@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from patchwarden.domain.advisories import Severity
 from patchwarden.domain.assets import Criticality
 from patchwarden.domain.base import Value
+from patchwarden.domain.reboot import REBOOT_PACKAGES
 
 __all__ = [
     "Classification",
@@ -138,19 +139,6 @@ _CORE = (
     "*firmware*",
     "*microcode*",
 )
-_REBOOT = (
-    "linux-image-*",
-    "linux-generic*",
-    "kernel",
-    "kernel-*",
-    "libc6",
-    "glibc",
-    "systemd",
-    "*firmware*",
-    "*microcode*",
-    "qemu-system-*",
-    "qemu-kvm",
-)
 
 
 class PatchingWeights(Value):
@@ -160,7 +148,7 @@ class PatchingWeights(Value):
     core_component: Points = 15
     core_packages: tuple[str, ...] = _CORE
     """Package name patterns (shell style) of kernel and core components."""
-    reboot_packages: tuple[str, ...] = _REBOOT
+    reboot_packages: tuple[str, ...] = REBOOT_PACKAGES
     """Package name patterns whose update needs a reboot even if the advisory does not say so."""
     change_size: dict[ChangeName, Points] = Field(default_factory=lambda: dict(_CHANGE_POINTS))
     failed_earlier: Points = 50

@@ -11,6 +11,7 @@ from patchwarden.domain.campaign import Campaign, Selector
 from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, PlanNote, Wave
+from patchwarden.domain.reboot import is_reboot_package
 from patchwarden.domain.responsibility import owner_of
 from patchwarden.planning.context import GroupContext, Strategy, memberships
 from patchwarden.planning.hooks import with_hooks
@@ -55,15 +56,6 @@ STRATEGIES: dict[str, Strategy] = {
     )
 }
 """Every strategy a campaign can name, by name."""
-
-# Packages whose update only takes effect after a reboot; installed last on a host.
-_REBOOT_PREFIXES = ("linux-image", "linux-generic", "kernel", "firmware", "microcode", "libc6")
-_REBOOT_NAMES = frozenset({"glibc", "systemd", "qemu-system-x86", "qemu-kvm", "intel-microcode"})
-
-
-def is_reboot_package(name: str) -> bool:
-    """Whether installing ``name`` needs a reboot to take effect (kernel, libc, firmware)."""
-    return name in _REBOOT_NAMES or name.startswith(_REBOOT_PREFIXES)
 
 
 def selects(selector: Selector, asset: AssetBase) -> bool:
