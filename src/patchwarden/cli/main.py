@@ -125,6 +125,10 @@ COMMANDS: dict[str, Command] = {
         "patchwarden.cli.token",
         "API tokens: create (shown once, stored hashed), revoke, list.",
     ),
+    "channels": Command(
+        "patchwarden.cli.channels",
+        "Update channels: find newer application versions and act on each policy.",
+    ),
     "audit": Command(
         "patchwarden.cli.audit",
         "The tamper-evident audit trail: verify the hash chain, show entries, export its head.",

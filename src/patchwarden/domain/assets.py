@@ -9,11 +9,12 @@ a VM's hypervisor, a cluster's controller and quorum, a storage system's redunda
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 
 from patchwarden.domain.base import Value
+from patchwarden.domain.channels import Channel, NotifySpec
 
 __all__ = [
     "ID_PATTERN",
@@ -260,15 +261,41 @@ class VirtualAppliance(Driven):
         return refs
 
 
-class Application(AssetBase):
-    """Software we run or subscribe to; ``hosting`` is a synonym of ``service_model``."""
+class Application(Driven):
+    """Software we run or subscribe to; ``hosting`` is a synonym of ``service_model``.
+
+    ``channel`` says where new versions appear (:mod:`patchwarden.domain.channels`) and
+    ``update_channel`` what a newer one there leads to: ``auto`` a campaign for it,
+    ``notify`` a message to ``notify``'s webhook and addresses, ``manual`` (and the older
+    spelling ``repository``) a record only. ``driver`` / ``driver_config`` name the
+    installer that puts an exact version on each host of ``runs_on``.
+    """
+
+    driver_kind: ClassVar[str] = "app_installer"
 
     kind: Literal["application"]
     source: Literal["internal", "vendor"] = "internal"
     vendor: str = ""
     version: str = ""
     update_channel: Literal["auto", "notify", "manual", "repository"] = "manual"
+    channel: Channel | None = None
+    notify: NotifySpec = Field(default_factory=NotifySpec)
     runs_on: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = ()
+
+    @model_validator(mode="after")
+    def _channel_needs_version(self) -> Self:
+        if self.channel is not None and not self.version:
+            raise ValueError(
+                "an application with a channel needs `version`: what it runs now, "
+                "to compare the channel's versions with"
+            )
+        silent = self.notify.webhook is None and not self.notify.email
+        if self.update_channel == "notify" and self.channel is not None and silent:
+            raise ValueError(
+                "update_channel: notify needs `notify: {webhook: URL}` or "
+                "`notify: {email: [address]}`"
+            )
+        return self
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """The hosts or clusters the application runs on."""

@@ -11,7 +11,9 @@ from patchwarden.domain.steps import RestartMode
 from patchwarden.domain.window import Duration, WindowSpec
 
 __all__ = [
+    "APP_PIN_PREFIX",
     "STRATEGY_NAMES",
+    "ApplicationTarget",
     "Campaign",
     "ChangeSpec",
     "FirmwareTarget",
@@ -103,6 +105,28 @@ class FirmwareTarget(Value):
     )
 
 
+APP_PIN_PREFIX = "app:"
+"""A plan's patch set names an application's version as ``app:<application id>``: no
+package manager's name has a colon, so the two never mix."""
+
+
+class ApplicationTarget(Value):
+    """An exact version of an application, installed on every host of its ``runs_on``.
+
+    The hosts' patch units install it with the application's installer (its ``driver``)
+    as they install packages: the version they had is recorded first and put back on
+    rollback.
+    """
+
+    app: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    version: Annotated[str, Field(min_length=1)]
+
+    @property
+    def pin(self) -> str:
+        """The name of this application in a host's patch set (``app:<id>``)."""
+        return f"{APP_PIN_PREFIX}{self.app}"
+
+
 class RateSpec(Value):
     """Limits across the campaign."""
 
@@ -145,6 +169,8 @@ class Campaign(Value):
     windows: dict[str, WindowSpec] = Field(default_factory=dict)
     change: ChangeSpec = Field(default_factory=ChangeSpec)
     firmware: tuple[FirmwareTarget, ...] = ()
+    applications: tuple[ApplicationTarget, ...] = ()
+    """Application versions to install on the hosts each application runs on."""
     requires: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Patch prerequisites: package -> packages that must be installed before it."""
     actions: tuple[Literal["emergency", "next_window", "defer", "ignore"], ...] = (

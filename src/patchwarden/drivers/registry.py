@@ -69,6 +69,7 @@ class DriverKind(StrEnum):
     HEALTH = "health"
     POWER = "power"
     TRANSPORT = "transport"
+    APP_INSTALLER = "app_installer"
 
 
 @dataclass(frozen=True)

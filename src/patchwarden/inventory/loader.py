@@ -204,6 +204,43 @@ def _model_for(kind: str) -> type[AssetBase] | None:
     return _KIND_MODELS.get(kind)
 
 
+def _without_tags(raw: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without the tags nested discriminated unions put in it (``channel.pypi.index``).
+
+    A part is a tag when the value it would index is a mapping whose ``type`` it equals
+    and that has no key of that name.
+    """
+    out: list[Any] = []
+    value = raw
+    for part in loc:
+        if isinstance(value, dict) and part not in value and value.get("type") == part:
+            continue
+        out.append(part)
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            value = None
+    return tuple(out)
+
+
+def _nested_tag(doc: LocatedDocument, path: Path, error: ErrorDetails) -> Problem:
+    """A nested discriminated union (an application's ``channel``) without a known tag."""
+    ctx = error.get("ctx") or {}
+    tag_name = str(ctx.get("discriminator", "type")).strip("'")
+    expected = str(ctx.get("expected_tags", "")).replace("'", "")
+    where = (*path, tag_name)
+    if error["type"] == "union_tag_not_found":
+        message = f"missing field {tag_name!r}"
+        hint = f"add `{tag_name}:` (one of {expected})"
+    else:
+        tag = str(ctx.get("tag", ""))
+        message = f"unknown {tag_name} {tag!r}"
+        hint = did_you_mean(tag, expected.split(", "), f"use one of {expected}")
+    return Problem(doc.file, doc.line_of(where), dotted_path(where), message, hint)
+
+
 def _explain(doc: LocatedDocument, base: Path, raw: Any, error: ErrorDetails) -> Problem:
     """Turn one pydantic error into a located problem with a hint for a person."""
     kind = raw.get("kind") if isinstance(raw, dict) else None
@@ -211,6 +248,9 @@ def _explain(doc: LocatedDocument, base: Path, raw: Any, error: ErrorDetails) ->
     # A discriminated union puts the tag first in the location: drop it.
     if loc and isinstance(kind, str) and loc[0] == kind:
         loc = loc[1:]
+    loc = _without_tags(raw, loc)
+    if loc and error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return _nested_tag(doc, (*base, *loc), error)
     path: Path = (*base, *loc)
     line = doc.line_of(path)
     field_name = dotted_path(path)

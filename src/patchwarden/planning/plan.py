@@ -6,7 +6,13 @@ from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
 
 from patchwarden.domain.advisories import Advisory, Decision
-from patchwarden.domain.assets import AssetBase, Owner, StorageSystem, VirtualAppliance
+from patchwarden.domain.assets import (
+    Application,
+    AssetBase,
+    Owner,
+    StorageSystem,
+    VirtualAppliance,
+)
 from patchwarden.domain.campaign import Campaign, Selector
 from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
@@ -33,6 +39,7 @@ from patchwarden.versions import compare, ecosystem_for
 
 __all__ = [
     "STRATEGIES",
+    "application_pins",
     "firmware_targets",
     "is_reboot_package",
     "patch_sets",
@@ -136,6 +143,40 @@ def firmware_targets(inventory: Inventory, campaign: Campaign) -> dict[str, str]
     return out
 
 
+def application_pins(inventory: Inventory, campaign: Campaign) -> dict[str, PatchSet]:
+    """Per host: the application versions the campaign installs there, as ``app:<id>`` pins.
+
+    A target goes to every host of its application's ``runs_on``; an application that
+    already runs the target version (as the inventory says) needs nothing. The engine reads
+    what a host really runs before installing, so a stale inventory changes nothing done.
+
+    Example:
+        >>> from patchwarden.domain.assets import Application, Vm
+        >>> inv = Inventory(assets=(
+        ...     Vm(id="h1", kind="vm", env="dev"),
+        ...     Application(id="shop", kind="application", env="dev", version="1.0",
+        ...                 runs_on=("h1",))))
+        >>> c = Campaign(name="c", groups={}, applications=[{"app": "shop", "version": "1.1"}])
+        >>> application_pins(inv, c)
+        {'h1': (('app:shop', '1.1'),)}
+    """
+    out: dict[str, list[tuple[str, str]]] = {}
+    for target in campaign.applications:
+        app = inventory.get(target.app)
+        if not isinstance(app, Application) or app.version == target.version:
+            continue
+        for host in app.runs_on:
+            out.setdefault(host, []).append((target.pin, target.version))
+    return {host: tuple(pins) for host, pins in out.items()}
+
+
+def _with_applications(
+    patches: Mapping[str, PatchSet], apps: Mapping[str, PatchSet]
+) -> dict[str, PatchSet]:
+    """Each host's packages, then its applications (a new build runs on patched packages)."""
+    return {host: (*patches.get(host, ()), *apps.get(host, ())) for host in {*patches, *apps}}
+
+
 def _has_work(
     asset: AssetBase, patches: Mapping[str, PatchSet], firmware: Mapping[str, str]
 ) -> bool:
@@ -163,6 +204,9 @@ def plan_campaign(
     patches, reboot = patch_sets(
         inventory, decisions, advisories, fixes, campaign.actions, campaign.requires
     )
+    if campaign.applications:
+        patches = _with_applications(patches, application_pins(inventory, campaign))
+        reboot = {host: reboot.get(host, False) for host in patches}
     firmware = firmware_targets(inventory, campaign)
     envs = tuple(
         e for e in inventory.environments if not campaign.scope_env or e in campaign.scope_env

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from patchwarden.assess.assessment import Assessment, assess
 from patchwarden.domain.advisories import Advisory
+from patchwarden.domain.assets import Application
 from patchwarden.domain.campaign import Campaign
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, Wave
@@ -33,6 +34,7 @@ __all__ = [
     "PlanBuild",
     "build_plan",
     "check_against_inventory",
+    "check_applications",
     "expected_wave_seconds",
     "load_campaign",
     "read_campaign",
@@ -176,6 +178,32 @@ def check_against_inventory(loaded: LoadedCampaign, environments: Sequence[str])
         raise ValidationFailed(problems)
 
 
+def check_applications(loaded: LoadedCampaign, inventory: Inventory) -> None:
+    """Refuse ``applications`` targets naming no application, or one that runs nowhere.
+
+    Raises:
+        ValidationFailed: one problem per bad target, at its line.
+    """
+    apps = [a.id for a in inventory.assets if isinstance(a, Application)]
+    problems = []
+    for i, target in enumerate(loaded.campaign.applications):
+        asset = next((a for a in inventory.assets if a.id == target.app), None)
+        where: Path = ("applications", i, "app")
+        if not isinstance(asset, Application):
+            hint = did_you_mean(target.app, apps, "name an asset of kind application")
+            problems.append(loaded.problem(where, f"no application {target.app!r}", hint))
+        elif not asset.runs_on:
+            problems.append(
+                loaded.problem(
+                    where,
+                    f"application {target.app!r} runs on no host",
+                    "list its hosts in the inventory's `runs_on`",
+                )
+            )
+    if problems:
+        raise ValidationFailed(problems)
+
+
 @dataclass(frozen=True)
 class PlanBuild:
     """A plan and what it was built from."""
@@ -197,6 +225,7 @@ def build_plan(
         NoWindowFits: a batch fits no maintenance window.
     """
     check_against_inventory(loaded, inventory.environments)
+    check_applications(loaded, inventory)
     campaign = loaded.campaign
     assessment = assess(inventory, advisories, now)
     by_id = {a.id: a for a in advisories}

@@ -12,7 +12,15 @@ from pydantic import BaseModel, ConfigDict
 
 from patchwarden.drivers.registry import DriverKind, DriverSpec
 
-__all__ = ["APPLIANCE", "CLUSTER", "HYPERVISOR", "IMAGE", "LOAD_BALANCER", "SimConfig"]
+__all__ = [
+    "APPLIANCE",
+    "APP_INSTALLER",
+    "CLUSTER",
+    "HYPERVISOR",
+    "IMAGE",
+    "LOAD_BALANCER",
+    "SimConfig",
+]
 
 
 class SimConfig(BaseModel):
@@ -30,3 +38,4 @@ APPLIANCE = _sim(DriverKind.APPLIANCE)
 CLUSTER = _sim(DriverKind.CLUSTER)
 IMAGE = _sim(DriverKind.IMAGE)
 HYPERVISOR = _sim(DriverKind.HYPERVISOR)
+APP_INSTALLER = _sim(DriverKind.APP_INSTALLER)
