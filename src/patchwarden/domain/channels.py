@@ -32,6 +32,7 @@ __all__ = [
     "ChannelUrl",
     "NotifySpec",
     "PypiChannel",
+    "FeedRelease",
     "Release",
     "ReleaseFeedChannel",
 ]
@@ -134,4 +135,16 @@ class Release(Value):
     version: str
     url: str = ""
     sha256: str = ""
+    notes: str = ""
+
+
+class FeedRelease(Value, extra="ignore"):
+    """One entry of a release feed, as vendors write it (unknown keys are ignored).
+
+    ``url`` may be relative to the feed's address; ``sha256`` is 64 hex digits.
+    """
+
+    version: Annotated[str, Field(min_length=1)]
+    url: Annotated[str, Field(min_length=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
     notes: str = ""

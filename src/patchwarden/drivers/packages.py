@@ -22,9 +22,10 @@ from types import MappingProxyType
 from pydantic import BaseModel, ConfigDict
 
 from patchwarden.domain.assets import AssetBase
+from patchwarden.domain.campaign import APP_PIN_PREFIX
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.dnf import DnfDriver
-from patchwarden.drivers.protocols import PackageDriver, ServiceRestarter
+from patchwarden.drivers.protocols import AppInstaller, PackageDriver, ServiceRestarter
 from patchwarden.drivers.registry import DriverContext, DriverKind, DriverSpec
 from patchwarden.errors import DriverError
 
@@ -101,14 +102,25 @@ DNF = DriverSpec(DriverKind.PACKAGES, "dnf", NoPackageSettings, _dnf, "dnf and r
 class HostPackages:
     """A :class:`PackageDriver` sending each host to its own package manager's driver.
 
+    A plan names an application's version as ``app:<application id>`` among a host's
+    packages (:data:`~patchwarden.domain.campaign.APP_PIN_PREFIX`): those go to that
+    application's installer, the rest to the host's package manager, in the order given.
+
     Args:
         managers: Host id → package manager name (from :func:`host_manager`).
         drivers: Package manager name → its driver.
+        apps: Application id → its installer (applications with a real ``driver``).
     """
 
-    def __init__(self, managers: Mapping[str, str], drivers: Mapping[str, PackageDriver]) -> None:
+    def __init__(
+        self,
+        managers: Mapping[str, str],
+        drivers: Mapping[str, PackageDriver],
+        apps: Mapping[str, AppInstaller] | None = None,
+    ) -> None:
         self.managers = dict(managers)
         self.drivers = dict(drivers)
+        self.apps = dict(apps or {})
 
     def driver_for(self, host: str) -> PackageDriver:
         """The host's package driver.
@@ -124,13 +136,46 @@ class HostPackages:
             )
         return driver
 
+    def installer_for(self, pin: str) -> AppInstaller:
+        """The installer of the application an ``app:<id>`` pin names.
+
+        Raises:
+            DriverError: The application has no real installer.
+        """
+        app = pin.removeprefix(APP_PIN_PREFIX)
+        installer = self.apps.get(app)
+        if installer is None:
+            raise DriverError(f"application {app!r} has no installer (set its `driver:`)")
+        return installer
+
     async def installed(self, host: str, names: list[str]) -> dict[str, str]:
-        """Installed version of each named package (absent ones omitted)."""
-        return await self.driver_for(host).installed(host, names)
+        """Installed version of each named package or application (absent ones omitted)."""
+        packages = [n for n in names if not n.startswith(APP_PIN_PREFIX)]
+        out = await self.driver_for(host).installed(host, packages) if packages else {}
+        for name in names:
+            if name.startswith(APP_PIN_PREFIX):
+                version = await self.installer_for(name).installed(host)
+                if version is not None:
+                    out[name] = version
+        return out
 
     async def install(self, host: str, targets: Mapping[str, str]) -> None:
-        """Install exactly these versions with the host's package manager."""
-        await self.driver_for(host).install(host, targets)
+        """Install exactly these versions, in the given order.
+
+        Packages go to the host's manager (consecutive ones in one transaction),
+        applications to their installers.
+        """
+        batch: dict[str, str] = {}
+        for name, version in targets.items():
+            if not name.startswith(APP_PIN_PREFIX):
+                batch[name] = version
+                continue
+            if batch:
+                await self.driver_for(host).install(host, batch)
+                batch = {}
+            await self.installer_for(name).install(host, version)
+        if batch:
+            await self.driver_for(host).install(host, batch)
 
     async def services_to_restart(self, host: str) -> tuple[str, ...] | None:
         """Units to restart after an update, by the host's package manager's tool."""

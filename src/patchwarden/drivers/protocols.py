@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "AppInstaller",
     "ApplianceDriver",
     "Clock",
     "ClusterDriver",
@@ -72,6 +73,23 @@ class ServiceRestarter(Protocol):
 
     async def restart_services(self, host: str, units: Sequence[str]) -> None:
         """Restart these units. Raises DriverError when one fails to restart."""
+        ...
+
+
+class AppInstaller(Protocol):
+    """Puts an exact version of one application on a host, and says which one is there.
+
+    Rollback is an install of the version read before the update, so an installer keeps
+    what it needs to go back (a venv reinstalls from its index; a release directory keeps
+    each release it unpacked).
+    """
+
+    async def installed(self, host: str) -> str | None:
+        """The version running on ``host``; ``None`` when the application is not there."""
+        ...
+
+    async def install(self, host: str, version: str) -> None:
+        """Make ``version`` the one running on ``host``; raises DriverError when it cannot."""
         ...
 
 

@@ -23,13 +23,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from patchwarden.domain.assets import AssetBase, Connection, HealthCheck, Hypervisor, LoadBalancer
+from patchwarden.domain.assets import (
+    Application,
+    AssetBase,
+    Connection,
+    HealthCheck,
+    Hypervisor,
+    LoadBalancer,
+)
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.health import CheckRunner
 from patchwarden.drivers.packages import HostPackages, host_manager
 from patchwarden.drivers.power import CommandPowerDriver
 from patchwarden.drivers.protocols import (
+    AppInstaller,
     Clock,
     HypervisorDriver,
     LoadBalancerDriver,
@@ -39,7 +47,7 @@ from patchwarden.drivers.protocols import (
 )
 from patchwarden.drivers.registry import REGISTRY, DriverContext, DriverKind, DriverRegistry
 from patchwarden.drivers.ssh import SshConfig, SshTransport
-from patchwarden.drivers.transport import CommandResult, LocalTransport, Transport
+from patchwarden.drivers.transport import CommandResult, FileWriter, LocalTransport, Transport
 from patchwarden.errors import DriverError
 
 __all__ = [
@@ -91,6 +99,19 @@ class HostRouter:
     ) -> CommandResult:
         """Run through the host's transport."""
         return await self._for(host).run(host, argv, env=env, timeout_s=timeout_s)
+
+    async def write_file(
+        self, host: str, path: str, data: bytes, *, timeout_s: float | None = None
+    ) -> None:
+        """Write a file on ``host`` through its transport.
+
+        Raises:
+            DriverError: The host's transport cannot write files.
+        """
+        transport = self._for(host)
+        if not isinstance(transport, FileWriter):
+            raise DriverError(f"{host}: its transport cannot write files")
+        await transport.write_file(host, path, data, timeout_s=timeout_s)
 
     async def open_unix_connection(self, host: str, path: str) -> tuple[Any, Any]:
         """A stream to a unix socket on ``host``, through its SSH connection.
@@ -178,9 +199,10 @@ def real_drivers(
 ) -> RealDrivers:
     """Real drivers for every host of ``inventory`` with an ``ssh`` or ``local`` connection.
 
-    Package drivers and load balancer drivers come from the registry (entry points): each
-    host's package manager by :data:`PACKAGE_MANAGERS`, each load balancer's by its
-    ``driver``. A ``sim`` load balancer gets none: a real run refuses its steps up front.
+    Package drivers, application installers and load balancer drivers come from the
+    registry (entry points): each host's package manager by :data:`PACKAGE_MANAGERS`, each
+    application's installer and each load balancer's driver by its ``driver``. A ``sim``
+    load balancer or application gets none: a real run refuses its steps up front.
     """
     connections = host_connections(inventory)
     ssh_hosts = {k: c for k, c in connections.items() if c.transport == "ssh"}
@@ -200,6 +222,11 @@ def real_drivers(
         spec = registry.find(DriverKind.PACKAGES, manager)
         if spec is not None:
             package_drivers[manager] = spec.build({}, context(None))
+    apps: dict[str, AppInstaller] = {}
+    for asset in inventory.assets:
+        if isinstance(asset, Application) and asset.driver != "sim":
+            spec = registry.spec(DriverKind.APP_INSTALLER, asset.driver)
+            apps[asset.id] = spec.build(asset.driver_config, context(asset))
     load_balancers: dict[str, LoadBalancerDriver] = {}
     for asset in inventory.assets:
         if isinstance(asset, LoadBalancer) and asset.driver != "sim":
@@ -213,7 +240,7 @@ def real_drivers(
             metered[lb_id] = driver.metered_pools
     return RealDrivers(
         transport=router,
-        packages=HostPackages(managers, package_drivers),
+        packages=HostPackages(managers, package_drivers, apps),
         power=CommandPowerDriver(router, connections, real_clock, poll_s=reboot_poll_s),
         health=CheckRunner(checks, router, {k: c.address for k, c in connections.items()}),
         clock=real_clock,

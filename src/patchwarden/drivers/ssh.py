@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchwarden.domain.assets import Connection
-from patchwarden.drivers.transport import CommandResult, command_vector
+from patchwarden.drivers.transport import WRITE_FILE_ARGV, CommandResult, command_vector
 from patchwarden.errors import DriverError, TransientDriverError
 
 if TYPE_CHECKING:  # asyncssh costs a third of a second to import: only SSH runs pay it
@@ -195,6 +195,36 @@ class SshTransport:
         if status is None:  # killed by a signal, or the channel closed under it
             status = -1
         return CommandResult(host, tuple(argv), status, _text(done.stdout), _text(done.stderr))
+
+    async def write_file(
+        self, host: str, path: str, data: bytes, *, timeout_s: float | None = None
+    ) -> None:
+        """Write ``data`` to ``path`` on ``host``: the bytes go as the command's standard input.
+
+        The command is fixed (:data:`~patchwarden.drivers.transport.WRITE_FILE_ARGV`); the
+        path is one quoted argument. As root, or through ``sudo -n`` as the connection says.
+        """
+        import asyncssh  # noqa: PLC0415 - see the TYPE_CHECKING import above
+
+        target = self._connection_of(host)
+        sudo = target.sudo and target.user != "root"
+        line = shlex.join(command_vector([*WRITE_FILE_ARGV, path], None, sudo))
+        limit = timeout_s if timeout_s is not None else self.config.command_timeout_s
+        slot = self._slot(host)
+        assert slot.sessions is not None
+        async with self._fan_out, slot.sessions:
+            conn = await self._connect(host)
+            try:
+                done = await conn.run(line, check=False, timeout=limit, input=data, encoding=None)
+            except asyncssh.TimeoutError:
+                raise TransientDriverError(f"{host}: writing {path} timed out") from None
+            except (OSError, asyncssh.Error) as error:
+                await self.disconnect(host)
+                raise TransientDriverError(
+                    f"{host}: connection lost writing {path}: {error}"
+                ) from None
+        if done.exit_status != 0:
+            raise DriverError(f"{host}: cannot write {path}: {_text(done.stderr)[-300:]}")
 
     async def open_unix_connection(self, host: str, path: str) -> tuple[Any, Any]:
         """A stream to the unix socket ``path`` on ``host``, through its pooled connection.

@@ -24,7 +24,9 @@ from typing import Any, Protocol, runtime_checkable
 from patchwarden.errors import DriverError, TransientDriverError
 
 __all__ = [
+    "WRITE_FILE_ARGV",
     "CommandResult",
+    "FileWriter",
     "LocalTransport",
     "Transport",
     "UnixSocketForwarder",
@@ -88,6 +90,27 @@ class Transport(Protocol):
     async def close(self) -> None:
         """Close every connection."""
         ...
+
+
+@runtime_checkable
+class FileWriter(Protocol):
+    """A transport that can write a file on a host from bytes it holds (SSH and local can)."""
+
+    async def write_file(
+        self, host: str, path: str, data: bytes, *, timeout_s: float | None = None
+    ) -> None:
+        """Write ``data`` to ``path`` on ``host`` (replacing it).
+
+        Raises:
+            DriverError: the host refused the write.
+            TransientDriverError: the host could not be reached, or it timed out.
+        """
+        ...
+
+
+WRITE_FILE_ARGV: tuple[str, ...] = ("sh", "-c", 'exec cat > "$1"', "write-file")
+"""The command that writes its standard input to the path given after it: the shell text
+is fixed, and the path is an argument of its own, never part of the text."""
 
 
 @runtime_checkable
@@ -178,6 +201,27 @@ class LocalTransport:
             out.decode(errors="replace"),
             err.decode(errors="replace"),
         )
+
+    async def write_file(
+        self, host: str, path: str, data: bytes, *, timeout_s: float | None = None
+    ) -> None:
+        """Write ``data`` to ``path`` here (as root through ``sudo -n`` when configured)."""
+        vector = command_vector([*WRITE_FILE_ARGV, path], None, self.sudo)
+        process = await asyncio.create_subprocess_exec(
+            *vector,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        limit = timeout_s if timeout_s is not None else self.default_timeout_s
+        try:
+            _, err = await asyncio.wait_for(process.communicate(data), limit)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise TransientDriverError(f"{host}: writing {path} timed out") from None
+        if process.returncode != 0:
+            raise DriverError(f"{host}: cannot write {path}: {err.decode(errors='replace')}")
 
     async def disconnect(self, host: str) -> None:
         """Nothing to forget: every command is its own process."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
-from typing import Annotated, Any
+from typing import Any
 
 from debian.deb822 import Deb822
 from packaging.utils import (
@@ -34,7 +34,7 @@ from packaging.utils import (
 from pydantic import Field, TypeAdapter, ValidationError
 
 from patchwarden.domain.base import Value
-from patchwarden.domain.channels import Release
+from patchwarden.domain.channels import FeedRelease, Release
 from patchwarden.errors import InvalidVersion
 from patchwarden.versions import parse
 
@@ -196,14 +196,7 @@ def parse_packages_index(text: str, repository: str, package: str) -> tuple[Rele
     return tuple(releases.values())
 
 
-class _FeedRelease(Value):
-    version: Annotated[str, Field(min_length=1)]
-    url: Annotated[str, Field(min_length=1)]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
-    notes: str = ""
-
-
-_FEED = TypeAdapter(tuple[_FeedRelease, ...])
+_FEED = TypeAdapter(tuple[FeedRelease, ...])
 
 
 def parse_release_feed(text: str) -> tuple[Release, ...]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from patchwarden.domain.assets import AssetBase, Driven
+from patchwarden.domain.assets import Application, AssetBase, Driven
+from patchwarden.domain.campaign import APP_PIN_PREFIX
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, Step, StepAction
-from patchwarden.domain.steps import HookParams, PoolParams
+from patchwarden.domain.steps import HookParams, PatchParams, PoolParams
 from patchwarden.drivers.packages import host_manager
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.drivers.registry import REGISTRY, DriverRegistry
@@ -129,7 +130,27 @@ def _check_step(
             f"{doing} needs to reach the host",
             "add `connection: {transport: ssh, address: ..., user: ...}`",
         )
-    if action in _PACKAGES and target in by_id:
+    apps = (
+        []
+        if not isinstance(step.params, PatchParams)
+        else [
+            name.removeprefix(APP_PIN_PREFIX)
+            for name, _ in step.params.packages
+            if name.startswith(APP_PIN_PREFIX)
+        ]
+    )
+    for app in apps:
+        asset = by_id.get(app)
+        if isinstance(asset, Application) and asset.driver == "sim":
+            names = [n for n in registry.names("app_installer") if n != "sim"]
+            refuse(
+                app,
+                "driver",
+                f"{doing} installs application {app!r}, which names no real installer",
+                f"add `driver: {' | '.join(names) or '...'}` and its `driver_config`",
+            )
+    only_apps = isinstance(step.params, PatchParams) and len(apps) == len(step.params.packages)
+    if action in _PACKAGES and target in by_id and not only_apps:
         manager = host_manager(by_id[target])
         if manager is None or registry.find("packages", manager) is None:
             asset_os = by_id[target].os
