@@ -30,9 +30,9 @@ __all__ = [
     "AptChannel",
     "Channel",
     "ChannelUrl",
+    "FeedRelease",
     "NotifySpec",
     "PypiChannel",
-    "FeedRelease",
     "Release",
     "ReleaseFeedChannel",
 ]
