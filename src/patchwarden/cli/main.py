@@ -129,6 +129,10 @@ COMMANDS: dict[str, Command] = {
         "patchwarden.cli.channels",
         "Update channels: find newer application versions and act on each policy.",
     ),
+    "storage": Command(
+        "patchwarden.cli.storage",
+        "Storage accounts against their baseline: encryption, access, redundancy, lifecycle.",
+    ),
     "audit": Command(
         "patchwarden.cli.audit",
         "The tamper-evident audit trail: verify the hash chain, show entries, export its head.",

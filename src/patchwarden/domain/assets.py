@@ -396,8 +396,14 @@ class LifecycleRule(Value):
     action: Literal["cool", "archive", "delete"]
 
 
-class StorageAccount(AssetBase):
-    """A cloud storage container: object, file or block, with tiers and redundancy."""
+class StorageAccount(Driven):
+    """A cloud storage container: object, file or block, with tiers and redundancy.
+
+    The settings here are what the inventory declares; ``driver: azure_blob`` (with its
+    endpoint and a SAS) lets ``storage check`` read those the service's API shows.
+    """
+
+    driver_kind: ClassVar[str] = "storage_account"
 
     kind: Literal["storage_account"]
     storage_type: Literal["object", "file", "block"]
@@ -406,6 +412,9 @@ class StorageAccount(AssetBase):
     encryption: Encryption = Field(default_factory=Encryption)
     lifecycle: tuple[LifecycleRule, ...] = ()
     versioning: bool = False
+    soft_delete_days: Annotated[int, Field(ge=0)] = 0
+    public_access: bool = False
+    min_tls: Literal["1.0", "1.1", "1.2", "1.3"] = "1.2"
 
 
 Asset = Annotated[

@@ -70,6 +70,7 @@ class DriverKind(StrEnum):
     POWER = "power"
     TRANSPORT = "transport"
     APP_INSTALLER = "app_installer"
+    STORAGE_ACCOUNT = "storage_account"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ __all__ = [
     "HYPERVISOR",
     "IMAGE",
     "LOAD_BALANCER",
+    "STORAGE_ACCOUNT",
     "SimConfig",
 ]
 
@@ -39,3 +40,4 @@ CLUSTER = _sim(DriverKind.CLUSTER)
 IMAGE = _sim(DriverKind.IMAGE)
 HYPERVISOR = _sim(DriverKind.HYPERVISOR)
 APP_INSTALLER = _sim(DriverKind.APP_INSTALLER)
+STORAGE_ACCOUNT = _sim(DriverKind.STORAGE_ACCOUNT)
