@@ -131,7 +131,11 @@ COMMANDS: dict[str, Command] = {
     ),
     "storage": Command(
         "patchwarden.cli.storage",
-        "Storage accounts against their baseline: encryption, access, redundancy, lifecycle.",
+        "Storage accounts: encryption, TLS, public access, redundancy, recovery, lifecycle.",
+    ),
+    "evidence": Command(
+        "patchwarden.cli.evidence",
+        "Evidence for auditors: kept in a directory or a storage account, verified.",
     ),
     "audit": Command(
         "patchwarden.cli.audit",
