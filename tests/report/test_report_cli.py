@@ -33,6 +33,12 @@ def test_report_after_the_demo_matches_the_demo_report(
     assert ours["campaign"]["plan_hash"] == theirs["campaign"]["plan_hash"]
     assert ours["baselines"] == theirs["baselines"]
     assert ours["mttr"] and ours["changes"]
+    # The demo's prod storage accounts keep neither versions nor soft-deleted data.
+    gaps = {(g["asset_id"], g["rule"], g["source"]) for g in ours["storage_gaps"]}
+    assert ("shared-files", "recoverability", "inventory") in gaps
+    assert ours["storage_gaps"] == theirs["storage_gaps"]
+    html = (out / "r.html").read_text()
+    assert 'id="storage"' in html and "neither versioning nor soft delete" in html
     assert "<svg" in (out / "r.html").read_text()
     assert (out / "r.csv").read_bytes().startswith(b"asset_id,label,env,kind,owner")
 

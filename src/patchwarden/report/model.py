@@ -20,7 +20,14 @@ from datetime import datetime
 
 from patchwarden.report.assets import AssetReport, FindingRow, OwnerRow, PatchStateRow, StepRow
 from patchwarden.report.campaign import CampaignReport, CanaryRow, WaveRow
-from patchwarden.report.service_levels import BaselineRow, ChangeRow, DriftRow, MttrRow, OverdueRow
+from patchwarden.report.service_levels import (
+    BaselineRow,
+    ChangeRow,
+    DriftRow,
+    MttrRow,
+    OverdueRow,
+    StorageGapRow,
+)
 from patchwarden.report.values import empty_counts, freeze_counts, require_aware
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "ReportData",
     "RiskyAsset",
     "StepRow",
+    "StorageGapRow",
     "Summary",
     "WaveRow",
 ]
@@ -164,6 +172,8 @@ class ReportData:
         drift: Assets deviating from their group's versions (same patch level).
         changes: Findings new or resolved since the previous assessment.
         still_open: Findings open in both assessments.
+        storage_gaps: Storage accounts' gaps against their baseline (settings as the
+            inventory declares them).
     """
 
     title: str
@@ -188,6 +198,7 @@ class ReportData:
     drift: tuple[DriftRow, ...] = ()
     changes: tuple[ChangeRow, ...] = ()
     still_open: int = 0
+    storage_gaps: tuple[StorageGapRow, ...] = ()
 
     def __post_init__(self) -> None:
         require_aware(self, "generated_at", self.generated_at)

@@ -1,10 +1,10 @@
-"""The report's service-level sections: overdue findings, MTTR, baselines, drift, changes."""
+"""The report's service-level sections: overdue, MTTR, baselines, drift, changes, storage."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BaselineRow", "ChangeRow", "DriftRow", "MttrRow", "OverdueRow"]
+__all__ = ["BaselineRow", "ChangeRow", "DriftRow", "MttrRow", "OverdueRow", "StorageGapRow"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,3 +67,18 @@ class ChangeRow:
     advisory_id: str
     package: str
     severity: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageGapRow:
+    """A storage account setting below its baseline: a compliance finding."""
+
+    asset_id: str
+    env: str
+    rule: str
+    severity: str
+    reason: str
+    fix: str
+    source: str
+    """Where the setting was read: ``service`` or ``inventory``."""
+    due: str

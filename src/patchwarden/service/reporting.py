@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from patchwarden.assess.assessment import Assessment
 from patchwarden.assess.baseline import (
@@ -27,8 +27,9 @@ from patchwarden.assess.sla import (
     mean_time_to_remediate,
     overdue,
 )
+from patchwarden.assess.storage import check_storage_accounts
 from patchwarden.domain.advisories import Action, Advisory, Decision, Finding
-from patchwarden.domain.assets import Asset, Owner
+from patchwarden.domain.assets import Asset, Owner, StorageAccount
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.responsibility import responsibility_of
 from patchwarden.engine.machine import UnitState
@@ -45,6 +46,7 @@ from patchwarden.report.model import (
     ReportData,
     RiskyAsset,
     StepRow,
+    StorageGapRow,
     Summary,
 )
 from patchwarden.service.assessments import (
@@ -155,6 +157,7 @@ def build_report(
         drift=_drift_rows(now_inventory),
         changes=_change_rows(changes),
         still_open=len(changes.still_open),
+        storage_gaps=_storage_rows(now_inventory, today.date()),
     )
 
 
@@ -381,3 +384,26 @@ def _baseline_rows(sets: BaselineSet, check: BaselineCheck) -> tuple[BaselineRow
             )
         )
     return tuple(rows)
+
+
+def _storage_rows(inventory: Inventory, today: date) -> tuple[StorageGapRow, ...]:
+    """Each storage account's gaps (accounts by id), from its settings in the inventory.
+
+    ``storage check`` reads the service's own settings too, where a driver reaches it.
+    """
+    accounts = sorted(
+        (a for a in inventory.assets if isinstance(a, StorageAccount)), key=lambda a: a.id
+    )
+    return tuple(
+        StorageGapRow(
+            asset_id=g.asset_id,
+            env=g.env,
+            rule=g.rule,
+            severity=g.severity.value,
+            reason=g.reason,
+            fix=g.fix,
+            source=g.source,
+            due=g.due.isoformat(),
+        )  # fmt: skip
+        for g in check_storage_accounts(accounts, {}, today)
+    )
