@@ -169,3 +169,51 @@ def test_a_release_failing_its_health_check_is_switched_back(
     driver = traffic.driver()
     for host in traffic.hosts:
         assert traffic.loop.run(driver.state("web", host)) == "ready", host
+
+
+@pytest.mark.timeout(600)
+def test_an_application_packaged_for_debian_rolls_with_the_apt_installer(
+    traffic: TrafficLab, tmp_path: Path
+) -> None:
+    """The lab's web service as an application (``driver: apt``), updated to an exact build."""
+    traffic.reset()
+    env = cli_env(traffic, tmp_path)
+    path = tmp_path / "inventory.yaml"
+    write_inventory(traffic, path, metrics=False)
+    data = yaml.safe_load(path.read_text())
+    data["assets"].append(
+        {
+            "id": "pw-web",
+            "kind": "application",
+            "env": traffic.lab.config.env,
+            "version": "1.0-1",
+            "driver": "apt",
+            "runs_on": traffic.hosts,
+        }
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    campaign = tmp_path / "pw-web.yaml"
+    campaign.write_text(
+        yaml.safe_dump({
+            "name": "pw-web 1.0-2",
+            "groups": {"web": {"select": {"ids": traffic.hosts}, "strategy": "rolling"}},
+            "applications": [{"app": "pw-web", "version": "1.0-2"}],
+        })
+    )  # fmt: skip
+    load = LoadProcess(traffic.setup.address, traffic.setup.web_port, 40)
+    load.start()
+    try:
+        applied = cli(env, "apply", str(campaign), "-i", str(path), "--real", timeout=480)
+    finally:
+        report = load.stop()
+    try:
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert traffic.real is not None
+        for host in traffic.hosts:
+            got = traffic.loop.run(traffic.real.packages.installed(host, ["pw-web"]))
+            assert got == {"pw-web": "1.0-2"}, host
+        print(f"apt application behind HAProxy: {report.requests} requests, {report.failed} failed")
+        assert report.requests > 1000
+        assert report.failed == 0, report.causes()
+    finally:
+        traffic.reset()
