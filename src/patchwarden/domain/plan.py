@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import model_validator
 
 from patchwarden.domain.base import Value
+from patchwarden.domain.campaign import PromotionSpec
 from patchwarden.domain.steps import StepAction, StepParams
 from patchwarden.domain.window import WindowSpec
 from patchwarden.errors import InputError
@@ -135,6 +136,9 @@ class Plan(Value):
     max_errors: int = 1
     rollback: Literal["auto", "manual"] = "auto"
     windows: tuple[WindowSpec, ...] = ()
+    promotion: PromotionSpec | None = None
+    """Soak times and QA gates between environments, enforced by the engine as it runs;
+    ``None`` (a plan written without a campaign) runs environments straight on."""
 
     @model_validator(mode="before")
     @classmethod

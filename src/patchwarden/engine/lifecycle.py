@@ -30,10 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from patchwarden.domain.plan import Plan
 from patchwarden.engine.machine import Progress, Record, UnitState, evaluate
+from patchwarden.engine.timing import Timing
 
 __all__ = [
     "Outcome",
@@ -213,6 +215,8 @@ def outcome_of(progress: Progress) -> Outcome:
         return Outcome.STOPPED
     if progress.count(UnitState.FAILED) or progress.count(UnitState.ROLLED_BACK):
         return Outcome.FAILURES
+    if progress.held_envs:  # a promotion gate failed: later environments never ran
+        return Outcome.FAILURES
     return Outcome.CLEAN
 
 
@@ -232,12 +236,15 @@ class Replay:
     """Steps journaled as started and not yet finished (running, or cut off by a crash)."""
 
 
-def replay(plan: Plan, records: Sequence[Record], state: RunState) -> Replay:
+def replay(
+    plan: Plan, records: Sequence[Record], state: RunState, now: datetime | None = None
+) -> Replay:
     """What a run's journal shows, read with the control of its state.
 
     The one reading of a journal: status, reports and promotion gates all call it, so a
     rolled-back run is rolled back in each of them (without the run's control, the machine
-    would read a unit that succeeded and was then undone as succeeded).
+    would read a unit that succeeded and was then undone as succeeded). With ``now`` (the
+    run's latest journal time), a journaled wait (window, soak) not yet over is reported.
 
     Example:
         >>> from patchwarden.domain.plan import Plan
@@ -249,4 +256,5 @@ def replay(plan: Plan, records: Sequence[Record], state: RunState) -> Replay:
     started = {r.step_id for r in records if r.event == "started"}
     ended = {r.step_id for r in records if r.event in ("succeeded", "failed")}
     in_flight = frozenset(started - ended)
-    return Replay(evaluate(plan, records, in_flight, state.control), in_flight)
+    timing = Timing(now, live=False) if now is not None else None
+    return Replay(evaluate(plan, records, in_flight, state.control, timing), in_flight)

@@ -19,17 +19,40 @@ Rules:
 - a person's control: ``pause`` starts no new unit (running ones finish), ``abort`` skips
   every unit not yet started, ``rollback`` aborts and then undoes every unit that
   succeeded, one at a time, last first.
+
+Time (given as ``timing``, see :mod:`patchwarden.engine.timing`; without it nothing waits):
+- a unit starts only at or after its batch's planned slot, inside an opening of the
+  slot's window and before that window's cutoff; otherwise the run WAITS until the next
+  opening (the rest of a batch cut off goes to the next one). Units already under way
+  finish their chain: the cutoff is the room for that. Only an approved emergency change
+  starts units outside a window;
+- environment N starts only after every unit of the environments before it succeeded,
+  the soak time of N-1 (``plan.promotion.soak``) passed, and N's QA gate held: the
+  pseudo-step ``gate/<N>`` (health of N-1's targets now, no restart loop, a re-scan showing
+  the planned versions installed) succeeded. A failed gate holds N and every later
+  environment;
+- every wait is a journal record written before the runner sleeps (``Progress.wait``
+  with ``recorded`` false asks for it), so a restart waits for the same instant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from patchwarden.domain.plan import Plan, Step, StepAction, Unit
+from patchwarden.domain.plan import Batch, Plan, Step, StepAction, Unit, Wave
 from patchwarden.domain.steps import HookParams, RestoreParams
+from patchwarden.engine.timing import (
+    PromotionCheck,
+    Timing,
+    Wait,
+    recorded_waits,
+    soak_wait,
+    window_wait,
+)
 
 __all__ = ["CONTROLS", "TERMINAL", "Progress", "Record", "UnitState", "Work", "evaluate"]
 
@@ -59,6 +82,7 @@ TERMINAL = frozenset(
     }
 )
 FAILURES = frozenset({UnitState.ROLLED_BACK, UnitState.FAILED})
+_ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -91,6 +115,10 @@ class Progress:
     held_envs: tuple[str, ...]
     waiting: tuple[str, ...] = ()
     """Steps held for a person (a marginal canary analysis)."""
+    wait: Wait | None = None
+    """What the run waits for before it can start more (a window, a soak), and until when."""
+    checks: tuple[PromotionCheck, ...] = ()
+    """Promotion gates to check now (the runner journals them as ``gate/<env>``)."""
 
     def count(self, state: UnitState) -> int:
         """How many units are in ``state``."""
@@ -212,14 +240,17 @@ def evaluate(
     records: Iterable[Record],
     running: frozenset[str] = frozenset(),
     control: str = "",
+    timing: Timing | None = None,
 ) -> Progress:
     """Decide what runs next.
 
-    ``running`` holds the step ids the caller is running now; ``control`` is a person's
-    request (see :data:`CONTROLS`).
+    ``running`` holds the step ids the caller is running now (gate checks included);
+    ``control`` is a person's request (see :data:`CONTROLS`); ``timing`` the instant and
+    windows that gate new units (see the module docstring).
     """
     if control not in CONTROLS:
         raise ValueError(f"unknown control {control!r}")
+    records = tuple(records)
     logs = _logs(records)
     units = {u.id: u for u in plan.units()}
     states, pending_work = _unit_states(plan, units, logs, running)
@@ -227,8 +258,9 @@ def evaluate(
         _revert_one(units, logs, running, states, pending_work)
     errors = sum(1 for s in states.values() if s in FAILURES)
     stopped = errors > plan.max_errors or _aborted(units, logs)
-    held_envs = _held_envs(plan, states)
-    runnable = _schedule(plan, states, pending_work, control, held_envs, stopped)
+    held_envs = _held_envs(plan, states, logs)
+    gates = _Gates(plan, logs, running, timing, recorded_waits(records))
+    runnable = _schedule(plan, states, pending_work, control, held_envs, stopped, gates)
     done = all(s in TERMINAL for s in states.values())
     if control == "rollback":
         done = done and not any(s is UnitState.SUCCEEDED for s in states.values())
@@ -240,6 +272,8 @@ def evaluate(
         done=done,
         held_envs=held_envs,
         waiting=tuple(sorted(s for s, log in logs.items() if log.last == "held")),
+        wait=gates.wait,
+        checks=tuple(gates.checks),
     )
 
 
@@ -258,15 +292,92 @@ def _unit_states(
     return states, pending_work
 
 
-def _held_envs(plan: Plan, states: Mapping[str, UnitState]) -> tuple[str, ...]:
-    """Environments after the first one where a unit failed (promotion holds them)."""
+def _held_envs(
+    plan: Plan, states: Mapping[str, UnitState], logs: Mapping[str, _StepLog]
+) -> tuple[str, ...]:
+    """Environments after the first one where a unit failed, and from a failed QA gate on."""
     failed_envs = {
         w.env for w in plan.waves for b in w.batches for u in b.units if states[u.id] in FAILURES
     }
-    if not failed_envs:
+    firsts = [plan.environments.index(e) + 1 for e in failed_envs]
+    firsts += [
+        plan.environments.index(env)
+        for env in plan.environments
+        if logs.get(f"gate/{env}", _StepLog()).last == "failed"
+    ]
+    if not firsts:
         return ()
-    first_failed = min(plan.environments.index(e) for e in failed_envs)
-    return tuple(plan.environments[first_failed + 1 :])
+    return tuple(plan.environments[min(firsts) :])
+
+
+class _Gates:
+    """Time and promotion gates on starting new units (see the module docstring)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        logs: Mapping[str, _StepLog],
+        running: frozenset[str],
+        timing: Timing | None,
+        waits: Mapping[str, Wait],
+    ) -> None:
+        self.plan, self.logs, self.running, self.timing, self.waits = (
+            plan,
+            logs,
+            running,
+            timing,
+            waits,
+        )
+        self.wait: Wait | None = None
+        self.checks: list[PromotionCheck] = []
+        self._opened: set[str] = set()  # environments whose promotion gates held
+
+    def env_open(self, wave_index: int, states: Mapping[str, UnitState]) -> bool:
+        """Whether the first unit of a new environment may start: soak passed, gate held."""
+        plan, timing = self.plan, self.timing
+        wave = plan.waves[wave_index]
+        if timing is None or plan.promotion is None or wave.env in self._opened:
+            return True
+        earlier = [w for w in plan.waves[:wave_index] if w.env != wave.env]
+        started = any(
+            states[u.id] is not UnitState.PENDING
+            for w in plan.waves
+            if w.env == wave.env
+            for b in w.batches
+            for u in b.units
+        )
+        if not earlier or started:
+            self._opened.add(wave.env)
+            return True
+        previous = earlier[-1].env
+        soak = soak_wait(previous, plan.promotion.soak.get(previous, _ZERO), timing, self.waits)
+        if soak is not None:
+            self.wait = self.wait or soak
+            return False
+        gate_id = f"gate/{wave.env}"
+        last = self.logs.get(gate_id, _StepLog()).last
+        if last == "succeeded":
+            self._opened.add(wave.env)
+            return True
+        asked = any(c.id == gate_id for c in self.checks)
+        if timing.live and gate_id not in self.running and last != "failed" and not asked:
+            units = tuple(
+                u.id for w in earlier if w.env == previous for b in w.batches for u in b.units
+            )
+            self.checks.append(PromotionCheck(gate_id, wave.env, previous, units))
+        return False
+
+    def batch_open(self, wave: Wave, batch: Batch, label: str) -> bool:
+        """Whether a new unit of ``batch`` may start now: inside its window's slot."""
+        if self.timing is None or batch.slot is None or not batch.slot.window:
+            return True
+        wait = window_wait(
+            batch.id, label, batch.slot.window, wave.env, batch.slot.start, self.timing, self.waits
+        )
+        if wait is None:
+            return True
+        self.wait = self.wait or wait
+        return False
 
 
 def _schedule(
@@ -276,6 +387,7 @@ def _schedule(
     control: str,
     held_envs: tuple[str, ...],
     stopped: bool,
+    gates: _Gates,
 ) -> tuple[Work, ...]:
     """The work to start now, walking waves and batches in order.
 
@@ -283,16 +395,17 @@ def _schedule(
     earlier batch is finished and fewer than ``max_concurrency`` units are in progress;
     otherwise it stays pending (``pause``, a gate) or is marked, in ``states``, held (its
     environment is held) or skipped (the run stopped, a person aborted, or its batch
-    requires an earlier one of its wave to have succeeded).
+    requires an earlier one of its wave to have succeeded). ``gates`` hold new units for a
+    window, a soak or a promotion gate (and record what the run waits for).
     """
     in_progress = sum(
         1 for s in states.values() if s in (UnitState.RUNNING, UnitState.ROLLING_BACK)
     )
     runnable: list[Work] = []
     gate_open = True  # false once an earlier wave/batch is not finished
-    for wave in plan.waves:
+    for wave_index, wave in enumerate(plan.waves):
         wave_failed = False
-        for batch in wave.batches:
+        for number, batch in enumerate(wave.batches, 1):
             blocked = batch.requires_success and wave_failed
             for unit in batch.units:
                 state = states[unit.id]
@@ -306,7 +419,12 @@ def _schedule(
                     states[unit.id] = UnitState.HELD
                 elif stopped or blocked or control in ("abort", "rollback"):
                     states[unit.id] = UnitState.SKIPPED
-                elif gate_open and in_progress < plan.max_concurrency:
+                elif (
+                    gate_open
+                    and in_progress < plan.max_concurrency
+                    and gates.env_open(wave_index, states)
+                    and gates.batch_open(wave, batch, f"batch {number} of {wave.id}")
+                ):
                     runnable.append(pending_work[unit.id])
                     in_progress += 1
             if any(states[u.id] not in TERMINAL for u in batch.units):

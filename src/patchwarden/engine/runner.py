@@ -3,6 +3,11 @@
 Every side effect is bracketed by journal records: ``started`` before, ``succeeded`` or
 ``failed`` after (``observed`` in between, for what a step saw before acting). Killing the
 runner at any moment and starting it again on the same journal resumes the campaign.
+
+When the machine says the run waits (a maintenance window, a soak), the runner journals the
+wait first, then sleeps on the engine's clock in slices of ``wait_poll_s`` so that a
+person's pause or abort is read while it waits. Promotion gates the machine asks for are
+checked by a :class:`~patchwarden.engine.gates.QAGate`, bracketed like a step.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from typing import Any
 
 from patchwarden.domain.plan import Plan
 from patchwarden.drivers.protocols import Clock
+from patchwarden.engine.gates import QAGate
 from patchwarden.engine.journal import Journal
 from patchwarden.engine.machine import Progress, Work, evaluate
 from patchwarden.engine.steps import StepExecutor
+from patchwarden.engine.timing import WAITING, PromotionCheck, Timing, WindowCalendar
 from patchwarden.errors import DriverError, NeedsPerson, TransientDriverError
 
 __all__ = ["Runner"]
@@ -37,6 +44,9 @@ class Runner:
         on_progress: ProgressCallback | None = None,
         retry_delay_s: float = 10.0,
         control: Callable[[], str] | None = None,
+        calendar: WindowCalendar | None = None,
+        emergency: bool = False,
+        wait_poll_s: float = 300.0,
     ) -> None:
         self.plan = plan
         self.journal = journal
@@ -46,6 +56,10 @@ class Runner:
         self.retry_delay_s = retry_delay_s
         self.control = control or (lambda: "")
         self.poll_s = 0.05  # how often a step's timeout looks at the clock (real seconds)
+        self.calendar = calendar
+        self.emergency = emergency
+        self.wait_poll_s = wait_poll_s  # engine-clock seconds between looks while waiting
+        self.gate = QAGate(plan, executor.d)
 
     def _record(self, step_id: str, event: str, payload: Mapping[str, Any]) -> None:
         self.journal.append(step_id, event, payload, self.clock.now())
@@ -54,8 +68,9 @@ class Runner:
         """Run until the machine says done; returns the final progress."""
         running: dict[str, asyncio.Task[None]] = {}
         while True:
+            timing = Timing(self.clock.now(), self.calendar, self.emergency)
             progress = evaluate(
-                self.plan, self.journal.records(), frozenset(running), self.control()
+                self.plan, self.journal.records(), frozenset(running), self.control(), timing
             )
             if self.on_progress is not None:
                 self.on_progress(progress)
@@ -67,11 +82,30 @@ class Runner:
                         {"action": work.step.action.value, "target": work.step.target},
                     )
                     running[work.step.id] = asyncio.create_task(self._run_step(work))
+            for check in progress.checks:
+                if check.id not in running:
+                    self._record(check.id, "started", {"action": "gate", "target": check.env})
+                    running[check.id] = asyncio.create_task(self._run_check(check))
+            wait = progress.wait
+            if wait is not None and not wait.recorded:
+                self._record(wait.id, WAITING, wait.payload())  # before sleeping: durable
             if not running:
-                return progress
+                if wait is None or wait.until is None or progress.done:
+                    return progress
+                left = (wait.until - self.clock.now()).total_seconds()
+                await self.clock.sleep(max(0.0, min(left, self.wait_poll_s)))
+                continue
             finished, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
             for step_id in [k for k, task in running.items() if task in finished]:
                 running.pop(step_id).result()  # re-raises only bugs; driver errors are journaled
+
+    async def _run_check(self, check: PromotionCheck) -> None:
+        try:
+            result = await self.gate.check(check, self.journal.records())
+        except DriverError as error:
+            self._record(check.id, "failed", {"error": str(error)})
+            return
+        self._record(check.id, "succeeded", result)
 
     async def _run_step(self, work: Work) -> None:
         step = work.step

@@ -248,6 +248,7 @@ def plan_campaign(
         max_concurrency=campaign.rate.max_concurrency,
         max_errors=_error_budget(campaign.rate.max_errors, waves),
         rollback=campaign.rollback,
+        promotion=campaign.promotion,
     )
 
 

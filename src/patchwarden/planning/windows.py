@@ -29,6 +29,7 @@ __all__ = [
     "HORIZON",
     "NoWindowFits",
     "Opening",
+    "PlanCalendar",
     "batch_timing",
     "fit_windows",
     "may_start",
@@ -141,6 +142,39 @@ def _merged(windows: Sequence[WindowSpec], after: datetime) -> Iterator[Opening]
 def next_opening(windows: Sequence[WindowSpec], after: datetime) -> Opening | None:
     """The first opening of any of ``windows`` that ends after ``after``, if any."""
     return next(_merged(windows, after), None)
+
+
+class PlanCalendar:
+    """A plan's windows, answering the engine's question: when may a new unit start?
+
+    Example:
+        >>> w = WindowSpec(name="sat", cron="0 2 * * 6", duration="4h", cutoff="1h")
+        >>> cal = PlanCalendar([w])
+        >>> cal.next_start("sat", "prod", datetime(2026, 12, 3, 10, tzinfo=UTC)).isoformat()
+        '2026-12-05T02:00:00+00:00'
+        >>> cal.next_start("sat", "prod", datetime(2026, 12, 5, 3, tzinfo=UTC)).isoformat()
+        '2026-12-05T03:00:00+00:00'
+        >>> cal.next_start("sat", "prod", datetime(2026, 12, 5, 5, 30, tzinfo=UTC)).isoformat()
+        '2026-12-12T02:00:00+00:00'
+    """
+
+    def __init__(self, windows: Iterable[WindowSpec]) -> None:
+        self.windows = tuple(windows)
+
+    def next_start(self, window: str, env: str, at: datetime) -> datetime | None:
+        """The first instant from ``at`` inside an opening of ``window`` before its cutoff.
+
+        ``None`` when no opening comes within :data:`HORIZON`. A window the plan does not
+        carry (or that does not govern ``env``) holds nothing: ``at`` itself.
+        """
+        specs = [w for w in self.windows if w.name == window and w.applies_to(env)]
+        if not specs:
+            return at
+        for opening in _merged(specs, at):
+            start = max(at, opening.start)
+            if start < opening.last_start:
+                return start
+        return None
 
 
 def batch_timing(batch: Batch, max_concurrency: int) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from patchwarden.domain.change import ChangeRecord
+from patchwarden.domain.change import ACTIVE_STATES, ChangeRecord
 from patchwarden.domain.plan import Plan
 from patchwarden.engine.lifecycle import RunState
 from patchwarden.engine.machine import Progress
@@ -39,6 +39,7 @@ __all__ = [
     "begin_resume",
     "carry_out",
     "change_outcome",
+    "is_emergency",
     "roll_back",
 ]
 
@@ -58,6 +59,8 @@ class RunSetup:
     approved: ChangeRecord | None = None
     """The change as approved, for ``apply`` to show who approved it."""
     sim: bool = True
+    emergency: bool = False
+    """The run carries out an approved emergency change: it may start outside windows."""
 
 
 # run state -> change outcome; a pause leaves the change in progress.
@@ -127,7 +130,17 @@ def begin_apply(
     real = {**real_summary(prepared.inventory_files), "change": change}
     run = store.set_run_state(run.id, run.state, summary=real)
     assert real_run is not None  # built above for every real run
-    return RunSetup(run, plan, real_run.drivers, lease, lambda: real, change, approved, sim=False)
+    return RunSetup(
+        run,
+        plan,
+        real_run.drivers,
+        lease,
+        lambda: real,
+        change,
+        approved,
+        sim=False,
+        emergency=is_emergency(approved),
+    )
 
 
 @dataclass(frozen=True)
@@ -196,7 +209,17 @@ def _setup(store: Store, run: RunRecord, lease: Lease, speed: float, now: dateti
         change = summary.get("change")
         real = {**real_summary(real_files), "change": change}
         drivers = real_drivers_for(real_files, plan).drivers
-        return RunSetup(run, plan, drivers, lease, lambda: real, change, sim=False)
+        record = store.get_change(change) if isinstance(change, int) else None
+        return RunSetup(
+            run,
+            plan,
+            drivers,
+            lease,
+            lambda: real,
+            change,
+            sim=False,
+            emergency=is_emergency(record),
+        )
     sim_state = summary.get("sim")
     if sim_state is None:
         raise UsageError(f"run {run.id} has no recorded estate (sim or real) to resume on")
@@ -216,6 +239,11 @@ def _setup(store: Store, run: RunRecord, lease: Lease, speed: float, now: dateti
     )
 
 
+def is_emergency(change: ChangeRecord | None) -> bool:
+    """Whether ``change`` is an approved (or running) emergency change: windows do not hold it."""
+    return change is not None and change.emergency and change.state in ACTIVE_STATES
+
+
 def carry_out(
     store: Store,
     setup: RunSetup,
@@ -232,6 +260,7 @@ def carry_out(
             on_progress,
             extra_summary=setup.summary,
             lost=setup.lease.lost,
+            emergency=setup.emergency,
         )
     finally:
         setup.lease.release()

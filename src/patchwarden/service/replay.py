@@ -73,7 +73,10 @@ def trace_run(store: Store, run: RunRecord, plan: Plan | None = None) -> RunTrac
     plan = plan or load_plan(store, run)
     events = store.events(run.id)
     records = [Record(e.step_id, e.event, e.payload) for e in events]
-    replayed = replay(plan, records, run_state(run))
+    # The run's own "now" is its latest record: a wait journaled then and not over by then
+    # is what the run still waits for (on the simulated clock as on the real one).
+    latest = max((e.at for e in events), default=None)
+    replayed = replay(plan, records, run_state(run), latest)
     return RunTrace(
         plan, records, [e.at for e in events], replayed.progress, run.state, replayed.in_flight
     )

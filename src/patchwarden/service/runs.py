@@ -24,6 +24,7 @@ from patchwarden.engine.runner import Runner
 from patchwarden.engine.steps import Drivers, StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
 from patchwarden.errors import InputError
+from patchwarden.planning.windows import PlanCalendar
 from patchwarden.service.audit import Actor, record
 from patchwarden.service.replay import load_plan, run_state, trace_run
 from patchwarden.store import RunRecord, Store
@@ -68,6 +69,7 @@ def drive(
     extra_summary: Callable[[], dict[str, Any]] | None = None,
     *,
     lost: Callable[[], bool] | None = None,
+    emergency: bool = False,
 ) -> tuple[Progress, RunState]:
     """Run (or resume) a run to its end or to a pause; returns the progress and final state.
 
@@ -75,6 +77,10 @@ def drive(
     (written by another process) takes effect at the next step. ``lost`` says this process
     no longer holds the run (see :mod:`patchwarden.service.lease`): it then starts nothing
     new, as if paused, and leaves the run's state to its new holder.
+
+    New units start only inside the plan's maintenance windows (unless ``emergency``: the
+    run carries out an approved emergency change), after each environment's soak and QA
+    gate; the runner waits for them, journaling each wait (see ``engine.machine``).
     """
     journal = StoreJournal(store, run.id)
     seen = {"state": run_state(run)}
@@ -91,7 +97,14 @@ def drive(
 
     for _ in range(_RESTARTS):
         runner = Runner(
-            plan, journal, StepExecutor(drivers), drivers.clock, on_progress, control=control
+            plan,
+            journal,
+            StepExecutor(drivers),
+            drivers.clock,
+            on_progress,
+            control=control,
+            calendar=PlanCalendar(plan.windows) if plan.windows else None,
+            emergency=emergency,
         )
         progress = asyncio.run(runner.run())
         if lost is not None and lost():
