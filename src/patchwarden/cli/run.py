@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from patchwarden.service.audit import cli_actor
@@ -190,6 +191,16 @@ def _status_json(st: RunStatus) -> dict[str, object]:
         "waves": [w.__dict__ for w in st.waves],
         "failures": [{"step": s, "error": e} for s, e in st.failures],
         "waiting": [{"step": s, "reason": r} for s, r in st.waiting],
+        "waiting_for": (
+            None
+            if st.waiting_for is None
+            else {
+                "kind": st.waiting_for.kind,
+                "until": st.waiting_for.until.isoformat() if st.waiting_for.until else None,
+                "reason": st.waiting_for.reason,
+            }
+        ),
+        "gates": [g.__dict__ for g in st.gates],
         "canary_analyses": list(st.analyses),
     }
 
@@ -220,6 +231,12 @@ def _print_status(console: Console, st: RunStatus) -> None:
             ", ".join(s.rsplit("/", 1)[-1] for s in w.in_flight),
         )
     console.print(table)
+    if st.waiting_for is not None:
+        console.print(f"[yellow]{escape(st.waiting_for.reason)}[/]", highlight=False)
+    for gate in st.gates:
+        colour = {"succeeded": "green", "failed": "red"}.get(gate.result, "yellow")
+        line = f"[{colour}]gate {gate.env} {gate.result}[/] {escape(gate.detail)}".rstrip()
+        console.print(line, highlight=False)
     for step_id, reason in st.waiting:
         console.print(f"[yellow]waiting for a person[/] {step_id}: {reason}", highlight=False)
     for step_id, error in st.failures:

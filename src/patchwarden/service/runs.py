@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from patchwarden.domain.plan import Plan
 from patchwarden.engine.lifecycle import RunCommand, RunState, Transition, Verdict, stop, transition
-from patchwarden.engine.machine import TERMINAL, Progress, UnitState
+from patchwarden.engine.machine import TERMINAL, Progress, Record, UnitState
 from patchwarden.engine.runner import Runner
 from patchwarden.engine.steps import Drivers, StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
@@ -31,11 +31,13 @@ from patchwarden.store import RunRecord, Store
 
 __all__ = [
     "TERMINAL",
+    "GateResult",
     "Progress",
     "Requested",
     "RunState",
     "RunStatus",
     "UnitState",
+    "WaitingFor",
     "WaveStatus",
     "drive",
     "load_plan",
@@ -203,6 +205,62 @@ class RunStatus:
     analyses: tuple[dict[str, Any], ...] = field(default=())
     waiting: tuple[tuple[str, str], ...] = field(default=())
     """Steps held for a person, with why."""
+    waiting_for: WaitingFor | None = None
+    """What the run waits for before it starts more (a window, a soak, a QA gate)."""
+    gates: tuple[GateResult, ...] = field(default=())
+    """The promotion gates checked so far, in order."""
+
+
+@dataclass(frozen=True)
+class WaitingFor:
+    """A window, soak or QA gate the run waits for; ``until`` is ``None`` for a gate check."""
+
+    kind: str  # window | soak | gate
+    reason: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One promotion gate's outcome: ``env`` entered, or held with the reason."""
+
+    env: str
+    result: str  # succeeded | failed | checking
+    detail: str = ""
+
+
+def _waiting_for(progress: Progress, in_flight: frozenset[str]) -> WaitingFor | None:
+    """The wait the journal shows still running, or a QA gate being checked."""
+    if progress.wait is not None:
+        kind = "soak" if progress.wait.id.startswith("soak/") else "window"
+        return WaitingFor(kind, progress.wait.reason, progress.wait.until)
+    checking = sorted(s for s in in_flight if s.startswith("gate/"))
+    if checking:
+        env = checking[0].split("/", 1)[1]
+        return WaitingFor("gate", f"checking the QA gate of {env}")
+    return None
+
+
+def _gate_results(records: Sequence[Record], in_flight: frozenset[str]) -> tuple[GateResult, ...]:
+    last: dict[str, GateResult] = {}
+    for r in records:
+        if not r.step_id.startswith("gate/") or r.event not in ("succeeded", "failed"):
+            continue
+        env = r.step_id.split("/", 1)[1]
+        detail = str(r.payload.get("error", "")) if r.event == "failed" else _gate_note(r.payload)
+        last[env] = GateResult(env, r.event, detail)
+    for step_id in sorted(s for s in in_flight if s.startswith("gate/")):
+        env = step_id.split("/", 1)[1]
+        last[env] = GateResult(env, "checking")
+    return tuple(last.values())
+
+
+def _gate_note(payload: Mapping[str, Any]) -> str:
+    return (
+        f"after {payload.get('after', '?')}: {payload.get('health_checked', 0)} target(s) "
+        f"healthy, {payload.get('rescanned', 0)} re-scanned, "
+        f"at most {payload.get('max_restarts_seen', 0)} restart(s)"
+    )
 
 
 def run_status(store: Store, run_id: str | None = None) -> RunStatus:
@@ -230,4 +288,14 @@ def run_status(store: Store, run_id: str | None = None) -> RunStatus:
     )
     reasons = {r.step_id: str(r.payload.get("reason", "")) for r in records if r.event == "held"}
     waiting = tuple((s, reasons.get(s, "")) for s in progress.waiting)
-    return RunStatus(run, plan, progress, tuple(waves), failures, analyses, waiting)
+    return RunStatus(
+        run,
+        plan,
+        progress,
+        tuple(waves),
+        failures,
+        analyses,
+        waiting,
+        None if run_state(run).ended else _waiting_for(progress, in_flight),
+        _gate_results(records, in_flight),
+    )
