@@ -12,8 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from patchwarden.assess.assessment import assess
-from patchwarden.domain.campaign import PromotionSpec
-from patchwarden.domain.plan import Batch, Plan, Slot, Wave
+from patchwarden.domain.plan import Batch, Plan, PromotionGates, Slot, Wave
 from patchwarden.domain.steps import DrainParams, EnableParams, WaitDrainedParams
 from patchwarden.domain.window import WindowSpec
 from patchwarden.engine.journal import MemoryJournal
@@ -47,7 +46,7 @@ def _unit(wave: str, host: str):
     )
 
 
-def _plan(promotion: PromotionSpec | None = None) -> Plan:
+def _plan(promotion: PromotionGates | None = None) -> Plan:
     qa = Wave(
         id="qa.web",
         env="qa",
@@ -158,7 +157,7 @@ def test_a_journaled_wait_stands_until_its_instant_even_if_asked_again() -> None
 
 
 def test_soak_is_measured_from_the_first_look_and_survives_a_restart() -> None:
-    plan = _plan(PromotionSpec(soak={"qa": "2d"}, require_rescan=False))
+    plan = _plan(PromotionGates(soak=(("qa", "2d"),), require_rescan=False))
     records = _done(plan, "qa")
     p = evaluate(plan, records, timing=Timing(THU, CAL))
     assert p.wait is not None and p.wait.id == "soak/qa" and not p.wait.recorded
@@ -184,7 +183,7 @@ def test_soak_is_measured_from_the_first_look_and_survives_a_restart() -> None:
 
 
 def test_a_failed_gate_holds_the_environment_and_the_run_has_failed() -> None:
-    plan = _plan(PromotionSpec())
+    plan = _plan(PromotionGates())
     records = [*_done(plan, "qa"), Record("gate/prod", "started"), Record("gate/prod", "failed")]
     p = evaluate(plan, records, timing=Timing(SAT_OPEN, CAL))
     assert p.held_envs == ("prod",)
@@ -193,7 +192,7 @@ def test_a_failed_gate_holds_the_environment_and_the_run_has_failed() -> None:
 
 
 def test_a_gate_cut_off_by_a_crash_is_checked_again() -> None:
-    plan = _plan(PromotionSpec())
+    plan = _plan(PromotionGates())
     records = [*_done(plan, "qa"), Record("gate/prod", "started")]
     running = evaluate(plan, records, frozenset({"gate/prod"}), timing=Timing(SAT_OPEN, CAL))
     assert running.checks == ()
@@ -202,7 +201,7 @@ def test_a_gate_cut_off_by_a_crash_is_checked_again() -> None:
 
 
 def test_a_replay_reports_only_journaled_waits() -> None:
-    plan = _plan(PromotionSpec(soak={"qa": "1d"}))
+    plan = _plan(PromotionGates(soak=(("qa", "1d"),)))
     records = _done(plan, "qa")
     assert evaluate(plan, records, timing=Timing(THU, live=False)).wait is None
     records.append(
@@ -227,7 +226,7 @@ def _demo_plan(soak: str = "1d", require_rescan: bool = True) -> Plan:
     plan = plan_campaign(
         inv, demo_campaign(), a.decisions, {x.id: x for x in advisories}, a.fixes, NOW
     )
-    promotion = PromotionSpec(soak={"qa": soak}, require_rescan=require_rescan)
+    promotion = PromotionGates(soak=(("qa", soak),), require_rescan=require_rescan)
     plan = plan.model_copy(
         update={
             "waves": tuple(w for w in plan.waves if w.id in ("qa.hosts", "prod.hosts")),
@@ -235,7 +234,7 @@ def _demo_plan(soak: str = "1d", require_rescan: bool = True) -> Plan:
             "promotion": promotion,
         }
     )
-    return fit_windows(plan, [THU_WINDOW], NOW, promotion.soak)
+    return fit_windows(plan, [THU_WINDOW], NOW, dict(promotion.soak))
 
 
 def _runner(plan: Plan, journal: MemoryJournal, start: datetime, failures=None, control=None):

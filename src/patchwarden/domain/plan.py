@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import model_validator
@@ -17,7 +17,7 @@ from pydantic import model_validator
 from patchwarden.domain.base import Value
 from patchwarden.domain.campaign import PromotionSpec
 from patchwarden.domain.steps import StepAction, StepParams
-from patchwarden.domain.window import WindowSpec
+from patchwarden.domain.window import Duration, WindowSpec
 from patchwarden.errors import InputError
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Plan",
     "PlanNote",
     "PlanSchemaMismatch",
+    "PromotionGates",
     "Slot",
     "Step",
     "StepAction",
@@ -123,6 +124,32 @@ class PlanNote(Value):
     kind: Literal["provider", "skipped", "unselected"]
 
 
+class PromotionGates(Value):
+    """The campaign's promotion rules as a plan carries them (frozen: soak as pairs).
+
+    Example:
+        >>> PromotionGates.of(PromotionSpec(soak={"qa": "2d"})).soak_of("qa")
+        datetime.timedelta(days=2)
+    """
+
+    soak: tuple[tuple[str, Duration], ...] = ()
+    max_restarts: int = 0
+    require_rescan: bool = True
+
+    @classmethod
+    def of(cls, spec: PromotionSpec) -> PromotionGates:
+        """The rules of a campaign's ``promotion`` section."""
+        return cls(
+            soak=tuple(sorted(spec.soak.items())),
+            max_restarts=spec.max_restarts,
+            require_rescan=spec.require_rescan,
+        )
+
+    def soak_of(self, env: str) -> timedelta:
+        """How long ``env`` soaks before the next environment may start (0 if not said)."""
+        return dict(self.soak).get(env, timedelta(0))
+
+
 class Plan(Value):
     """A compiled campaign."""
 
@@ -136,7 +163,7 @@ class Plan(Value):
     max_errors: int = 1
     rollback: Literal["auto", "manual"] = "auto"
     windows: tuple[WindowSpec, ...] = ()
-    promotion: PromotionSpec | None = None
+    promotion: PromotionGates | None = None
     """Soak times and QA gates between environments, enforced by the engine as it runs;
     ``None`` (a plan written without a campaign) runs environments straight on."""
 

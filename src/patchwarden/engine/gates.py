@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from patchwarden.domain.campaign import PromotionSpec
-from patchwarden.domain.plan import Plan, Unit
+from patchwarden.domain.plan import Plan, PromotionGates, Unit
 from patchwarden.domain.steps import HealthParams, PatchParams, VerifyParams
 from patchwarden.engine.drivers import Drivers
 from patchwarden.engine.machine import Record
@@ -72,7 +71,7 @@ class QAGate:
 
     async def check(self, check: PromotionCheck, records: Sequence[Record]) -> dict[str, Any]:
         """What the gate found; raises :class:`DriverError` naming every problem if it failed."""
-        spec = self.plan.promotion or PromotionSpec()
+        spec = self.plan.promotion or PromotionGates()
         units = [self.units[u] for u in check.units if u in self.units]
         problems: list[str] = []
         loops = {u: n for u, n in restarts_by_unit(units, records).items() if n > spec.max_restarts}

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -82,7 +81,6 @@ TERMINAL = frozenset(
     }
 )
 FAILURES = frozenset({UnitState.ROLLED_BACK, UnitState.FAILED})
-_ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -350,7 +348,7 @@ class _Gates:
             self._opened.add(wave.env)
             return True
         previous = earlier[-1].env
-        soak = soak_wait(previous, plan.promotion.soak.get(previous, _ZERO), timing, self.waits)
+        soak = soak_wait(previous, plan.promotion.soak_of(previous), timing, self.waits)
         if soak is not None:
             self.wait = self.wait or soak
             return False

@@ -16,7 +16,7 @@ from patchwarden.domain.assets import (
 from patchwarden.domain.campaign import Campaign, Selector
 from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
-from patchwarden.domain.plan import Plan, PlanNote, Wave
+from patchwarden.domain.plan import Plan, PlanNote, PromotionGates, Wave
 from patchwarden.domain.reboot import is_reboot_package
 from patchwarden.domain.responsibility import owner_of
 from patchwarden.planning.context import GroupContext, Strategy, memberships
@@ -248,7 +248,7 @@ def plan_campaign(
         max_concurrency=campaign.rate.max_concurrency,
         max_errors=_error_budget(campaign.rate.max_errors, waves),
         rollback=campaign.rollback,
-        promotion=campaign.promotion,
+        promotion=PromotionGates.of(campaign.promotion),
     )
 
 

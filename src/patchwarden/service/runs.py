@@ -97,13 +97,25 @@ def drive(
         seen["state"] = current()
         return seen["state"].control
 
+    saved = {"wait": ""}
+
+    def progressed(progress: Progress) -> None:
+        if on_progress is not None:
+            on_progress(progress)
+        wait = progress.wait
+        if wait is not None and extra_summary is not None and wait.id != saved["wait"]:
+            # About to wait (hours, days): what resume needs (a simulated estate's state)
+            # is saved now, so a kill -9 during the wait loses nothing.
+            saved["wait"] = wait.id
+            store.set_run_summary(run.id, extra_summary())
+
     for _ in range(_RESTARTS):
         runner = Runner(
             plan,
             journal,
             StepExecutor(drivers),
             drivers.clock,
-            on_progress,
+            progressed,
             control=control,
             calendar=PlanCalendar(plan.windows) if plan.windows else None,
             emergency=emergency,

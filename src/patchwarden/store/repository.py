@@ -323,6 +323,15 @@ class Store:
         with self._session("update the run", write=True) as session:
             return run_ops.set_run_state(session, run_id, state, finished_at, summary)
 
+    def set_run_summary(self, run_id: str, summary: Mapping[str, Any]) -> RunRecord:
+        """Replace a run's summary, leaving its state as it is (a pause may come meanwhile).
+
+        Raises:
+            KeyError: no run has this id.
+        """
+        with self._session("update the run's summary", write=True) as session:
+            return run_ops.set_run_summary(session, run_id, summary)
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or ``None``."""
         with self._session("read a run", write=False) as session:

@@ -22,6 +22,7 @@ __all__ = [
     "latest_run",
     "save_plan",
     "set_run_state",
+    "set_run_summary",
 ]
 
 
@@ -94,6 +95,20 @@ def set_run_state(
         run.finished_at = as_utc(finished_at)
     if summary is not None:
         run.summary = as_json(dict(summary), "run summary")
+    session.flush()
+    return _run_record(run)
+
+
+def set_run_summary(session: Session, run_id: str, summary: Mapping[str, Any]) -> RunRecord:
+    """Replace the run's summary and nothing else (its state is a person's to move).
+
+    Raises:
+        KeyError: no run has this id.
+    """
+    run = session.get(Run, run_id)
+    if run is None:
+        raise KeyError(f"no run with id {run_id!r}")
+    run.summary = as_json(dict(summary), "run summary")
     session.flush()
     return _run_record(run)
 
