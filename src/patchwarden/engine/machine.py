@@ -329,6 +329,7 @@ class _Gates:
         self.wait: Wait | None = None
         self.checks: list[PromotionCheck] = []
         self._opened: set[str] = set()  # environments whose promotion gates held
+        self._closed: set[str] = set()  # environments that must wait (soak, gate)
 
     def env_open(self, wave_index: int, states: Mapping[str, UnitState]) -> bool:
         """Whether the first unit of a new environment may start: soak passed, gate held."""
@@ -336,6 +337,8 @@ class _Gates:
         wave = plan.waves[wave_index]
         if timing is None or plan.promotion is None or wave.env in self._opened:
             return True
+        if wave.env in self._closed:  # asked already in this evaluation: same answer
+            return False
         earlier = [w for w in plan.waves[:wave_index] if w.env != wave.env]
         started = any(
             states[u.id] is not UnitState.PENDING
@@ -351,18 +354,19 @@ class _Gates:
         soak = soak_wait(previous, plan.promotion.soak_of(previous), timing, self.waits)
         if soak is not None:
             self.wait = self.wait or soak
+            self._closed.add(wave.env)
             return False
         gate_id = f"gate/{wave.env}"
         last = self.logs.get(gate_id, _StepLog()).last
         if last == "succeeded":
             self._opened.add(wave.env)
             return True
-        asked = any(c.id == gate_id for c in self.checks)
-        if timing.live and gate_id not in self.running and last != "failed" and not asked:
+        if timing.live and gate_id not in self.running and last != "failed":
             units = tuple(
                 u.id for w in earlier if w.env == previous for b in w.batches for u in b.units
             )
             self.checks.append(PromotionCheck(gate_id, wave.env, previous, units))
+        self._closed.add(wave.env)
         return False
 
     def batch_open(self, wave: Wave, batch: Batch, label: str) -> bool:

@@ -46,7 +46,7 @@ class Runner:
         control: Callable[[], str] | None = None,
         calendar: WindowCalendar | None = None,
         emergency: bool = False,
-        wait_poll_s: float = 300.0,
+        wait_poll_s: float = 60.0,
     ) -> None:
         self.plan = plan
         self.journal = journal
