@@ -30,6 +30,7 @@ from patchwarden.domain.assets import (
     HealthCheck,
     Hypervisor,
     LoadBalancer,
+    VirtualAppliance,
 )
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apt import AptDriver
@@ -38,7 +39,9 @@ from patchwarden.drivers.packages import HostPackages, host_manager
 from patchwarden.drivers.power import CommandPowerDriver
 from patchwarden.drivers.protocols import (
     AppInstaller,
+    ApplianceDriver,
     Clock,
+    FirmwareDriver,
     HypervisorDriver,
     LoadBalancerDriver,
     MeteredLoadBalancer,
@@ -147,6 +150,9 @@ class RealDrivers:
         metrics: Request samples of each load balancer that has a source for some pool.
         metered_pools: Which pools of each load balancer ``metrics`` covers.
         hypervisors: The estate's hypervisors with a real ``driver`` (libvirt), or ``None``.
+        appliances: Fail-over of the HA pairs of appliances with a real ``driver``
+            (keepalived), or ``None``.
+        firmware: Those appliances' firmware (releases), or ``None``.
     """
 
     transport: HostRouter
@@ -158,6 +164,8 @@ class RealDrivers:
     metrics: dict[str, TrafficMetrics] = field(default_factory=dict)
     metered_pools: dict[str, frozenset[str]] = field(default_factory=dict)
     hypervisors: HypervisorDriver | None = None
+    appliances: ApplianceDriver | None = None
+    firmware: FirmwareDriver | None = None
 
     @property
     def apt(self) -> AptDriver:
@@ -248,6 +256,7 @@ def real_drivers(
         metrics=metrics,
         metered_pools=metered,
         hypervisors=_hypervisors(inventory, registry, context),
+        **_appliances(inventory, registry, context),
     )
 
 
@@ -272,3 +281,24 @@ def _hypervisors(
     if not all(isinstance(h, LibvirtHost) for h in hosts):
         raise DriverError("one run drives one kind of hypervisor; these are mixed")
     return LibvirtHypervisors.of(hosts)
+
+
+def _appliances(inventory: Inventory, registry: DriverRegistry, context: Any) -> dict[str, Any]:
+    """``appliances`` and ``firmware`` over every appliance with a real ``driver``; none if none.
+
+    Each asset's spec builds that member's driver; keepalived's gather into one
+    :class:`~patchwarden.drivers.keepalived.KeepalivedPairs` (a fail-over spans both members).
+    """
+    members = [
+        registry.spec(DriverKind.APPLIANCE, a.driver).build(a.driver_config, context(a))
+        for a in inventory.assets
+        if isinstance(a, VirtualAppliance) and a.driver != "sim"
+    ]
+    if not members:
+        return {}
+    from patchwarden.drivers.keepalived import KeepalivedMember, KeepalivedPairs
+
+    if not all(isinstance(m, KeepalivedMember) for m in members):
+        raise DriverError("one run drives one kind of appliance pair; these are mixed")
+    pairs = KeepalivedPairs.of(members)
+    return {"appliances": pairs, "firmware": pairs}

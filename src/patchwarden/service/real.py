@@ -48,9 +48,9 @@ def engine_drivers(
 ) -> Drivers:
     """The engine's driver bundle over the real drivers of an inventory.
 
-    Only what the inventory configures is there: hypervisors with a real ``driver``
-    (libvirt), but no cluster, appliance, image or storage driver until one is registered
-    and named. A plan whose steps need a missing
+    Only what the inventory configures is there: hypervisors and appliances with a real
+    ``driver`` (libvirt, keepalived), but no cluster, image or storage driver until one is
+    registered and named. A plan whose steps need a missing
     one is refused before it starts (:func:`missing_drivers`).
 
     Args:
@@ -66,6 +66,8 @@ def engine_drivers(
         load_balancers=dict(real.load_balancers if load_balancers is None else load_balancers),
         metrics=dict(real.metrics) if load_balancers is None else None,
         hypervisors=real.hypervisors,
+        appliances=real.appliances,
+        firmware=real.firmware,
         commands=real.transport,
         controller=LocalTransport(),
     )

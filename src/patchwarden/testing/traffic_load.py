@@ -3,7 +3,10 @@
 It runs as its own process (``python -m patchwarden.testing.traffic_load HOST PORT
 CONCURRENCY OUT``) so its work does not slow the engine it measures: ``CONCURRENCY``
 asyncio clients each keep one connection and send ``GET /`` after ``GET /``. A request
-fails when it gets a 5xx, no answer, or a broken connection; every one is counted. On
+fails when it gets a 5xx, no answer, or a broken connection; every one is counted. With
+``RETRIES`` (a fifth argument), a failed GET is sent again on a new connection that many
+times, as a client of an idempotent request would: ``retried`` counts the failures a retry
+absorbed, ``failed`` those that remained (so ``failed + retried`` is the raw count). On
 SIGTERM it writes a :class:`LoadReport` to ``OUT`` as JSON and exits.
 
 Example (as the test helpers use it)::
@@ -41,6 +44,8 @@ class LoadReport:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     failures: list[tuple[float, str]] = field(default_factory=list)
+    retried: int = 0
+    """Failed attempts that a retry then answered (not in ``failed``)."""
 
     def p99_ms(self) -> float:
         """99th percentile latency of all requests (nearest rank)."""
@@ -80,10 +85,11 @@ class LoadReport:
 
 
 async def _client(host: str, port: int, report: LoadReport, stop: asyncio.Event, t0: float,
-                  ready: asyncio.Event, timeout_s: float) -> None:  # fmt: skip
+                  ready: asyncio.Event, timeout_s: float, retries: int = 0) -> None:  # fmt: skip
     request = f"GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: pw-load\r\n\r\n".encode()
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
+    attempt = 0
     while not stop.is_set():
         start = time.monotonic()
         try:
@@ -97,6 +103,14 @@ async def _client(host: str, port: int, report: LoadReport, stop: asyncio.Event,
             cause = f"HTTP {status}" if status >= 500 else ""
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
             cause, close = type(error).__name__, True
+        if cause and attempt < retries:  # sent again on a new connection, as a client would
+            attempt += 1
+            report.retried += 1
+            if writer is not None:
+                writer.close()
+                reader = writer = None
+            continue
+        attempt = 0
         report.requests += 1
         report.latencies_ms.append(round((time.monotonic() - start) * 1000, 2))
         if cause:
@@ -129,19 +143,23 @@ async def generate_load(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
     timeout_s: float = 10.0,
+    retries: int = 0,
 ) -> LoadReport:
     """Send requests from ``concurrency`` clients until ``stop`` is set."""
     report = LoadReport()
     t0 = time.monotonic()
     first = ready or asyncio.Event()
     await asyncio.gather(
-        *(_client(host, port, report, stop, t0, first, timeout_s) for _ in range(concurrency))
+        *(
+            _client(host, port, report, stop, t0, first, timeout_s, retries)
+            for _ in range(concurrency)
+        )
     )
     report.seconds = round(time.monotonic() - t0, 3)
     return report
 
 
-async def _main(host: str, port: int, concurrency: int, out: Path) -> None:
+async def _main(host: str, port: int, concurrency: int, out: Path, retries: int) -> None:
     stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -152,35 +170,41 @@ async def _main(host: str, port: int, concurrency: int, out: Path) -> None:
         print("ready", flush=True)
 
     announcer = asyncio.create_task(announce())
-    report = await generate_load(host, port, concurrency, stop, ready)
+    report = await generate_load(host, port, concurrency, stop, ready, retries=retries)
     announcer.cancel()
     out.write_text(json.dumps(asdict(report)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``HOST PORT CONCURRENCY OUT``: send load until SIGTERM, then write the report."""
+    """``HOST PORT CONCURRENCY OUT [RETRIES]``: send load until SIGTERM, write the report."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 4:
-        print("usage: python -m patchwarden.testing.traffic_load HOST PORT N OUT", file=sys.stderr)
+    if len(args) not in (4, 5):
+        print(
+            "usage: python -m patchwarden.testing.traffic_load HOST PORT N OUT [RETRIES]",
+            file=sys.stderr,
+        )
         return 2
-    asyncio.run(_main(args[0], int(args[1]), int(args[2]), Path(args[3])))
+    retries = int(args[4]) if len(args) == 5 else 0
+    asyncio.run(_main(args[0], int(args[1]), int(args[2]), Path(args[3]), retries))
     return 0
 
 
 class LoadProcess:
     """The load generator as a child process: :meth:`start`, the rollout, :meth:`stop`."""
 
-    def __init__(self, host: str, port: int, concurrency: int = 24) -> None:
+    def __init__(self, host: str, port: int, concurrency: int = 24, retries: int = 0) -> None:
         self.host = host
         self.port = port
         self.concurrency = concurrency
+        self.retries = retries
         self._out = Path(tempfile.mkdtemp(prefix="pw-load-")) / "report.json"
         self._process: subprocess.Popen[str] | None = None
 
     def start(self, timeout_s: float = 15.0) -> None:
         """Start the clients; returns once one request got a good answer."""
         argv = [sys.executable, "-m", "patchwarden.testing.traffic_load", self.host,
-                str(self.port), str(self.concurrency), str(self._out)]  # fmt: skip
+                str(self.port), str(self.concurrency), str(self._out),
+                str(self.retries)]  # fmt: skip
         self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         assert self._process.stdout is not None
         # The child says "ready" after its first good answer; never block past the deadline.
