@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,9 +53,9 @@ def pair() -> Iterator[AppliancePair]:
         appliances.down()
 
 
-def _ok(done: object) -> str:
-    assert getattr(done, "returncode", 1) == 0, f"{done.stdout}{done.stderr}"  # type: ignore[attr-defined]
-    return str(done.stdout)  # type: ignore[attr-defined]
+def _ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, f"{done.stdout}{done.stderr}"
+    return done.stdout
 
 
 @pytest.mark.timeout(120)

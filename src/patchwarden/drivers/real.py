@@ -29,8 +29,10 @@ from patchwarden.domain.assets import (
     Connection,
     HealthCheck,
     Hypervisor,
+    Image,
     LoadBalancer,
     VirtualAppliance,
+    Vm,
 )
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apt import AptDriver
@@ -43,6 +45,7 @@ from patchwarden.drivers.protocols import (
     Clock,
     FirmwareDriver,
     HypervisorDriver,
+    ImageDriver,
     LoadBalancerDriver,
     MeteredLoadBalancer,
     PackageDriver,
@@ -153,6 +156,7 @@ class RealDrivers:
         appliances: Fail-over of the HA pairs of appliances with a real ``driver``
             (keepalived), or ``None``.
         firmware: Those appliances' firmware (releases), or ``None``.
+        images: The images with a real ``driver`` (rootfs) and their instances, or ``None``.
     """
 
     transport: HostRouter
@@ -166,6 +170,7 @@ class RealDrivers:
     hypervisors: HypervisorDriver | None = None
     appliances: ApplianceDriver | None = None
     firmware: FirmwareDriver | None = None
+    images: ImageDriver | None = None
 
     @property
     def apt(self) -> AptDriver:
@@ -257,6 +262,7 @@ def real_drivers(
         metered_pools=metered,
         hypervisors=_hypervisors(inventory, registry, context),
         **_appliances(inventory, registry, context),
+        images=_images(inventory, registry, context, router),
     )
 
 
@@ -302,3 +308,22 @@ def _appliances(inventory: Inventory, registry: DriverRegistry, context: Any) ->
         raise DriverError("one run drives one kind of appliance pair; these are mixed")
     pairs = KeepalivedPairs.of(members)
     return {"appliances": pairs, "firmware": pairs}
+
+
+def _images(
+    inventory: Inventory, registry: DriverRegistry, context: Any, router: HostRouter
+) -> ImageDriver | None:
+    """One driver over every image with a real ``driver``, and the VMs built from each."""
+    built = {
+        a.id: registry.spec(DriverKind.IMAGE, a.driver).build(a.driver_config, context(a))
+        for a in inventory.assets
+        if isinstance(a, Image) and a.driver != "sim"
+    }
+    if not built:
+        return None
+    from patchwarden.drivers.rootfs import RootfsImage, RootfsImages
+
+    if not all(isinstance(i, RootfsImage) for i in built.values()):
+        raise DriverError("one run drives one kind of image; these are mixed")
+    instances = {a.id: a.image for a in inventory.assets if isinstance(a, Vm) and a.image in built}
+    return RootfsImages(built, instances, router)

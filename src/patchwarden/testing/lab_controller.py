@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchwarden.testing.lab_image import write_boot_id
+from patchwarden.testing.lab_image import mount_root, write_boot_id
 
 __all__ = [
     "HostSpec",
@@ -207,6 +207,27 @@ class HostRuntime:
         write_boot_id(self.spec.root)
         await self.start()
 
+    async def replace(self, request: Path) -> None:
+        """Replace the host by a new one from the root tree ``request`` names.
+
+        The host goes down as a deleted instance would, comes back with the same name,
+        address and SSH host key, its root a fresh overlay of that tree and a new boot id;
+        ``image`` records the tree, and the request is removed once the host serves again.
+        """
+        lower = Path(request.read_text().strip())
+        failed = self.spec.dir / "replace-failed"
+        failed.unlink(missing_ok=True)
+        await self.stop("replacing")
+        try:
+            mount_root(lower, self.spec.dir, self.spec.id)
+        except Exception as error:  # the launcher reads why; the controller carries on
+            failed.write_text(f"{error}\n")
+            self._set_state("down")
+        else:
+            (self.spec.dir / "image").write_text(f"{lower}\n")
+            await self.start()
+        request.unlink()
+
     def health(self) -> tuple[int, str]:
         """What the service answers: 200 when the installed pw-web is healthy."""
         try:
@@ -277,7 +298,10 @@ async def _control(lab_dir: Path) -> None:
                 continue
             request = host.spec.root / "run" / "lab-reboot-request"
             power_on = host.spec.dir / "power-on"
-            if host.state == "up" and request.exists():
+            replace_root = host.spec.dir / "replace-root"
+            if replace_root.exists():
+                busy[host.spec.id] = asyncio.create_task(host.replace(replace_root))
+            elif host.state == "up" and request.exists():
                 busy[host.spec.id] = asyncio.create_task(host.reboot(pause_s))
             elif host.state == "down" and power_on.exists():
                 power_on.unlink()

@@ -108,7 +108,7 @@ class TrafficLab:
         """Add the traffic builds to the hosts' repository; start the log and HAProxy."""
         if len(self.hosts) < 6:
             raise LabError("the traffic lab needs at least 6 hosts")
-        self._add_packages()
+        self.add_packages()
         self.real = lab_real_drivers(self.lab, reboot_poll_s=0.2)
         port = self.loop.run(self.log.start("127.0.0.1", 0))
         servers = tuple((s.id, s.address, s.http_port) for s in self.lab.specs())
@@ -128,7 +128,8 @@ class TrafficLab:
             self.loop.run(self.real.close())
             self.real = None
 
-    def _add_packages(self) -> None:
+    def add_packages(self) -> None:
+        """Put the traffic builds into every host's repository (again, after a host is replaced)."""
         scratch = Path(tempfile.mkdtemp(prefix="pw-traffic-repo-"))
         try:
             repo = build_repo(scratch / "repo", PACKAGES + TRAFFIC_PACKAGES)

@@ -90,7 +90,14 @@ def _replace_unit(ctx: GroupContext, vm: str, image: str) -> Unit:
     if member:
         chain.append(EnableParams(lb=lb, pool=pool))
     steps = tuple(step(unit_id, i, params, vm) for i, params in enumerate(chain))
-    undo: list[tuple[StepParams, StepAction]] = [
+    # Rollback re-creates the instance from the image it ran, out of rotation as forward.
+    undo: list[tuple[StepParams, StepAction]] = []
+    if member:
+        undo += [
+            (DrainParams(lb=lb, pool=pool), StepAction.REPLACE),
+            (WaitDrainedParams(lb=lb, pool=pool), StepAction.REPLACE),
+        ]
+    undo += [
         (ReplaceParams(undo=StepAction.REPLACE), StepAction.REPLACE),
         (HEALTH, StepAction.REPLACE),
     ]
