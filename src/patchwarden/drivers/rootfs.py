@@ -45,7 +45,15 @@ from patchwarden.drivers.registry import DriverContext, DriverKind, DriverSpec
 from patchwarden.drivers.transport import CommandResult, LocalTransport, Transport
 from patchwarden.errors import DriverError
 
-__all__ = ["DRIVER", "RootfsImage", "RootfsImages", "RootfsSettings", "build_rootfs", "fill"]
+__all__ = [
+    "DRIVER",
+    "RootfsImage",
+    "RootfsImages",
+    "RootfsSettings",
+    "build_rootfs",
+    "fill",
+    "parse_dpkg_list",
+]
 
 _PATH = r"^/[A-Za-z0-9_./-]*$"
 _VERSION = re.compile(r"^[0-9]{1,9}$")
