@@ -292,3 +292,6 @@ def test_a_new_side_that_serves_badly_during_the_bake_is_flipped_back() -> None:
     assert old_side and all(progress.units[u.id] is UnitState.SKIPPED for u in old_side)
     assert all(estate.hosts[u.target].packages == estate.hosts[u.target].original
                for u in old_side), "the old side is kept as it was"  # fmt: skip
+    new_side = [u for u in plan.units() if u.target.startswith("api-blue")]
+    assert new_side and all(estate.hosts[u.target].packages == estate.hosts[u.target].original
+                            for u in new_side), "the new side is put back too"  # fmt: skip

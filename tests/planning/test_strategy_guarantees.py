@@ -56,7 +56,16 @@ def test_blue_green_patches_standby_switches_then_old_side() -> None:
     assert steps[0].action is StepAction.SWITCH and steps[0].params.side == "blue"
     assert steps[-1].action is StepAction.BAKE  # watched before the old side changes
     assert steps[-1].params.members == ("api-blue-01", "api-blue-02")
-    assert [s.action for s in switch.units[0].rollback] == [StepAction.SWITCH]
+    # Flip back first, then the new side back on its previous versions, host by host.
+    undo = switch.units[0].rollback
+    assert undo[0].action is StepAction.SWITCH
+    A = StepAction
+    for host in ("api-blue-01", "api-blue-02"):
+        chain = [s.action for s in undo if s.target == host]
+        assert chain == [A.RESTORE, A.REBOOT, A.HEALTH], (host, chain)
+        (restore,) = [s for s in undo if s.target == host and s.action is A.RESTORE]
+        assert restore.params.from_unit in {u.id for u in standby.units}
+    assert all(s.only_if is StepAction.SWITCH for s in undo)
 
 
 def test_cluster_rolling_keeps_quorum_and_patches_the_leader_last_after_handover() -> None:

@@ -3,8 +3,8 @@
 The switch is one atomic step on the load balancer; the old side is kept as it was for a
 bake time, so flipping back is instant (the switch unit's rollback). The bake watches the
 new side (health checks, and the error rate of the requests it answers): a failure flips
-back. Only after the bake is the old side patched too, so both sides end on the same
-patch level.
+back and puts the new side back on its previous versions. Only after the bake is the old
+side patched too, so both sides end on the same patch level.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from patchwarden.domain.plan import Batch, StepAction, Unit
-from patchwarden.domain.steps import BakeParams, SwitchParams
+from patchwarden.domain.steps import BakeParams, RestoreParams, StepParams, SwitchParams
 from patchwarden.planning.context import GroupContext, Strategy
-from patchwarden.planning.steps import HEALTH, step
+from patchwarden.planning.steps import HEALTH, REBOOT, step
 from patchwarden.planning.strategies.rolling import plan_rolling
 
 __all__ = ["STRATEGY", "plan_blue_green"]
@@ -39,16 +39,12 @@ def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
         active = bg.green if standby_side == "blue" else bg.blue
         where = (member.lb.id, member.pool.name)
         pool_id = f"{ctx.wave_id}/{member.lb.id}.{member.pool.name}"
-        batches.append(
-            Batch(
-                id=f"{pool_id}#standby",
-                units=tuple(ctx.unit_for(h) for h in standby if h in chosen),
-            )
-        )
+        standby_units = tuple(ctx.unit_for(h) for h in standby if h in chosen)
+        batches.append(Batch(id=f"{pool_id}#standby", units=standby_units))
         batches.append(
             Batch(
                 id=f"{pool_id}#switch",
-                units=(_switch_unit(ctx, where, standby_side, standby),),
+                units=(_switch_unit(ctx, where, standby_side, standby, standby_units),),
                 requires_success=True,
             )
         )
@@ -67,8 +63,18 @@ def plan_blue_green(ctx: GroupContext) -> tuple[Batch, ...]:
 
 
 def _switch_unit(
-    ctx: GroupContext, where: tuple[str, str], side: str, hosts: tuple[str, ...]
+    ctx: GroupContext,
+    where: tuple[str, str],
+    side: str,
+    hosts: tuple[str, ...],
+    patched: tuple[Unit, ...],
 ) -> Unit:
+    """Switch, health of the new side, bake; its rollback flips back and undoes the new side.
+
+    A new side that failed its bake is not left on the build that failed: after the flip
+    back, each of its hosts gets its previous versions again (and a reboot where its patch
+    had one), out of traffic since the old side serves.
+    """
     lb, pool = where
     unit_id = f"{ctx.wave_id}/{lb}.{pool}-switch"
     target = f"{lb}/{pool}"
@@ -83,7 +89,17 @@ def _switch_unit(
     )
     steps.append(step(unit_id, len(steps), bake, target))
     flip_back = SwitchParams(lb=lb, pool=pool, undo=StepAction.SWITCH)
-    rollback = (step(f"{unit_id}/rollback", 0, flip_back, target, only_if=StepAction.SWITCH),)
+    undo: list[tuple[StepParams, str]] = [(flip_back, target)]
+    for u in patched:
+        chain: list[StepParams] = [RestoreParams(from_unit=u.id)]
+        if any(s.action is StepAction.REBOOT for s in u.steps):
+            chain.append(REBOOT)
+        chain.append(HEALTH)
+        undo += [(params, u.target) for params in chain]
+    rollback = tuple(
+        step(f"{unit_id}/rollback", i, params, where_to, only_if=StepAction.SWITCH)
+        for i, (params, where_to) in enumerate(undo)
+    )
     return Unit(id=unit_id, target=target, steps=tuple(steps), rollback=rollback)
 
 
