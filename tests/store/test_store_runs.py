@@ -10,6 +10,7 @@ import pytest
 
 from patchwarden.errors import StoreError
 from patchwarden.store import JournalEvent, Store, open_store
+from patchwarden.store.audit import AuditNote
 
 PLAN = "0" * 63 + "1"
 T0 = datetime(2024, 3, 1, 8, 30, tzinfo=UTC)
@@ -22,6 +23,37 @@ class RunsConformance:
     def run_id(self, store: Store) -> str:
         store.save_plan(PLAN, "spring", {"steps": ["a", "b"]})
         return store.create_run(PLAN).id
+
+    # -- a change of state and its audit entry: one transaction -------------------------
+
+    def test_a_run_and_its_audit_entry_commit_together(self, store: Store) -> None:
+        store.save_plan(PLAN, "spring", {})
+        run = store.create_run(PLAN, audit=AuditNote("otto", "run.start", "run", "", PLAN))
+        moved = store.set_run_state(
+            run.id, "paused", audit=AuditNote("otto", "run.pause", "run", run.id, PLAN)
+        )
+        entries = store.audit.entries()
+        assert [(e.actor, e.action, e.object_id) for e in entries] == [
+            ("otto", "run.start", run.id),
+            ("otto", "run.pause", run.id),
+        ]
+        assert moved.state == "paused"
+
+    def test_an_audit_entry_that_cannot_be_written_leaves_the_run_as_it_was(
+        self, store: Store, run_id: str
+    ) -> None:
+        bad = AuditNote("otto", "run.pause", "run", run_id, details={"x": object()})
+        with pytest.raises(ValueError, match="audit details"):
+            store.set_run_state(run_id, "paused", audit=bad)
+        run = store.get_run(run_id)
+        assert run is not None and run.state == "pending"
+        assert store.audit.entries() == []
+
+    def test_the_journal_is_read_on_from_a_seq(self, store: Store, run_id: str) -> None:
+        for step in "abc":
+            store.append_event(run_id, step, "started", {})
+        assert [e.step_id for e in store.events(run_id, after=1)] == ["b", "c"]
+        assert store.events(run_id, after=3) == []
 
     # -- plans ------------------------------------------------------------------------
 

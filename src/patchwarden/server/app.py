@@ -9,14 +9,20 @@ No answer repeats a secret, and a failure of the store says only that it failed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from patchwarden import __version__
-from patchwarden.errors import InputError, PatchwardenError, StoreError, ValidationFailed
+from patchwarden.errors import (
+    InputError,
+    PatchwardenError,
+    RunBusy,
+    StoreError,
+    ValidationFailed,
+)
 from patchwarden.server import (
     api_admin,
     api_auth,
@@ -25,6 +31,7 @@ from patchwarden.server import (
     api_inventory,
     api_runs,
 )
+from patchwarden.server.workers import RunWorkers
 from patchwarden.service.audit import AuditChainBroken
 from patchwarden.service.change import ChangeNotApproved, ChangeRefused
 from patchwarden.service.identity import AccessDenied, LoginThrottle, LoginThrottled
@@ -68,7 +75,7 @@ def _status_of(error: PatchwardenError) -> int:
         return 409
     if isinstance(error, InputError):
         return 400
-    if isinstance(error, AuditChainBroken):
+    if isinstance(error, AuditChainBroken | RunBusy):
         return 409
     return 500
 
@@ -104,7 +111,11 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def create_app(
-    store: Store, *, secure_cookies: bool = False, throttle: LoginThrottle | None = None
+    store: Store,
+    *,
+    secure_cookies: bool = False,
+    throttle: LoginThrottle | None = None,
+    real_inventory: Sequence[str] = (),
 ) -> FastAPI:
     """The API over ``store``.
 
@@ -114,6 +125,9 @@ def create_app(
             TLS-terminating proxy). Over HTTPS it always is.
         throttle: Counts failed logins; a fresh one (5 per name or address a minute) if
             not given.
+        real_inventory: The inventory files real runs reach their hosts by (with the SSH
+            settings of the environment, as ``apply --real``); without them only
+            simulated runs start.
     """
     app = FastAPI(
         title="patchwarden",
@@ -125,6 +139,8 @@ def create_app(
     app.state.store = store
     app.state.secure_cookies = secure_cookies
     app.state.throttle = throttle or LoginThrottle()
+    app.state.real_inventory = tuple(real_inventory)
+    app.state.workers = RunWorkers(store)
 
     @app.middleware("http")
     async def security_headers(

@@ -24,6 +24,13 @@ def serve(
     db: str | None = typer.Option(
         None, "--db", help="Database URL (default: PATCHWARDEN_DB, then user data dir)."
     ),
+    inventory: list[str] = typer.Option(
+        None,
+        "--inventory",
+        "-i",
+        help="Inventory files real runs reach their hosts by (SSH settings from "
+        "PATCHWARDEN_SSH_KEY and PATCHWARDEN_SSH_KNOWN_HOSTS); without it only simulated runs.",
+    ),
     secure_cookies: bool = typer.Option(
         False,
         "--secure-cookies",
@@ -49,10 +56,12 @@ def serve(
                 "warning: no users yet; add one with `patchwarden user add NAME --role admin`",
                 err=True,
             )
-        api = create_app(store, secure_cookies=secure_cookies)
+        api = create_app(store, secure_cookies=secure_cookies, real_inventory=inventory or ())
         typer.echo(f"patchwarden serving on http://{host}:{port}/api/v1", err=True)
         uvicorn.run(
-            api, host=host, port=port, log_level="info", server_header=False, proxy_headers=False
-        )
+            api, host=host, port=port, log_level="info", server_header=False, proxy_headers=False,
+            # Live event streams never end on their own: give them a few seconds, then go.
+            timeout_graceful_shutdown=5,
+        )  # fmt: skip
     finally:
         store.close()

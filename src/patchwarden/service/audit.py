@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from patchwarden.domain.audit import AuditEntry, ChainHead, ChainProblem, verify_chain
 from patchwarden.errors import PatchwardenError, UsageError
 from patchwarden.store import Store
-from patchwarden.store.audit import AuditFilter
+from patchwarden.store.audit import AuditFilter, AuditNote
 
 __all__ = [
     "Actor",
@@ -33,6 +33,7 @@ __all__ = [
     "cli_actor",
     "export_head",
     "local_actor",
+    "note",
     "read_head",
     "record",
     "verify_trail",
@@ -92,6 +93,24 @@ def record(
         details=details,
         at=at,
     )
+
+
+def note(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str,
+    *,
+    object_hash: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> AuditNote:
+    """An entry for a store method to append in the transaction of the change it records.
+
+    Example:
+        >>> note(Actor("bob", "api 127.0.0.1"), "run.pause", "run", "r1").source
+        'api 127.0.0.1'
+    """
+    return AuditNote(actor.name, action, object_type, object_id, object_hash, actor.source, details)
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,26 @@ from patchwarden.domain.plan import Plan
 from patchwarden.engine.lifecycle import RunState
 from patchwarden.engine.machine import Progress
 from patchwarden.engine.steps import Drivers
-from patchwarden.errors import RunBusy, UsageError
-from patchwarden.service.apply import authorize, prepare_plan, sim_drivers_for_run
-from patchwarden.service.audit import cli_actor
-from patchwarden.service.change import finish_change, start_change
+from patchwarden.errors import InputError, RunBusy, UsageError
+from patchwarden.planning.windows import may_start
+from patchwarden.service.apply import (
+    PreparedPlan,
+    authorize,
+    prepare_plan,
+    sim_drivers_for_run,
+)
+from patchwarden.service.audit import Actor, cli_actor
+from patchwarden.service.change import ChangeNotApproved, finish_change, start_change
 from patchwarden.service.inputs import Origin, choose_inventory
 from patchwarden.service.lease import Lease, take_run
-from patchwarden.service.real import real_drivers_for, real_inventory_files, real_summary
-from patchwarden.service.replay import load_plan, run_state
+from patchwarden.service.real import (
+    RealRun,
+    load_real_inventory,
+    real_drivers_for,
+    real_inventory_files,
+    real_summary,
+)
+from patchwarden.service.replay import load_plan, run_state, stored_plan
 from patchwarden.service.runs import drive, request, start_run
 from patchwarden.store import RunRecord, Store
 
@@ -36,6 +48,7 @@ __all__ = [
     "Resumption",
     "RunSetup",
     "begin_apply",
+    "begin_change_run",
     "begin_resume",
     "carry_out",
     "change_outcome",
@@ -88,8 +101,12 @@ def begin_apply(
     speed: float,
     now: datetime,
     user: str,
+    actor: Actor | None = None,
 ) -> RunSetup:
     """Compile (or load) a plan, check its change and window for real work, open its run.
+
+    ``actor`` is who the audit trail names (the command line's user on this machine if
+    not given).
 
     Raises:
         UsageError: a real run without an inventory.
@@ -107,12 +124,89 @@ def begin_apply(
         # Drivers before anything is recorded: a step no configured driver can carry out
         # is refused here, naming the asset and the key to add.
         real_run = real_drivers_for(prepared.inventory_files, prepared.plan)
-        if approved is not None:
-            start_change(store, prepared.plan, user, now)
-    plan = prepared.plan
-    run = start_run(store, plan, now, actor=cli_actor(user))
-    lease = take_run(store, run.id, user)  # a new run: nobody else can hold it yet
+    return _open_run(
+        store, prepared, approved, real_run, seed=seed, speed=speed, now=now, user=user,
+        actor=actor or cli_actor(user),
+    )  # fmt: skip
+
+
+def begin_change_run(
+    store: Store,
+    change_id: int,
+    *,
+    sim: bool,
+    seed: int,
+    speed: float,
+    now: datetime,
+    actor: Actor,
+    inventory_files: Sequence[str] = (),
+) -> RunSetup:
+    """Open a run of an approved change: the plan it pins, as stored when it was submitted.
+
+    What a server runs: no campaign is compiled anew, so what runs is exactly what the
+    approvers reviewed. On the simulated estate (the stored inventory, or the demo's when
+    none is stored) it touches nothing real and leaves the change as it is, as
+    ``apply --sim`` does. On the real hosts (``inventory_files``: the server's inventory,
+    with how to reach each host) it must be inside a maintenance window of the plan
+    unless the change is an approved emergency one, and it moves the change in progress,
+    as ``apply --real`` does.
+
+    Raises:
+        InputError: no such change, or (real) outside every maintenance window.
+        ChangeNotApproved: the change is not approved (or has already closed).
+        UsageError: a real run and no inventory files to reach the hosts.
+    """
+    change = store.get_change(change_id)
+    if change is None:
+        raise InputError(f"no change CHG-{change_id} (see `patchwarden change list`)")
+    if change.state not in ACTIVE_STATES:
+        raise ChangeNotApproved(
+            f"{change.label} is {change.state.value}; only an approved change runs"
+        )
+    plan = stored_plan(store, change.plan_hash, change.label)
+    real_run = None
     if sim:
+        chosen = choose_inventory(store, ())
+        prepared = PreparedPlan(plan, chosen.inventory, (), None, chosen.origin)
+        approved = None
+    else:
+        if not inventory_files:
+            raise UsageError(
+                "a real run needs the inventory that says how to reach each host; "
+                "start the server with `patchwarden serve --inventory FILE`"
+            )
+        allowed, why = may_start(now, plan.windows, change)
+        if not allowed:
+            raise InputError(f"not starting: {why}")
+        real_run = real_drivers_for(inventory_files, plan)
+        inventory = load_real_inventory(list(inventory_files)).inventory
+        prepared = PreparedPlan(plan, inventory, tuple(inventory_files))
+        approved = change
+    return _open_run(
+        store, prepared, approved, real_run, seed=seed, speed=speed, now=now, user=actor.name,
+        actor=actor,
+    )  # fmt: skip
+
+
+def _open_run(
+    store: Store,
+    prepared: PreparedPlan,
+    approved: ChangeRecord | None,
+    real_run: RealRun | None,
+    *,
+    seed: int,
+    speed: float,
+    now: datetime,
+    user: str,
+    actor: Actor,
+) -> RunSetup:
+    """Open the run of a prepared plan and record what a resume needs, before any step."""
+    if real_run is not None and approved is not None:
+        start_change(store, prepared.plan, actor.name, now, source=actor.source)
+    plan = prepared.plan
+    run = start_run(store, plan, now, actor=actor)
+    lease = take_run(store, run.id, user)  # a new run: nobody else can hold it yet
+    if real_run is None:
         drivers, estate = sim_drivers_for_run(prepared.inventory, seed, speed, now, None)
         recorded = {
             "seed": seed,
@@ -129,7 +223,6 @@ def begin_apply(
     change = approved.id if approved is not None else None
     real = {**real_summary(prepared.inventory_files), "change": change}
     run = store.set_run_state(run.id, run.state, summary=real)
-    assert real_run is not None  # built above for every real run
     return RunSetup(
         run,
         plan,
@@ -153,7 +246,13 @@ class Resumption:
 
 
 def begin_resume(
-    store: Store, run: RunRecord, *, speed: float, now: datetime, user: str
+    store: Store,
+    run: RunRecord,
+    *,
+    speed: float,
+    now: datetime,
+    user: str,
+    actor: Actor | None = None,
 ) -> Resumption:
     """Take a paused or interrupted run up again, on the estate it ran on.
 
@@ -170,7 +269,7 @@ def begin_resume(
         return Resumption(run, None)
     lease = take_run(store, run.id, user)
     try:
-        run = request(store, run.id, "resume", actor=cli_actor(user)).run
+        run = request(store, run.id, "resume", actor=actor or cli_actor(user)).run
         return Resumption(run, _setup(store, run, lease, speed, now))
     except BaseException:
         lease.release()
@@ -178,7 +277,13 @@ def begin_resume(
 
 
 def roll_back(
-    store: Store, run_id: str, *, speed: float, now: datetime, user: str
+    store: Store,
+    run_id: str,
+    *,
+    speed: float,
+    now: datetime,
+    user: str,
+    actor: Actor | None = None,
 ) -> tuple[RunRecord, RunSetup | None]:
     """Ask a run to roll back; returns the run and, when nobody drives it, a setup to drive.
 
@@ -188,7 +293,7 @@ def roll_back(
     Raises:
         InputError: an unknown run, or one rolled back already.
     """
-    run = request(store, run_id, "rollback", actor=cli_actor(user)).run
+    run = request(store, run_id, "rollback", actor=actor or cli_actor(user)).run
     try:
         lease = take_run(store, run.id, user)
     except RunBusy:
@@ -249,8 +354,13 @@ def carry_out(
     setup: RunSetup,
     user: str,
     on_progress: Callable[[Progress], None] | None = None,
+    *,
+    source: str = "",
 ) -> RunState:
-    """Drive a run to its end or a pause, give up its lease, close its change if it ended."""
+    """Drive a run to its end or a pause, give up its lease, close its change if it ended.
+
+    ``user`` and ``source`` are who the change's closing names in the audit trail.
+    """
     try:
         _, state = drive(
             store,
@@ -272,6 +382,7 @@ def carry_out(
     outcome = change_outcome(state)
     if setup.change is not None and outcome is not None:
         finish_change(
-            store, setup.change, outcome, user, datetime.now(UTC), note=f"run {setup.run.id}"
-        )
+            store, setup.change, outcome, user, datetime.now(UTC), note=f"run {setup.run.id}",
+            source=source,
+        )  # fmt: skip
     return state

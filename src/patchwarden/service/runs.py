@@ -25,7 +25,7 @@ from patchwarden.engine.steps import Drivers, StepExecutor
 from patchwarden.engine.store_journal import StoreJournal
 from patchwarden.errors import InputError
 from patchwarden.planning.windows import PlanCalendar
-from patchwarden.service.audit import Actor, record
+from patchwarden.service.audit import Actor, note
 from patchwarden.service.replay import load_plan, run_state, trace_run
 from patchwarden.store import RunRecord, Store
 
@@ -54,12 +54,13 @@ _RESTARTS = 5
 def start_run(store: Store, plan: Plan, at: datetime, *, actor: Actor | None = None) -> RunRecord:
     """Save the plan (idempotent) and open a run of it."""
     store.save_plan(plan.digest(), plan.campaign, plan.model_dump(mode="json"))
-    run = store.create_run(plan.digest(), state=RunState.RUNNING.value, started_at=at)
-    record(
-        store, actor or Actor("engine"), "run.start", "run", run.id, object_hash=run.plan_hash,
+    started = note(
+        actor or Actor("engine"), "run.start", "run", "", object_hash=plan.digest(),
         details={"campaign": plan.campaign},
     )  # fmt: skip
-    return run
+    return store.create_run(
+        plan.digest(), state=RunState.RUNNING.value, started_at=at, audit=started
+    )
 
 
 def drive(
@@ -133,16 +134,17 @@ def drive(
     }
     if extra_summary is not None:
         summary.update(extra_summary())
+    ended = note(
+        Actor("engine"), "run.finish" if state.ended else "run.stop", "run", run.id,
+        object_hash=run.plan_hash, details={"state": state.value, **summary["units"]},
+    )  # fmt: skip
     store.set_run_state(
         run.id,
         state.value,
         finished_at=drivers.clock.now() if state.ended else None,
         summary=summary,
+        audit=ended,
     )
-    record(
-        store, Actor("engine"), "run.finish" if state.ended else "run.stop", "run", run.id,
-        object_hash=run.plan_hash, details={"state": state.value, **summary["units"]},
-    )  # fmt: skip
     return progress, state
 
 
@@ -185,11 +187,11 @@ def request(store: Store, run_id: str, what: str, *, actor: Actor | None = None)
             if kind == "held":
                 store.append_event(run_id, step_id, "released", {"by": "resume"})
     if moved.verdict is Verdict.MOVED:
-        run = store.set_run_state(run_id, moved.state.value)
-        record(
-            store, actor or Actor("engine"), f"run.{command.value}", "run", run_id,
+        asked = note(
+            actor or Actor("engine"), f"run.{command.value}", "run", run_id,
             object_hash=run.plan_hash, details={"state": moved.state.value},
         )  # fmt: skip
+        run = store.set_run_state(run_id, moved.state.value, audit=asked)
     return Requested(run, moved)
 
 

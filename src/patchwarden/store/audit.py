@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,11 +23,13 @@ from patchwarden.errors import StoreError
 from patchwarden.store.tables import AuditRow, as_utc
 from patchwarden.store.values import as_json
 
-__all__ = ["AuditFilter", "AuditTrail"]
+__all__ = ["AuditFilter", "AuditNote", "AuditTrail", "append_entry", "retry_collisions"]
 
 Transact = Callable[[str, bool], AbstractContextManager[Session]]
 
 _ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 def _entry(row: AuditRow) -> AuditEntry:
@@ -62,6 +64,65 @@ class AuditFilter:
     until: datetime | None = None
 
 
+@dataclass(frozen=True)
+class AuditNote:
+    """An entry to append in the same transaction as the change of state it records.
+
+    Store methods that change state take one (``audit=``): the change and its entry
+    commit together or not at all, so the trail never misses a change nor names one that
+    did not happen.
+    """
+
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    object_hash: str = ""
+    source: str = ""
+    details: Mapping[str, Any] | None = None
+
+
+def append_entry(session: Session, note: AuditNote, at: datetime) -> AuditEntry:
+    """Append ``note`` to the chain in the caller's transaction; returns the entry.
+
+    Raises:
+        ValueError: ``details`` is not JSON, or ``at`` is naive.
+    """
+    data = as_json(dict(note.details or {}), "audit details")
+    last = session.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
+    entry = AuditEntry(
+        seq=(last.seq + 1) if last else 1,
+        at=as_utc(at),
+        actor=note.actor,
+        action=note.action,
+        object_type=note.object_type,
+        object_id=note.object_id,
+        object_hash=note.object_hash,
+        source=note.source,
+        details=data,
+        prev_hash=last.hash if last else GENESIS,
+    )
+    entry = entry.model_copy(update={"hash": entry_hash(entry)})
+    session.add(AuditRow(**entry.model_dump()))
+    session.flush()
+    return entry
+
+
+def retry_collisions(attempt: Callable[[], T]) -> T:
+    """Run one write transaction, again if a racing appender took the same ``seq``.
+
+    On PostgreSQL two appenders can pick the same ``seq``; the primary key refuses the
+    second, whose transaction rolled back whole, so it simply runs again.
+    """
+    for tries in range(_ATTEMPTS):
+        try:
+            return attempt()
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError) or tries == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class AuditTrail:
     """The audit trail of one store; get it as ``store.audit``."""
 
@@ -88,33 +149,14 @@ class AuditTrail:
             StoreError: the database refused the write.
         """
         when = as_utc(at or self._now())
-        data = as_json(dict(details or {}), "audit details")
-        for attempt in range(_ATTEMPTS):
-            try:
-                with self._transact("append to the audit trail", True) as session:
-                    last = session.scalars(
-                        select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)
-                    ).first()
-                    entry = AuditEntry(
-                        seq=(last.seq + 1) if last else 1,
-                        at=when,
-                        actor=actor,
-                        action=action,
-                        object_type=object_type,
-                        object_id=object_id,
-                        object_hash=object_hash,
-                        source=source,
-                        details=data,
-                        prev_hash=last.hash if last else GENESIS,
-                    )
-                    entry = entry.model_copy(update={"hash": entry_hash(entry)})
-                    session.add(AuditRow(**entry.model_dump()))
-                    session.flush()
-                    return entry
-            except StoreError as exc:
-                if not isinstance(exc.__cause__, IntegrityError) or attempt == _ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        note = AuditNote(actor, action, object_type, object_id, object_hash, source, details)
+        as_json(dict(details or {}), "audit details")  # refused before any transaction
+
+        def attempt() -> AuditEntry:
+            with self._transact("append to the audit trail", True) as session:
+                return append_entry(session, note, when)
+
+        return retry_collisions(attempt)
 
     def entries(self, where: AuditFilter | None = None) -> list[AuditEntry]:
         """Entries in stored order (by ``seq``), filtered as ``where`` says."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -32,7 +33,7 @@ from patchwarden.store import runs as run_ops
 from patchwarden.store import scans as scan_ops
 from patchwarden.store.accounts import Accounts
 from patchwarden.store.advisories import AdvisoryInput
-from patchwarden.store.audit import AuditTrail
+from patchwarden.store.audit import AuditNote, AuditTrail, append_entry, retry_collisions
 from patchwarden.store.records import (
     AdvisoryRecord,
     AssessmentRecord,
@@ -290,22 +291,31 @@ class Store:
         state: str = "pending",
         started_at: datetime | None = None,
         run_id: str | None = None,
+        audit: AuditNote | None = None,
     ) -> RunRecord:
-        """Start a run of a stored plan.
+        """Start a run of a stored plan, with its audit entry in the same transaction.
 
         Args:
             plan_hash: The plan to run; it must have been saved.
             state: The run's first state.
             started_at: When it started; now if not given.
             run_id: The run's id; a new UUID (hex) if not given.
+            audit: The entry recording the start (its ``object_id`` becomes the run's id).
 
         Raises:
             KeyError: no plan has this hash.
         """
         new_id = run_id or uuid.uuid4().hex
         started = started_at or self._now()
-        with self._session("create the run", write=True) as session:
-            return run_ops.create_run(session, new_id, plan_hash, state, started)
+
+        def attempt() -> RunRecord:
+            with self._session("create the run", write=True) as session:
+                run = run_ops.create_run(session, new_id, plan_hash, state, started)
+                if audit is not None:
+                    append_entry(session, replace(audit, object_id=run.id), self._now())
+                return run
+
+        return retry_collisions(attempt)
 
     def set_run_state(
         self,
@@ -314,14 +324,24 @@ class Store:
         *,
         finished_at: datetime | None = None,
         summary: Mapping[str, Any] | None = None,
+        audit: AuditNote | None = None,
     ) -> RunRecord:
         """Move a run to ``state``, setting ``finished_at`` and ``summary`` when given.
+
+        ``audit``, when given, is appended to the audit trail in the same transaction.
 
         Raises:
             KeyError: no run has this id.
         """
-        with self._session("update the run", write=True) as session:
-            return run_ops.set_run_state(session, run_id, state, finished_at, summary)
+
+        def attempt() -> RunRecord:
+            with self._session("update the run", write=True) as session:
+                run = run_ops.set_run_state(session, run_id, state, finished_at, summary)
+                if audit is not None:
+                    append_entry(session, audit, self._now())
+                return run
+
+        return retry_collisions(attempt)
 
     def set_run_summary(self, run_id: str, summary: Mapping[str, Any]) -> RunRecord:
         """Replace a run's summary, leaving its state as it is (a pause may come meanwhile).
@@ -428,10 +448,13 @@ class Store:
         with self._connection("append to the journal", write=True) as connection:
             return run_ops.append_event(connection, run_id, step_id, event, payload, when)
 
-    def events(self, run_id: str) -> list[JournalEvent]:
-        """A run's journal in order (empty for an unknown run)."""
+    def events(self, run_id: str, after: int = 0) -> list[JournalEvent]:
+        """A run's journal in order (empty for an unknown run), from ``seq`` ``after + 1``.
+
+        Reading on from the last ``seq`` seen is how a live view follows a run.
+        """
         with self._connection("read the journal", write=False) as connection:
-            return run_ops.events(connection, run_id)
+            return run_ops.events(connection, run_id, after)
 
     def runs(self) -> list[RunRecord]:
         """Every run, oldest first (ties by id)."""

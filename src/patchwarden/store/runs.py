@@ -166,9 +166,10 @@ def append_event(
     return seq
 
 
-def events(connection: Connection, run_id: str) -> list[JournalEvent]:
-    """A run's journal in order of ``seq``."""
+def events(connection: Connection, run_id: str, after: int = 0) -> list[JournalEvent]:
+    """A run's journal in order of ``seq``, from the event after ``after``."""
     j = JournalEntry
     query = select(j.run_id, j.seq, j.at, j.step_id, j.event, j.payload)
-    rows = connection.execute(query.where(j.run_id == run_id).order_by(j.seq))
+    query = query.where(j.run_id == run_id, j.seq > after)
+    rows = connection.execute(query.order_by(j.seq))
     return [JournalEvent(*row) for row in rows]
