@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from patchwarden import __version__
 from patchwarden.errors import (
@@ -30,6 +31,7 @@ from patchwarden.server import (
     api_findings,
     api_inventory,
     api_runs,
+    dashboard,
 )
 from patchwarden.server.workers import RunWorkers
 from patchwarden.service.audit import AuditChainBroken
@@ -152,6 +154,8 @@ def create_app(
         return response
 
     _install_errors(app)
+    app.mount("/static", StaticFiles(packages=[("patchwarden.server", "static")]), name="static")
+    app.include_router(dashboard.router)
     api = APIRouter(prefix=API_PREFIX)
     for module in (api_auth, api_inventory, api_findings, api_changes, api_runs, api_admin):
         api.include_router(module.router)

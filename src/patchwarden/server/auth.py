@@ -39,6 +39,7 @@ __all__ = [
     "caller",
     "client_address",
     "guarded",
+    "session_caller",
     "store_of",
 ]
 
@@ -110,6 +111,22 @@ def _authenticate(request: Request) -> Caller:
         except AccessDenied as error:
             raise HTTPException(403, str(error)) from error
     return Caller(grant, address, session)
+
+
+def session_caller(request: Request) -> Caller | None:
+    """The caller of a browser session (the dashboard's pages), or ``None`` if logged out.
+
+    Only the session cookie counts here: pages are for browsers. A state-changing form
+    still proves its CSRF token (see :func:`patchwarden.service.identity.check_csrf`).
+    """
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        return None
+    try:
+        grant, session = authenticate_session(store_of(request), cookie, datetime.now(UTC))
+    except AccessDenied:
+        return None
+    return Caller(grant, client_address(request), session)
 
 
 def _need(role: Role) -> Callable[[Request], None]:

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from patchwarden.store import Store
 
-__all__ = ["FINDING_FIELDS", "FindingFilter", "FindingRow", "FindingsPage", "find", "to_csv"]
+__all__ = [
+    "FINDING_FIELDS",
+    "SEVERITY_ORDER",
+    "Exposure",
+    "FindingFilter",
+    "FindingRow",
+    "FindingsPage",
+    "exposure",
+    "exposure_matrix",
+    "find",
+    "to_csv",
+]
 
 FINDING_FIELDS = (
     "asset_id",
@@ -123,3 +134,70 @@ def to_csv(rows: Sequence[FindingRow]) -> str:
     for row in rows:
         writer.writerow(asdict(row))
     return out.getvalue()
+
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "none", "unknown")
+"""Severities, worst first, as the overview shows them (others follow by name)."""
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Findings counted by environment and severity, with the assets that have any."""
+
+    assessment_id: int | None
+    severities: tuple[str, ...]
+    environments: tuple[str, ...]
+    counts: dict[str, dict[str, int]]
+    """env -> severity -> findings."""
+    assets: dict[str, int]
+    """env -> assets with at least one finding."""
+
+
+def exposure_matrix(
+    assessment_id: int | None,
+    rows: Sequence[tuple[str, str, int]],
+    env_of: Mapping[str, str],
+    environments: Sequence[str] = (),
+) -> Exposure:
+    """Fold ``(asset, severity, count)`` rows into counts per environment and severity.
+
+    Rules: an asset's environment is what the assessment recorded (``?`` if none); a
+    grant limited to ``environments`` sees only those; severities go worst first
+    (:data:`SEVERITY_ORDER`), environments in promotion order where known, else by name.
+
+    Example:
+        >>> e = exposure_matrix(1, [("a", "high", 2), ("b", "critical", 1), ("b", "high", 1)],
+        ...                     {"a": "prod", "b": "dev"})
+        >>> e.environments, e.severities, e.counts["dev"], e.assets
+        (('dev', 'prod'), ('critical', 'high'), {'critical': 1, 'high': 1}, {'dev': 1, 'prod': 1})
+    """
+    counts: dict[str, dict[str, int]] = {}
+    assets: dict[str, set[str]] = {}
+    for asset, severity, n in rows:
+        env = env_of.get(asset, "?")
+        if environments and env not in environments:
+            continue
+        by_sev = counts.setdefault(env, {})
+        by_sev[severity] = by_sev.get(severity, 0) + n
+        assets.setdefault(env, set()).add(asset)
+    seen = {s for by_sev in counts.values() for s in by_sev}
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    severities = tuple(sorted(seen, key=lambda s: (rank.get(s, len(rank)), s)))
+    order = {e: i for i, e in enumerate(("dev", "qa", "staging", "prod"))}
+    envs = tuple(sorted(counts, key=lambda e: (order.get(e, len(order)), e)))
+    return Exposure(
+        assessment_id,
+        severities,
+        envs,
+        {e: counts[e] for e in envs},
+        {e: len(assets[e]) for e in envs},
+    )
+
+
+def exposure(store: Store, *, environments: Sequence[str] = ()) -> Exposure:
+    """The latest assessment's findings by environment and severity (see above)."""
+    latest = store.latest_assessment_id()
+    if latest is None:
+        return exposure_matrix(None, [], {}, environments)
+    rows = store.severity_counts(latest)
+    return exposure_matrix(latest, rows, store.assessment_env_of(latest), environments)

@@ -21,6 +21,7 @@ __all__ = [
     "latest_assessment",
     "latest_assessment_id",
     "record_assessment",
+    "severity_counts",
 ]
 
 _REQUIRED = ("asset_id", "package", "advisory_id")
@@ -148,3 +149,18 @@ def findings_page(
     total = session.scalar(select(func.count()).select_from(Finding).where(*where)) or 0
     query = select(Finding).where(*where).order_by(Finding.id).limit(limit).offset(offset)
     return total, [_finding(f) for f in session.scalars(query)]
+
+
+def severity_counts(session: Session, assessment_id: int) -> list[tuple[str, str, int]]:
+    """How many findings each asset has of each severity: ``(asset, severity, count)``.
+
+    Counted in the database: one row per asset and severity, however many findings.
+    """
+    f = Finding
+    query = (
+        select(f.asset_id, f.severity, func.count())
+        .where(f.assessment_id == assessment_id)
+        .group_by(f.asset_id, f.severity)
+        .order_by(f.asset_id, f.severity)
+    )
+    return [(str(a), str(s), int(n)) for a, s, n in session.execute(query)]

@@ -257,6 +257,11 @@ class Store:
                 asset_ids=asset_ids, advisory_id=advisory_id, limit=limit, offset=offset,
             )  # fmt: skip
 
+    def severity_counts(self, assessment_id: int) -> list[tuple[str, str, int]]:
+        """Findings per asset and severity: ``(asset, severity, count)`` rows."""
+        with self._session("count findings", write=False) as session:
+            return assessment_ops.severity_counts(session, assessment_id)
+
     def findings_for(self, assessment_id: int) -> list[FindingRecord]:
         """The findings of an assessment in recorded order (empty for an unknown id)."""
         with self._session("read findings", write=False) as session:
