@@ -19,6 +19,7 @@ this one. A test keeps this tree and the classes in step.
     │   ├── EvacuationImpossible  planning.strategies.evacuate: no hypervisor takes a VM
     │   ├── ChangeNotApproved     service.change: no approved change pins the plan's hash
     │   ├── ChangeRefused         service.change: a move the change process does not allow
+    │   ├── ServerRefused         service.remote: the server refused the request (a 4xx)
     │   └── AccessDenied          service.identity: unknown or wrong credentials, or a role too low
     │       └── LoginThrottled    service.identity: too many failed logins; wait, then retry
     ├── StoreError                the database could not be opened or migrated
@@ -29,6 +30,7 @@ this one. A test keeps this tree and the classes in step.
     ├── CampaignFailed            the work ran and failed (exit code 1)
     ├── RunBusy                   another process drives that run (exit code 3)
     ├── AuditChainBroken          service.audit: the audit trail was tampered with (exit code 1)
+    ├── ServerUnreachable         service.remote: the server could not be reached, or failed
     └── LabError                  testing.lab_image: the lab could not be built or run
 
 Two refusals of the change process are plain ``ValueError`` subclasses, raised by layers

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import typer
 
-from patchwarden.cli.options import echo_warnings, parse_at
+from patchwarden.cli.options import SERVER_OPTION, echo_warnings, login_name, parse_at
 from patchwarden.cli.rows import check_format
 from patchwarden.domain.change import ChangeRecord
+from patchwarden.domain.identity import Role
 from patchwarden.errors import UsageError
 from patchwarden.service.apply import plan_from_files
 from patchwarden.service.change import (
@@ -21,6 +22,8 @@ from patchwarden.service.change import (
     reject_change,
     submit_change,
 )
+from patchwarden.service.identity import local_approver
+from patchwarden.service.remote import RemoteServer, connect
 from patchwarden.store import Store, open_store, resolve_url
 
 __all__ = ["app", "render_change", "who"]
@@ -30,7 +33,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_AS = typer.Option(None, "--as", help="Who you are (default: $USER).")
+_AS = typer.Option(
+    None,
+    "--as",
+    help="Who you are (default: $USER). Once the database has users, approvals are by the "
+    "login running the command; with --server, by the token's user.",
+)
 _DB = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB, then user data dir).")
 
 
@@ -48,6 +56,15 @@ def who(name: str | None) -> str:
     if not person:
         raise UsageError("who are you? pass --as NAME (or set $USER)")
     return person
+
+
+def _remote(server: str | None, as_: str | None) -> RemoteServer | None:
+    """The server to call, if any; ``--as`` means nothing there (the token says who)."""
+    remote = connect(server, os.environ)
+    if remote is not None and as_ is not None:
+        remote.close()
+        raise UsageError("--as with --server: the server acts as the token's user")
+    return remote
 
 
 def _store(db: str | None) -> Store:
@@ -70,6 +87,7 @@ def submit(
     title: str = typer.Option("", "--title", help="A one-line title for the change board."),
     as_: str | None = _AS,
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Plan the campaign and submit its change record for approval.
 
@@ -77,7 +95,13 @@ def submit(
     inventory), it needs a new approval.
 
     Example: patchwarden change submit campaign.yaml --as alice
+    Example: patchwarden change submit campaign.yaml --server https://patch.example.org
     """
+    remote = _remote(server, as_)
+    if remote is not None:
+        with remote:
+            _submit_remote(remote, campaign, inventory, advisories, at, emergency, title)
+        return
     requester = who(as_)
     with _store(db) as store:
         built, warnings = plan_from_files(store, campaign, inventory, advisories, parse_at(at))
@@ -98,6 +122,35 @@ def submit(
     )
 
 
+def _submit_remote(
+    remote: RemoteServer,
+    campaign: Path,
+    inventory: list[Path],
+    advisories: list[Path],
+    at: str | None,
+    emergency: bool,
+    title: str,
+) -> None:
+    if inventory or advisories or at:
+        raise UsageError(
+            "--inventory, --advisories and --at with --server: the server plans against its "
+            "own inventory, advisories and clock"
+        )
+    try:
+        text = campaign.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{campaign}: cannot read: {error}") from error
+    body: dict[str, object] = {"campaign": text, "file_name": str(campaign), "title": title}
+    if emergency:
+        body["emergency"] = True
+    record = ChangeRecord.model_validate(remote.call("POST", "/changes", body=body))
+    typer.echo(
+        f"{record.label} {record.state.value}: plan {record.plan_hash[:12]} of "
+        f"{record.campaign!r}, risk {record.risk.level}, {len(record.affected_assets)} assets; "
+        f"needs {record.approvals_required} approval(s) by someone other than {record.requester}"
+    )
+
+
 def _change_id(text: str) -> int:
     digits = text.upper().removeprefix("CHG-")
     if not digits.isdigit():
@@ -109,17 +162,33 @@ def _change_id(text: str) -> int:
 def approve(
     change: str = typer.Argument(..., help="The change id, e.g. 12 or CHG-12."),
     comment: str = typer.Option("", "--comment", help="Why, for the audit trail."),
+    plan_hash: str | None = typer.Option(
+        None, "--plan-hash", help="The plan hash you reviewed (default: the change's)."
+    ),
     as_: str | None = _AS,
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Approve a submitted change (not your own: four eyes).
 
-    Example: patchwarden change approve CHG-12 --as bob --comment "rollback tested in staging"
+    Example: patchwarden change approve CHG-12 --comment "rollback tested in staging"
+    Example: PATCHWARDEN_TOKEN=pwt_... patchwarden change approve 12 --server https://patch.example.org
     """
-    with _store(db) as store:
-        record = approve_change(
-            store, _change_id(change), who(as_), _now(), comment, source=_SOURCE
-        )
+    cid = _change_id(change)
+    remote = _remote(server, as_)
+    if remote is not None:
+        with remote:
+            pinned = plan_hash or remote.call("GET", f"/changes/{cid}")["plan_hash"]
+            answer = remote.call(
+                "POST", f"/changes/{cid}/approve", body={"plan_hash": pinned, "comment": comment}
+            )
+        record = ChangeRecord.model_validate(answer)
+    else:
+        with _store(db) as store:
+            by = local_approver(store, login_name(), as_, Role.APPROVER)
+            record = approve_change(
+                store, cid, by, _now(), comment, source=_SOURCE, plan_hash=plan_hash
+            )
     more = record.approvals_required - len(record.approvers)
     tail = f"; {more} more approval(s) needed" if more > 0 else ""
     typer.echo(
@@ -134,13 +203,22 @@ def reject(
     reason: str = typer.Option(..., "--reason", help="Why; the requester reads it."),
     as_: str | None = _AS,
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Reject a submitted change (not your own); it closes, a new submission starts over.
 
-    Example: patchwarden change reject 12 --as bob --reason "no rollback test"
+    Example: patchwarden change reject 12 --reason "no rollback test"
     """
-    with _store(db) as store:
-        record = reject_change(store, _change_id(change), who(as_), _now(), reason, source=_SOURCE)
+    cid = _change_id(change)
+    remote = _remote(server, as_)
+    if remote is not None:
+        with remote:
+            answer = remote.call("POST", f"/changes/{cid}/reject", body={"reason": reason})
+        record = ChangeRecord.model_validate(answer)
+    else:
+        with _store(db) as store:
+            by = local_approver(store, login_name(), as_, Role.APPROVER)
+            record = reject_change(store, cid, by, _now(), reason, source=_SOURCE)
     typer.echo(f"{record.label} rejected by {record.history[-1].by}: {reason}")
 
 
@@ -149,12 +227,25 @@ def show(
     change: str | None = typer.Argument(None, help="The change id; all changes if omitted."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Show one change record in full, or list them all.
 
     Example: patchwarden change show CHG-12 --format json
     """
     check_format(fmt)
+    remote = _remote(server, None)
+    if remote is not None:
+        with remote:
+            if change is None:
+                ids = [c["id"] for c in remote.call("GET", "/changes")]
+            else:
+                ids = [_change_id(change)]
+            records = [
+                ChangeRecord.model_validate(remote.call("GET", f"/changes/{i}")) for i in ids
+            ]
+        _print_changes(records, change is not None, fmt)
+        return
     with _store(db) as store:
         if change is None:
             records = store.changes()
@@ -163,10 +254,14 @@ def show(
             if one is None:
                 raise UsageError(f"no change {change}; `patchwarden change show` lists them")
             records = [one]
+    _print_changes(records, change is not None, fmt)
+
+
+def _print_changes(records: list[ChangeRecord], one: bool, fmt: str) -> None:
     if fmt == "json":
         data = [r.model_dump(mode="json") for r in records]
-        typer.echo(json.dumps(data[0] if change is not None else data, indent=2))
-    elif change is not None:
+        typer.echo(json.dumps(data[0] if one else data, indent=2))
+    elif one:
         typer.echo(render_change(records[0]), nl=False)
     else:
         for r in records:

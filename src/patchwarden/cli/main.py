@@ -73,6 +73,10 @@ COMMANDS: dict[str, Command] = {
         "patchwarden.cli.run",
         "Undo every unit that succeeded, last first.",
     ),
+    "findings": Command(
+        "patchwarden.cli.findings",
+        "Findings of the latest assessment, filtered and paged, here or on a server.",
+    ),
     "report": Command(
         "patchwarden.cli.report",
         "Write a report of the latest assessment, compared with the one before it.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -9,7 +10,22 @@ import typer
 
 from patchwarden.errors import UsageError
 
-__all__ = ["echo_warnings", "parse_at"]
+__all__ = ["SERVER_OPTION", "echo_warnings", "login_name", "parse_at"]
+
+SERVER_OPTION = typer.Option(
+    None,
+    "--server",
+    help="Send this to a patchwarden server (default: PATCHWARDEN_SERVER) as the user of the "
+    "token in PATCHWARDEN_TOKEN, instead of working on the local database.",
+)
+"""``--server URL``: the command calls the server's API (see ``service.remote``)."""
+
+
+def login_name() -> str:
+    """The operating system login running this command (by user id, not ``$USER``)."""
+    import pwd  # noqa: PLC0415 - POSIX only, and only approvals need it
+
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def parse_at(text: str | None) -> datetime:

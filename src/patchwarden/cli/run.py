@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from patchwarden.cli.options import SERVER_OPTION
+from patchwarden.errors import UsageError
 from patchwarden.service.audit import cli_actor
 from patchwarden.service.execution import (
     RunSetup,
@@ -20,6 +22,7 @@ from patchwarden.service.execution import (
     carry_out,
     roll_back,
 )
+from patchwarden.service.remote import RemoteServer, connect
 from patchwarden.service.runs import RunState, RunStatus, UnitState, request, run_status
 from patchwarden.store import Store, open_store, resolve_url
 
@@ -41,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
 def apply(
     source: Path = typer.Argument(
-        ..., help="A campaign YAML, or a plan JSON from `patchwarden plan --format json`."
+        None, help="A campaign YAML, or a plan JSON from `patchwarden plan --format json`."
     ),
     inventory: list[Path] = typer.Option(
         None, "--inventory", "-i", help="Inventory files (default: the demo estate)."
@@ -52,16 +55,37 @@ def apply(
     seed: int = typer.Option(0, help="Seed of the simulated estate."),
     speed: float = typer.Option(3000.0, help="Simulated clock speed-up."),
     db: str | None = _DB,
+    change: int | None = typer.Option(
+        None, "--change", min=1, help="With --server: the approved change (its id) to run."
+    ),
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Compile (or load) a plan and run it with the engine, journaling every step.
 
     With --real, hosts are reached as the inventory says (SSH settings from
     PATCHWARDEN_SSH_KEY and PATCHWARDEN_SSH_KNOWN_HOSTS); a run killed midway carries on
-    with `patchwarden resume`.
+    with `patchwarden resume`. With --server, the server runs an approved change's plan
+    (--change) on its simulated estate or, with --real, on the hosts of its inventory,
+    and this command follows the run's events until it ends.
 
     Example: patchwarden apply campaign.yaml --inventory inventory.yaml --sim
     Example: patchwarden apply plan.json --inventory lab-inventory.yaml --real
+    Example: patchwarden apply --server https://patch.example.org --change 12 --real
     """
+    remote = connect(server, os.environ)
+    if remote is not None:
+        if source is not None or inventory or change is None:
+            remote.close()
+            raise UsageError(
+                "with --server, name the approved change to run (--change ID); the server "
+                "runs the plan it approved, on its own inventory"
+            )
+        with remote:
+            state = _apply_remote(remote, change, sim, seed, speed)
+        _exit_for(state)
+        return
+    if source is None:
+        raise UsageError("name a campaign YAML or a plan JSON to apply")
     console = Console()
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(resolve_url(db, os.environ)) as store:
@@ -79,6 +103,33 @@ def apply(
         )
         state = _carry_out(console, store, setup)
     _exit_for(state)
+
+
+def _apply_remote(
+    remote: RemoteServer, change: int, sim: bool, seed: int, speed: float
+) -> RunState:
+    """Start the change's run on the server and print its progress until it ends."""
+    body = {"change": change, "mode": "sim" if sim else "real", "seed": seed, "speed": speed}
+    run = remote.call("POST", "/runs", body=body)
+    where = "simulated estate" if sim else "real hosts"
+    typer.echo(f"run {run['id']} of CHG-{change} on the server's {where}")
+    shown = ""
+    state = run["state"]
+    for event in remote.follow(run["id"]):
+        if event.event == "status":
+            state = event.data["state"]
+            units = ", ".join(f"{n} {k}" for k, n in sorted(event.data["units"].items()))
+            line = f"{state}: {units or 'starting'}"
+            if line != shown:
+                typer.echo(line)
+                shown = line
+        elif event.event == "journal" and event.data["event"] == "failed":
+            error = event.data["payload"].get("error", "")
+            typer.echo(f"failed {event.data['step']}: {error}")
+        elif event.event == "end":
+            state = event.data["state"] or state
+    typer.echo(f"run {run['id']}: {state}")
+    return RunState(state)
 
 
 def _user() -> str:
@@ -134,17 +185,48 @@ def status(
     run_id: str = typer.Argument(None, help="The run (default: the latest)."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Where a run stands: waves, failures, canary verdicts.
 
     Example: patchwarden status --format json
     """
+    remote = connect(server, os.environ)
+    if remote is not None:
+        with remote:
+            _status_remote(remote, run_id, fmt)
+        return
     with open_store(resolve_url(db, os.environ)) as store:
         st = run_status(store, run_id)
     if fmt == "json":
         typer.echo(json.dumps(_status_json(st), indent=2, default=str))
     else:
         _print_status(Console(), st)
+
+
+def _status_remote(remote: RemoteServer, run_id: str | None, fmt: str) -> None:
+    if run_id is None:
+        runs = remote.call("GET", "/runs")
+        if not runs:
+            raise UsageError("the server has no run yet")
+        run_id = runs[-1]["id"]
+    st = remote.call("GET", f"/runs/{run_id}")
+    if fmt == "json":
+        typer.echo(json.dumps(st, indent=2))
+        return
+    table = Table(title=f"run {st['id'][:12]} · {st['campaign']} · {st['state']}")
+    for col in ("wave", "strategy", "units", "ok", "failed", "rolled back"):
+        table.add_column(col)
+    for w in st["waves"]:
+        c = w["counts"]
+        table.add_row(
+            w["wave"], w["strategy"], str(w["units"]), str(c.get("succeeded", 0)),
+            str(c.get("failed", 0)), str(c.get("rolled_back", 0)),
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    for f in st["failures"]:
+        console.print(f"failed {f['step']}: {f['error']}", markup=False, highlight=False)
 
 
 _REQUEST_HELP = {
@@ -159,7 +241,14 @@ def _requester(what: str):  # type: ignore[no-untyped-def]  # typer reads the si
     def command(
         run_id: str = typer.Argument(..., help="The run."),
         db: str | None = _DB,
+        server: str | None = SERVER_OPTION,
     ) -> None:
+        remote = connect(server, os.environ)
+        if remote is not None:
+            with remote:
+                moved = remote.call("POST", f"/runs/{run_id}/{what}")
+            typer.echo(f"run {run_id}: {moved['state']}")
+            return
         with open_store(resolve_url(db, os.environ)) as store:
             if what != "rollback":
                 moved = request(store, run_id, what, actor=cli_actor(_user()))

@@ -47,6 +47,7 @@ __all__ = [
     "create_token",
     "disable_user",
     "expiry_from",
+    "local_approver",
     "log_in",
     "log_out",
     "revoke_token",
@@ -450,3 +451,34 @@ def log_out(store: Store, cookie: str, actor: Actor) -> None:
     """End the session a cookie names (nothing happens if there is none)."""
     if store.accounts.end_session(_sha256(cookie)):
         record(store, actor, "logout", "user", actor.name)
+
+
+def local_approver(store: Store, login: str, typed: str | None, role: Role) -> str:
+    """Who approves (or rejects) from this machine's command line.
+
+    Rules: once the store has users, the command line acts as the patchwarden user of the
+    operating system login running it (the same name), who must exist, be enabled and hold
+    ``role``; a name typed with ``--as`` is accepted only if it is that user, since a typed
+    name proves nothing. A store without users (one person's install) keeps the typed
+    name (or the login), as before there were users. A server's callers are its tokens'
+    and sessions' users instead (``--server``).
+
+    Raises:
+        AccessDenied: ``--as`` names someone else, or the login is no user with ``role``.
+    """
+    if not store.accounts.users():
+        return typed or login
+    if typed is not None and typed != login:
+        raise AccessDenied(
+            f"--as {typed}: you are logged in as {login}, and a typed name proves nothing; "
+            f"log in as {typed}, or use the server with {typed}'s token (--server)"
+        )
+    user = store.accounts.get_user(login)
+    if user is None or user.disabled:
+        raise AccessDenied(
+            f"{login} (this machine's login) is no enabled patchwarden user; "
+            f"`patchwarden user add {login} --role {role.value}`"
+        )
+    if not Role(user.role).at_least(role):
+        raise AccessDenied(f"{login} is a {user.role}; this needs the {role.value} role")
+    return user.name
