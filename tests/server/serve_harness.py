@@ -68,13 +68,15 @@ def patchwarden(*args: str, db: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def start_server(db: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``patchwarden serve`` on a free loopback port; wait until it answers."""
+def start_server(
+    db: str, log: Path, *extra: str, env_extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``patchwarden serve`` (with ``extra`` options) on a free loopback port; wait."""
     port = free_port()
-    env = {**os.environ, "PATCHWARDEN_DB": db}
-    with log.open("wb") as out:  # the server keeps its own copy of the descriptor
+    env = {**os.environ, "PATCHWARDEN_DB": db, **(env_extra or {})}
+    with log.open("ab") as out:  # the server keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "patchwarden", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "patchwarden", "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

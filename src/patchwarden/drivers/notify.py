@@ -8,6 +8,9 @@ nor put into errors.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
@@ -21,7 +24,17 @@ import httpx
 from patchwarden import __version__
 from patchwarden.errors import DriverError, TransientDriverError
 
-__all__ = ["Mailer", "SmtpConfig", "post_webhook"]
+__all__ = ["Mailer", "SmtpConfig", "post_webhook", "sign"]
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The signature header's value: ``sha256=`` and the HMAC-SHA256 of the body in hex.
+
+    Example (``printf '{}' | openssl dgst -sha256 -hmac key`` agrees):
+        >>> sign(b"key", b"{}")[:15]
+        'sha256=a777724d'
+    """
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,7 @@ class SmtpConfig:
         username: Log in as this user (with ``password``) when set.
         password: The login's password; never logged.
         timeout_s: Seconds to wait for the server.
+        ca_file: Trust this CA for STARTTLS (the system's when empty).
     """
 
     host: str
@@ -45,6 +59,7 @@ class SmtpConfig:
     username: str = ""
     password: str = ""
     timeout_s: float = 30.0
+    ca_file: str = ""
 
     def __repr__(self) -> str:
         return f"SmtpConfig(host={self.host!r}, port={self.port}, sender={self.sender!r})"
@@ -56,7 +71,13 @@ class Mailer:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
-    def send(self, to: Sequence[str], subject: str, body: str) -> str:
+    def send(
+        self,
+        to: Sequence[str],
+        subject: str,
+        body: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
         """Send one message to ``to``; returns its ``Message-ID``.
 
         Raises:
@@ -70,11 +91,13 @@ class Mailer:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=c.sender.rpartition("@")[2] or None)
         message["User-Agent"] = f"patchwarden/{__version__}"
+        for name, value in (headers or {}).items():
+            message[name] = value
         message.set_content(body)
         try:
             with smtplib.SMTP(c.host, c.port, timeout=c.timeout_s) as smtp:
                 if c.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=ssl.create_default_context(cafile=c.ca_file or None))
                 if c.username:
                     smtp.login(c.username, c.password)
                 smtp.send_message(message)
@@ -91,18 +114,30 @@ def post_webhook(
     payload: Mapping[str, Any],
     timeout_s: float = 30.0,
     transport: httpx.BaseTransport | None = None,
+    *,
+    secret: bytes = b"",
+    headers: Mapping[str, str] | None = None,
 ) -> int:
     """POST ``payload`` as JSON to ``url``; returns the status code.
+
+    With a ``secret``, ``X-Patchwarden-Signature: sha256=HEX`` carries the HMAC-SHA256 of
+    the exact body bytes, so the receiver can check who sent it and that nothing changed.
 
     Raises:
         TransientDriverError: The server could not be reached or answered 5xx.
         DriverError: It answered 4xx (the hook refuses what we send).
     """
+    body = json.dumps(dict(payload), sort_keys=True).encode()
+    sent = {
+        "User-Agent": f"patchwarden/{__version__}",
+        "Content-Type": "application/json",
+        **(headers or {}),
+    }
+    if secret:
+        sent["X-Patchwarden-Signature"] = sign(secret, body)
     try:
         with httpx.Client(timeout=timeout_s, transport=transport) as client:
-            response = client.post(
-                url, json=dict(payload), headers={"User-Agent": f"patchwarden/{__version__}"}
-            )
+            response = client.post(url, content=body, headers=sent)
     except httpx.HTTPError as error:
         raise TransientDriverError(f"cannot reach webhook {url}: {error}") from None
     if response.status_code >= 500:

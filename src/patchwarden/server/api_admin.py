@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from patchwarden.domain.identity import Role
 from patchwarden.server.auth import guarded, store_of
 from patchwarden.service.audit import AuditFilter, verify_trail
+from patchwarden.service.scheduler import job_rows
 
 __all__ = ["router"]
 
@@ -29,6 +30,12 @@ def users(request: Request) -> list[dict[str, Any]]:
         }
         for u in store_of(request).accounts.users()
     ]
+
+
+@router.get("/jobs", **guarded(Role.ADMIN))
+def jobs(request: Request) -> list[dict[str, Any]]:
+    """The scheduler's jobs: next due time, who runs one now, last outcome, failures in a row."""
+    return job_rows(store_of(request))
 
 
 @router.get("/audit", **guarded(Role.ADMIN))

@@ -7,6 +7,8 @@ the server); the command line loads it by name, like every command.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
@@ -31,6 +33,15 @@ def serve(
         help="Inventory files real runs reach their hosts by (SSH settings from "
         "PATCHWARDEN_SSH_KEY and PATCHWARDEN_SSH_KNOWN_HOSTS); without it only simulated runs.",
     ),
+    schedule: Path | None = typer.Option(
+        None, "--schedule", help="Jobs to run on a schedule (feed sync, audit head, change start)."
+    ),
+    notify: Path | None = typer.Option(
+        None, "--notify", help="Notification channels (webhooks signed with HMAC, e-mail)."
+    ),
+    tick: float = typer.Option(
+        5.0, "--tick", min=0.1, help="Seconds between looks at due jobs and new audit entries."
+    ),
     secure_cookies: bool = typer.Option(
         False,
         "--secure-cookies",
@@ -42,14 +53,24 @@ def serve(
     Create the first admin beforehand on this machine: `patchwarden user add alice --role
     admin`. Listen beyond loopback only behind a TLS-terminating proxy.
 
+    Jobs (--schedule) and notifications (--notify) are validated before anything starts;
+    a bad file is refused naming file, line and field.
+
     Example: patchwarden serve --host 127.0.0.1 --port 8080
+    Example: patchwarden serve --schedule jobs.yaml --notify channels.yaml
     """
     import uvicorn  # imported here: `patchwarden --version` must stay fast
 
     from patchwarden.server.app import create_app
+    from patchwarden.service.lease import holder_name
+    from patchwarden.service.notify import Notifier, notify_pending, read_notify_config
+    from patchwarden.service.scheduler import ScheduleConfig, Scheduler, read_schedule
     from patchwarden.store import open_store, resolve_url
 
+    jobs = read_schedule(schedule) if schedule is not None else ScheduleConfig()
+    channels = read_notify_config(notify) if notify is not None else None
     store = open_store(resolve_url(db, os.environ))
+    background = None
     try:
         if not store.accounts.users():
             typer.echo(
@@ -57,6 +78,18 @@ def serve(
                 err=True,
             )
         api = create_app(store, secure_cookies=secure_cookies, real_inventory=inventory or ())
+        if jobs.jobs or channels is not None:
+            notifier = Notifier(channels, os.environ) if channels is not None else None
+
+            def tell() -> None:
+                if notifier is not None:
+                    notify_pending(store, notifier)
+
+            background = Scheduler(
+                store, jobs, holder_name("serve"), api.state.workers.start,
+                lambda: datetime.now(UTC), inventory=tuple(inventory or ()), also=tell,
+            )  # fmt: skip
+            background.start(tick)
         typer.echo(f"patchwarden serving on http://{host}:{port}/api/v1", err=True)
         uvicorn.run(
             api, host=host, port=port, log_level="info", server_header=False, proxy_headers=False,
@@ -64,4 +97,6 @@ def serve(
             timeout_graceful_shutdown=5,
         )  # fmt: skip
     finally:
+        if background is not None:
+            background.stop()
         store.close()

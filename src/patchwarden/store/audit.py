@@ -62,6 +62,8 @@ class AuditFilter:
     object_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    after: int = 0
+    """Only entries with a greater ``seq`` (a reader carrying on where it stopped)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class AuditTrail:
             query = query.where(AuditRow.at >= as_utc(f.since))
         if f.until:
             query = query.where(AuditRow.at < as_utc(f.until))
+        if f.after:
+            query = query.where(AuditRow.seq > f.after)
         with self._transact("read the audit trail", False) as session:
             return [_entry(r) for r in session.scalars(query)]
 

@@ -27,7 +27,7 @@ __all__ = [
     "upgrade_to_head",
 ]
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 """The newest migration; a test checks it against the scripts, so bump it with each one."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

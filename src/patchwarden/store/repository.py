@@ -28,6 +28,7 @@ from patchwarden.store import advisories as advisory_ops
 from patchwarden.store import assessments as assessment_ops
 from patchwarden.store import changes as change_ops
 from patchwarden.store import inventory as inventory_ops
+from patchwarden.store import jobs as job_ops
 from patchwarden.store import leases as lease_ops
 from patchwarden.store import runs as run_ops
 from patchwarden.store import scans as scan_ops
@@ -503,6 +504,46 @@ class Store:
         """
         with self._session("update the change", write=True) as session:
             return change_ops.update_change(session, record, self._now())
+
+    # -- the scheduler's jobs and the audit readers' cursors -----------------------------
+
+    def upsert_job(
+        self, name: str, kind: str, spec: Mapping[str, Any], next_at: datetime
+    ) -> job_ops.JobRecord:
+        """Add a job, or keep a stored one whose definition is unchanged (see ``store.jobs``)."""
+        with self._session("store a job", write=True) as session:
+            return job_ops.upsert_job(session, name, kind, spec, next_at)
+
+    def claim_job(
+        self, name: str, holder: str, now: datetime, until: datetime
+    ) -> job_ops.JobRecord | None:
+        """Take a due job that nobody holds (or whose holder's lease ran out) until ``until``."""
+        with self._session("claim a job", write=True) as session:
+            return job_ops.claim_job(session, name, holder, now, until)
+
+    def finish_job(
+        self, name: str, holder: str, now: datetime, *, ok: bool, error: str, next_at: datetime
+    ) -> job_ops.JobRecord | None:
+        """Record a claimed job's outcome and next due time; release it."""
+        with self._session("finish a job", write=True) as session:
+            return job_ops.finish_job(
+                session, name, holder, now, ok=ok, error=error, next_at=next_at
+            )
+
+    def jobs(self) -> list[job_ops.JobRecord]:
+        """Every scheduled job, by name."""
+        with self._session("read jobs", write=False) as session:
+            return job_ops.list_jobs(session)
+
+    def cursor(self, name: str) -> int | None:
+        """Where a reader of the audit trail got to, or ``None``."""
+        with self._session("read a cursor", write=False) as session:
+            return job_ops.get_cursor(session, name)
+
+    def set_cursor(self, name: str, position: int) -> None:
+        """Move a reader of the audit trail on."""
+        with self._session("move a cursor", write=True) as session:
+            job_ops.set_cursor(session, name, position)
 
     # -- scans (append-only) ----------------------------------------------------------
 

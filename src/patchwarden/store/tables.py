@@ -34,6 +34,7 @@ __all__ = [
     "AuditRow",
     "Base",
     "Change",
+    "Cursor",
     "Finding",
     "InventoryAsset",
     "JournalEntry",
@@ -41,6 +42,7 @@ __all__ = [
     "Run",
     "RunLease",
     "Scan",
+    "ScheduledJob",
     "User",
     "UserSession",
     "UtcDateTime",
@@ -330,3 +332,34 @@ class AuditRow(Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ScheduledJob(Base):
+    """A job of the server's scheduler: when it is due, who runs it now, how it went.
+
+    ``running_by``/``running_until`` are a lease: a job whose server died mid-run is taken
+    up again once the lease has run out.
+    """
+
+    __tablename__ = "scheduled_jobs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]]
+    next_at: Mapped[datetime]
+    running_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    running_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_status: Mapped[str] = mapped_column(String(16), default="")
+    last_error: Mapped[str] = mapped_column(String, default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Cursor(Base):
+    """How far a reader of the audit trail (the notifier) has got: the last ``seq`` done."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
