@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from patchwarden.domain.identity import Role
+from patchwarden.errors import UsageError
 from patchwarden.service.audit import Actor
 from patchwarden.service.identity import AccessDenied, add_user, disable_user, local_approver
 from patchwarden.store import Store, open_store
@@ -23,8 +24,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def test_without_users_the_typed_name_stands_as_before(store: Store) -> None:
-    assert local_approver(store, "alice", "bob", Role.APPROVER) == "bob"
-    assert local_approver(store, "alice", None, Role.APPROVER) == "alice"
+    assert local_approver(store, "alice", "bob", Role.APPROVER, fallback="erin") == "bob"
+    assert local_approver(store, "alice", None, Role.APPROVER, fallback="erin") == "erin"
+    with pytest.raises(UsageError, match="pass --as NAME"):
+        local_approver(store, "alice", None, Role.APPROVER)
 
 
 def test_with_users_the_login_acts_and_a_typed_name_is_refused(store: Store) -> None:

@@ -67,6 +67,10 @@ def _remote(server: str | None, as_: str | None) -> RemoteServer | None:
     return remote
 
 
+def _env_user() -> str | None:
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or None
+
+
 def _store(db: str | None) -> Store:
     return open_store(resolve_url(db, os.environ))
 
@@ -185,7 +189,7 @@ def approve(
         record = ChangeRecord.model_validate(answer)
     else:
         with _store(db) as store:
-            by = local_approver(store, login_name(), as_, Role.APPROVER)
+            by = local_approver(store, login_name(), as_, Role.APPROVER, fallback=_env_user())
             record = approve_change(
                 store, cid, by, _now(), comment, source=_SOURCE, plan_hash=plan_hash
             )
@@ -217,7 +221,7 @@ def reject(
         record = ChangeRecord.model_validate(answer)
     else:
         with _store(db) as store:
-            by = local_approver(store, login_name(), as_, Role.APPROVER)
+            by = local_approver(store, login_name(), as_, Role.APPROVER, fallback=_env_user())
             record = reject_change(store, cid, by, _now(), reason, source=_SOURCE)
     typer.echo(f"{record.label} rejected by {record.history[-1].by}: {reason}")
 

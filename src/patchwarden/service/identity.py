@@ -453,21 +453,27 @@ def log_out(store: Store, cookie: str, actor: Actor) -> None:
         record(store, actor, "logout", "user", actor.name)
 
 
-def local_approver(store: Store, login: str, typed: str | None, role: Role) -> str:
+def local_approver(
+    store: Store, login: str, typed: str | None, role: Role, *, fallback: str | None = None
+) -> str:
     """Who approves (or rejects) from this machine's command line.
 
     Rules: once the store has users, the command line acts as the patchwarden user of the
     operating system login running it (the same name), who must exist, be enabled and hold
     ``role``; a name typed with ``--as`` is accepted only if it is that user, since a typed
     name proves nothing. A store without users (one person's install) keeps the typed
-    name (or the login), as before there were users. A server's callers are its tokens'
-    and sessions' users instead (``--server``).
+    name (or ``fallback``, the ``$USER`` of the command), as before there were users. A
+    server's callers are its tokens' and sessions' users instead (``--server``).
 
     Raises:
         AccessDenied: ``--as`` names someone else, or the login is no user with ``role``.
+        UsageError: no users, and neither a typed name nor a fallback.
     """
     if not store.accounts.users():
-        return typed or login
+        person = typed or fallback
+        if not person:
+            raise UsageError("who are you? pass --as NAME (or set $USER)")
+        return person
     if typed is not None and typed != login:
         raise AccessDenied(
             f"--as {typed}: you are logged in as {login}, and a typed name proves nothing; "
