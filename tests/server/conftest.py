@@ -6,7 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_harness import CAMPAIGN, Server, patchwarden, seed_users, start_server, stop_server
+from serve_harness import (
+    Server,
+    patchwarden,
+    quick_campaign,
+    seed_users,
+    start_server,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,5 +49,7 @@ def estate(server: Server) -> Server:
     would: the server reads the store on every request.
     """
     patchwarden("assess", "--demo", "--format", "json", db=server.db)
-    patchwarden("apply", str(CAMPAIGN), db=server.db)
+    campaign = Path(server.db.removeprefix("sqlite:///")).with_name("estate.yaml")
+    campaign.write_text(quick_campaign("estate"))
+    patchwarden("apply", str(campaign), db=server.db)
     return server

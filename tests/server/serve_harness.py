@@ -39,6 +39,23 @@ ROLE_USER = {"viewer": "vera", "operator": "otto", "approver": "bob", "admin": "
 """One user per role, whose token the role tests use."""
 
 
+def quick_campaign(name: str) -> str:
+    """The demo campaign renamed, with no maintenance window and no soak: it runs at once.
+
+    A run holds for windows and soak times (the engine waits for them, even simulated), so
+    tests that watch a run finish use this one.
+    """
+    out, skipping = [], False
+    for line in CAMPAIGN.read_text().splitlines():
+        if line.startswith("windows:"):
+            skipping = True
+        elif skipping and not line.startswith(" "):
+            skipping = False
+        if not skipping and not line.startswith("promotion:"):
+            out.append(line)
+    return "\n".join(out).replace("name: 2026-11 security (windows)", f"name: {name}") + "\n"
+
+
 @dataclass
 class Server:
     """A running server: its base URL, database, and a token per user."""

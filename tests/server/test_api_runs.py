@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_harness import CAMPAIGN, Server
+from serve_harness import CAMPAIGN, Server, quick_campaign
 
 from patchwarden.service.audit import verify_trail
 from patchwarden.store import open_store
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # a campaign is planned, approved and run on the 
 
 def approved_change(server: Server, name: str) -> int:
     """Submit the windows campaign under ``name`` as carol; bob approves it."""
-    campaign = CAMPAIGN.read_text().replace("name: 2026-11 security (windows)", f"name: {name}")
+    campaign = quick_campaign(name)
     with server.client("carol") as carol, server.client("bob") as bob:
         r = carol.post("/api/v1/changes", json={"campaign": campaign})
         assert r.status_code == 201, r.text

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from serve_harness import CAMPAIGN, Server
+from serve_harness import Server, quick_campaign
 
 from patchwarden.store import open_store
 from patchwarden.store.audit import AuditFilter
@@ -47,9 +47,7 @@ def test_submit_approve_apply_and_status_as_the_tokens_users(
     estate: Server, tmp_path: Path
 ) -> None:
     campaign = tmp_path / "campaign.yaml"
-    campaign.write_text(
-        CAMPAIGN.read_text().replace("name: 2026-11 security (windows)", "name: cli-remote")
-    )
+    campaign.write_text(quick_campaign("cli-remote"))
     done = cli(estate, "carol", "change", "submit", str(campaign), "--title", "from the cli")
     assert done.returncode == 0, done.stderr
     assert "submitted" in done.stdout and "other than carol" in done.stdout

@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from serve_harness import CAMPAIGN, PASSWORD, Server
+from serve_harness import PASSWORD, Server, quick_campaign
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402 - after the skip above
@@ -47,7 +47,7 @@ def log_in(browser: WebDriver, server: Server, user: str) -> None:
 
 
 def test_two_people_approve_and_watch_a_run_finish(estate: Server, browser: WebDriver) -> None:
-    campaign = CAMPAIGN.read_text().replace("name: 2026-11 security (windows)", "name: browser")
+    campaign = quick_campaign("browser")
     with estate.client("carol") as carol:
         change = carol.post("/api/v1/changes", json={"campaign": campaign}).json()
     cid = change["id"]

@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from serve_harness import (
-    CAMPAIGN,
     Server,
     free_port,
     patchwarden,
+    quick_campaign,
     seed_users,
     start_server,
     stop_server,
@@ -46,19 +46,6 @@ from patchwarden.store import open_store
 pytestmark = pytest.mark.slow  # a server assesses the demo estate, runs a change, restarts
 
 SECRET = "hook-secret-for-tests"
-
-
-def campaign_without_windows(name: str) -> str:
-    """The demo campaign with no maintenance window: it may start at once."""
-    out, skipping = [], False
-    for line in CAMPAIGN.read_text().splitlines():
-        if line.startswith("windows:"):
-            skipping = True
-        elif skipping and not line.startswith(" "):
-            skipping = False
-        if not skipping:
-            out.append(line)
-    return "\n".join(out).replace("name: 2026-11 security (windows)", f"name: {name}") + "\n"
 
 
 class Hooks:
@@ -176,7 +163,7 @@ def test_jobs_and_notices_survive_a_restart_and_nothing_runs_twice(
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(db) as store:
         change = submit_campaign(
-            store, "c.yaml", campaign_without_windows("scheduled"), "carol", now, source="test"
+            store, "c.yaml", quick_campaign("scheduled"), "carol", now, source="test"
         )
         approve_change(store, change.id, "bob", now, source="test")
     head_file = tmp_path / "head.json"
@@ -223,7 +210,7 @@ jobs:
         run_id = finished[0]["object"]["id"]
         # A submitted change is told to the webhook and, in prod, by e-mail over STARTTLS.
         with server.client("carol") as carol:
-            r = carol.post("/api/v1/changes", json={"campaign": campaign_without_windows("x")})
+            r = carol.post("/api/v1/changes", json={"campaign": quick_campaign("x")})
             assert r.status_code == 201
         submitted = wait_for(
             "the submission's notice",
@@ -262,7 +249,7 @@ jobs:
     try:
         head_before = read_head(head_file).seq
         with Server(url, db, tokens, log).client("otto") as otto:
-            r = otto.post("/api/v1/changes", json={"campaign": campaign_without_windows("y")})
+            r = otto.post("/api/v1/changes", json={"campaign": quick_campaign("y")})
             assert r.status_code == 201
         wait_for(
             "the new submission's notice",
