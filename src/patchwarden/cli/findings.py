@@ -47,7 +47,9 @@ def findings(
         None, "--db", help="Database URL (default: PATCHWARDEN_DB, then user data dir)."
     ),
 ) -> None:
-    """Findings of the latest assessment, filtered and paged (as `GET /api/v1/findings`).
+    """Findings of the latest assessment, filtered and paged, here or on a server.
+
+    The same as `GET /api/v1/findings`.
 
     Example: patchwarden findings --severity critical --env prod
     Example: PATCHWARDEN_TOKEN=pwt_... patchwarden findings --server https://patch.example.org
