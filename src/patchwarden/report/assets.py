@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from patchwarden.report.values import require_aware
+from patchwarden.report.values import Span
 
 __all__ = ["AssetReport", "FindingRow", "OwnerRow", "PatchStateRow", "StepRow"]
 
@@ -62,20 +61,14 @@ class PatchStateRow:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StepRow:
+class StepRow(Span):
     """One step the engine ran (or skipped) on an asset."""
 
     step_id: str
     action: str
     target: str
     status: str
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
     detail: str = ""
-
-    def __post_init__(self) -> None:
-        require_aware(self, "started_at", self.started_at)
-        require_aware(self, "finished_at", self.finished_at)
 
 
 @dataclass(frozen=True, kw_only=True)

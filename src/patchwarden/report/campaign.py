@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from patchwarden.report.values import require_aware
+from patchwarden.report.values import Span
 
 __all__ = ["CampaignReport", "CanaryRow", "WaveRow"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaveRow:
+class WaveRow(Span):
     """One wave of a campaign and how its units fared."""
 
     name: str
@@ -22,12 +21,6 @@ class WaveRow:
     succeeded: int
     failed: int
     rolled_back: int
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        require_aware(self, "started_at", self.started_at)
-        require_aware(self, "finished_at", self.finished_at)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,17 +35,11 @@ class CanaryRow:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CampaignReport:
+class CampaignReport(Span):
     """A campaign run: its plan, final state, waves and canary analyses."""
 
     name: str
     plan_hash: str
     state: str
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
     waves: tuple[WaveRow, ...] = ()
     canaries: tuple[CanaryRow, ...] = ()
-
-    def __post_init__(self) -> None:
-        require_aware(self, "started_at", self.started_at)
-        require_aware(self, "finished_at", self.finished_at)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
-__all__ = ["empty_counts", "freeze_counts", "require_aware"]
+__all__ = ["Span", "empty_counts", "freeze_counts", "require_aware"]
 
 
 def require_aware(owner: object, name: str, value: datetime | None) -> None:
@@ -19,6 +20,18 @@ def require_aware(owner: object, name: str, value: datetime | None) -> None:
     """
     if value is not None and value.utcoffset() is None:
         raise ValueError(f"{type(owner).__name__}.{name} must be timezone-aware, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Span:
+    """When something ran: a start and an end, each unknown (None) or timezone-aware."""
+
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware(self, "started_at", self.started_at)
+        require_aware(self, "finished_at", self.finished_at)
 
 
 def freeze_counts(owner: object, name: str) -> None:
