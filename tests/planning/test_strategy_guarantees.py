@@ -73,10 +73,18 @@ def test_cluster_rolling_keeps_quorum_and_patches_the_leader_last_after_handover
     # 3 members, quorum 2: one member out at a time; db-01 is the controller (leader).
     assert [len(b.units) for b in wave.batches] == [1, 1, 1]
     assert [b.units[0].target for b in wave.batches] == ["db-02", "db-03", "db-01"]
-    leader = wave.batches[-1].units[0]
-    first = leader.steps[0]
-    assert first.action is StepAction.HANDOVER and first.target == "pg-main"
-    assert first.params.to != "db-01"
+    for batch in wave.batches:
+        unit = batch.units[0]
+        # Every member leaves through the cluster's check first and rejoins before the next.
+        first, last = unit.steps[0], unit.steps[-1]
+        assert first.action is StepAction.LEAVE and first.target == "pg-main"
+        assert first.params.member == unit.target
+        assert last.action is StepAction.REJOIN and last.params.member == unit.target
+        assert [s.action for s in unit.rollback][-1] is StepAction.REJOIN
+    # db-02 would hand leadership (if it led) to the member patched last; the leader hands
+    # over to members already patched.
+    assert wave.batches[0].units[0].steps[0].params.prefer == ("db-01", "db-03")
+    assert wave.batches[-1].units[0].steps[0].params.prefer == ("db-02", "db-03")
 
 
 def test_controller_based_upload_then_distribute_then_health_of_every_member() -> None:

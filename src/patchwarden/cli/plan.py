@@ -22,10 +22,12 @@ from patchwarden.domain.steps import (
     DistributeParams,
     FailoverParams,
     HandoverParams,
+    LeaveParams,
     MigrateParams,
     PackagePins,
     PatchParams,
     PoolParams,
+    RejoinParams,
     SetWeightParams,
     SwitchParams,
     UploadParams,
@@ -152,6 +154,8 @@ def describe_step(step: Step, unit_target: str) -> str:
             text = f"{a} at {p.lb}/{p.pool}"
         case HandoverParams(to=to) | FailoverParams(to=to):
             text = f"{a} to {to}"
+        case LeaveParams(member=member) | RejoinParams(member=member):
+            text = f"{member} {a}s"
         case _:
             given = p.model_dump(mode="json", exclude={"action"}, exclude_defaults=True)
             scalars = [

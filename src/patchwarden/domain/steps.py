@@ -38,6 +38,7 @@ __all__ = [
     "HealthParams",
     "HookParams",
     "ImageTestParams",
+    "LeaveParams",
     "MaintenanceOffParams",
     "MaintenanceOnParams",
     "MigrateParams",
@@ -47,6 +48,7 @@ __all__ = [
     "PathOnlineParams",
     "PoolParams",
     "RebootParams",
+    "RejoinParams",
     "ReplaceParams",
     "RestartMode",
     "RestoreParams",
@@ -85,8 +87,10 @@ class StepAction(StrEnum):
     WAIT = "wait"
     # a campaign's own commands before and after units, batches and groups
     HOOK = "hook"
-    # clusters: leader handover, controller-based distribution
+    # clusters: leader handover, a member out of and back into service, controller-based
     HANDOVER = "handover"
+    LEAVE = "leave"
+    REJOIN = "rejoin"
     UPLOAD = "upload"
     DISTRIBUTE = "distribute"
     # firmware of appliances and storage parts; HA fail-over; redundant paths
@@ -305,6 +309,29 @@ class HandoverParams(_Params):
     to: str
 
 
+class LeaveParams(_Params):
+    """Take ``member`` of the target cluster out of service, keeping quorum.
+
+    If it leads, leadership moves first: to the first healthy member of ``prefer``
+    (members patched before it), else to another healthy member. Refused when the healthy
+    members without it would not make a quorum.
+    """
+
+    action: Literal[StepAction.LEAVE] = StepAction.LEAVE
+    member: str
+    prefer: tuple[str, ...] = ()
+
+
+class RejoinParams(_Params):
+    """Wait until ``member`` of the target cluster is healthy again and has caught up.
+
+    Caught up: its applied index reached the leader's index as read when the wait began.
+    """
+
+    action: Literal[StepAction.REJOIN] = StepAction.REJOIN
+    member: str
+
+
 class UploadParams(_Undoable):
     """Upload a patch set to the target cluster's controller."""
 
@@ -417,6 +444,8 @@ StepParams = Annotated[
     | WaitParams
     | HookParams
     | HandoverParams
+    | LeaveParams
+    | RejoinParams
     | UploadParams
     | DistributeParams
     | FirmwareParams

@@ -16,6 +16,7 @@ __all__ = [
     "ApplianceDriver",
     "Clock",
     "ClusterDriver",
+    "ClusterStatus",
     "CommandOutput",
     "CommandRunner",
     "FirmwareDriver",
@@ -24,6 +25,7 @@ __all__ = [
     "HypervisorDriver",
     "ImageDriver",
     "LoadBalancerDriver",
+    "MemberStatus",
     "MeteredLoadBalancer",
     "PackageDriver",
     "PowerDriver",
@@ -242,8 +244,70 @@ class HypervisorDriver(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class MemberStatus:
+    """One cluster member as the cluster's own API reports it.
+
+    Attributes:
+        name: The member's asset id.
+        healthy: It answers and serves (for etcd: a linearizable read through it works).
+        raft_index: How far its log is applied (``None`` when it does not answer or the
+            cluster has no such notion); a member rejoining has caught up once this reaches
+            the leader's.
+    """
+
+    name: str
+    healthy: bool
+    raft_index: int | None = None
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """Members, their health and the leader of a quorum cluster, read at one moment.
+
+    Rules: a majority of all members is the quorum (``members // 2 + 1``) unless the
+    cluster states its own; a member may leave service only when the healthy members
+    other than it still reach the quorum.
+
+    Example:
+        >>> status = ClusterStatus(
+        ...     (MemberStatus("a", True), MemberStatus("b", True), MemberStatus("c", False)),
+        ...     leader="a")
+        >>> status.quorum, status.healthy
+        (2, ('a', 'b'))
+        >>> status.survives_without("c"), status.survives_without("b")
+        (True, False)
+    """
+
+    members: tuple[MemberStatus, ...]
+    leader: str | None = None
+    quorum_size: int | None = None
+
+    @property
+    def quorum(self) -> int:
+        """Members that must be healthy for the cluster to serve."""
+        return self.quorum_size or len(self.members) // 2 + 1
+
+    @property
+    def healthy(self) -> tuple[str, ...]:
+        """Names of the healthy members, in member order."""
+        return tuple(m.name for m in self.members if m.healthy)
+
+    def member(self, name: str) -> MemberStatus | None:
+        """The status of member ``name``, or ``None`` if it is not a member."""
+        return next((m for m in self.members if m.name == name), None)
+
+    def survives_without(self, name: str) -> bool:
+        """Whether the healthy members other than ``name`` still make a quorum."""
+        return len([m for m in self.healthy if m != name]) >= self.quorum
+
+
 class ClusterDriver(Protocol):
-    """Cluster management: leadership and controller-based distribution."""
+    """Cluster management: members and health, leadership, controller-based distribution."""
+
+    async def status(self, cluster: str) -> ClusterStatus:
+        """Every member's health and applied index, and the leader, from the cluster's API."""
+        ...
 
     async def leader(self, cluster: str) -> str:
         """The member that leads (master, primary) now."""

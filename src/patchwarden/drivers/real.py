@@ -26,6 +26,7 @@ from typing import Any
 from patchwarden.domain.assets import (
     Application,
     AssetBase,
+    Cluster,
     Connection,
     HealthCheck,
     Hypervisor,
@@ -43,6 +44,7 @@ from patchwarden.drivers.protocols import (
     AppInstaller,
     ApplianceDriver,
     Clock,
+    ClusterDriver,
     FirmwareDriver,
     HypervisorDriver,
     ImageDriver,
@@ -157,6 +159,7 @@ class RealDrivers:
             (keepalived), or ``None``.
         firmware: Those appliances' firmware (releases), or ``None``.
         images: The images with a real ``driver`` (rootfs) and their instances, or ``None``.
+        clusters: The estate's clusters with a real ``driver`` (etcd), or ``None``.
     """
 
     transport: HostRouter
@@ -171,6 +174,7 @@ class RealDrivers:
     appliances: ApplianceDriver | None = None
     firmware: FirmwareDriver | None = None
     images: ImageDriver | None = None
+    clusters: ClusterDriver | None = None
 
     @property
     def apt(self) -> AptDriver:
@@ -187,9 +191,10 @@ class RealDrivers:
 
     async def close(self) -> None:
         """Close pooled connections."""
-        closing = getattr(self.hypervisors, "close", None)
-        if closing is not None:
-            await closing()
+        for driver in (self.hypervisors, self.clusters):
+            closing = getattr(driver, "close", None)
+            if closing is not None:
+                await closing()
         await self.transport.close()
 
 
@@ -263,6 +268,7 @@ def real_drivers(
         hypervisors=_hypervisors(inventory, registry, context),
         **_appliances(inventory, registry, context),
         images=_images(inventory, registry, context, router),
+        clusters=_clusters(inventory, registry, context),
     )
 
 
@@ -327,3 +333,23 @@ def _images(
         raise DriverError("one run drives one kind of image; these are mixed")
     instances = {a.id: a.image for a in inventory.assets if isinstance(a, Vm) and a.image in built}
     return RootfsImages(built, instances, router)
+
+
+def _clusters(inventory: Inventory, registry: DriverRegistry, context: Any) -> ClusterDriver | None:
+    """One driver over every cluster with a real ``driver``; ``None`` when there is none.
+
+    Each asset's spec builds that cluster's driver; etcd's gather into one
+    :class:`~patchwarden.drivers.etcd.EtcdClusters` (the engine has one cluster driver).
+    """
+    clusters = [
+        registry.spec(DriverKind.CLUSTER, a.driver).build(a.driver_config, context(a))
+        for a in inventory.assets
+        if isinstance(a, Cluster) and a.driver != "sim"
+    ]
+    if not clusters:
+        return None
+    from patchwarden.drivers.etcd import EtcdCluster, EtcdClusters
+
+    if not all(isinstance(c, EtcdCluster) for c in clusters):
+        raise DriverError("one run drives one kind of cluster; these are mixed")
+    return EtcdClusters.of(clusters)

@@ -13,12 +13,15 @@ from patchwarden.domain.steps import (
     FirmwareParams,
     HandoverParams,
     ImageTestParams,
+    LeaveParams,
     PathOfflineParams,
     PathOnlineParams,
+    RejoinParams,
     ReplaceParams,
     UploadParams,
     VerifyRedundancyParams,
 )
+from patchwarden.engine.cluster_steps import leave, rejoin
 from patchwarden.engine.drivers import Drivers, Observe, required
 from patchwarden.engine.machine import Work
 from patchwarden.errors import DriverError
@@ -37,6 +40,10 @@ async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[st
             if await clusters.leader(target) != to:
                 await clusters.handover(target, to)
             return {"leader": await clusters.leader(target)}
+        case LeaveParams() as p:
+            return await leave(d, target, p)
+        case RejoinParams() as p:
+            return await rejoin(d, target, p, step.timeout_s)
         case UploadParams(packages=packages):
             await required(d.clusters, "clusters").upload(target, dict(packages) or _common(undo))
             return {"uploaded": True}

@@ -12,10 +12,12 @@ from patchwarden.domain.steps import (
     EnableParams,
     HealthParams,
     HookParams,
+    LeaveParams,
     MaintenanceOffParams,
     MaintenanceOnParams,
     PatchParams,
     RebootParams,
+    RejoinParams,
     RestoreParams,
     StepAction,
     StepParams,
@@ -53,6 +55,8 @@ EXPECTED_SECONDS: dict[StepAction, float] = {
     StepAction.HOOK: 10,
     StepAction.WAIT: 900,
     StepAction.HANDOVER: 20,
+    StepAction.LEAVE: 10,
+    StepAction.REJOIN: 30,
     StepAction.UPLOAD: 30,
     StepAction.DISTRIBUTE: 300,
     StepAction.FIRMWARE: 300,
@@ -150,11 +154,13 @@ def _on(item: StepParams | tuple[str, StepParams], target: str) -> tuple[str, St
 
 
 def _opposite(params: StepParams) -> StepParams | None:
-    """The step that undoes a ``before`` step: enable what was drained, end maintenance."""
+    """The step that undoes a ``before`` step: enable, end maintenance, wait for a rejoin."""
     if isinstance(params, DrainParams):
         return EnableParams(lb=params.lb, pool=params.pool)
     if isinstance(params, MaintenanceOnParams):
         return MaintenanceOffParams()
+    if isinstance(params, LeaveParams):
+        return RejoinParams(member=params.member)
     return None
 
 

@@ -48,9 +48,9 @@ def engine_drivers(
 ) -> Drivers:
     """The engine's driver bundle over the real drivers of an inventory.
 
-    Only what the inventory configures is there: hypervisors, appliances and images with a
-    real ``driver`` (libvirt, keepalived, rootfs), but no cluster or storage driver until
-    one is registered and named. A plan whose steps need a missing
+    Only what the inventory configures is there: hypervisors, clusters, appliances and
+    images with a real ``driver`` (libvirt, etcd, keepalived, rootfs), but no storage driver
+    until one is registered and named. A plan whose steps need a missing
     one is refused before it starts (:func:`missing_drivers`).
 
     Args:
@@ -69,6 +69,7 @@ def engine_drivers(
         appliances=real.appliances,
         firmware=real.firmware,
         images=real.images,
+        clusters=real.clusters,
         commands=real.transport,
         controller=LocalTransport(),
     )

@@ -44,6 +44,8 @@ PLATFORM_DRIVERS: Mapping[StepAction, tuple[str, str]] = {
     StepAction.MAINTENANCE_OFF: ("hypervisors", "hypervisor"),
     StepAction.MIGRATE: ("hypervisors", "hypervisor"),
     StepAction.HANDOVER: ("clusters", "cluster"),
+    StepAction.LEAVE: ("clusters", "cluster"),
+    StepAction.REJOIN: ("clusters", "cluster"),
     StepAction.UPLOAD: ("clusters", "cluster"),
     StepAction.DISTRIBUTE: ("clusters", "cluster"),
     StepAction.FIRMWARE: ("firmware", "appliance"),

@@ -108,6 +108,44 @@ class ClusterConformance:
     ) -> None:
         assert run(cluster_driver.leader(cluster_case.cluster)) in cluster_case.members
 
+    def test_status_names_every_member_healthy_and_the_leader(
+        self, run: Run, cluster_driver: ClusterDriver, cluster_case: ClusterCase
+    ) -> None:
+        c = cluster_case
+        status = run(cluster_driver.status(c.cluster))
+        assert [m.name for m in status.members] == list(c.members)
+        assert status.healthy == c.members, "the case's cluster starts healthy"
+        assert status.leader == run(cluster_driver.leader(c.cluster))
+        assert 1 <= status.quorum <= len(c.members)
+
+    def test_a_healthy_cluster_keeps_quorum_without_any_one_member(
+        self, run: Run, cluster_driver: ClusterDriver, cluster_case: ClusterCase
+    ) -> None:
+        status = run(cluster_driver.status(cluster_case.cluster))
+        assert len(status.members) >= 3, "the case needs a cluster that can lose one member"
+        for member in cluster_case.members:
+            assert status.survives_without(member), member
+
+    def test_status_follows_a_handover(
+        self, run: Run, cluster_driver: ClusterDriver, cluster_case: ClusterCase
+    ) -> None:
+        c = cluster_case
+        first = run(cluster_driver.leader(c.cluster))
+        to = next(m for m in reversed(c.members) if m != first)
+        run(cluster_driver.handover(c.cluster, to))
+        try:
+            status = run(cluster_driver.status(c.cluster))
+            assert status.leader == to
+            assert status.healthy == c.members, "a leader move keeps every member serving"
+        finally:
+            run(cluster_driver.handover(c.cluster, first))
+
+    def test_status_of_an_unknown_cluster_is_a_driver_error(
+        self, run: Run, cluster_driver: ClusterDriver, cluster_case: ClusterCase
+    ) -> None:
+        with pytest.raises(DriverError):
+            run(cluster_driver.status("no-such-cluster"))
+
     def test_handover_moves_leadership_and_back(
         self, run: Run, cluster_driver: ClusterDriver, cluster_case: ClusterCase
     ) -> None:

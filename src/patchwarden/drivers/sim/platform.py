@@ -13,7 +13,7 @@ from typing import Any
 
 from patchwarden.domain.assets import Cluster, Image, StorageSystem, VirtualAppliance, Vm
 from patchwarden.domain.inventory import Inventory
-from patchwarden.drivers.protocols import HealthResult
+from patchwarden.drivers.protocols import ClusterStatus, HealthResult, MemberStatus
 from patchwarden.drivers.sim.state import Host, SimTiming
 from patchwarden.errors import DriverError
 
@@ -163,6 +163,15 @@ class SimPlatform:
         return sum(1 for p in parts if self.state.path_online[p]), len(parts)
 
     # -- ClusterDriver ------------------------------------------------------------------
+
+    async def status(self, cluster: str) -> ClusterStatus:
+        """Members healthy while their host is up; the simulated log has no index."""
+        leader = await self.leader(cluster)
+        members = tuple(
+            MemberStatus(m, self.hosts[m].up if m in self.hosts else True)
+            for m in self.state.cluster_members[cluster]
+        )
+        return ClusterStatus(members, leader=leader)
 
     async def leader(self, cluster: str) -> str:
         """The current leader."""

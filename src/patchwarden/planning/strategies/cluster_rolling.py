@@ -1,7 +1,9 @@
 """Cluster rolling: members one batch at a time, never below quorum, the leader last.
 
 As many members go at once as the quorum allows (members − quorum, at least one); the
-leader (master, controller node) hands leadership to an already-patched member first.
+leader (master, controller node) goes last. Before each member leaves service the cluster's
+own API must show quorum holding without it (leadership moved to an up-to-date member if it
+leads); after its patch it must be healthy and caught up with the leader before the next.
 
 A group with this strategy (or ``controller``) takes the clusters it selects together with
 their members, and is handed each selected cluster even when the cluster itself has
@@ -14,8 +16,8 @@ from collections.abc import Mapping
 
 from patchwarden.domain.assets import AssetBase, Cluster
 from patchwarden.domain.inventory import Inventory
-from patchwarden.domain.plan import Batch
-from patchwarden.domain.steps import HandoverParams
+from patchwarden.domain.plan import Batch, Unit
+from patchwarden.domain.steps import LeaveParams, RejoinParams
 from patchwarden.planning.context import GroupContext, NoSpareCapacity, Strategy
 
 __all__ = ["STRATEGY", "claim_cluster", "keep_clusters", "plan_cluster_rolling"]
@@ -44,7 +46,14 @@ def keep_clusters(asset: AssetBase, has_work: bool) -> bool:
 
 
 def plan_cluster_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
-    """Batches per cluster; clusters of the group go one after another."""
+    """Batches per cluster; clusters of the group go one after another.
+
+    Each member's unit is wrapped in the cluster's own checks: ``leave`` before (leadership
+    moved away if it leads, refused unless quorum holds without it) and ``rejoin`` after
+    (healthy and caught up with the leader) before the next batch starts. A member that
+    leads hands over to members already up to date first (those without work, then those
+    patched in earlier batches), else to the member patched last.
+    """
     batches: list[Batch] = []
     for cluster in (a for a in ctx.assets if isinstance(a, Cluster)):
         leader = cluster.controller if cluster.controller in cluster.members else None
@@ -56,15 +65,25 @@ def plan_cluster_rolling(ctx: GroupContext) -> tuple[Batch, ...]:
                 "members leaves none to take out; add a member or use the controller strategy"
             )
         size = min(spare, ctx.spec.max_parallel)
-        for i in range(0, len(followers), size):
-            units = tuple(ctx.unit_for(m) for m in followers[i : i + size])
-            batches.append(Batch(id=f"{ctx.wave_id}/{cluster.id}#{i // size + 1}", units=units))
+        parts = [followers[i : i + size] for i in range(0, len(followers), size)]
         if leader is not None and leader in ctx.patches:
-            successor = next((m for m in cluster.members if m != leader), leader)
-            handover = (cluster.id, HandoverParams(to=successor))
-            unit = ctx.unit_for(leader, before=[handover])
-            batches.append(Batch(id=f"{ctx.wave_id}/{cluster.id}#leader", units=(unit,)))
+            parts.append([leader])  # alone, and last
+        done = [m for m in cluster.members if m not in ctx.patches]
+        for number, part in enumerate(parts, start=1):
+            later = [m for rest in parts[number:] for m in rest]
+            # Leadership goes to an up-to-date member, else to the one patched last.
+            prefer = (*done, *reversed(later))
+            units = tuple(_member_unit(ctx, cluster.id, m, prefer) for m in part)
+            name = "leader" if part == [leader] else str(number)
+            batches.append(Batch(id=f"{ctx.wave_id}/{cluster.id}#{name}", units=units))
+            done += part
     return tuple(batches)
+
+
+def _member_unit(ctx: GroupContext, cluster: str, member: str, prefer: tuple[str, ...]) -> Unit:
+    leave = (cluster, LeaveParams(member=member, prefer=prefer))
+    rejoin = (cluster, RejoinParams(member=member))
+    return ctx.unit_for(member, before=[leave], after=[rejoin])
 
 
 STRATEGY = Strategy("cluster_rolling", plan_cluster_rolling, claim_cluster, keep_clusters)
