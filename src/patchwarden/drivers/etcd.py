@@ -262,13 +262,16 @@ class EtcdCluster:
         self.handovers: list[tuple[str, str]] = []
         """Leader moves this driver made: (from, to)."""
         self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
-        """One pooled HTTP client (created on first use, in the running loop)."""
-        if self._client is None:
+        """One pooled HTTP client per event loop (its connections belong to that loop)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
             verify: Any = self.settings.ca_file or True
             self._client = httpx.AsyncClient(timeout=self.settings.timeout_s, verify=verify)
+            self._loop = loop
         return self._client
 
     async def _call(self, member: str, path: str, body: Mapping[str, Any] | None) -> Any:
@@ -343,10 +346,11 @@ class EtcdCluster:
         self.handovers.append((status.leader, to))
 
     async def close(self) -> None:
-        """Close the pooled HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the pooled HTTP client (one of an ended loop is only dropped)."""
+        client, loop = self._client, self._loop
+        self._client = self._loop = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.aclose()
 
 
 @dataclass

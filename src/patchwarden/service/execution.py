@@ -123,7 +123,8 @@ def begin_apply(
         prepared, approved = authorize(store, prepared, now)
         # Drivers before anything is recorded: a step no configured driver can carry out
         # is refused here, naming the asset and the key to add.
-        real_run = real_drivers_for(prepared.inventory_files, prepared.plan)
+        # A cluster that would lose its quorum is refused here too, with the reason.
+        real_run = real_drivers_for(prepared.inventory_files, prepared.plan, starting=True)
     return _open_run(
         store, prepared, approved, real_run, seed=seed, speed=speed, now=now, user=user,
         actor=actor or cli_actor(user),
@@ -178,7 +179,7 @@ def begin_change_run(
         allowed, why = may_start(now, plan.windows, change)
         if not allowed:
             raise InputError(f"not starting: {why}")
-        real_run = real_drivers_for(inventory_files, plan)
+        real_run = real_drivers_for(inventory_files, plan, starting=True)
         inventory = load_real_inventory(list(inventory_files)).inventory
         prepared = PreparedPlan(plan, inventory, tuple(inventory_files))
         approved = change

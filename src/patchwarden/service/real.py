@@ -29,6 +29,7 @@ from patchwarden.drivers.transport import LocalTransport
 from patchwarden.engine.steps import Drivers
 from patchwarden.errors import InputError, ValidationFailed
 from patchwarden.inventory import LoadedInventory, read_inventory
+from patchwarden.service.cluster_checks import unsafe_clusters
 from patchwarden.service.real_checks import missing_drivers
 
 __all__ = [
@@ -151,14 +152,23 @@ def load_real_inventory(files: Sequence[str]) -> LoadedInventory:
     return read_inventory(list(files), drivers=REGISTRY)
 
 
-def real_drivers_for(inventory_files: Sequence[str | Path], plan: Plan) -> RealRun:
+def real_drivers_for(
+    inventory_files: Sequence[str | Path], plan: Plan, *, starting: bool = False
+) -> RealRun:
     """The drivers of a real run of ``plan``, built from its inventory files.
 
     ``apply`` and ``resume`` both come here, so a resumed run drives what the first one did.
+    A run ``starting`` (not resumed) is also refused when a cluster it rolls cannot lose
+    a member now without losing its quorum (a resumed run may have one out on purpose).
 
     Raises:
-        ValidationFailed: The inventory is invalid, or a step of ``plan`` needs a driver
-            it does not configure (nothing has run yet).
+        ValidationFailed: The inventory is invalid, a step of ``plan`` needs a driver it
+            does not configure, or a cluster would lose its quorum (nothing has run yet).
     """
     loaded = load_real_inventory([str(f) for f in inventory_files])
-    return real_run_drivers(loaded.inventory, plan=plan, sources=loaded.sources)
+    run = real_run_drivers(loaded.inventory, plan=plan, sources=loaded.sources)
+    if starting:
+        problems = unsafe_clusters(plan, run.drivers.clusters, loaded.sources)
+        if problems:
+            raise ValidationFailed(problems)
+    return run
