@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
 from conformance import ClusterCase, ClusterConformance
 
+from patchwarden.domain.steps import RejoinParams
 from patchwarden.drivers.etcd import EtcdCluster, EtcdClusters, EtcdSettings
-from patchwarden.testing.lab_etcd import CLUSTER, EtcdLab, shared_etcd_lab
+from patchwarden.drivers.real import RealClock
+from patchwarden.engine.cluster_steps import rejoin
+from patchwarden.engine.drivers import Drivers
+from patchwarden.testing.lab_etcd import CLUSTER, EtcdLab, KeyLoad, shared_etcd_lab
 
 pytestmark = [
     pytest.mark.lab,
@@ -86,4 +92,43 @@ def test_a_stopped_member_is_unhealthy_and_quorum_then_forbids_another(etcd: Etc
         assert not any(status.survives_without(m) for m in status.healthy)
     finally:
         etcd.release(down)
+    etcd.wait_healthy()
+
+
+def test_rejoin_waits_for_a_member_that_comes_back_late_and_catches_up(etcd: EtcdLab) -> None:
+    """The engine's ``rejoin`` over the real driver: a member down while the others take
+    writes is waited for, and counts as back only once it applied what the leader had."""
+    etcd.put_back()
+    leader = etcd.leader()
+    late = next(m for m in etcd.members if m != leader)
+    etcd.hold_down(late)
+    writes = KeyLoad([etcd.endpoint(m) for m in etcd.members if m != late], interval_s=0.0)
+    writes.start()
+    time.sleep(1.0)
+    assert writes.stop().failed == 0
+    comes_back = threading.Timer(2.0, etcd.release, args=(late,))
+    driver = _driver(etcd)
+    drivers = Drivers(
+        clock=RealClock(),
+        packages=None,  # type: ignore[arg-type]  # a rejoin touches only the cluster
+        power=None,  # type: ignore[arg-type]
+        health=None,  # type: ignore[arg-type]
+        load_balancers={},
+        clusters=driver,
+    )
+
+    async def wait() -> Any:
+        try:
+            return await rejoin(drivers, CLUSTER, RejoinParams(member=late), 60.0)
+        finally:
+            await driver.close()
+
+    comes_back.start()
+    try:
+        done = run_one(wait())
+    finally:
+        comes_back.join()
+        etcd.release(late)
+    assert done["waited_s"] >= 1.5, done
+    assert done["raft_index"] >= done["leader_index"] > 0, done
     etcd.wait_healthy()
