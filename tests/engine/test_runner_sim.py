@@ -213,6 +213,10 @@ class _FastWallClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds / 1000)
 
+    async def idle_until(self, when: datetime, look_every: float) -> None:
+        left = (when - self.now()).total_seconds()
+        await self.sleep(max(0.0, min(left, look_every)))
+
 
 def test_a_step_that_hangs_times_out_on_the_engines_clock() -> None:
     from dataclasses import replace

@@ -26,6 +26,11 @@ from patchwarden.service.remote import RemoteServer, connect
 from patchwarden.service.runs import RunState, RunStatus, UnitState, request, run_status
 from patchwarden.store import Store, open_store, resolve_url
 
+SPEED_HELP = (
+    "Simulated clock speed-up. From 1000 up, a run's idle waits (windows, soak) are jumped"
+    " over; below, they are replayed, to watch, pause or stop a run while it waits."
+)
+
 __all__ = ["register"]
 
 _DB = typer.Option(
@@ -53,7 +58,7 @@ def apply(
         True, "--sim/--real", help="Run on the simulated estate (what-if) or on the real hosts."
     ),
     seed: int = typer.Option(0, help="Seed of the simulated estate."),
-    speed: float = typer.Option(3000.0, help="Simulated clock speed-up."),
+    speed: float = typer.Option(3000.0, help=SPEED_HELP),
     db: str | None = _DB,
     change: int | None = typer.Option(
         None, "--change", min=1, help="With --server: the approved change (its id) to run."
@@ -157,7 +162,7 @@ def _carry_out(console: Console, store: Store, setup: RunSetup) -> RunState:
 
 def resume(
     run_id: str = typer.Argument(None, help="The run (default: the latest)."),
-    speed: float = typer.Option(3000.0, help="Simulated clock speed-up."),
+    speed: float = typer.Option(3000.0, help=SPEED_HELP),
     db: str | None = _DB,
 ) -> None:
     """Carry on a paused or interrupted run from its journal.

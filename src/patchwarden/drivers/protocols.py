@@ -48,6 +48,17 @@ class Clock(Protocol):
         """Wait ``seconds`` of this clock's time."""
         ...
 
+    async def idle_until(self, when: datetime, look_every: float) -> None:
+        """Wait, with nothing else running, until ``when`` or ``look_every`` seconds passed.
+
+        The engine calls this when the whole run waits (a window, a soak) and no step is
+        in flight. A real clock sleeps the shorter of the two, so the caller looks at a
+        person's pause or abort in between; a virtual clock may jump straight to ``when``,
+        since nothing in the simulation could happen in between. Returns at once when
+        ``when`` has passed.
+        """
+        ...
+
 
 class PackageDriver(Protocol):
     """Reads and changes installed packages on a host."""

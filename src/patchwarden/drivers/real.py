@@ -78,6 +78,11 @@ class RealClock:
         """Sleep for real."""
         await asyncio.sleep(max(0.0, seconds))
 
+    async def idle_until(self, when: datetime, look_every: float) -> None:
+        """Sleep for real until ``when``, at most ``look_every`` seconds at a time."""
+        left = (when - self.now()).total_seconds()
+        await self.sleep(min(left, look_every))
+
 
 class HostRouter:
     """A :class:`Transport` sending each host's commands to its connection's transport."""

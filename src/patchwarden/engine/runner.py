@@ -5,8 +5,9 @@ Every side effect is bracketed by journal records: ``started`` before, ``succeed
 runner at any moment and starting it again on the same journal resumes the campaign.
 
 When the machine says the run waits (a maintenance window, a soak), the runner journals the
-wait first, then sleeps on the engine's clock in slices of ``wait_poll_s`` so that a
-person's pause or abort is read while it waits. Promotion gates the machine asks for are
+wait first, then idles on the engine's clock (``Clock.idle_until``): a real clock in slices
+of ``wait_poll_s`` so that a person's pause or abort is read while it waits, the simulated
+estate's clock in one jump. Promotion gates the machine asks for are
 checked by a :class:`~patchwarden.engine.gates.QAGate`, bracketed like a step.
 """
 
@@ -92,8 +93,7 @@ class Runner:
             if not running:
                 if wait is None or wait.until is None or progress.done:
                     return progress
-                left = (wait.until - self.clock.now()).total_seconds()
-                await self.clock.sleep(max(0.0, min(left, self.wait_poll_s)))
+                await self.clock.idle_until(wait.until, self.wait_poll_s)
                 continue
             finished, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
             for step_id in [k for k, task in running.items() if task in finished]:

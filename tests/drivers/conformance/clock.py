@@ -84,3 +84,19 @@ class ClockConformance:
         started = time.monotonic()
         asyncio.run(clock.sleep(unit))
         assert time.monotonic() - started < 2.0
+
+    def test_idling_ends_between_one_look_and_the_instant_waited_for(
+        self, clock: Clock, unit: float
+    ) -> None:
+        async def idle() -> tuple[timedelta, timedelta]:
+            before = clock.now()
+            await clock.idle_until(before + timedelta(seconds=3 * unit), look_every=unit)
+            after = clock.now()
+            started = time.monotonic()
+            await clock.idle_until(after - timedelta(seconds=unit), look_every=unit)  # passed
+            return after - before, timedelta(seconds=time.monotonic() - started)
+
+        idled, past = asyncio.run(idle())
+        # A real clock looks again after one slice; a virtual one may jump to the instant.
+        assert timedelta(seconds=unit) - SLACK <= idled <= timedelta(seconds=3 * unit) + SLACK
+        assert past < timedelta(seconds=0.5)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-__all__ = ["ScaledClock"]
+__all__ = ["WATCHED_BELOW", "ScaledClock"]
+
+
+WATCHED_BELOW = 1000.0
+"""Speed-ups below this replay idle waits (windows, soak) instead of jumping over them."""
 
 
 class ScaledClock:
@@ -32,3 +36,20 @@ class ScaledClock:
         wake = self._now + timedelta(seconds=max(0.0, seconds))
         await asyncio.sleep(max(0.0, seconds) / self._speed)
         self._now = max(self._now, wake)
+
+    async def idle_until(self, when: datetime, look_every: float) -> None:
+        """Jump to ``when`` while the whole simulation waits; paced when it is to be watched.
+
+        A week-long wait for the next maintenance window would take minutes of real time
+        at the default speed, and nothing in the estate changes meanwhile; so virtual time
+        moves there at once (a pause pressed meanwhile is read right after the jump). Below
+        :data:`WATCHED_BELOW` times real speed, someone is watching the run wait (and may
+        pause, abort or kill it meanwhile), so the wait is slept in slices of
+        ``look_every`` like any other.
+        """
+        if self._speed < WATCHED_BELOW:
+            left = (when - self._now).total_seconds()
+            await self.sleep(max(0.0, min(left, look_every)))
+            return
+        await asyncio.sleep(0)
+        self._now = max(self._now, when)
