@@ -79,8 +79,14 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(240)
-def test_second_process_is_refused_and_resume_after_the_end_exits_0(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'pw.db'}"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_second_process_is_refused_and_resume_after_the_end_exits_0(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        db = f"sqlite:///{tmp_path / 'pw.db'}"
+    else:
+        db = request.getfixturevalue("postgres_url")
     env = {**os.environ, "PATCHWARDEN_DB": db, "COLUMNS": "160"}
     apply = subprocess.Popen(
         [sys.executable, "-m", "patchwarden", "apply", str(CAMPAIGN), "--speed", "150"],

@@ -116,9 +116,14 @@ def test_a_cut_tail_is_caught_only_with_the_exported_head() -> None:
 # -- against a real database: the rows edited with SQL behind the store's back ---------------
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'audit.db'}") as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A trail of five entries, on each database the store runs on."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'audit.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    with open_store(url) as opened:
         for i in range(1, 6):
             record(
                 opened, Actor("alice", "cli"), "change.submit", "change", str(i),

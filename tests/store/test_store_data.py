@@ -216,3 +216,9 @@ class TestSqliteData(DataConformance):
     @pytest.fixture
     def db_url(self, sqlite_url: str) -> str:
         return sqlite_url
+
+
+class TestPostgresData(DataConformance):
+    @pytest.fixture
+    def db_url(self, postgres_url: str) -> str:
+        return postgres_url

@@ -188,3 +188,9 @@ class TestSqliteRuns(RunsConformance):
     @pytest.fixture
     def db_url(self, sqlite_url: str) -> str:
         return sqlite_url
+
+
+class TestPostgresRuns(RunsConformance):
+    @pytest.fixture
+    def db_url(self, postgres_url: str) -> str:
+        return postgres_url

@@ -98,3 +98,9 @@ class TestSqliteSchema(SchemaConformance):
     @pytest.fixture
     def db_url(self, sqlite_url: str) -> str:
         return sqlite_url
+
+
+class TestPostgresSchema(SchemaConformance):
+    @pytest.fixture
+    def db_url(self, postgres_url: str) -> str:
+        return postgres_url

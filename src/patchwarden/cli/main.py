@@ -141,6 +141,10 @@ COMMANDS: dict[str, Command] = {
         "patchwarden.cli.evidence",
         "Evidence for auditors: kept in a directory or a storage account, verified.",
     ),
+    "db": Command(
+        "patchwarden.cli.db",
+        "The database: migrate its schema (PostgreSQL or SQLite), or show where it stands.",
+    ),
     "audit": Command(
         "patchwarden.cli.audit",
         "The tamper-evident audit trail: verify the hash chain, show entries, export its head.",

@@ -1,4 +1,4 @@
-"""Patchwarden's database: SQLite by default, PostgreSQL-ready, migrated on open.
+"""Patchwarden's database: SQLite by default or PostgreSQL (psycopg 3), migrated on open.
 
 Open it with :func:`open_store` (the URL from :func:`resolve_url`) and use the returned
 :class:`Store`; every method is one transaction. Schema changes are Alembic migrations in
@@ -11,7 +11,15 @@ Example:
 """
 
 from patchwarden.store.advisories import AdvisoryInput
-from patchwarden.store.db import ENV_VAR, default_url, open_store, resolve_url
+from patchwarden.store.db import (
+    ENV_VAR,
+    SchemaState,
+    default_url,
+    open_store,
+    resolve_url,
+    schema_state,
+    upgrade_schema,
+)
 from patchwarden.store.records import (
     AdvisoryRecord,
     AssessmentRecord,
@@ -38,9 +46,12 @@ __all__ = [
     "LeaseRecord",
     "PlanRecord",
     "RunRecord",
+    "SchemaState",
     "Store",
     "UpsertCounts",
     "default_url",
     "open_store",
     "resolve_url",
+    "schema_state",
+    "upgrade_schema",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from patchwarden.store.locks import take_turn
 from patchwarden.store.records import AdvisoryRecord, UpsertCounts
 from patchwarden.store.tables import Advisory, as_utc
 from patchwarden.store.values import as_json, chunked
@@ -41,6 +42,7 @@ def upsert_advisories(
     Raises:
         ValueError: a naive timestamp, or data that is not JSON.
     """
+    take_turn(session, "advisories")  # two imports never interleave (PostgreSQL)
     inserted = updated = unchanged = 0
     compared = ("modified", "withdrawn", "data")
     for chunk in chunked(records):

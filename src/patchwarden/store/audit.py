@@ -2,8 +2,9 @@
 
 Appending reads the last entry and writes the next in one write transaction, so the chain
 stays a chain with several writers: SQLite's ``BEGIN IMMEDIATE`` serialises them, and on
-PostgreSQL two appenders racing for the same ``seq`` collide on the primary key and the
-loser tries again. There is no method to change or remove an entry.
+PostgreSQL appenders take turns on an advisory lock (``store.locks``); should two ever pick
+the same ``seq``, the primary key refuses the second, which tries again. There is no
+method to change or remove an entry.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from patchwarden.domain.audit import GENESIS, AuditEntry, entry_hash
 from patchwarden.errors import StoreError
+from patchwarden.store.locks import take_turn
 from patchwarden.store.tables import AuditRow, as_utc
 from patchwarden.store.values import as_json
 
@@ -91,6 +93,7 @@ def append_entry(session: Session, note: AuditNote, at: datetime) -> AuditEntry:
         ValueError: ``details`` is not JSON, or ``at`` is naive.
     """
     data = as_json(dict(note.details or {}), "audit details")
+    take_turn(session, "audit")  # appenders take turns on PostgreSQL (see the module doc)
     last = session.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
     entry = AuditEntry(
         seq=(last.seq + 1) if last else 1,

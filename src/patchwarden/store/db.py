@@ -1,14 +1,15 @@
 """Find the database, open it, and bring its schema up to date.
 
 SQLite is the default so that a fresh install needs nothing else; the same code runs on
-PostgreSQL given a ``postgresql://`` URL. SQLite-specific tuning happens only here, on the
-connection, never in the SQL the store emits.
+PostgreSQL given a ``postgresql+psycopg://user@host/db`` URL (psycopg 3). SQLite-specific
+tuning happens only here, on the connection, never in the SQL the store emits.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,18 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from patchwarden.errors import StoreError
-from patchwarden.store.migrate import upgrade_to_head
+from patchwarden.store.migrate import HEAD_REVISION, current_revision, upgrade_to_head
 from patchwarden.store.repository import READ_ONLY_OPTION, Store, describe_error
 
-__all__ = ["ENV_VAR", "default_url", "open_store", "resolve_url"]
+__all__ = [
+    "ENV_VAR",
+    "SchemaState",
+    "default_url",
+    "open_store",
+    "resolve_url",
+    "schema_state",
+    "upgrade_schema",
+]
 
 ENV_VAR = "PATCHWARDEN_DB"
 """The environment variable naming the database URL."""
@@ -93,12 +102,7 @@ def open_store(url: str, *, clock: Callable[[], datetime] | None = None) -> Stor
             schema cannot be migrated. The message says which database and why.
     """
     shown = _display(url)
-    try:
-        engine = _create_engine(url)
-    except (ArgumentError, ValueError) as exc:
-        raise StoreError(f"invalid database URL {shown}: {exc}") from exc
-    except ImportError as exc:
-        raise StoreError(f"no database driver installed for {shown}: {exc}") from exc
+    engine = _engine_or_error(url, shown)
     try:
         with engine.connect() as connection:
             upgrade_to_head(connection)
@@ -110,6 +114,77 @@ def open_store(url: str, *, clock: Callable[[], datetime] | None = None) -> Stor
         engine.dispose()
         raise StoreError(f"cannot open the database at {shown}: {_reason(exc, engine)}") from exc
     return Store(engine, clock=clock)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands: before and after an upgrade, or as read.
+
+    ``before`` is ``None`` for a database never migrated; ``after`` equals ``head`` once
+    the schema is current.
+    """
+
+    url: str  # as it is safe to show: no password
+    backend: str  # "sqlite" or "postgresql"
+    before: str | None
+    after: str | None
+    head: str
+
+    @property
+    def current(self) -> bool:
+        """Whether the schema is at the newest revision this patchwarden knows."""
+        return self.after == self.head
+
+
+def upgrade_schema(url: str) -> SchemaState:
+    """Migrate the database at ``url`` to the newest schema; say what it was and is.
+
+    What :func:`open_store` does on every open, done on its own: for a shared PostgreSQL
+    database, run once by whoever deploys a new patchwarden (several processes migrating
+    at once take turns, so running it twice is harmless too).
+
+    Raises:
+        StoreError: as :func:`open_store`.
+    """
+    return _schema(url, migrate=True)
+
+
+def schema_state(url: str) -> SchemaState:
+    """The revision the database at ``url`` is at, without changing it.
+
+    Raises:
+        StoreError: the URL is invalid or the database cannot be read.
+    """
+    return _schema(url, migrate=False)
+
+
+def _schema(url: str, *, migrate: bool) -> SchemaState:
+    shown = _display(url)
+    engine = _engine_or_error(url, shown)
+    try:
+        with engine.connect() as connection:
+            before = current_revision(connection)
+            after = before
+            if migrate:
+                upgrade_to_head(connection)
+                connection.commit()
+                after = current_revision(connection)
+    except StoreError as exc:
+        raise StoreError(f"cannot open the database at {shown}: {exc}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"cannot open the database at {shown}: {_reason(exc, engine)}") from exc
+    finally:
+        engine.dispose()
+    return SchemaState(shown, engine.dialect.name, before, after, HEAD_REVISION)
+
+
+def _engine_or_error(url: str, shown: str) -> Engine:
+    try:
+        return _create_engine(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(f"invalid database URL {shown}: {exc}") from exc
+    except ImportError as exc:
+        raise StoreError(f"no database driver installed for {shown}: {exc}") from exc
 
 
 def _display(url: str) -> str:

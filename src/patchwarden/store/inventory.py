@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from patchwarden.domain.inventory import Inventory
+from patchwarden.store.locks import take_turn
 from patchwarden.store.records import InventoryCounts, InventoryRecord
 from patchwarden.store.tables import InventoryAsset
 from patchwarden.store.values import chunked
@@ -62,6 +63,7 @@ def replace_inventory(
         ValueError: duplicate asset ids, or an asset without an owner or a source.
     """
     wanted = _wanted_rows(inventory, owners, sources)
+    take_turn(session, "inventory")  # two replacements never interleave (PostgreSQL)
     columns = [getattr(InventoryAsset, name) for name in ("id", *_COMPARED)]
     existing = {row.id: row._asdict() for row in session.execute(select(*columns))}
 

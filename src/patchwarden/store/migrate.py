@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, inspect, text
 
 from patchwarden.errors import StoreError
+from patchwarden.store.locks import take_turn
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -81,6 +82,13 @@ def upgrade_to_head(connection: Connection) -> bool:
         StoreError: the database is at a revision this version of patchwarden does not know
             (written by a newer patchwarden), or a migration failed.
     """
+    current = current_revision(connection)
+    if current == HEAD_REVISION:
+        return False
+    # Several processes may open a fresh shared database at once: on PostgreSQL they take
+    # turns here, and each after the first finds the schema current. (SQLite's writers
+    # are serial already.)
+    take_turn(connection, "migrate")
     current = current_revision(connection)
     if current == HEAD_REVISION:
         return False

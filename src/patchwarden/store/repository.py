@@ -54,8 +54,9 @@ __all__ = ["READ_ONLY_OPTION", "Store", "describe_error"]
 READ_ONLY_OPTION = "patchwarden_read_only"
 """Execution option marking read-only work; SQLite then begins a deferred transaction."""
 
-# Two appenders of the same run can pick the same seq on PostgreSQL (READ COMMITTED); the
-# primary key refuses the second, which simply tries again with the next number.
+# Appenders of one run take turns (serial writes on SQLite, a lock on the run's row on
+# PostgreSQL); should two ever pick the same seq, the primary key refuses the second, which
+# tries again with the next number.
 _APPEND_ATTEMPTS = 5
 
 

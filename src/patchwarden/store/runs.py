@@ -130,6 +130,7 @@ def latest_run(session: Session) -> RunRecord | None:
 # is written before and after every step (measured with the overhead bench's profile).
 _LAST_SEQ = select(func.max(JournalEntry.seq)).where(JournalEntry.run_id == bindparam("run_id"))
 _RUN_EXISTS = select(Run.id).where(Run.id == bindparam("run_id"))
+_LOCK_RUN = _RUN_EXISTS.with_for_update()
 _APPEND = insert(JournalEntry)
 
 
@@ -157,6 +158,12 @@ def append_event(
         "event": event,
         "payload": as_json(dict(payload), f"payload of {event!r}"),
     }
+    # Elsewhere than SQLite writers run side by side (READ COMMITTED): lock the run's row
+    # so appenders of one run take turns and each reads the seq the one before it wrote.
+    # SQLite needs no lock: its write transactions are serial already (BEGIN IMMEDIATE).
+    locked = connection.dialect.name != "sqlite"
+    if locked and connection.scalar(_LOCK_RUN, {"run_id": run_id}) is None:
+        raise KeyError(f"no run with id {run_id!r}")
     last = connection.scalar(_LAST_SEQ, {"run_id": run_id})
     if last is None and connection.scalar(_RUN_EXISTS, {"run_id": run_id}) is None:
         # Checked only for a run's first event: later ones prove the run exists.
