@@ -364,8 +364,54 @@ def decide_all(
     policy: Policy | None = None,
     context: DecisionContext | None = None,
 ) -> list[Decision]:
-    """Decide every finding, in the order given."""
+    """Decide every finding, in the order given; exactly as :func:`decide` one by one.
+
+    A fleet repeats itself: thousands of hosts carry the same package at the same version
+    and share everything a decision reads of an asset (:func:`_profile`). Each distinct
+    case (the asset's profile, the finding's content, the day it was first seen) is
+    decided once; the other findings of that case get a copy naming their own asset.
+    """
     p = policy or Policy()
     ctx = context or DecisionContext.of(inventory)
     by_id = inventory.by_id
-    return [decide(f, by_id[f.asset_id], advisories[f.advisory_id], now, p, ctx) for f in findings]
+    profiles: dict[str, tuple[object, ...]] = {}
+    decided: dict[tuple[object, ...], Decision] = {}
+    today = now.date()
+    out: list[Decision] = []
+    for f in findings:
+        asset_id = f.asset_id
+        profile = profiles.get(asset_id)
+        if profile is None:
+            profile = profiles[asset_id] = _profile(by_id[asset_id], ctx)
+        seen = ctx.first_seen.get((asset_id, f.advisory_id, f.package))
+        key = (
+            profile, f.advisory_id, f.package, f.installed, f.fixed, f.no_fix, f.kev, f.epss,
+            f.cvss_score, f.kev_due, today if seen is None else seen.date(),
+        )  # fmt: skip
+        same = decided.get(key)
+        if same is None:
+            same = decided[key] = decide(f, by_id[asset_id], advisories[f.advisory_id], now, p, ctx)
+        elif same.asset_id != asset_id:
+            same = Decision.trusted(**{**same.__dict__, "asset_id": asset_id})
+        out.append(same)
+    return out
+
+
+def _profile(asset: AssetBase, ctx: DecisionContext) -> tuple[object, ...]:
+    """Everything :func:`decide` reads of an asset besides its id.
+
+    Its environment (weights, earlier failures), exposure and criticality (both risks,
+    the emergency rule, the reason's words), whether it has a spare (risk of patching)
+    and who patches its layer (the reason's provider clause). Two assets with equal
+    profiles get equal decisions for equal findings seen on the same day.
+    """
+    owner = responsibility_of(asset)
+    return (
+        asset.env,
+        asset.internet_facing,
+        asset.criticality,
+        ctx.redundancy.get(asset.id, Redundancy(False)).spare,
+        owner.owner,
+        owner.patch_layer,
+        owner.service_model,
+    )

@@ -29,6 +29,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from patchwarden.assess.sources import binary_name, binary_target, listed_binaries, source_keyed
 from patchwarden.domain.advisories import Advisory, Affected, Finding
@@ -342,6 +343,9 @@ class InstalledTable:
         self.packages: list[array[int]] = []
         """Per host (same order as :attr:`hosts`), the ids of its installed tuples."""
         self._ids: dict[tuple[str, ...], int] = {}
+        """Tuples matched as a source: (ecosystem, package, version, source, its version) → id."""
+        self._plain: dict[str, dict[tuple[str, str], int]] = {}
+        """Per ecosystem, (package, version) → id of the tuples matched as themselves."""
 
     @property
     def rows(self) -> int:
@@ -352,15 +356,19 @@ class InstalledTable:
         self, ecosystem: str, package: str, version: str, source: tuple[str, str] | None = None
     ) -> int:
         """The id of a tuple, adding it if new; ``source``: what it is matched as, if not itself."""
-        key: tuple[str, ...] = (ecosystem, package, version)
-        if source is not None:
-            key = (*key, *source)
+        if source is None:
+            plain = self._plain.setdefault(ecosystem, {})
+            found = plain.get((package, version))
+            if found is None:
+                found = plain[(package, version)] = len(self.tuples)
+                self.tuples.append((ecosystem, package, version))
+            return found
+        key = (ecosystem, package, version, *source)
         found = self._ids.get(key)
         if found is None:
             found = self._ids[key] = len(self.tuples)
             self.tuples.append((ecosystem, package, version))
-            if source is not None:
-                self.sources[found] = source
+            self.sources[found] = source
         return found
 
     def add_host(
@@ -375,13 +383,17 @@ class InstalledTable:
         ``sources`` (binary → source name and version) is used where the ecosystem's
         advisories name source packages (:mod:`patchwarden.assess.sources`).
         """
+        intern = self.intern
         if sources and source_keyed(split_ecosystem(ecosystem)[0]):
-            ids = array(
-                "i",
-                (self.intern(ecosystem, p, v, sources.get(p)) for p, v in packages.items()),
-            )
+            ids = array("i", [intern(ecosystem, p, v, sources.get(p)) for p, v in packages.items()])
         else:
-            ids = array("i", (self.intern(ecosystem, p, v) for p, v in packages.items()))
+            # The common case, one dict look-up a package: (name, version) pairs are the keys.
+            get = self._plain.setdefault(ecosystem, {}).get
+            found = [get(item) for item in packages.items()]
+            if None in found:
+                found = [intern(ecosystem, *item) if i is None else i
+                         for i, item in zip(found, packages.items(), strict=True)]  # fmt: skip
+            ids = array("i", cast(list[int], found))  # every None was interned just above
         self.add_host_ids(host, ids)
 
     def matched_as(self, tuple_id: int) -> tuple[str, str, str]:
@@ -437,7 +449,12 @@ def match_table(table: InstalledTable, index: AdvisoryIndex) -> TableMatch:
 
 
 def match_findings(inventory: Inventory, index: AdvisoryIndex) -> list[Finding]:
-    """Every finding in the inventory, ordered by asset, package, then advisory."""
+    """Every finding in the inventory, ordered by asset, package, then advisory.
+
+    The fields of a finding that follow from its tuple and advisory are worked out once
+    per (tuple, advisory) and shared by every host with that tuple; the finding is built
+    from them without validating again (they are typed values already).
+    """
     table = InstalledTable()
     for asset in inventory.assets:
         ecosystem = asset_ecosystem(asset)
@@ -446,28 +463,43 @@ def match_findings(inventory: Inventory, index: AdvisoryIndex) -> list[Finding]:
     result = match_table(table, index)
     findings: list[Finding] = []
     by_id = inventory.by_id
+    shared: dict[tuple[int, str], dict[str, Any]] = {}
+    trusted = Finding.trusted
     for host, tuple_id, hit in result.rows():
-        ecosystem, package, version = table.tuples[tuple_id]
-        source, source_version = by_id[host].package_sources.get(package, ("", ""))
         advisory = hit.advisory
+        fields = shared.get((tuple_id, advisory.id))
+        if fields is None:
+            fields = shared[(tuple_id, advisory.id)] = _finding_fields(
+                table.tuples[tuple_id], hit, result.exposures[tuple_id].recommended
+            )
+        source, source_version = by_id[host].package_sources.get(fields["package"], ("", ""))
         findings.append(
-            Finding(
-                asset_id=host,
-                advisory_id=advisory.id,
-                package=package,
-                ecosystem=ecosystem,
-                installed=version,
-                source=source,
-                source_version=source_version,
-                fixed=hit.fixed,
-                severity=advisory.severity,
-                cvss_score=advisory.cvss_score,
-                kev=advisory.kev,
-                epss=advisory.epss,
-                aliases=advisory.cves,
-                kev_due=advisory.kev_due,
-                recommended=result.exposures[tuple_id].recommended,
-                no_fix=not hit.fixed,
+            trusted(
+                **{**fields, "asset_id": host, "source": source, "source_version": source_version}
             )
         )
     return findings
+
+
+def _finding_fields(installed: tuple[str, str, str], hit: Hit, recommended: str) -> dict[str, Any]:
+    """Every field of :class:`Finding`, in its order; the asset and source are filled per host."""
+    ecosystem, package, version = installed
+    advisory = hit.advisory
+    return {
+        "asset_id": "",
+        "advisory_id": advisory.id,
+        "package": package,
+        "ecosystem": ecosystem,
+        "installed": version,
+        "source": "",
+        "source_version": "",
+        "fixed": hit.fixed,
+        "severity": advisory.severity,
+        "cvss_score": advisory.cvss_score,
+        "kev": advisory.kev,
+        "epss": advisory.epss,
+        "aliases": advisory.cves,
+        "kev_due": advisory.kev_due,
+        "recommended": recommended,
+        "no_fix": not hit.fixed,
+    }

@@ -169,7 +169,9 @@ def _interned(packages: Mapping[str, str]) -> dict[str, str]:
     True
     """
     intern = sys.intern
-    return {intern(str(name)): intern(str(version)) for name, version in packages.items()}
+    # Loops in C (``str`` of a str is itself): a fleet's scans hold millions of these.
+    names = map(intern, map(str, packages.keys()))
+    return dict(zip(names, map(intern, map(str, packages.values())), strict=True))
 
 
 def age_text(age: timedelta) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from patchwarden.store.records import AssessmentRecord, FindingRecord
@@ -23,6 +23,8 @@ __all__ = [
     "record_assessment",
     "severity_counts",
 ]
+
+_FINDINGS = cast(Table, Finding.__table__)
 
 _REQUIRED = ("asset_id", "package", "advisory_id")
 _OPTIONAL = ("installed", "severity", "decision", "reason")  # default to ""
@@ -63,12 +65,19 @@ def record_assessment(
         ValueError: a finding lacks a required key, has a non-string field, or is not JSON.
     """
     rows = [_finding_row(finding, index) for index, finding in enumerate(findings)]
-    assessment = Assessment(created_at=now, summary=checked_json(dict(summary), "summary"))
-    session.add(assessment)
-    session.flush()  # assigns the id the findings refer to
+    # Core inserts, not ORM objects: the rows carry their JSON as text already (written
+    # once), and no object holding that text stays in the session to be read back.
+    ident = session.scalars(
+        insert(Assessment)
+        .values(created_at=now, summary=checked_json(dict(summary), "summary"))
+        .returning(Assessment.id)
+    ).one()
     for chunk in chunked(rows):
-        session.execute(insert(Finding), [{**r, "assessment_id": assessment.id} for r in chunk])
-    return assessment.id
+        for row in chunk:
+            row["assessment_id"] = ident
+        # The table itself, not the mapped class: Core's executemany, no ORM bookkeeping.
+        session.connection().execute(insert(_FINDINGS), chunk)
+    return ident
 
 
 def _record(assessment: Assessment) -> AssessmentRecord:

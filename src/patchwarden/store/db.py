@@ -23,6 +23,7 @@ from sqlalchemy.pool import StaticPool
 from patchwarden.errors import StoreError
 from patchwarden.store.migrate import HEAD_REVISION, current_revision, upgrade_to_head
 from patchwarden.store.repository import READ_ONLY_OPTION, Store, describe_error
+from patchwarden.store.values import dumps, loads
 
 __all__ = [
     "ENV_VAR",
@@ -216,10 +217,14 @@ def _create_engine(url: str) -> Engine:
         # One shared connection: an in-memory database lives and dies with its connection,
         # so every thread must see the one that was migrated.
         engine = create_engine(
-            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            parsed,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            json_serializer=dumps,
+            json_deserializer=loads,
         )
     else:
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, json_serializer=dumps, json_deserializer=loads)
     if engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite":
         _tune_sqlite(engine, in_memory=in_memory)
     return engine
