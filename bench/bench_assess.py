@@ -18,14 +18,24 @@ process, as the command does: :func:`patchwarden.service.assessing.assess_estate
 Writes bench-results/assess.json with ``seconds``, ``peak_rss_mb`` (of the assessing
 process), ``rows_per_second``, ``load_seconds``, ``match_seconds``, ``store_seconds``.
 Targets (issue 3): <= 30 s and <= 4 GB peak RSS; exits 1 naming the target it missed.
+
+Every speed-up is measured in the same run: on a second, smaller fleet
+(``BENCH_ASSESS_BASELINE_HOSTS``, default 1,000, built the same way) the command runs
+twice from the same stored state, once with the plain one-at-a-time assessment
+(:func:`patchwarden.assess.reference.assess_reference`) and once with the fleet-scale
+one; ``baseline`` in the JSON holds both runs, the ratios of their wall and CPU seconds
+and of their peak memory, and a digest of their findings and decisions, which must be
+equal (else the bench fails).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from patchwarden.assess.reference import assess_reference
 from patchwarden.domain.advisories import Advisory, Affected, Range, RangeEvent, Severity
 from patchwarden.service.assessing import assess_estate
 from patchwarden.service.feeds import advisory_record
@@ -45,6 +56,7 @@ from patchwarden.service.scan import HostScan
 from patchwarden.store import open_store
 
 HOSTS = int(os.environ.get("BENCH_ASSESS_HOSTS", "10000"))
+BASELINE_HOSTS = int(os.environ.get("BENCH_ASSESS_BASELINE_HOSTS", "1000"))
 PACKAGES_PER_HOST = 1_500
 ADVISORIES = 50_000
 IMAGES_PER_ECOSYSTEM = 8
@@ -146,7 +158,7 @@ def build(rnd: random.Random) -> tuple[dict[str, dict[str, list[str]]], list[Adv
 
 
 def fleet(
-    universe: dict[str, dict[str, list[str]]], rnd: random.Random
+    universe: dict[str, dict[str, list[str]]], rnd: random.Random, hosts: int
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
     """(host, ecosystem, packages) for every host: its image with 10 % drift."""
     images: list[tuple[str, list[str], list[str]]] = []
@@ -157,7 +169,7 @@ def fleet(
             versions = [packages[p][rnd.randint(9, LADDER - 1)] for p in chosen]
             images.append((eco, chosen, versions))
     drift = int(PACKAGES_PER_HOST * DRIFT)
-    for host in range(HOSTS):
+    for host in range(hosts):
         eco, chosen, versions = images[host % len(images)]
         own = list(versions)
         for slot in rnd.sample(range(PACKAGES_PER_HOST), drift):
@@ -165,7 +177,7 @@ def fleet(
         yield f"host-{host:05d}", eco, dict(zip(chosen, own, strict=True))
 
 
-def setup(db: str, inventory: Path) -> dict[str, Any]:
+def setup(db: str, inventory: Path, hosts: int) -> dict[str, Any]:
     """Store the advisories and one scan per host; write the inventory file."""
     rnd = random.Random(SEED)
     started = time.perf_counter()
@@ -176,7 +188,7 @@ def setup(db: str, inventory: Path) -> dict[str, Any]:
         store.upsert_advisories(advisory_record(a) for a in advisories)
         del advisories
         chunk: list[HostScan] = []
-        for n, (host, eco, packages) in enumerate(fleet(universe, rnd)):
+        for n, (host, eco, packages) in enumerate(fleet(universe, rnd, hosts)):
             os_release, scanned_eco, family, release = OS_RELEASE[eco]
             assets.append(
                 {
@@ -204,13 +216,18 @@ def setup(db: str, inventory: Path) -> dict[str, Any]:
     return {"scans": scans, "setup_seconds": round(time.perf_counter() - started, 3)}
 
 
-def assess_once(db: str, inventory: Path) -> dict[str, Any]:
-    """``patchwarden assess -i inventory`` without printing: the timed part."""
+def assess_once(db: str, inventory: Path, path: str) -> dict[str, Any]:
+    """``patchwarden assess -i inventory`` without printing: the timed part.
+
+    ``path`` is ``fleet`` (what the command runs) or ``reference`` (the plain path).
+    """
+    assessor = assess_reference if path == "reference" else None
     started = time.perf_counter()
     with open_store(db) as store:
         done = assess_estate(
-            store, [inventory], demo=False, policy=default_policy(), now=NOW, record=True
-        )
+            store, [inventory], demo=False, policy=default_policy(), now=NOW, record=True,
+            **({"assessor": assessor} if assessor is not None else {}),
+        )  # fmt: skip
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     rows = sum(len(a.packages) for a in done.inventory.assets)
@@ -229,34 +246,73 @@ def assess_once(db: str, inventory: Path) -> dict[str, Any]:
         "findings": len(done.assessment.findings),
         "decisions": len(done.assessment.decisions),
         "recorded": done.recorded,
+        "digest": _digest(done.assessment),
+    }
+
+
+def _digest(assessment: Any) -> str:
+    """sha256 of every finding and decision as JSON, in order: equal results, equal digests."""
+    digest = hashlib.sha256()
+    for finding, decision in zip(assessment.findings, assessment.decisions, strict=True):
+        digest.update(finding.model_dump_json().encode())
+        digest.update(decision.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def run_assess(db_file: Path, inventory: Path, path: str) -> dict[str, Any]:
+    """One assessment in a fresh process (its peak memory is its own) on a copy of the store."""
+    work = db_file.with_name(f"{path}-{db_file.name}")
+    shutil.copyfile(db_file, work)
+    done = subprocess.run(
+        [sys.executable, __file__, "--assess", f"sqlite:///{work}", str(inventory), path],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    work.unlink()
+    if done.returncode != 0:
+        print(done.stdout[-3000:], done.stderr[-5000:], file=sys.stderr)
+        raise SystemExit(f"assess bench: the {path} assessment failed")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def baseline(tmp: Path) -> dict[str, Any]:
+    """The plain path and the fleet path on the same smaller fleet, and their ratios."""
+    db_file, inventory = tmp / "baseline.db", tmp / "baseline.yaml"
+    prepared = setup(f"sqlite:///{db_file}", inventory, BASELINE_HOSTS)
+    print(f"baseline: {prepared['scans']} scans stored in {prepared['setup_seconds']:.1f} s; "
+          "running the reference path", flush=True)  # fmt: skip
+    reference = run_assess(db_file, inventory, "reference")
+    fleet_path = run_assess(db_file, inventory, "fleet")
+    return {
+        "hosts": BASELINE_HOSTS,
+        "reference": reference,
+        "fleet": fleet_path,
+        "speedup": round(reference["seconds"] / fleet_path["seconds"], 2),
+        "cpu_speedup": round(reference["cpu_seconds"] / fleet_path["cpu_seconds"], 2),
+        "peak_rss_ratio": round(fleet_path["peak_rss_mb"] / reference["peak_rss_mb"], 3),
+        "same_results": reference["digest"] == fleet_path["digest"],
     }
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        db = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        inventory = Path(tmp) / "inventory.yaml"
-        prepared = setup(db, inventory)
+        compared = baseline(Path(tmp))
+        print(f"baseline: reference {compared['reference']['seconds']} s, fleet path "
+              f"{compared['fleet']['seconds']} s (x{compared['speedup']})", flush=True)  # fmt: skip
+        db_file, inventory = Path(tmp) / "bench.db", Path(tmp) / "inventory.yaml"
+        prepared = setup(f"sqlite:///{db_file}", inventory, HOSTS)
         print(f"setup: {ADVISORIES} advisories and {prepared['scans']} scans stored in "
               f"{prepared['setup_seconds']:.1f} s", flush=True)  # fmt: skip
-        # A fresh process, as the command is: its peak memory is the assessment's own.
-        done = subprocess.run(
-            [sys.executable, __file__, "--assess", db, str(inventory)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            print(done.stdout[-3000:], done.stderr[-5000:], file=sys.stderr)
-            print("assess bench: the assessment failed", file=sys.stderr)
-            return 1
-        out = {**json.loads(done.stdout.strip().splitlines()[-1]), **prepared}
+        out = {**run_assess(db_file, inventory, "fleet"), **prepared, "baseline": compared}
     Path("bench-results").mkdir(exist_ok=True)
     Path("bench-results/assess.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
     missed = [
-        f"missed target {key} {goal}: got {out[key]}"
-        for key, goal, met in (
-            ("seconds", "<= 30", out["seconds"] <= 30),
-            ("peak_rss_mb", "<= 4096", out["peak_rss_mb"] <= 4096),
+        f"missed target {key} {goal}: got {got}"
+        for key, goal, got, met in (
+            ("seconds", "<= 30", out["seconds"], out["seconds"] <= 30),
+            ("peak_rss_mb", "<= 4096", out["peak_rss_mb"], out["peak_rss_mb"] <= 4096),
+            ("baseline.same_results", "true", compared["same_results"], compared["same_results"]),
         )
         if not met
     ]
@@ -266,7 +322,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--assess":
-        print(json.dumps(assess_once(sys.argv[2], Path(sys.argv[3]))))
+    if len(sys.argv) == 5 and sys.argv[1] == "--assess":
+        print(json.dumps(assess_once(sys.argv[2], Path(sys.argv[3]), sys.argv[4])))
         sys.exit(0)
     sys.exit(main())

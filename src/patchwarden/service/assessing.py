@@ -9,7 +9,7 @@ the latest run and the first-seen times of earlier assessments, the result recor
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,10 +33,14 @@ from patchwarden.service.audit import record as append_audit
 from patchwarden.service.inputs import EstateInputs, Origin, estate_inputs
 from patchwarden.store import Store
 
+Assessor = Callable[..., Assessment]
+"""``assess`` or a path that gives the same result (same arguments, same return)."""
+
 __all__ = [
     "Assessed",
     "Assessment",
     "AssessmentDiff",
+    "Assessor",
     "Comparison",
     "assess_estate",
     "compare_assessments",
@@ -68,8 +72,13 @@ def assess_estate(
     policy: Policy,
     now: datetime,
     record: bool = True,
+    assessor: Assessor = assess,
 ) -> Assessed:
     """Match, weigh and decide every finding of the chosen estate; record it if asked.
+
+    ``assessor`` is :func:`~patchwarden.assess.assessment.assess`; the benchmark passes
+    :func:`~patchwarden.assess.reference.assess_reference`, the plain path it is held to,
+    to time both on the same command path.
 
     Raises:
         UsageError: no inventory of the user's own (files, stored, or ``demo``).
@@ -81,7 +90,7 @@ def assess_estate(
     seen = first_seen_in_store(store)
     _, previous = latest_pair(store)
     loaded = time.perf_counter()
-    result = assess(
+    result = assessor(
         inputs.inventory, inputs.advisories, now, policy, failures=failures, first_seen=seen
     )
     matched = time.perf_counter()

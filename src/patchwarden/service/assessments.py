@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from patchwarden.assess.assessment import Assessment
 from patchwarden.assess.sla import FindingKey, Snapshot, first_seen
 from patchwarden.domain.advisories import Action, Decision, Finding, Severity
@@ -25,7 +27,7 @@ from patchwarden.engine.machine import UnitState
 from patchwarden.inventory import parse_inventory
 from patchwarden.report.model import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
 from patchwarden.service.replay import RunTrace, trace_run
-from patchwarden.store import FindingRecord, Store
+from patchwarden.store import FindingRecord, JsonText, Store
 
 __all__ = [
     "OUTCOME_WORDS",
@@ -62,11 +64,12 @@ def record_assessment(store: Store, assessment: Assessment, inventory: Inventory
                 "advisory_id": f.advisory_id,
                 "installed": f.installed,
                 "fixed": f.fixed,
-                "severity": f.severity.value,
-                "decision": d.action.value,
+                "severity": str(f.severity),  # a StrEnum's str is its value, a plain str
+                "decision": str(d.action),
                 "reason": d.reason,
-                "finding": f.model_dump(mode="json"),
-                "decided": d.model_dump(mode="json"),
+                # Each value's own serialiser, once: written into the row as it is.
+                "finding": JsonText(f.model_dump_json()),
+                "decided": JsonText(d.model_dump_json()),
             }
         )
     summary = {
@@ -77,7 +80,8 @@ def record_assessment(store: Store, assessment: Assessment, inventory: Inventory
         "environments": list(inventory.environments),
         "env_of": {a.id: a.env for a in inventory.assets},
         # The installed packages as assessed, so a report can check baselines later.
-        "packages": {a.id: a.packages for a in inventory.assets},
+        # Names to versions, strings only (nothing orjson could write otherwise than json).
+        "packages": JsonText(orjson.dumps({a.id: a.packages for a in inventory.assets}).decode()),
     }
     return store.record_assessment(summary, rows)
 

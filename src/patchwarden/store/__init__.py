@@ -33,6 +33,7 @@ from patchwarden.store.records import (
     UpsertCounts,
 )
 from patchwarden.store.repository import Store
+from patchwarden.store.values import JsonText
 
 __all__ = [
     "ENV_VAR",
@@ -43,6 +44,7 @@ __all__ = [
     "InventoryCounts",
     "InventoryRecord",
     "JournalEvent",
+    "JsonText",
     "LeaseRecord",
     "PlanRecord",
     "RunRecord",

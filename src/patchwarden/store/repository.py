@@ -557,3 +557,8 @@ class Store:
         """The newest (successful, unless ``ok_only`` is off) scan per asset and source."""
         with self._session("read scans", write=False) as session:
             return scan_ops.latest_scans(session, ok_only=ok_only)
+
+    def iter_latest_scans(self, *, ok_only: bool = True) -> Iterator[scan_ops.ScanRecord]:
+        """:meth:`latest_scans` one at a time, so a fleet's scans need not all be in memory."""
+        with self._session("read scans", write=False) as session:
+            yield from scan_ops.iter_latest_scans(session, ok_only=ok_only)

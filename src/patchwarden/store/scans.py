@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 from patchwarden.store.tables import Scan, as_utc
 from patchwarden.store.values import as_json
 
-__all__ = ["SOURCES", "ScanInput", "ScanRecord", "latest_scans", "record_scans"]
+__all__ = [
+    "SOURCES",
+    "ScanInput",
+    "ScanRecord",
+    "iter_latest_scans",
+    "latest_scans",
+    "record_scans",
+]
 
 SOURCES = frozenset({"ssh", "local", "sbom"})
 """Where scanned data comes from."""
@@ -82,6 +89,13 @@ def latest_scans(
 
     Ordered by asset, then source. Ties of ``scanned_at`` go to the later insert.
     """
+    return list(iter_latest_scans(session, asset_ids, ok_only=ok_only))
+
+
+def iter_latest_scans(
+    session: Session, asset_ids: Iterable[str] | None = None, *, ok_only: bool = True
+) -> Iterator[ScanRecord]:
+    """:func:`latest_scans` one at a time, read as they are used (a fleet's are large)."""
     rank = (
         func.row_number()
         .over(
@@ -103,4 +117,5 @@ def latest_scans(
         .where(newest.c.rank == 1)
         .order_by(Scan.asset_id, Scan.source)
     )
-    return [ScanRecord(*row) for row in session.execute(query)]
+    for row in session.execute(query, execution_options={"yield_per": 100}):
+        yield ScanRecord(*row)

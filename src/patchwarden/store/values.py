@@ -46,19 +46,41 @@ def checked_json(value: Any, what: str) -> JsonText:
 
     For rows written once and never compared (an assessment's summary and findings): the
     check still fails early with a readable message, and the text it produced is what the
-    database gets, rather than serialising a fleet's assessment a second time.
+    database gets, rather than serialising a fleet's assessment a second time. Members of
+    a dict that are :class:`JsonText` already (a value's own ``model_dump_json``) are
+    written as they are, after the others.
 
     Raises:
         ValueError: as :func:`as_json`.
 
     >>> checked_json({"a": (1, 2), "b": "→"}, "x")
     '{"a":[1,2],"b":"→"}'
+    >>> checked_json({"c": JsonText('{"d":1}'), "a": 1}, "x")
+    '{"a":1,"c":{"d":1}}'
     """
+    raw: dict[str, JsonText] = {}
+    if isinstance(value, dict):
+        raw = {k: v for k, v in value.items() if isinstance(v, JsonText)}
+        if raw:
+            value = {k: v for k, v in value.items() if k not in raw}
     try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        if isinstance(value, dict) and _strings_only(value):
+            text = orjson.dumps(value).decode()  # no number in it, nothing NaN: the fast path
+        else:
+            text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
+    if raw:
+        members = ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in raw.items())
+        text = f"{text[:-1]},{members}}}" if len(text) > 2 else f"{{{members}}}"
     return JsonText(text)
+
+
+def _strings_only(value: dict[Any, Any]) -> bool:
+    """Whether a dict is flat, of string keys and string (or null) values."""
+    return all(type(k) is str for k in value) and all(
+        v is None or type(v) is str for v in value.values()
+    )
 
 
 def dumps(value: Any) -> str:
