@@ -11,7 +11,7 @@ and their journal the campaign rows of a report.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,29 +53,10 @@ FORMAT = 1
 
 def record_assessment(store: Store, assessment: Assessment, inventory: Inventory) -> int:
     """Store an assessment with every finding and decision in full; returns its id."""
-    decisions = assessment.decision_of()
-    rows: list[dict[str, Any]] = []
-    for f in assessment.findings:
-        d = decisions[(f.asset_id, f.advisory_id, f.package)]
-        rows.append(
-            {
-                "asset_id": f.asset_id,
-                "package": f.package,
-                "advisory_id": f.advisory_id,
-                "installed": f.installed,
-                "fixed": f.fixed,
-                "severity": str(f.severity),  # a StrEnum's str is its value, a plain str
-                "decision": str(d.action),
-                "reason": d.reason,
-                # Each value's own serialiser, once: written into the row as it is.
-                "finding": JsonText(f.model_dump_json()),
-                "decided": JsonText(d.model_dump_json()),
-            }
-        )
     summary = {
         "format": FORMAT,
         "at": assessment.at.isoformat(),
-        "findings": len(rows),
+        "findings": len(assessment.findings),
         "actions": {a.value: n for a, n in assessment.actions().items()},
         "environments": list(inventory.environments),
         "env_of": {a.id: a.env for a in inventory.assets},
@@ -83,7 +64,27 @@ def record_assessment(store: Store, assessment: Assessment, inventory: Inventory
         # Names to versions, strings only (nothing orjson could write otherwise than json).
         "packages": JsonText(orjson.dumps({a.id: a.packages for a in inventory.assets}).decode()),
     }
-    return store.record_assessment(summary, rows)
+    return store.record_assessment(summary, _rows(assessment))
+
+
+def _rows(assessment: Assessment) -> Iterator[dict[str, Any]]:
+    """One row per finding, made as the store writes them (a fleet's are many)."""
+    decisions = assessment.decision_of()
+    for f in assessment.findings:
+        d = decisions[(f.asset_id, f.advisory_id, f.package)]
+        yield {
+            "asset_id": f.asset_id,
+            "package": f.package,
+            "advisory_id": f.advisory_id,
+            "installed": f.installed,
+            "fixed": f.fixed,
+            "severity": str(f.severity),  # a StrEnum's str is its value, a plain str
+            "decision": str(d.action),
+            "reason": d.reason,
+            # Each value's own serialiser, once: written into the row as it is.
+            "finding": JsonText(f.model_dump_json()),
+            "decided": JsonText(d.model_dump_json()),
+        }
 
 
 def _finding(record: FindingRecord) -> Finding:

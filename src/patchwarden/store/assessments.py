@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -52,7 +52,7 @@ def _finding_row(finding: Mapping[str, Any], index: int) -> dict[str, Any]:
 def record_assessment(
     session: Session,
     summary: Mapping[str, Any],
-    findings: Sequence[Mapping[str, Any]],
+    findings: Iterable[Mapping[str, Any]],
     now: datetime,
 ) -> int:
     """Store an assessment and its findings; returns the new assessment's id.
@@ -61,10 +61,13 @@ def record_assessment(
     ``installed``, ``severity``, ``decision`` and ``reason`` default to ``""`` and ``fixed``
     to ``None`` (no fix known). The whole mapping is also kept as ``data``.
 
+    Findings are read and written a chunk at a time, so a fleet's need not all be in
+    memory as rows; a bad one raises, and the caller's transaction stores nothing.
+
     Raises:
         ValueError: a finding lacks a required key, has a non-string field, or is not JSON.
     """
-    rows = [_finding_row(finding, index) for index, finding in enumerate(findings)]
+    rows = (_finding_row(finding, index) for index, finding in enumerate(findings))
     # Core inserts, not ORM objects: the rows carry their JSON as text already (written
     # once), and no object holding that text stays in the session to be read back.
     ident = session.scalars(

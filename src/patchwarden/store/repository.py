@@ -207,9 +207,9 @@ class Store:
     # -- assessments ------------------------------------------------------------------
 
     def record_assessment(
-        self, summary: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]
+        self, summary: Mapping[str, Any], findings: Iterable[Mapping[str, Any]]
     ) -> int:
-        """Store an assessment with its findings; returns the assessment's id.
+        """Store an assessment with its findings (read as written); returns the assessment's id.
 
         Each finding needs ``asset_id``, ``package`` and ``advisory_id``; ``installed``,
         ``fixed``, ``severity``, ``decision`` and ``reason`` are optional. The whole

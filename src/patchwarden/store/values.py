@@ -35,10 +35,20 @@ def as_json(value: Any, what: str) -> Any:
         raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
 
 
-class JsonText(str):
-    """JSON text already serialised and checked (:func:`checked_json`): written as it is."""
+class JsonText:
+    """JSON text already serialised and checked (:func:`checked_json`): written as it is.
 
-    __slots__ = ()
+    A holder rather than a ``str`` subclass: making a subclass instance copies the text,
+    and an assessment's packages snapshot is hundreds of megabytes of it.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"JsonText({self.text!r})"
 
 
 def checked_json(value: Any, what: str) -> JsonText:
@@ -54,8 +64,8 @@ def checked_json(value: Any, what: str) -> JsonText:
         ValueError: as :func:`as_json`.
 
     >>> checked_json({"a": (1, 2), "b": "→"}, "x")
-    '{"a":[1,2],"b":"→"}'
-    >>> checked_json({"c": JsonText('{"d":1}'), "a": 1}, "x")
+    JsonText('{"a":[1,2],"b":"→"}')
+    >>> checked_json({"c": JsonText('{"d":1}'), "a": 1}, "x").text
     '{"a":1,"c":{"d":1}}'
     """
     raw: dict[str, JsonText] = {}
@@ -71,8 +81,14 @@ def checked_json(value: Any, what: str) -> JsonText:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
     if raw:
-        members = ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in raw.items())
-        text = f"{text[:-1]},{members}}}" if len(text) > 2 else f"{{{members}}}"
+        # One join, one copy of each member: a member may be very large.
+        parts = [text[:-1]]
+        for key, member in raw.items():
+            parts += [",", json.dumps(key, ensure_ascii=False), ":", member.text]
+        parts.append("}")
+        if len(text) == 2:  # "{}": no other members, no comma after the brace
+            parts[1] = ""
+        text = "".join(parts)
     return JsonText(text)
 
 
@@ -86,7 +102,7 @@ def _strings_only(value: dict[Any, Any]) -> bool:
 def dumps(value: Any) -> str:
     """The engine's JSON writer: :class:`JsonText` as it is, anything else as ``json`` writes it."""
     if isinstance(value, JsonText):
-        return value
+        return value.text
     return json.dumps(value)
 
 
