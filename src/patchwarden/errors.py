@@ -48,6 +48,7 @@ wrong, and how to fix it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "CampaignFailed",
@@ -64,6 +65,7 @@ __all__ = [
     "UnknownEcosystem",
     "UsageError",
     "ValidationFailed",
+    "read_input",
 ]
 
 
@@ -108,6 +110,20 @@ class ValidationFailed(InputError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def read_input(path: Path | str, hint: str = "check the path") -> str:
+    """The text of a person's input file; an unreadable one is a problem naming the file.
+
+    Raises:
+        ValidationFailed: the file cannot be read (missing, a directory, no permission).
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        problem = Problem(str(path), 0, "", f"cannot read: {reason}", hint)
+        raise ValidationFailed([problem]) from error
 
 
 class UsageError(InputError):

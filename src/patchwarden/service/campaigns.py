@@ -22,7 +22,7 @@ from patchwarden.domain.assets import Application
 from patchwarden.domain.campaign import Campaign
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, Wave
-from patchwarden.errors import Problem, ValidationFailed
+from patchwarden.errors import Problem, ValidationFailed, read_input
 from patchwarden.inventory.problems import did_you_mean, explain
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
 from patchwarden.planning.plan import plan_campaign
@@ -61,12 +61,7 @@ def read_campaign(path: FilePath | str) -> LoadedCampaign:
     Raises:
         ValidationFailed: the file cannot be read or is not a valid campaign.
     """
-    try:
-        text = FilePath(path).read_text(encoding="utf-8")
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ValidationFailed([Problem(str(path), 0, "", f"cannot read: {reason}", "")]) from error
-    return load_campaign(str(path), text)
+    return load_campaign(str(path), read_input(path))
 
 
 def load_campaign(file: str, text: str) -> LoadedCampaign:

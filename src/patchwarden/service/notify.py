@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from patchwarden.domain.audit import AuditEntry
 from patchwarden.drivers.notify import Mailer, SmtpConfig, post_webhook
-from patchwarden.errors import DriverError, Problem, ValidationFailed
+from patchwarden.errors import DriverError, Problem, ValidationFailed, read_input
 from patchwarden.inventory.yamlmap import dotted_path, load_located
 from patchwarden.store import Store
 from patchwarden.store.audit import AuditFilter
@@ -357,13 +357,7 @@ def read_notify_config(path: Path) -> NotifyConfig:
     Raises:
         ValidationFailed: unreadable or invalid.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ValidationFailed(
-            [Problem(str(path), 0, "", f"cannot read: {error.strerror or error}", "")]
-        ) from error
-    return load_notify_config(str(path), text)
+    return load_notify_config(str(path), read_input(path))
 
 
 def object_environments(store: Store, object_type: str, object_id: str) -> list[str]:

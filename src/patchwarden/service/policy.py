@@ -15,7 +15,7 @@ from pydantic_core import ErrorDetails
 
 from patchwarden.assess.baseline import BaselineSet
 from patchwarden.assess.policy import Policy
-from patchwarden.errors import Problem, ValidationFailed
+from patchwarden.errors import Problem, ValidationFailed, read_input
 from patchwarden.inventory.problems import explain
 from patchwarden.inventory.yamlmap import LocatedDocument, dotted_path, load_located
 from patchwarden.inventory.yamlmap import Path as YamlPath
@@ -87,7 +87,7 @@ def read_policy(path: Path | None) -> Policy:
     """The policy in ``path``, or the shipped default when ``None``."""
     if path is None:
         return default_policy()
-    return parse_policy(str(path), _read(path))
+    return parse_policy(str(path), read_input(path))
 
 
 def default_policy() -> Policy:
@@ -108,7 +108,7 @@ def read_baselines(path: Path | None) -> BaselineSet:
     """The baselines in ``path``, or the shipped defaults when ``None``."""
     if path is None:
         return default_baselines()
-    return parse_baselines(str(path), _read(path))
+    return parse_baselines(str(path), read_input(path))
 
 
 def default_baselines() -> BaselineSet:
@@ -117,10 +117,4 @@ def default_baselines() -> BaselineSet:
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ValidationFailed(
-            [Problem(str(path), 0, "", f"cannot read: {reason}", "check the path")]
-        ) from error
+    return read_input(path)

@@ -42,7 +42,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from patchwarden.domain.window import parse_duration
-from patchwarden.errors import PatchwardenError, Problem, ValidationFailed
+from patchwarden.errors import PatchwardenError, Problem, ValidationFailed, read_input
 from patchwarden.inventory.yamlmap import dotted_path, load_located
 from patchwarden.planning.windows import may_start
 from patchwarden.service.audit import Actor, export_head, record
@@ -173,13 +173,7 @@ def read_schedule(path: Path) -> ScheduleConfig:
     Raises:
         ValidationFailed: unreadable or invalid.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ValidationFailed(
-            [Problem(str(path), 0, "", f"cannot read: {error.strerror or error}", "")]
-        ) from error
-    return load_schedule(str(path), text)
+    return load_schedule(str(path), read_input(path))
 
 
 def next_due(spec: JobSpec, after: datetime) -> datetime:
