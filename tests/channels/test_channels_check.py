@@ -49,7 +49,7 @@ class _Inbox:
         self.messages: list[tuple[str, list[str], Message]] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd name
         with self.lock:
             self.messages.append(
                 (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))

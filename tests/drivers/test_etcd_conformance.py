@@ -111,8 +111,8 @@ def test_rejoin_waits_for_a_member_that_comes_back_late_and_catches_up(etcd: Etc
     drivers = Drivers(
         clock=RealClock(),
         packages=None,  # type: ignore[arg-type]  # a rejoin touches only the cluster
-        power=None,  # type: ignore[arg-type]
-        health=None,  # type: ignore[arg-type]
+        power=None,  # type: ignore[arg-type]  # nor power
+        health=None,  # type: ignore[arg-type]  # nor host health
         load_balancers={},
         clusters=driver,
     )

@@ -314,7 +314,8 @@ def test_a_failed_qa_gate_holds_prod_and_names_why() -> None:
         # Someone downgrades the qa host once its unit is through, before the gate looks.
         last = qa_unit.steps[-1].id
         if any(r.step_id == last and r.event == "succeeded" for r in journal.records()):
-            holder["estate"].hosts[qa_unit.target].packages[package] = "0-downgraded"  # type: ignore[attr-defined]
+            estate = holder["estate"]  # the SimEstate, set once the run builds it
+            estate.hosts[qa_unit.target].packages[package] = "0-downgraded"  # type: ignore[attr-defined]
         return ""
 
     runner, estate = _runner(plan, journal, NOW, control=break_after_qa)

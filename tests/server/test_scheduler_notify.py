@@ -86,7 +86,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[bool, str]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd name
         self.messages.append((session.ssl is not None, envelope.content.decode()))
         return "250 OK"
 
