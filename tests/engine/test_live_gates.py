@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from patchwarden.assess.assessment import assess
 from patchwarden.domain.plan import Batch, Plan, PromotionGates, Slot, Wave
@@ -314,8 +315,8 @@ def test_a_failed_qa_gate_holds_prod_and_names_why() -> None:
         # Someone downgrades the qa host once its unit is through, before the gate looks.
         last = qa_unit.steps[-1].id
         if any(r.step_id == last and r.event == "succeeded" for r in journal.records()):
-            estate = holder["estate"]  # the SimEstate, set once the run builds it
-            estate.hosts[qa_unit.target].packages[package] = "0-downgraded"  # type: ignore[attr-defined]
+            estate: Any = holder["estate"]  # the SimEstate, set once the run builds it
+            estate.hosts[qa_unit.target].packages[package] = "0-downgraded"
         return ""
 
     runner, estate = _runner(plan, journal, NOW, control=break_after_qa)

@@ -112,7 +112,7 @@ def _lifecycle_dir(env: dict[str, str], store: Path, inventory: Path) -> str:
 
     evidence, _ = open_evidence(store)
     account = read_inventory([inventory]).inventory.by_id["evidence"]
-    rules = account.lifecycle  # type: ignore[attr-defined]
+    rules = account.lifecycle  # type: ignore[attr-defined]  # a StorageAccount asset
     with open_store(env["PATCHWARDEN_DB"]) as db:
         moves = apply_lifecycle(db, evidence, rules, Actor("test"), datetime.now(UTC))
     return "\n".join(f"{m.name}: {m.was} -> {m.now}" for m in moves)
@@ -120,7 +120,7 @@ def _lifecycle_dir(env: dict[str, str], store: Path, inventory: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_evidence_in_azurite_with_tiers(azurite: str, tmp_path: Path) -> None:  # noqa: F811
+def test_evidence_in_azurite_with_tiers(azurite: str, tmp_path: Path) -> None:  # noqa: F811 - pytest fixture
     from azure.storage.blob import (
         AccountSasPermissions,
         BlobServiceClient,
