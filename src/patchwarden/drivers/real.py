@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ from patchwarden.drivers.protocols import (
     LoadBalancerDriver,
     MeteredLoadBalancer,
     PackageDriver,
+    StorageDriver,
     TrafficMetrics,
 )
 from patchwarden.drivers.registry import REGISTRY, DriverContext, DriverKind, DriverRegistry
@@ -165,6 +167,7 @@ class RealDrivers:
         firmware: Those appliances' firmware (releases), or ``None``.
         images: The images with a real ``driver`` (rootfs) and their instances, or ``None``.
         clusters: The estate's clusters with a real ``driver`` (etcd), or ``None``.
+        storage: The storage systems with a real ``driver`` (ontap), or ``None``.
     """
 
     transport: HostRouter
@@ -180,6 +183,7 @@ class RealDrivers:
     firmware: FirmwareDriver | None = None
     images: ImageDriver | None = None
     clusters: ClusterDriver | None = None
+    storage: StorageDriver | None = None
 
     @property
     def apt(self) -> AptDriver:
@@ -194,13 +198,44 @@ class RealDrivers:
         """
         return self.packages.driver_for(host)
 
+    def opened(self) -> list[Any]:
+        """Every driver this bundle built, each once (one object may fill two slots)."""
+        found: list[Any] = []
+        candidates = [
+            self.hypervisors,
+            self.clusters,
+            self.appliances,
+            self.firmware,
+            self.storage,
+            self.images,
+            *self.load_balancers.values(),
+            *self.metrics.values(),
+            *self.packages.apps.values(),
+        ]
+        for driver in candidates:
+            if driver is not None and all(driver is not other for other in found):
+                found.append(driver)
+        return found
+
     async def close(self) -> None:
-        """Close pooled connections."""
-        for driver in (self.hypervisors, self.clusters):
+        """Close every driver this bundle opened, then the pooled connections.
+
+        Each driver with a ``close`` (plain or a coroutine) is closed once, even when an
+        earlier one fails to close; the first failure is raised after all were tried.
+        """
+        failures: list[BaseException] = []
+        for driver in [*self.opened(), self.transport]:
             closing = getattr(driver, "close", None)
-            if closing is not None:
-                await closing()
-        await self.transport.close()
+            if closing is None:
+                continue
+            try:
+                result = closing()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as error:  # a driver's own failure to close, whatever it is
+                failures.append(error)
+        if failures:
+            raise failures[0]
 
 
 def host_connections(inventory: Inventory) -> dict[str, Connection]:

@@ -286,6 +286,11 @@ class HaproxyLogMetrics:
         if self.listener is not None:
             self.listener.start()
 
+    def close(self) -> None:
+        """Stop receiving the log and free its address (a later :meth:`watch` binds again)."""
+        if self.listener is not None:
+            self.listener.close()
+
     async def samples(self, pool: str, member: str, seconds: float) -> list[RequestSample]:
         """Requests the member's server answered in the last ``seconds``."""
         settings = self.config.pools.get(pool)
