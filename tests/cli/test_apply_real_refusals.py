@@ -196,3 +196,56 @@ def test_apply_real_of_an_unmeasured_canary_exits_2(
     assert "lb-01.driver_config.pools.web.metrics" in err
     with open_store(db) as store:
         assert store.latest_run() is None
+
+
+ETCD_INVENTORY = """\
+assets:
+  - {id: etcd-1, kind: vm, env: dev, connection: {transport: local}}
+  - {id: etcd-2, kind: vm, env: dev, connection: {transport: local}}
+  - id: etcd-main
+    kind: cluster
+    env: dev
+    software: etcd
+    members: [etcd-1, etcd-2]
+    driver: etcd
+    driver_config:
+      endpoints: {etcd-1: "http://127.0.0.1:1", etcd-2: "http://127.0.0.1:2"}
+"""
+
+
+def test_a_controller_based_upgrade_is_refused_on_the_real_path(tmp_path: Path) -> None:
+    """No real cluster driver hands a patch set to a controller: refused before any run."""
+    from patchwarden.domain.steps import DistributeParams, UploadParams
+
+    path = tmp_path / "inventory.yaml"
+    path.write_text(ETCD_INVENTORY)
+    pins = (("etcd", "3.4.23-5"),)
+    steps = (
+        step("dev.db/etcd-main", 0, UploadParams(packages=pins), "etcd-main"),
+        step(
+            "dev.db/etcd-main",
+            1,
+            DistributeParams(packages=pins, members=("etcd-1", "etcd-2")),
+            "etcd-main",
+        ),
+    )
+    unit = host_unit("dev.db", "etcd-main", pins, False).model_copy(
+        update={"id": "dev.db/etcd-main", "steps": steps, "rollback": ()}
+    )
+    plan = Plan(
+        campaign="controller",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        environments=("dev",),
+        waves=(
+            Wave(id="dev.db", env="dev", group="db", strategy="controller",
+                 batches=(Batch(id="dev.db/b0", units=(unit,)),)),
+        ),
+    )  # fmt: skip
+    with pytest.raises(ValidationFailed) as refused:
+        real_drivers_for([path], plan)
+    assert str(refused.value).splitlines() == [
+        f"{path}:4: etcd-main.driver: step upload of etcd-main: controller-based upgrades "
+        "run on the simulated estate only; no real cluster driver of this estate hands a patch "
+        "set to a controller (etcd cannot) (hint: roll the cluster member by member with "
+        "`strategy: cluster_rolling`, or run this group with `apply --sim`)"
+    ]

@@ -6,6 +6,7 @@ guides, NetApp's host utilities); no multipath runs here (the lab has no dm-mult
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from patchwarden.domain.assets import StorageSystem
 from patchwarden.drivers.multipath_facts import (
     MultipathMap,
     multipath_command,
@@ -97,3 +99,58 @@ def test_redundancy_per_host_and_lun() -> None:
     assert found == {"db-02": ("mpathc (36006016012345678a1b2c3d4e5f60709): 1 usable path",)}
     # Limited to the storage system's LUNs, db-02's other array does not count.
     assert single_path_maps({"db-02": degraded}, wwids=["36006016012345678a1b2c3d4e5f60708"]) == {}
+
+
+def _golden_input(stem: str) -> str:
+    text: str = json.loads((CASES[0].parent / f"{stem}.json").read_text())["input"]
+    return text
+
+
+def test_host_paths_run_multipath_as_an_argument_vector_and_name_thin_luns() -> None:
+    from patchwarden.drivers.multipath import MultipathPaths
+    from patchwarden.testing import MockTransport, Reply
+
+    outputs = {
+        "db-01": Reply(_golden_input("alua_one_controller_down")),
+        "db-02": Reply(_golden_input("two_maps_one_degraded")),
+        "db-03": Reply(_golden_input("daemon_message_and_no_maps")),
+        "db-04": Reply("", exit_status=1, stderr="multipath: command not found\n"),
+    }
+    transport = MockTransport(lambda command: outputs[command.host])
+    paths = MultipathPaths(transport)
+    assert asyncio.run(paths.thin_luns("db-01")) == ()
+    assert asyncio.run(paths.thin_luns("db-02")) == (
+        "mpathc (36006016012345678a1b2c3d4e5f60709): 1 usable path",
+    )
+    with pytest.raises(DriverError, match="db-03: multipath -ll shows no multipath device"):
+        asyncio.run(paths.thin_luns("db-03"))
+    with pytest.raises(DriverError, match="db-04: multipath -ll exited 1: multipath: command"):
+        asyncio.run(paths.thin_luns("db-04"))
+    assert {c.argv for c in transport.commands} == {("multipath", "-ll")}
+    only_other = MultipathPaths(transport, wwids=["36006016012345678a1b2c3d4e5f60708"])
+    assert asyncio.run(only_other.thin_luns("db-02")) == ()
+
+
+def test_the_simulated_estate_shows_hosts_a_thin_path_while_a_part_is_out() -> None:
+    from patchwarden.domain.inventory import Inventory
+    from patchwarden.drivers.sim.platform import PlatformState, SimPlatform
+    from patchwarden.drivers.sim.state import SimTiming
+
+    system = StorageSystem.model_validate(
+        {
+            "id": "san-01",
+            "kind": "storage_system",
+            "env": "prod",
+            "hosts": ["db-01"],
+            "parts": [
+                {"id": "a", "type": "controller", "firmware": "9", "redundancy_group": "ha"},
+                {"id": "b", "type": "controller", "firmware": "9", "redundancy_group": "ha"},
+            ],
+        }
+    )
+    state = PlatformState.from_inventory(Inventory(assets=(system,)))
+    platform = SimPlatform(state, {}, SimTiming.__new__(SimTiming))
+    assert asyncio.run(platform.thin_luns("db-01")) == ()
+    state.path_online["a"] = False
+    assert asyncio.run(platform.thin_luns("db-01")) == ("san-01/ha: 1 usable path",)
+    assert asyncio.run(platform.thin_luns("db-99")) == ()

@@ -35,6 +35,8 @@ from patchwarden.domain.steps import (
 from patchwarden.domain.window import WindowSpec, format_duration
 from patchwarden.service.apply import plan_from_files
 from patchwarden.service.campaigns import PlanBuild, expected_wave_seconds
+from patchwarden.service.cluster_checks import leaving_members
+from patchwarden.service.storage_checks import attached_hosts
 from patchwarden.service.whatif import WhatIf, simulate_plan
 from patchwarden.store import open_store, resolve_url
 
@@ -228,6 +230,24 @@ def _wave_block(index: int, wave: Wave, concurrency: int) -> list[str]:
     return lines
 
 
+def _live_checks(plan: Plan) -> list[str]:
+    """What only the live systems can tell, read by ``apply --real`` before anything runs."""
+    clusters, storage = leaving_members(plan), attached_hosts(plan)
+    if not clusters and not storage:
+        return []
+    lines = ["", "Checked at apply --real, before anything runs (a plan is made offline):"]
+    for cluster, members in clusters.items():
+        lines.append(
+            f"  {cluster}: quorum holds without each of {', '.join(members)}, read from the "
+            "cluster's own API"
+        )
+    for system, hosts in storage.items():
+        lines.append(
+            f"  {system}: {', '.join(hosts)} reach every LUN through two paths (multipath -ll)"
+        )
+    return lines
+
+
 def render_plan(built: PlanBuild) -> str:
     """The plan as a runbook: header, windows, timeline, then every wave step by step."""
     p = built.plan
@@ -250,6 +270,7 @@ def render_plan(built: PlanBuild) -> str:
     lines += ["", "Runbook"]
     for i, wave in enumerate(p.waves, 1):
         lines += _wave_block(i, wave, p.max_concurrency)
+    lines += _live_checks(p)
     if p.notes:
         kinds = Counter(n.kind for n in p.notes)
         lines += ["", "Left alone: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))]

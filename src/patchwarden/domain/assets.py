@@ -314,12 +314,27 @@ class StoragePart(Value):
     redundancy_group: str
 
 
-class StorageSystem(AssetBase):
-    """A SAN or array: switches, controller heads, HBAs, RAID controllers."""
+class StorageSystem(Driven):
+    """A SAN or array: switches, controller heads, HBAs, RAID controllers.
+
+    ``hosts`` are the hosts that reach its LUNs through multipath: before each part goes
+    and after it is back, every one of them must still see two paths to each LUN.
+    ``driver: ontap`` drives a NetApp ONTAP cluster for real.
+    """
+
+    driver_kind: ClassVar[str] = "storage"
 
     kind: Literal["storage_system"]
     vendor: str = ""
     parts: tuple[StoragePart, ...] = Field(min_length=1)
+    hosts: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = ()
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """The hosts attached to it."""
+        refs = super().references()
+        if self.hosts:
+            refs["hosts"] = self.hosts
+        return refs
 
 
 class Cluster(Driven):

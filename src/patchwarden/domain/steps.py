@@ -388,11 +388,16 @@ class PathOnlineParams(_Params):
 
 
 class VerifyRedundancyParams(_Params):
-    """Check every path of redundancy ``group`` of storage ``system`` is online."""
+    """Check every path of redundancy ``group`` of storage ``system`` is online.
+
+    ``hosts`` (the system's attached hosts) must each reach every LUN through two usable
+    paths again; left out of the plan's JSON when there are none.
+    """
 
     action: Literal[StepAction.VERIFY_REDUNDANCY] = StepAction.VERIFY_REDUNDANCY
     system: str
     group: str
+    hosts: tuple[str, ...] = Field(default=(), exclude_if=lambda hosts: not hosts)
 
 
 class BuildImageParams(_Params):

@@ -38,7 +38,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
@@ -358,6 +358,8 @@ class EtcdClusters:
     """The run's cluster driver over every etcd cluster of the inventory, by asset id."""
 
     clusters: dict[str, EtcdCluster]
+    distributes: ClassVar[bool] = False
+    """etcd has no controller that hands a patch set to its members (see ``upload``)."""
 
     def _one(self, cluster: str) -> EtcdCluster:
         try:

@@ -22,6 +22,7 @@ __all__ = [
     "FirmwareDriver",
     "HealthChecker",
     "HealthResult",
+    "HostPaths",
     "HypervisorDriver",
     "ImageDriver",
     "LoadBalancerDriver",
@@ -370,6 +371,18 @@ class StorageDriver(Protocol):
 
     async def redundancy(self, system: str, group: str) -> tuple[int, int]:
         """``(online, total)`` parts of a redundancy group."""
+        ...
+
+
+class HostPaths(Protocol):
+    """Storage paths as each host sees them (multipath): does it still have two to each LUN?"""
+
+    async def thin_luns(self, host: str) -> tuple[str, ...]:
+        """The LUNs ``host`` reaches through fewer than two usable paths; empty when none.
+
+        Raises:
+            DriverError: The host cannot tell (unreachable, no multipath device at all).
+        """
         ...
 
 

@@ -33,12 +33,14 @@ from patchwarden.domain.assets import (
     Hypervisor,
     Image,
     LoadBalancer,
+    StorageSystem,
     VirtualAppliance,
     Vm,
 )
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.apt import AptDriver
 from patchwarden.drivers.health import CheckRunner
+from patchwarden.drivers.multipath import MultipathPaths
 from patchwarden.drivers.packages import HostPackages, host_manager
 from patchwarden.drivers.power import CommandPowerDriver
 from patchwarden.drivers.protocols import (
@@ -47,6 +49,7 @@ from patchwarden.drivers.protocols import (
     Clock,
     ClusterDriver,
     FirmwareDriver,
+    HostPaths,
     HypervisorDriver,
     ImageDriver,
     LoadBalancerDriver,
@@ -61,6 +64,7 @@ from patchwarden.drivers.transport import CommandResult, FileWriter, LocalTransp
 from patchwarden.errors import DriverError
 
 __all__ = [
+    "FirmwareRouter",
     "HostRouter",
     "RealClock",
     "RealDrivers",
@@ -168,6 +172,7 @@ class RealDrivers:
         images: The images with a real ``driver`` (rootfs) and their instances, or ``None``.
         clusters: The estate's clusters with a real ``driver`` (etcd), or ``None``.
         storage: The storage systems with a real ``driver`` (ontap), or ``None``.
+        paths: ``multipath -ll`` on the hosts attached to those systems, or ``None``.
     """
 
     transport: HostRouter
@@ -184,6 +189,7 @@ class RealDrivers:
     images: ImageDriver | None = None
     clusters: ClusterDriver | None = None
     storage: StorageDriver | None = None
+    paths: HostPaths | None = None
 
     @property
     def apt(self) -> AptDriver:
@@ -296,6 +302,13 @@ def real_drivers(
         if isinstance(driver, MeteredLoadBalancer) and driver.request_metrics is not None:
             metrics[lb_id] = driver.request_metrics
             metered[lb_id] = driver.metered_pools
+    storage = _storage(inventory, registry, context)
+    platform = _appliances(inventory, registry, context)
+    if storage is not None:
+        platform["firmware"] = FirmwareRouter(
+            [d for d in (platform.get("firmware"), storage) if d is not None]
+        )
+    attached = any(isinstance(a, StorageSystem) and a.hosts for a in inventory.assets)
     return RealDrivers(
         transport=router,
         packages=HostPackages(managers, package_drivers, apps),
@@ -306,9 +319,11 @@ def real_drivers(
         metrics=metrics,
         metered_pools=metered,
         hypervisors=_hypervisors(inventory, registry, context),
-        **_appliances(inventory, registry, context),
+        **platform,
         images=_images(inventory, registry, context, router),
         clusters=_clusters(inventory, registry, context),
+        storage=storage,
+        paths=MultipathPaths(router) if storage is not None and attached else None,
     )
 
 
@@ -333,6 +348,56 @@ def _hypervisors(
     if not all(isinstance(h, LibvirtHost) for h in hosts):
         raise DriverError("one run drives one kind of hypervisor; these are mixed")
     return LibvirtHypervisors.of(hosts)
+
+
+class FirmwareRouter:
+    """One firmware driver over several: each target goes to the driver that owns it.
+
+    Appliances (keepalived releases) and storage parts (ONTAP nodes) both take firmware;
+    the engine has one firmware driver, so each call is sent to the driver whose ``owns``
+    accepts the target (the last one takes what none claims, and says it is unknown).
+    """
+
+    def __init__(self, drivers: Sequence[Any]) -> None:
+        self.drivers = list(drivers)
+
+    def _for(self, target: str) -> FirmwareDriver:
+        for driver in self.drivers:
+            owns = getattr(driver, "owns", None)
+            if owns is not None and owns(target):
+                return driver  # type: ignore[no-any-return]  # a FirmwareDriver by construction
+        for driver in self.drivers:
+            if getattr(driver, "owns", None) is None:
+                return driver  # type: ignore[no-any-return]  # the one that does not say
+        raise DriverError(f"no real firmware driver knows {target!r}")
+
+    async def firmware(self, target: str) -> str:
+        """The running firmware, from the target's own driver."""
+        return await self._for(target).firmware(target)
+
+    async def flash(self, target: str, version: str) -> None:
+        """Install firmware through the target's own driver."""
+        await self._for(target).flash(target, version)
+
+
+def _storage(inventory: Inventory, registry: DriverRegistry, context: Any) -> Any:
+    """One driver over every storage system with a real ``driver``; ``None`` when there is none.
+
+    Each asset's spec builds that system's driver; ONTAP's gather into one
+    :class:`~patchwarden.drivers.ontap.OntapSystems` (the engine has one storage driver).
+    """
+    systems = {
+        a.id: registry.spec(DriverKind.STORAGE, a.driver).build(a.driver_config, context(a))
+        for a in inventory.assets
+        if isinstance(a, StorageSystem) and a.driver != "sim"
+    }
+    if not systems:
+        return None
+    from patchwarden.drivers.ontap import OntapCluster, OntapSystems
+
+    if not all(isinstance(s, OntapCluster) for s in systems.values()):
+        raise DriverError("one run drives one kind of storage system; these are mixed")
+    return OntapSystems(systems)
 
 
 def _appliances(inventory: Inventory, registry: DriverRegistry, context: Any) -> dict[str, Any]:

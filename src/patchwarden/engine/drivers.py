@@ -13,6 +13,7 @@ from patchwarden.drivers.protocols import (
     CommandRunner,
     FirmwareDriver,
     HealthChecker,
+    HostPaths,
     HypervisorDriver,
     ImageDriver,
     LoadBalancerDriver,
@@ -51,6 +52,8 @@ class Drivers:
     """Runs hooks on a host, over its own connection."""
     controller: CommandRunner | None = None
     """Runs hooks on the machine running the campaign."""
+    paths: HostPaths | None = None
+    """Storage paths as the hosts attached to a storage system see them (multipath)."""
 
 
 def required(driver: _D | None, name: str) -> _D:

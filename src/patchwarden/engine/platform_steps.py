@@ -71,11 +71,13 @@ async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[st
             online = isinstance(step.params, PathOnlineParams)
             await required(d.storage, "storage").set_path(system, target, online)
             return {"online": online}
-        case VerifyRedundancyParams(system=system, group=group):
+        case VerifyRedundancyParams(system=system, group=group, hosts=hosts):
             up, total = await required(d.storage, "storage").redundancy(system, group)
             if up < total:
                 raise DriverError(f"{system}/{group}: {up} of {total} paths online")
-            return {"online": up, "total": total}
+            if hosts:
+                await _hosts_redundant(d, system, hosts, step.timeout_s)
+            return {"online": up, "total": total, **({"hosts": list(hosts)} if hosts else {})}
         case BuildImageParams(packages=packages):
             images = required(d.images, "images")
             if not first:
@@ -126,6 +128,34 @@ async def _distribute(
     if behind:
         raise DriverError(f"{cluster}: members behind after distribution: {sorted(behind)}")
     return {"progress": progress}
+
+
+HOST_PATHS_POLL_S = 5.0
+"""Between two reads of the hosts' paths while they come back (multipathd's own
+``polling_interval`` is 5 s by default)."""
+
+
+async def _hosts_redundant(
+    d: Drivers, system: str, hosts: tuple[str, ...], timeout_s: float
+) -> None:
+    """Wait until every host reaches every LUN through two usable paths again.
+
+    A path that came back on the array is reinstated on a host only when multipathd's
+    checker next reads it, so the hosts are read again every few seconds until they all
+    agree or ``timeout_s`` has passed; then the hosts still short of a path are named.
+    """
+    paths = required(d.paths, "host storage paths")
+    deadline = d.clock.now().timestamp() + timeout_s
+    while True:
+        thin = {h: found for h in hosts if (found := await paths.thin_luns(h))}
+        if not thin:
+            return
+        if d.clock.now().timestamp() >= deadline:
+            said = "; ".join(f"{h}: {', '.join(luns)}" for h, luns in sorted(thin.items()))
+            raise DriverError(
+                f"{system}: hosts still without a redundant path after {timeout_s:g}s: {said}"
+            )
+        await d.clock.sleep(HOST_PATHS_POLL_S)
 
 
 def _common(undo: Mapping[str, Any]) -> dict[str, str]:

@@ -26,6 +26,7 @@ REFERENCE_KINDS: dict[str, frozenset[Kind]] = {
     "members": frozenset({Kind.VM, Kind.HYPERVISOR}),
     "controller": frozenset({Kind.VM, Kind.HYPERVISOR}),
     "pools": frozenset({Kind.VM, Kind.VIRTUAL_APPLIANCE, Kind.HYPERVISOR}),
+    "hosts": frozenset({Kind.VM, Kind.HYPERVISOR}),
     "patch_after": frozenset(Kind),
 }
 

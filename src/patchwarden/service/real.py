@@ -31,6 +31,7 @@ from patchwarden.errors import InputError, ValidationFailed
 from patchwarden.inventory import LoadedInventory, read_inventory
 from patchwarden.service.cluster_checks import unsafe_clusters
 from patchwarden.service.real_checks import missing_drivers
+from patchwarden.service.storage_checks import thin_hosts
 
 __all__ = [
     "RealRun",
@@ -49,10 +50,10 @@ def engine_drivers(
 ) -> Drivers:
     """The engine's driver bundle over the real drivers of an inventory.
 
-    Only what the inventory configures is there: hypervisors, clusters, appliances and
-    images with a real ``driver`` (libvirt, etcd, keepalived, rootfs), but no storage driver
-    until one is registered and named. A plan whose steps need a missing
-    one is refused before it starts (:func:`missing_drivers`).
+    Only what the inventory configures is there: hypervisors, clusters, appliances, images
+    and storage systems with a real ``driver`` (libvirt, etcd, keepalived, rootfs, ontap),
+    and ``multipath -ll`` on the hosts attached to those storage systems. A plan whose
+    steps need a missing one is refused before it starts (:func:`missing_drivers`).
 
     Args:
         real: The inventory's real drivers.
@@ -71,6 +72,8 @@ def engine_drivers(
         firmware=real.firmware,
         images=real.images,
         clusters=real.clusters,
+        storage=real.storage,
+        paths=real.paths,
         commands=real.transport,
         controller=LocalTransport(),
     )
@@ -159,7 +162,9 @@ def real_drivers_for(
 
     ``apply`` and ``resume`` both come here, so a resumed run drives what the first one did.
     A run ``starting`` (not resumed) is also refused when a cluster it rolls cannot lose
-    a member now without losing its quorum (a resumed run may have one out on purpose).
+    a member now without losing its quorum, or when a host attached to a storage system it
+    patches already reaches a LUN through a single path (a resumed run may have one out on
+    purpose).
 
     Raises:
         ValidationFailed: The inventory is invalid, a step of ``plan`` needs a driver it
@@ -169,6 +174,7 @@ def real_drivers_for(
     run = real_run_drivers(loaded.inventory, plan=plan, sources=loaded.sources)
     if starting:
         problems = unsafe_clusters(plan, run.drivers.clusters, loaded.sources)
+        problems += thin_hosts(plan, run.drivers.paths, loaded.sources)
         if problems:
             raise ValidationFailed(problems)
     return run

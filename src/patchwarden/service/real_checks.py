@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from patchwarden.domain.assets import Application, AssetBase, Driven
+from patchwarden.domain.assets import Application, AssetBase, Driven, StorageSystem
 from patchwarden.domain.campaign import APP_PIN_PREFIX
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan, Step, StepAction
@@ -164,6 +164,27 @@ def _check_step(
                 f"(package manager {manager or 'unknown'})",
                 f"registered package drivers: {', '.join(registry.names('packages'))}",
             )
+    system = _storage_system(step, by_id)
+    if system is not None and action in _STORAGE:
+        _check_storage_step(step, system, drivers, real, registry, refuse)
+        return
+    if action in _CONTROLLER:
+        # A third-party cluster driver that does not say is taken at its protocol's word.
+        distributes = drivers.clusters is not None and getattr(
+            drivers.clusters, "distributes", True
+        )
+        if not distributes:
+            refuse(
+                target,
+                "driver",
+                f"{doing}: controller-based upgrades run on the simulated estate only; no "
+                f"real cluster driver of this estate hands a patch set to a controller "
+                f"({', '.join(n for n in registry.names('cluster') if n != 'sim')} "
+                "cannot)",
+                "roll the cluster member by member with `strategy: cluster_rolling`, or run "
+                "this group with `apply --sim`",
+            )
+        return
     platform = PLATFORM_DRIVERS.get(action)
     if platform is not None and getattr(drivers, platform[0]) is None:
         slot, kind = platform
@@ -182,4 +203,64 @@ def _check_step(
                 slot,
                 f"{doing} needs a {kind} driver, and real runs have none yet",
                 "leave this group out of real campaigns, or run it with `apply --sim`",
+            )
+
+
+_STORAGE = frozenset(
+    {
+        StepAction.PATH_OFFLINE,
+        StepAction.PATH_ONLINE,
+        StepAction.VERIFY_REDUNDANCY,
+        StepAction.FIRMWARE,
+    }
+)
+_CONTROLLER = frozenset({StepAction.UPLOAD, StepAction.DISTRIBUTE})
+
+
+def _storage_system(step: Step, by_id: Mapping[str, AssetBase]) -> StorageSystem | None:
+    """The storage system a step works on: named by its parameters, or owning its part."""
+    named = getattr(step.params, "system", None)
+    if isinstance(named, str) and isinstance(by_id.get(named), StorageSystem):
+        return by_id[named]  # type: ignore[return-value]  # checked just above
+    for asset in by_id.values():
+        if isinstance(asset, StorageSystem) and any(p.id == step.target for p in asset.parts):
+            return asset
+    return None
+
+
+def _check_storage_step(
+    step: Step,
+    system: StorageSystem,
+    drivers: Drivers,
+    real: RealDrivers,
+    registry: DriverRegistry,
+    refuse: Any,
+) -> None:
+    """A storage part's step needs its system's real driver; a host check, its hosts."""
+    doing = f"step {step.action.value} of {step.target}"
+    if system.driver == "sim" or drivers.storage is None or drivers.firmware is None:
+        names = [n for n in registry.names("storage") if n != "sim"]
+        refuse(
+            system.id,
+            "driver",
+            f"{doing} needs a real driver for storage system {system.id!r}",
+            f"add `driver: {' | '.join(names) or '...'}` and its `driver_config`",
+        )
+        return
+    hosts = getattr(step.params, "hosts", ())
+    if hosts and drivers.paths is None:
+        refuse(
+            system.id,
+            "hosts",
+            f"{doing} checks the paths of hosts {', '.join(hosts)}, and this run has no "
+            "way to read them",
+            "give each attached host a `connection` (multipath -ll runs over it)",
+        )
+    for host in hosts:
+        if host not in real.transport.connections:
+            refuse(
+                host,
+                "connection",
+                f"{doing} reads the storage paths of {host} (multipath -ll)",
+                "add `connection: {transport: ssh, address: ..., user: ...}`",
             )

@@ -25,6 +25,7 @@ def estate_drivers(estate: SimEstate, inventory: Inventory) -> Drivers:
         firmware=estate.platform,
         appliances=estate.platform,
         storage=estate.platform,
+        paths=estate.platform,
         images=estate.platform,
         commands=estate,
         controller=estate,

@@ -36,6 +36,7 @@ class PlatformState:
     image_current: dict[str, str] = field(default_factory=dict)
     instance_image: dict[str, str] = field(default_factory=dict)
     original_fw: dict[str, str] = field(default_factory=dict)
+    attached: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_inventory(cls, inventory: Inventory) -> PlatformState:
@@ -52,6 +53,8 @@ class PlatformState:
                     state.fw[part.id] = part.firmware
                     state.path_online[part.id] = True
                     state.part_group[part.id] = (asset.id, part.redundancy_group)
+                for host in asset.hosts:
+                    state.attached[host] = (*state.attached.get(host, ()), asset.id)
             elif isinstance(asset, Cluster):
                 state.cluster_members[asset.id] = asset.members
                 state.leaders[asset.id] = asset.controller or asset.members[0]
@@ -161,6 +164,18 @@ class SimPlatform:
         """Online and total parts of a redundancy group."""
         parts = self._group(system, group)
         return sum(1 for p in parts if self.state.path_online[p]), len(parts)
+
+    async def thin_luns(self, host: str) -> tuple[str, ...]:
+        """A host sees one path per online part: a redundant group with one left is thin."""
+        thin = []
+        for system in self.state.attached.get(host, ()):
+            groups = sorted({g for s, g in self.state.part_group.values() if s == system})
+            for group in groups:
+                parts = self._group(system, group)
+                up = sum(1 for p in parts if self.state.path_online[p])
+                if len(parts) > 1 and up < 2:
+                    thin.append(f"{system}/{group}: {up} usable path" + ("" if up == 1 else "s"))
+        return tuple(thin)
 
     # -- ClusterDriver ------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ __all__ = [
     "HYPERVISOR",
     "IMAGE",
     "LOAD_BALANCER",
+    "STORAGE",
     "STORAGE_ACCOUNT",
     "SimConfig",
 ]
@@ -40,4 +41,5 @@ CLUSTER = _sim(DriverKind.CLUSTER)
 IMAGE = _sim(DriverKind.IMAGE)
 HYPERVISOR = _sim(DriverKind.HYPERVISOR)
 APP_INSTALLER = _sim(DriverKind.APP_INSTALLER)
+STORAGE = _sim(DriverKind.STORAGE)
 STORAGE_ACCOUNT = _sim(DriverKind.STORAGE_ACCOUNT)

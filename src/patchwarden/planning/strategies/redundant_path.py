@@ -2,7 +2,9 @@
 
 Each part's path is taken offline (the system refuses if it is the last one of its
 group), flashed, brought back, and the group's redundancy is verified restored before the
-next part starts. Parts are strictly one after another across the system.
+next part starts (and, when the system lists its attached ``hosts``, each of them reaches
+every LUN through two usable paths again). Parts are strictly one after another across the
+system.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ def plan_redundant_path(ctx: GroupContext) -> tuple[Batch, ...]:
             unit_id = f"{ctx.wave_id}/{part.id}"
             offline = PathOfflineParams(system=system.id)
             online = PathOnlineParams(system=system.id)
-            verify = VerifyRedundancyParams(system=system.id, group=part.redundancy_group)
+            verify = VerifyRedundancyParams(
+                system=system.id, group=part.redundancy_group, hosts=system.hosts
+            )
             chain: list[StepParams] = [
                 offline,
                 FirmwareParams(version=ctx.firmware[part.id]),
