@@ -96,6 +96,7 @@ def lab(
         yield inventory, campaign, replay
 
 
+@pytest.mark.slow  # a whole campaign through the command line: about 20 s on a loaded machine
 def test_each_node_is_taken_over_updated_given_back_and_the_host_checked(
     lab: tuple[Path, Path, OntapReplay], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
