@@ -142,3 +142,25 @@ def test_provider_owned_and_saas_get_no_steps() -> None:
     plan = _plan()
     targets = {u.target for u in plan.units()} | {s.target for u in plan.units() for s in u.steps}
     assert not {"mail", "crm", "cloud-host-pool", "logs-archive"} & targets
+
+
+def test_ha_pair_with_fail_back_ends_on_the_member_that_served_first() -> None:
+    inv = demo_inventory().inventory
+    advisories = demo_advisories()
+    a = assess(inv, advisories, NOW)
+    campaign = demo_campaign()
+    groups = dict(campaign.groups)
+    groups["appliances"] = groups["appliances"].model_copy(update={"fail_back": True})
+    campaign = campaign.model_copy(update={"groups": groups})
+    plan = plan_campaign(inv, campaign, a.decisions, {x.id: x for x in advisories}, a.fixes, NOW)
+    pair = [b for b in _wave(plan, "prod.appliances").batches if "fw-01+fw-02" in b.id]
+    standby, other = pair[0].units[0], pair[1].units[0]
+    # The standby's unit is as without fail_back; the other's gives the address back.
+    assert [s.action for s in standby.steps][-1] is StepAction.HEALTH
+    assert [(s.action, getattr(s.params, "to", None)) for s in other.steps] == [
+        (StepAction.FAILOVER, "fw-02"),
+        (StepAction.FIRMWARE, None),
+        (StepAction.HEALTH, None),
+        (StepAction.FAILOVER, "fw-01"),
+    ]
+    assert plan.digest() != _plan().digest()

@@ -89,6 +89,9 @@ class GroupSpec(Value):
     """Rolling batch sizes that grow, e.g. ``[1, 5, "20%"]``; the last repeats."""
     restart_services: RestartMode | None = None
     """This group's choice of the campaign's ``restart_services``; the campaign's if unset."""
+    fail_back: bool = False
+    """HA pair: once both members are patched, give the virtual IP back to the member that
+    served while the standby was patched (``ha_pair`` only)."""
 
 
 class FirmwareTarget(Value):

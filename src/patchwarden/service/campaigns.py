@@ -90,6 +90,15 @@ def load_campaign(file: str, text: str) -> LoadedCampaign:
         for name, spec in campaign.windows.items()
         if (why := rule_problem(spec))
     ]
+    problems += [
+        loaded.problem(
+            ("groups", name, "fail_back"),
+            f"fail_back applies to strategy ha_pair, not {spec.strategy}",
+            "remove fail_back, or use strategy: ha_pair for a pair of virtual appliances",
+        )
+        for name, spec in campaign.groups.items()
+        if spec.fail_back and spec.strategy != "ha_pair"
+    ]
     if problems:
         raise ValidationFailed(problems)
     return loaded

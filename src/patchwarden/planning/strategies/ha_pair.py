@@ -1,7 +1,9 @@
 """HA pair of virtual appliances: standby first, fail over, then the other.
 
 Each unit first makes sure which member is active (fail-over is a no-op when it already
-is), so the plan does not depend on guessing the pair's state at planning time.
+is), so the plan does not depend on guessing the pair's state at planning time. With the
+group's ``fail_back``, the second member's unit ends by failing over again, to the member
+that served while the standby was patched: the pair ends as it served before the run.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from patchwarden.planning.steps import HEALTH, step
 __all__ = ["STRATEGY", "plan_ha_pair"]
 
 
-def _unit(ctx: GroupContext, target: str, keep_active: str | None) -> Unit:
+def _unit(ctx: GroupContext, target: str, keep_active: str | None, fail_back: bool = False) -> Unit:
     unit_id = f"{ctx.wave_id}/{target}"
     chain: list[StepParams] = []
     if keep_active is not None:
         chain.append(FailoverParams(to=keep_active))
     chain += [FirmwareParams(version=ctx.firmware[target]), HEALTH]
+    if fail_back and keep_active is not None:
+        chain.append(FailoverParams(to=target))
     steps = tuple(step(unit_id, i, params, target) for i, params in enumerate(chain))
     # The firmware goes back only on a standby: fail over to the peer first when there is one.
     undo: list[StepParams] = []
@@ -60,7 +64,7 @@ def plan_ha_pair(ctx: GroupContext) -> tuple[Batch, ...]:
             batches.append(
                 Batch(
                     id=f"{ctx.wave_id}/{first}+{second}#failover",
-                    units=(_unit(ctx, first, second),),
+                    units=(_unit(ctx, first, second, ctx.spec.fail_back),),
                     requires_success=True,
                 )
             )
