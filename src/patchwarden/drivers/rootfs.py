@@ -11,8 +11,12 @@ names the newest; ``store/instances/<instance>`` records the version each instan
   wanted version. A build whose packages the newest version already has is that version
   (check, then act). Older versions stay: rollback replaces instances from them.
 - **Test**: the ``test`` commands run inside the version's tree through ``chroot``; every
-  one must exit 0 (for example ``dpkg --audit`` and the service's own self-check). It is
-  a test of the tree, not a boot: the lab has no machine to boot it on.
+  one must exit 0 (for example ``dpkg --audit`` and the service's own self-check). With
+  ``boot``, a test instance is then booted from the tree (``boot.launch``, ``{root}`` and
+  ``{version}`` filled in; it exits 0 once the instance is started), its ``boot.health``
+  checks (HTTP or TCP, from where patchwarden runs) must pass over the network, and
+  ``boot.stop`` removes it, pass or fail. A version that fails stops the run before any
+  instance is replaced.
 - **Replace**: the ``launch`` command, run where patchwarden runs, re-creates the instance
   from a tree (``{instance}`` and ``{root}`` in its arguments are filled in); it exits 0 once
   the new instance serves. Then the instance is recorded on that version.
@@ -37,9 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from patchwarden.domain.assets import Image
+from patchwarden.domain.assets import HealthCheck, Image
+from patchwarden.drivers.health import CheckRunner
 from patchwarden.drivers.protocols import HealthResult
 from patchwarden.drivers.registry import DriverContext, DriverKind, DriverSpec
 from patchwarden.drivers.transport import CommandResult, LocalTransport, Transport
@@ -47,6 +52,7 @@ from patchwarden.errors import DriverError
 
 __all__ = [
     "DRIVER",
+    "RootfsBoot",
     "RootfsImage",
     "RootfsImages",
     "RootfsSettings",
@@ -65,6 +71,30 @@ _APT_ENV = {
 _HERE = "controller"
 
 
+class RootfsBoot(BaseModel):
+    """``driver_config.boot``: a test instance booted from a new version, checked, removed.
+
+    Attributes:
+        launch: Boots a test instance from ``{root}`` (version ``{version}``); exits 0 once
+            it is started.
+        stop: Removes the test instance (run whether its checks passed or not).
+        health: What the test instance must pass: HTTP or TCP checks from here.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    launch: tuple[str, ...] = Field(min_length=1)
+    stop: tuple[str, ...] = Field(min_length=1)
+    health: tuple[HealthCheck, ...] = Field(min_length=1)
+
+    @field_validator("health")
+    @classmethod
+    def _over_the_network(cls, checks: tuple[HealthCheck, ...]) -> tuple[HealthCheck, ...]:
+        if any(c.type == "command" for c in checks):
+            raise ValueError("a test instance is checked over the network: use http or tcp")
+        return checks
+
+
 class RootfsSettings(BaseModel):
     """``driver_config`` of an image with ``driver: rootfs``.
 
@@ -74,6 +104,7 @@ class RootfsSettings(BaseModel):
         test: Commands run inside a new version's tree; each must exit 0.
         build_timeout_s: How long apt may take inside the tree.
         launch_timeout_s: How long an instance may take to come back.
+        boot: A test instance booted from each new version before any instance is replaced.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,6 +114,7 @@ class RootfsSettings(BaseModel):
     test: tuple[tuple[str, ...], ...] = (("dpkg", "--audit"),)
     build_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 600.0
     launch_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    boot: RootfsBoot | None = None
 
 
 def fill(argv: Sequence[str], **values: str) -> list[str]:
@@ -197,14 +229,39 @@ class RootfsImage:
         return version
 
     async def boot_test(self, version: str) -> HealthResult:
-        """Run the ``test`` commands inside the version's tree."""
+        """Run the ``test`` commands inside the version's tree, then boot and check it."""
         root = self._path(version, "root")
         for argv in self.settings.test:
             done = await self._run(["chroot", root, *argv], self.settings.launch_timeout_s)
             if not done.ok:
                 why = (done.stderr or done.stdout).strip()[-400:]
                 return HealthResult(False, f"{' '.join(argv)} exited {done.exit_status}: {why}")
-        return HealthResult(True, f"{len(self.settings.test)} test(s) passed in version {version}")
+        tested = f"{len(self.settings.test)} test(s) passed in version {version}"
+        boot = self.settings.boot
+        if boot is None:
+            return HealthResult(True, tested)
+        timeout = self.settings.launch_timeout_s
+        launched = await self._run(fill(boot.launch, root=root, version=version), timeout)
+        try:
+            if not launched.ok:
+                why = (launched.stderr or launched.stdout).strip()[-400:]
+                status = launched.exit_status
+                return HealthResult(
+                    False,
+                    f"the test instance of version {version} did not start (exit {status}): {why}",
+                )
+            checked = await CheckRunner({"boot": boot.health}, None).check("boot")
+        finally:
+            stopped = await self._run(fill(boot.stop, root=root, version=version), timeout)
+        if not stopped.ok:
+            why = (stopped.stderr or stopped.stdout).strip()[-400:]
+            raise DriverError(f"image {self.id}: removing the test instance of version "
+                              f"{version} failed: {why}")  # fmt: skip
+        if not checked.ok:
+            return HealthResult(False, f"the test instance of version {version}: {checked.detail}")
+        return HealthResult(
+            True, f"{tested}; its test instance booted and passed: {checked.detail}"
+        )
 
     async def image_of(self, instance: str) -> str:
         """The version ``instance`` was last created from."""

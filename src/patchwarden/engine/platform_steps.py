@@ -99,7 +99,8 @@ async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[st
             wanted = undo.get("previous") if p.undo else await images.latest(p.image)
             if not wanted:
                 raise DriverError(f"{target}: no image version to replace it from")
-            await images.replace(target, wanted)
+            if current != wanted:  # a resumed step whose replacement was recorded: done
+                await images.replace(target, wanted)
             return {"previous": first.get("previous", current), "image_version": wanted}
     raise DriverError(f"no handler for step action {step.action}")
 
