@@ -1,6 +1,7 @@
-"""``patchwarden lab up|down|status``: real Debian hosts on this machine to try patchwarden on.
+"""``patchwarden lab up|down|status``: a real estate on this machine to try patchwarden on.
 
-Needs root: the hosts are chroots served by their own sshd on loopback addresses.
+Needs root: the hosts are chroots served by their own sshd on loopback addresses, behind a
+real HAProxy; the appliance pair runs keepalived in network namespaces of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.table import Table
 from patchwarden.cli.rows import check_format
 from patchwarden.errors import UsageError
 from patchwarden.testing.lab import DEFAULT_LAB_DIR, Lab, LabConfig
+from patchwarden.testing.lab_estate import EstateConfig, LabEstate
 
 __all__ = ["app"]
 
@@ -43,16 +45,33 @@ def up(
     hosts: int = typer.Option(4, "--hosts", help="How many hosts."),
     first_address: str = typer.Option("127.0.0.2", "--first-address", help="First host's IP."),
     reboot_pause: float = typer.Option(2.0, "--reboot-pause", help="Seconds a reboot takes."),
+    pair_prefix: str = typer.Option(
+        "pwlab", "--pair-prefix", help="Names of the appliance pair's bridge and namespaces."
+    ),
+    pair_subnet: str = typer.Option(
+        "10.231.80", "--pair-subnet", help="The appliance pair's /24 (first three octets)."
+    ),
 ) -> None:
-    """Build and start the lab; writes an inventory of its hosts.
+    """Build and start the lab: hosts, HAProxy, an appliance HA pair and an image of the hosts.
 
-    The first run downloads a Debian root (about 30 s); later runs take a few seconds.
+    Writes the inventory of all of it, advisories to import and a campaign per strategy,
+    and prints where. The first run downloads a Debian root (about 30 s); later runs take
+    a few seconds.
 
     Example: sudo patchwarden lab up --hosts 4
     """
     lab = _lab(directory, hosts, first_address, reboot_pause)
+    if len(pair_prefix) > 8 or not pair_prefix.isalnum():
+        raise UsageError(f"--pair-prefix: at most 8 letters or digits, not {pair_prefix!r}")
+    octets = pair_subnet.split(".")
+    if len(octets) != 3 or not all(o.isdigit() and int(o) < 256 for o in octets):
+        raise UsageError(f"--pair-subnet: three octets such as 10.231.80, not {pair_subnet!r}")
+    estate = LabEstate(
+        EstateConfig(lab=lab.config, pair_prefix=pair_prefix, pair_subnet=pair_subnet)
+    )
     with _out.status("building the lab (debootstrap on first use, then overlays)..."):
-        specs = lab.up()
+        files = estate.up()
+    specs = estate.lab.specs()
     table = Table("host", "ssh", "service", title=f"lab up in {lab.dir}")
     for spec in specs:
         table.add_row(
@@ -61,7 +80,15 @@ def up(
             f"http://{spec.address}:{spec.http_port}/",
         )
     _out.print(table)
-    _out.print(f"inventory:   {lab.inventory_path}")
+    proxy = estate.haproxy
+    _out.print(f"haproxy:     http://{proxy.address}:{proxy.web_port}/ (admin {proxy.socket})")
+    _out.print(f"appliances:  {' and '.join(estate.pair.config.ids)}, "
+               f"virtual IP {estate.pair.config.vip}:{estate.pair.config.port}")  # fmt: skip
+    _out.print(f"image:       {estate.image_store} (version 1 = the hosts' tree)")
+    _out.print(f"inventory:   {files.inventory}")
+    _out.print(f"advisories:  {files.advisories}")
+    for name, path in files.campaigns.items():
+        _out.print(f"campaign:    {path}   ({name})")
     _out.print(f"ssh:         ssh -i {lab.key_path} -o UserKnownHostsFile={lab.known_hosts} "
                f"-p {specs[0].ssh_port} root@{specs[0].address}")  # fmt: skip
     _out.print(f"environment: . {lab.dir / 'lab.env'}   (key and known_hosts for patchwarden)")
@@ -69,13 +96,14 @@ def up(
 
 @app.command("down")
 def down(directory: Path = _DIR) -> None:
-    """Stop every lab host and remove the lab (the downloaded Debian root stays cached).
+    """Stop everything the lab started and remove it (the downloaded Debian root stays cached).
 
     Example: sudo patchwarden lab down
     """
-    lab = _lab(directory)
-    lab.down()
-    _out.print(f"lab in {lab.dir} is down")
+    _lab(directory)
+    estate = LabEstate.of(directory)
+    estate.down()
+    _out.print(f"lab in {estate.dir} is down")
 
 
 @app.command("status")

@@ -105,15 +105,17 @@ def render_haproxy_config(setup: HaproxySetup) -> str:
 
     blue, green = setup.sides()
     everyone = blue + green
+    # One line per destination: the same one twice would send every request twice.
+    log_lines = "".join(
+        f"    log {target} len 4096 local0 info\n"
+        for target in dict.fromkeys((f"127.0.0.1:{setup.log_port}", setup.run_log))
+    )
     return (
         "# The traffic lab's HAProxy (patchwarden.testing.traffic_haproxy).\n"
         "global\n"
         f"    stats socket {setup.socket} mode 600 level admin\n"
         f"    stats socket ipv4@{setup.address}:{setup.admin_port} level admin\n"
-        "    stats timeout 30s\n"
-        f"    log 127.0.0.1:{setup.log_port} len 4096 local0 info\n"
-        f"    log {setup.run_log} len 4096 local0 info\n"
-        "    maxconn 4096\n"
+        "    stats timeout 30s\n" + log_lines + "    maxconn 4096\n"
         "defaults\n"
         "    mode http\n"
         "    log global\n"
