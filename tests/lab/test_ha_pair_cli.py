@@ -4,7 +4,8 @@ Two HAProxy appliances in network namespaces hold one virtual IP under keepalive
 (:mod:`patchwarden.testing.lab_appliance`). A person validates the inventory, plans the
 firmware campaign, submits the change, has a colleague approve it, and runs
 ``patchwarden apply --real``: the standby (lb-b) is flashed while lb-a serves, the VIP fails
-over to lb-b, then lb-a is flashed. 24 clients send requests to the virtual IP the whole
+over to lb-b, then lb-a is flashed, and with the group's ``fail_back`` the VIP goes back to
+lb-a. 24 clients send requests to the virtual IP the whole
 time; a GET that fails is sent again once, as a client of an idempotent request would, and
 both counts are reported. ``patchwarden status`` reads the run back.
 
@@ -19,12 +20,13 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 from patchwarden.testing.lab_appliance import AppliancePair
-from patchwarden.testing.traffic_cli import cli, journal
+from patchwarden.testing.traffic_cli import cli, journal, kill_apply_when, submit_and_approve
+from patchwarden.testing.traffic_cli_more import HA_PAIR_CAMPAIGN, ha_pair_files
 from patchwarden.testing.traffic_load import LoadProcess
 
 pytestmark = [
@@ -33,14 +35,6 @@ pytestmark = [
         shutil.which("keepalived") is None, reason="needs keepalived (scripts/lab-packages.txt)"
     ),
 ]
-
-CAMPAIGN = """\
-name: appliance firmware 2.6-2
-groups:
-  appliances: {select: {kind: virtual_appliance}, strategy: ha_pair}
-firmware:
-  - {select: {kind: virtual_appliance}, version: "2.6-2"}
-"""
 
 
 @pytest.fixture
@@ -60,10 +54,7 @@ def _ok(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.timeout(120)
 def test_ha_pair_from_plan_to_report_through_the_cli(pair: AppliancePair, tmp_path: Path) -> None:
-    inventory, campaign = tmp_path / "inventory.yaml", tmp_path / "campaign.yaml"
-    inventory.write_text(yaml.safe_dump({"assets": pair.assets()}, sort_keys=False))
-    campaign.write_text(CAMPAIGN)
-    env = {**os.environ, "PATCHWARDEN_DB": f"sqlite:///{tmp_path / 'pw.db'}", "COLUMNS": "160"}
+    env, inventory, campaign = ha_pair_files(pair, tmp_path)
     inv, cmp = str(inventory), str(campaign)
 
     _ok(cli(env, "inventory", "validate", inv))
@@ -75,10 +66,11 @@ def test_ha_pair_from_plan_to_report_through_the_cli(pair: AppliancePair, tmp_pa
         for unit in batch["units"]
         for s in unit["steps"]
     ]
-    # The standby first (its peer kept active), then the other after the fail-over.
+    # The standby first (its peer kept active), then the other after the fail-over, then
+    # the address back to the member that served first.
     assert steps == [
         ("lb-b", "failover"), ("lb-b", "firmware"), ("lb-b", "health"),
-        ("lb-a", "failover"), ("lb-a", "firmware"), ("lb-a", "health"),
+        ("lb-a", "failover"), ("lb-a", "firmware"), ("lb-a", "health"), ("lb-a", "failover"),
     ], steps  # fmt: skip
 
     # prod needs an approved change: refused before it, by the requester, then approved.
@@ -105,11 +97,11 @@ def test_ha_pair_from_plan_to_report_through_the_cli(pair: AppliancePair, tmp_pa
     assert state == "completed", state
     failovers = [r.payload["active"] for r in records
                  if r.step_id.endswith("-failover") and r.event == "succeeded"]  # fmt: skip
-    assert failovers == ["lb-a", "lb-b"], failovers
+    assert failovers == ["lb-a", "lb-b", "lb-a"], failovers
     flashed = {r.payload["firmware"] for r in records
                if r.step_id.endswith("-firmware") and r.event == "succeeded"}  # fmt: skip
     assert flashed == {"2.6-2"}
-    assert pair.holder() == "lb-b", "the VIP moved to the member patched first"
+    assert pair.holder() == "lb-a", "fail_back: the VIP is back on the member that served first"
     assert pair.serving_release(0) == "lb-a release 2.6-2"
     assert pair.serving_release(1) == "lb-b release 2.6-2"
 
@@ -122,5 +114,59 @@ def test_ha_pair_from_plan_to_report_through_the_cli(pair: AppliancePair, tmp_pa
     )
     assert report.requests > 500
     assert report.failed == 0, report.causes()
-    # A fail-over resets the connections open on the old member: bounded by the clients.
-    assert report.retried <= 2 * load.concurrency, report.retried
+    # Each of the two moves resets the connections open on the old member: bounded by the
+    # clients, twice.
+    assert report.retried <= 4 * load.concurrency, report.retried
+
+
+def _keepalived_runs(pair: AppliancePair, index: int) -> bool:
+    pid_file = pair.config.base / pair.config.ids[index] / "keepalived.pid"
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_during_the_failover_then_resume_flashes_each_member_once(
+    pair: AppliancePair, tmp_path: Path
+) -> None:
+    without_fail_back = HA_PAIR_CAMPAIGN.replace(", fail_back: true", "")
+    env, inventory, campaign = ha_pair_files(pair, tmp_path, without_fail_back)
+    inv, cmp = str(inventory), str(campaign)
+    submit_and_approve(env, campaign, inventory)
+
+    def failing_over(records: list[Any]) -> bool:
+        # The fail-over from lb-a to lb-b, once the standby lb-b has been flashed.
+        return any("/lb-a/" in r.step_id and r.step_id.endswith("-failover")
+                   and r.event == "started" for r in records)  # fmt: skip
+
+    load = LoadProcess(pair.config.vip, pair.config.port, concurrency=24, retries=1)
+    load.start()
+    try:
+        argv = ["apply", cmp, "-i", inv, "--real"]
+        run_id = kill_apply_when(env, argv, failing_over, after_s=0.4, timeout_s=90)
+        state, _ = journal(env, run_id)
+        assert state == "running", state  # what kill -9 leaves behind
+        resumed = cli(env, "resume", run_id, timeout=90)
+    finally:
+        report = load.stop()
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    state, records = journal(env, run_id)
+    assert state == "completed", state
+    flashed: dict[str, list[str]] = {}
+    for r in records:
+        if r.step_id.endswith("-firmware") and r.event == "succeeded":
+            flashed.setdefault(r.step_id.split("/")[-2], []).append(r.payload["previous"])
+    # Each member flashed exactly once, from the release it ran before.
+    assert flashed == {"lb-a": ["2.6-1"], "lb-b": ["2.6-1"]}, flashed
+    assert pair.holder() == "lb-b", "exactly one member holds the VIP: the one patched first"
+    assert _keepalived_runs(pair, 0) and _keepalived_runs(pair, 1), "both keep a keepalived"
+    assert pair.serving_release(0) == "lb-a release 2.6-2"
+    assert pair.serving_release(1) == "lb-b release 2.6-2"
+    print(
+        f"ha_pair kill -9 in the fail-over, then resume: {report.requests} requests, "
+        f"{report.failed} failed after one retry, {report.retried} raw failures retried"
+    )
+    assert report.failed == 0, report.causes()

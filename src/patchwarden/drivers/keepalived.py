@@ -324,6 +324,9 @@ class KeepalivedPairs:
             raise DriverError(f"{to} has no ha_peer: there is no member to fail over from")
         holder = await self._holder(to, target.settings.failover_timeout_s)
         if holder == to:
+            # A fail-over cut short (patchwarden killed after stopping the old member's
+            # keepalived) left the address here and the peer without its backup: restart it.
+            await self._member(target.peer).start_keepalived()
             return
         await target.start_keepalived()  # a backup must be there to take the address
         old = self._member(holder)

@@ -15,11 +15,15 @@ Example (as root, the traffic lab up)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,15 +35,23 @@ from patchwarden.testing.traffic import LB_ID, TrafficLab
 from patchwarden.testing.traffic_load import LoadProcess, LoadReport
 
 __all__ = [
+    "REQUIRE_CHANGE",
     "CliTrafficRun",
     "advisory",
+    "apply_approved",
     "cli",
     "cli_env",
     "journal",
+    "kill_apply_when",
     "prepare",
     "run_cli_strategy",
+    "run_status",
+    "submit_and_approve",
     "write_inventory",
 ]
+
+REQUIRE_CHANGE = "change: {required_for: [dev]}\n"
+"""A campaign line that makes the lab's hosts (``dev``) need an approved change, as prod does."""
 
 # Rated critical so the policy patches now.
 CRITICAL = [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]
@@ -117,6 +129,53 @@ def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Com
     )
 
 
+def submit_and_approve(env: dict[str, str], campaign: Path, inventory: Path) -> str:
+    """A change as people make it; returns its label (``CHG-N``).
+
+    ``change submit --as alice``; her own ``change approve`` refused (four eyes);
+    ``change approve --as bob``.
+
+    Raises:
+        RuntimeError: A command failed, or alice's own approval was not refused.
+    """
+    submitted = cli(env, "change", "submit", str(campaign), "-i", str(inventory), "--as", "alice")
+    found = re.search(r"CHG-(\d+)", submitted.stdout)
+    if submitted.returncode != 0 or found is None:
+        raise RuntimeError(f"patchwarden change submit: {submitted.stdout}{submitted.stderr}")
+    number = found.group(1)
+    own = cli(env, "change", "approve", number, "--as", "alice")
+    if own.returncode != 2:
+        raise RuntimeError(f"the requester approved her own change: {own.stdout}{own.stderr}")
+    approved = cli(env, "change", "approve", number, "--as", "bob")
+    if approved.returncode != 0:
+        raise RuntimeError(f"patchwarden change approve: {approved.stdout}{approved.stderr}")
+    return f"CHG-{number}"
+
+
+def apply_approved(
+    env: dict[str, str], campaign: Path, inventory: Path, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """:func:`submit_and_approve`, then ``patchwarden apply CAMPAIGN -i INVENTORY --real``."""
+    label = submit_and_approve(env, campaign, inventory)
+    applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=timeout)
+    if applied.returncode != 2 and f"{label} approved by bob" not in applied.stdout:
+        raise RuntimeError(f"apply --real did not run under {label}: {applied.stdout}")
+    return applied
+
+
+def run_status(env: dict[str, str], run_id: str = "") -> dict[str, Any]:
+    """``patchwarden status [RUN] --format json``, read.
+
+    Raises:
+        RuntimeError: The command failed.
+    """
+    done = cli(env, "status", *([run_id] if run_id else []), "--format", "json")
+    if done.returncode != 0:
+        raise RuntimeError(f"patchwarden status: {done.stdout}{done.stderr}")
+    status: dict[str, Any] = json.loads(done.stdout)
+    return status
+
+
 def prepare(
     traffic: TrafficLab,
     work: Path,
@@ -156,6 +215,44 @@ def journal(env: dict[str, str], run_id: str = "") -> tuple[str, list[Any]]:
         if run is None:
             raise LookupError(f"no run {run_id or 'yet'}")
         return run.state, list(store.events(run.id))
+
+
+def kill_apply_when(
+    env: dict[str, str],
+    argv: list[str],
+    when: Callable[[list[Any]], bool],
+    after_s: float = 0.0,
+    timeout_s: float = 240.0,
+) -> str:
+    """Start ``patchwarden ARGV``; SIGKILL it ``after_s`` after its journal satisfies ``when``.
+
+    Returns the id of the run it left behind, for ``patchwarden resume``.
+
+    Raises:
+        RuntimeError: The command ended, or ``when`` never held, before the kill.
+    """
+    process = subprocess.Popen([sys.executable, "-m", "patchwarden", *argv], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(LookupError):  # no run recorded yet
+                _, records = journal(env)
+            if records and when(records):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"patchwarden {' '.join(argv)} ended or timed out before the kill")
+        time.sleep(after_s)
+        if process.poll() is not None:
+            raise RuntimeError(f"patchwarden {' '.join(argv)} ended before the kill")
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+    return str(records[0].run_id)
 
 
 @dataclass(frozen=True)
