@@ -24,6 +24,8 @@ from conformance import (
     PackageCase,
     PackageDriverConformance,
     PowerDriverConformance,
+    SnapshotCase,
+    SnapshotConformance,
     StorageCase,
     StorageConformance,
     TrafficMetricsConformance,
@@ -101,6 +103,24 @@ class TestSimHypervisor(HypervisorConformance):
     @pytest.fixture
     def hypervisor_case(self) -> HypervisorCase:
         return HypervisorCase(vm=HOST, destination="hv-dev-02")
+
+
+class TestSimSnapshots(SnapshotConformance):
+    @pytest.fixture
+    def snapshot_driver(self, estate: SimEstate) -> SimEstate:
+        return estate
+
+    @pytest.fixture
+    def snapshot_case(self, estate: SimEstate) -> SnapshotCase:
+        def state() -> tuple[tuple[tuple[str, str], ...], int]:
+            host = estate.hosts[HOST]
+            return tuple(sorted(host.packages.items())), host.boot
+
+        def change() -> None:
+            asyncio.run(estate.install(HOST, {"openssl": PATCHED}))
+            asyncio.run(estate.reboot(HOST, 60))
+
+        return SnapshotCase(HOST, state, change, unsupported="hv-dev-02")
 
 
 class TestSimCluster(ClusterConformance):

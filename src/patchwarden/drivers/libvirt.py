@@ -28,6 +28,15 @@ discover libvirt URI...`` writes the inventory that way). The driver of a whole 
   ``virDomainGetJobStats`` for progress; past ``migration_timeout_s`` the job is aborted
   and the VM stays where it was. Each finished migration is kept in
   :attr:`LibvirtHypervisors.migrations` (VM, source, destination, seconds).
+- **Snapshots** (a way back from a bad patch) are libvirt's internal snapshots,
+  ``virDomainSnapshotCreateXML`` with no flags on a running guest: disk *and* memory,
+  stored inside the guest's qcow2 disk, so ``virDomainRevertToSnapshot`` brings back the
+  running guest as it was (same boot id, its service answering again). The guest is paused
+  while its memory is written (about 1 s for 160 MiB under TCG on the lab). Only guests
+  whose every disk is qcow2 can have one; :meth:`LibvirtHypervisors.snapshot_support` says
+  which disk is not. Snapshots live on the hypervisor that took them: a guest migrated
+  since cannot be reverted to it there. Each create, revert and delete is timed in
+  :attr:`LibvirtHypervisors.snapshot_timings`.
 
 libvirt's Python binding blocks, so every call runs in a thread (:func:`asyncio.to_thread`);
 the binding is imported only when a libvirt hypervisor is built.
@@ -62,6 +71,7 @@ __all__ = [
     "LibvirtSettings",
     "Migration",
     "MigrationProgress",
+    "SnapshotTiming",
     "build_libvirt",
 ]
 
@@ -150,6 +160,16 @@ class Migration:
     vm: str
     source: str
     destination: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SnapshotTiming:
+    """One snapshot operation: ``create``, ``revert`` or ``delete``, and how long it took."""
+
+    action: str
+    vm: str
+    name: str
     seconds: float
 
 
@@ -279,6 +299,21 @@ class LibvirtHost:
         caps = ElementTree.fromstring(self.query(lambda conn: conn.getCapabilities()))
         return caps.findtext("host/uuid", default="")
 
+    def disks(self, vm: str) -> list[tuple[str, str]]:
+        """``(target, format)`` of each disk (not CD-ROM) of domain ``vm``, from its XML."""
+        import xml.etree.ElementTree as ElementTree
+
+        desc = ElementTree.fromstring(self.query(lambda conn: conn.lookupByName(vm).XMLDesc(0)))
+        out = []
+        for disk in desc.iterfind("devices/disk"):
+            if disk.get("device", "disk") != "disk":
+                continue
+            driver = disk.find("driver")
+            target = disk.find("target")
+            fmt = (driver.get("type") if driver is not None else None) or "raw"
+            out.append(((target.get("dev") if target is not None else None) or "?", fmt))
+        return out
+
     # -- maintenance ------------------------------------------------------------------
 
     @property
@@ -331,6 +366,7 @@ class LibvirtHypervisors:
     hosts: dict[str, LibvirtHost]
     on_progress: Callable[[MigrationProgress], None] | None = None
     migrations: list[Migration] = field(default_factory=list)
+    snapshot_timings: list[SnapshotTiming] = field(default_factory=list)
 
     @classmethod
     def of(cls, hosts: Iterable[LibvirtHost]) -> LibvirtHypervisors:
@@ -433,6 +469,69 @@ class LibvirtHypervisors:
             raise DriverError(f"{vm}: migration to {destination} ended but it is not there")
         self.migrations.append(Migration(vm, source_id, destination, round(seconds, 3)))
 
+    # -- SnapshotDriver -----------------------------------------------------------------
+
+    async def snapshot_support(self, vm: str) -> str | None:
+        """Why ``vm`` cannot have an internal snapshot, or ``None`` when it can."""
+        try:
+            host_id, _guest = await self._locate(vm)
+        except DriverError as error:
+            return str(error)
+        disks = await asyncio.to_thread(self.host(host_id).disks, vm)
+        if not disks:
+            return f"{vm} on {host_id} has no disk (a snapshot needs a qcow2 disk)"
+        other = [f"{target} is {fmt}" for target, fmt in disks if fmt != "qcow2"]
+        if other:
+            return (
+                f"{vm} on {host_id}: disk {', '.join(other)}, not qcow2 "
+                "(libvirt's internal snapshots need every disk in qcow2)"
+            )
+        return None
+
+    async def snapshots(self, vm: str) -> list[str]:
+        """The names of ``vm``'s snapshots on the hypervisor it runs on, sorted."""
+        host_id, _guest = await self._locate(vm)
+        names = await asyncio.to_thread(
+            self.host(host_id).query, lambda conn: conn.lookupByName(vm).snapshotListNames(0)
+        )
+        return sorted(str(n) for n in names)
+
+    async def create_snapshot(self, vm: str, name: str) -> None:
+        """An internal snapshot (disk and memory) of running ``vm``; one that exists stays.
+
+        Raises:
+            DriverError: The VM cannot be snapshotted (see :meth:`snapshot_support`) or
+                libvirt refused.
+        """
+        reason = await self.snapshot_support(vm)
+        if reason is not None:
+            raise DriverError(f"cannot snapshot {vm}: {reason}")
+        if name in await self.snapshots(vm):
+            return
+        host_id, _guest = await self._locate(vm)
+        seconds = await asyncio.to_thread(_snapshot_call, self.host(host_id), vm, name, "create")
+        self.snapshot_timings.append(SnapshotTiming("create", vm, name, seconds))
+
+    async def revert_snapshot(self, vm: str, name: str) -> None:
+        """Put running ``vm`` back as snapshot ``name`` holds it (disk, memory, boot id).
+
+        Raises:
+            DriverError: No such snapshot on the VM's hypervisor, or libvirt refused.
+        """
+        host_id, _guest = await self._locate(vm)
+        if name not in await self.snapshots(vm):
+            raise DriverError(f"{vm} has no snapshot {name!r} on {host_id}")
+        seconds = await asyncio.to_thread(_snapshot_call, self.host(host_id), vm, name, "revert")
+        self.snapshot_timings.append(SnapshotTiming("revert", vm, name, seconds))
+
+    async def delete_snapshot(self, vm: str, name: str) -> None:
+        """Delete snapshot ``name`` of ``vm``; a missing one is no error."""
+        if name not in await self.snapshots(vm):
+            return
+        host_id, _guest = await self._locate(vm)
+        seconds = await asyncio.to_thread(_snapshot_call, self.host(host_id), vm, name, "delete")
+        self.snapshot_timings.append(SnapshotTiming("delete", vm, name, seconds))
+
     async def close(self) -> None:
         """Close every query connection."""
         for host in self.hosts.values():
@@ -453,6 +552,31 @@ def _migrate(source: LibvirtHost, vm: str, destination_uri: str, persistent: boo
     finally:
         with contextlib.suppress(Exception):
             conn.close()
+
+
+def _snapshot_call(host: LibvirtHost, vm: str, name: str, action: str) -> float:
+    """Create, revert to or delete snapshot ``name`` of ``vm``; returns the seconds taken."""
+    from xml.sax.saxutils import escape
+
+    libvirt = _libvirt()
+    started = time.monotonic()
+    try:
+        dom = host.conn().lookupByName(vm)
+        if action == "create":
+            xml = (
+                f"<domainsnapshot><name>{escape(name)}</name>"
+                "<description>taken by patchwarden before patching</description>"
+                "</domainsnapshot>"
+            )
+            dom.snapshotCreateXML(xml, 0)
+        elif action == "revert":
+            snap = dom.snapshotLookupByName(name, 0)
+            dom.revertToSnapshot(snap, libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING)
+        else:
+            dom.snapshotLookupByName(name, 0).delete(0)
+    except libvirt.libvirtError as error:
+        raise DriverError(f"{action} snapshot {name!r} of {vm} on {host.id}: {error}") from None
+    return round(time.monotonic() - started, 3)
 
 
 def _abort(source: LibvirtHost, vm: str) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "PowerDriver",
     "RequestSample",
     "ServiceRestarter",
+    "SnapshotDriver",
     "StorageDriver",
     "TrafficMetrics",
 ]
@@ -253,6 +254,35 @@ class HypervisorDriver(Protocol):
 
     async def set_maintenance(self, host: str, on: bool) -> None:
         """Fence a hypervisor off (no new VMs) or bring it back."""
+        ...
+
+
+@runtime_checkable
+class SnapshotDriver(Protocol):
+    """Snapshots of a VM taken on its hypervisor: a way back from a bad patch.
+
+    Every call is idempotent, so a resumed run may repeat it: creating a snapshot that
+    exists, or deleting one that does not, changes nothing.
+    """
+
+    async def snapshot_support(self, vm: str) -> str | None:
+        """Why ``vm`` cannot be snapshotted (a sentence), or ``None`` when it can."""
+        ...
+
+    async def snapshots(self, vm: str) -> list[str]:
+        """The names of ``vm``'s snapshots, sorted."""
+        ...
+
+    async def create_snapshot(self, vm: str, name: str) -> None:
+        """Snapshot ``vm`` (disk and memory where the hypervisor can) as ``name``."""
+        ...
+
+    async def revert_snapshot(self, vm: str, name: str) -> None:
+        """Put ``vm`` back in the state of snapshot ``name``; it stays."""
+        ...
+
+    async def delete_snapshot(self, vm: str, name: str) -> None:
+        """Delete snapshot ``name`` of ``vm``; the VM keeps its current state."""
         ...
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -54,11 +55,14 @@ from patchwarden.testing.lab_image import LabError
 from patchwarden.testing.shared import SharedLabs
 
 __all__ = [
+    "APP_BROKEN",
+    "APP_INITIAL",
     "DEFAULT_LIBVIRT_LAB_DIR",
     "GuestSpec",
     "HypervisorSpec",
     "LibvirtLab",
     "LibvirtLabConfig",
+    "build_guest_disk",
     "build_initramfs",
     "guest_xml",
     "shared_libvirt_lab",
@@ -80,10 +84,12 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 insmod /e1000.ko
+disk=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
     pw.ip=*) ip="${word#pw.ip=}" ;;
     pw.name=*) name="${word#pw.name=}" ;;
+    pw.disk=*) disk="${word#pw.disk=}" ;;
   esac
 done
 ip link set lo up
@@ -99,11 +105,59 @@ echo
 echo "name $(cat /etc/guest-name)"
 echo "boot_id $(cat /proc/sys/kernel/random/boot_id)"
 echo "uptime $(cut -d' ' -f1 /proc/uptime)"
+[ -f /data/app/version ] && echo "app_version $(cat /data/app/version)"
 EOF
-chmod 755 /www/cgi-bin/id
+if [ -n "$disk" ]; then
+  for module in $(cat /disk-modules); do insmod "/modules/$module.ko"; done
+  mkdir -p /data
+  while [ ! -b "$disk" ]; do sleep 0.1; done
+  mount -t ext4 -o sync "$disk" /data
+  rm /www/healthz
+  ln -s /data/app/health /www/healthz
+  cp /agent-install /www/cgi-bin/install
+fi
+chmod 755 /www/cgi-bin/*
 httpd -p 80 -h /www
 while true; do sleep 3600; done
 """
+
+# The guest's agent: installs a version of its application ``pw-app`` on the guest's own
+# disk. A version listed in the disk's ``/app/broken`` leaves the service unhealthy, as a
+# bad update would; the write is synchronous (``-o sync`` and ``sync``), so a snapshot
+# taken afterwards holds it.
+_AGENT_INSTALL = """#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+version="$(echo "${QUERY_STRING#version=}" | sed 's/%2[Bb]/+/g; s/%7[Ee]/~/g')"
+case "$version" in
+  ""|*[!0-9A-Za-z.+~-]*) echo "error bad version"; exit 0 ;;
+esac
+echo "$version" > /data/app/version
+if grep -qx "$version" /data/app/broken; then echo failing > /data/app/health
+else echo ok > /data/app/health; fi
+sync
+echo "installed pw-app $version"
+"""
+
+# Modules for a virtio disk with ext4, in load order (Debian's kernel builds them as modules).
+_DISK_MODULES = (
+    "drivers/virtio/virtio",
+    "drivers/virtio/virtio_ring",
+    "drivers/virtio/virtio_pci_legacy_dev",
+    "drivers/virtio/virtio_pci_modern_dev",
+    "drivers/virtio/virtio_pci",
+    "drivers/block/virtio_blk",
+    "lib/crc16",
+    "fs/mbcache",
+    "fs/jbd2/jbd2",
+    "crypto/crc32c_generic",
+    "fs/ext4/ext4",
+)
+
+APP_INITIAL = "1.0-1"
+"""The version of ``pw-app`` on a fresh guest disk."""
+APP_BROKEN = "1.0-3"
+"""A version of ``pw-app`` that breaks the guest's service (listed on its disk)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +216,9 @@ class LibvirtLabConfig:
         placement: Guests per hypervisor at ``up`` (ids ``lab-vm-1`` ... in order).
         guest_memory_mib: Memory of each guest.
         kvm: Use KVM instead of TCG.
+        prefix: Ids are ``<prefix>-hv-N`` and ``<prefix>-vm-N``; two labs need two prefixes.
+        disk_mib: Give each guest a qcow2 disk of this size (0: none), holding its
+            application ``pw-app`` (see :func:`build_guest_disk`).
     """
 
     dir: Path = DEFAULT_LIBVIRT_LAB_DIR
@@ -171,6 +228,8 @@ class LibvirtLabConfig:
     placement: tuple[int, ...] = (2, 1, 1)
     guest_memory_mib: int = 160
     kvm: bool = field(default_factory=lambda: os.environ.get("PATCHWARDEN_LAB_KVM") == "1")
+    prefix: str = "lab"
+    disk_mib: int = 0
 
     @property
     def bridge(self) -> str:
@@ -189,7 +248,9 @@ class LibvirtLabConfig:
 
 
 def build_initramfs(kernel_release: str, out: Path) -> Path:
-    """A gzipped newc initramfs: busybox-static, the kernel's ``e1000.ko`` and ``/init``.
+    """A gzipped newc initramfs: busybox-static, the kernel's modules and ``/init``.
+
+    The modules are ``e1000.ko`` and, for guests with a disk, virtio-blk and ext4.
 
     Raises:
         LabError: busybox-static or the module is missing.
@@ -205,6 +266,14 @@ def build_initramfs(kernel_release: str, out: Path) -> Path:
         (work / sub).mkdir(parents=True)
     shutil.copy2(busybox, work / "bin" / "busybox")
     shutil.copy2(module, work / "e1000.ko")
+    (work / "modules").mkdir()
+    for name in _DISK_MODULES:
+        found = Path(f"/lib/modules/{kernel_release}/kernel/{name}.ko")
+        if not found.exists():
+            raise LabError(f"{found} is missing: apt-get install linux-image-amd64")
+        shutil.copy2(found, work / "modules" / found.name)
+    (work / "disk-modules").write_text(" ".join(Path(n).name for n in _DISK_MODULES) + "\n")
+    (work / "agent-install").write_text(_AGENT_INSTALL)
     (work / "init").write_text(_INIT)
     (work / "init").chmod(0o755)
     files = sorted(str(p.relative_to(work)) for p in work.rglob("*"))
@@ -220,17 +289,68 @@ def build_initramfs(kernel_release: str, out: Path) -> Path:
     return out
 
 
+def build_guest_disk(out: Path, size_mib: int, work: Path) -> Path:
+    """A qcow2 disk holding an ext4 file system with the guest's application ``pw-app``.
+
+    ``/app/version`` is :data:`APP_INITIAL`, ``/app/health`` ``ok`` and ``/app/broken`` the
+    versions that break the service (:data:`APP_BROKEN`). Built with ``mke2fs -d``
+    (e2fsprogs) and converted with ``qemu-img`` (qemu-utils); nothing is mounted here.
+
+    Raises:
+        LabError: A tool is missing or failed.
+    """
+    for tool, package in (("mke2fs", "e2fsprogs"), ("qemu-img", "qemu-utils")):
+        if shutil.which(tool) is None:
+            raise LabError(f"{tool} is missing: apt-get install {package}")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "app").mkdir(parents=True)
+    (work / "app" / "version").write_text(APP_INITIAL + "\n")
+    (work / "app" / "health").write_text("ok\n")
+    (work / "app" / "broken").write_text(APP_BROKEN + "\n")
+    raw = out.with_suffix(".raw")
+    raw.unlink(missing_ok=True)
+    out.unlink(missing_ok=True)
+    _run(["mke2fs", "-q", "-t", "ext4", "-L", "pwapp", "-d", str(work), str(raw), f"{size_mib}M"])
+    _run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(out)])
+    raw.unlink()
+    shutil.rmtree(work)
+    return out
+
+
 def guest_xml(
-    guest: GuestSpec, kernel: Path, initrd: Path, bridge: str, memory_mib: int, kvm: bool
+    guest: GuestSpec,
+    kernel: Path,
+    initrd: Path,
+    bridge: str,
+    memory_mib: int,
+    kvm: bool,
+    disk: Path | None = None,
 ) -> str:
-    """The transient domain of a lab guest: kernel + initramfs, one e1000 NIC, no disk.
+    """The domain of a lab guest: kernel + initramfs, one e1000 NIC, a qcow2 disk if given.
 
     >>> xml = guest_xml(GuestSpec("vm-1", "10.0.0.5", "hv-1", 1), Path("/k"), Path("/i"),
     ...                 "br0", 160, False)
-    >>> "<domain type='qemu'>" in xml and "pw.ip=10.0.0.5" in xml
+    >>> "<domain type='qemu'>" in xml and "pw.ip=10.0.0.5" in xml and "<disk" not in xml
+    True
+    >>> xml = guest_xml(GuestSpec("vm-1", "10.0.0.5", "hv-1", 1), Path("/k"), Path("/i"),
+    ...                 "br0", 160, False, Path("/d/vm-1.qcow2"))
+    >>> "type='qcow2'" in xml and "pw.disk=/dev/vda" in xml
     True
     """
     domain_type = "kvm" if kvm else "qemu"
+    cmdline = f"console=ttyS0 quiet panic=5 pw.ip={guest.address} pw.name={guest.id}"
+    if disk:
+        cmdline += " pw.disk=/dev/vda"
+    disk_xml = (
+        f"""    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+"""
+        if disk
+        else ""
+    )
     return f"""<domain type='{domain_type}'>
   <name>{guest.id}</name>
   <uuid>{uuid.uuid5(_UUID_NS, guest.id)}</uuid>
@@ -240,7 +360,7 @@ def guest_xml(
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{kernel}</kernel>
     <initrd>{initrd}</initrd>
-    <cmdline>console=ttyS0 quiet panic=5 pw.ip={guest.address} pw.name={guest.id}</cmdline>
+    <cmdline>{cmdline}</cmdline>
   </os>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
@@ -248,7 +368,7 @@ def guest_xml(
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <interface type='bridge'>
+{disk_xml}    <interface type='bridge'>
       <source bridge='{bridge}'/>
       <mac address='{guest.mac}'/>
       <model type='e1000'/>
@@ -273,7 +393,9 @@ class LibvirtLab:
         """The hypervisors, in id order."""
         c = self.config
         return [
-            HypervisorSpec(f"lab-hv-{n}", f"{c.subnet}.{10 + n}", c.dir / "hv" / f"lab-hv-{n}")
+            HypervisorSpec(
+                f"{c.prefix}-hv-{n}", f"{c.subnet}.{10 + n}", c.dir / "hv" / f"{c.prefix}-hv-{n}"
+            )
             for n in range(1, c.hypervisors + 1)
         ]
 
@@ -284,7 +406,8 @@ class LibvirtLab:
         for hv, count in zip(self.hypervisors, self.config.placement, strict=False):
             for _ in range(count):
                 n = len(out) + 1
-                out.append(GuestSpec(f"lab-vm-{n}", f"{self.config.subnet}.{100 + n}", hv.id, n))
+                address = f"{self.config.subnet}.{100 + n}"
+                out.append(GuestSpec(f"{self.config.prefix}-vm-{n}", address, hv.id, n))
         return out
 
     def hypervisor(self, hv_id: str) -> HypervisorSpec:
@@ -305,8 +428,9 @@ class LibvirtLab:
 
     @property
     def initrd(self) -> Path:
-        """The guests' initramfs."""
-        return self.config.dir / "guest" / "initrd.img"
+        """The guests' initramfs, named by what goes into it: a changed ``/init`` rebuilds it."""
+        recipe = "\0".join((_INIT, _AGENT_INSTALL, *_DISK_MODULES)).encode()
+        return self.config.dir / "guest" / f"initrd-{hashlib.sha256(recipe).hexdigest()[:12]}.img"
 
     # -- up and down ----------------------------------------------------------------
 
@@ -452,6 +576,17 @@ class LibvirtLab:
         if source != hv_id:
             self._virsh(self.uri(source), "migrate", "--live", "--p2p", guest_id, self.uri(hv_id))
 
+    def power_cycle(self, guest_id: str, timeout_s: float = 90.0) -> None:
+        """Stop a guest hard (``virsh destroy``), start it again, wait for its service.
+
+        Its memory is gone and its boot id new; what it wrote to its disk stays.
+        """
+        guest = self.guest(guest_id)
+        uri = self.uri(self.where(guest_id))
+        self._virsh(uri, "destroy", guest_id)
+        self._virsh(uri, "create", str(self._guest_file(guest)))
+        self.wait_guest(guest, timeout_s)
+
     def wait_guest(self, guest: GuestSpec, timeout_s: float) -> None:
         """Wait until the guest's service answers."""
         deadline = time.monotonic() + timeout_s
@@ -470,6 +605,12 @@ class LibvirtLab:
     def _guest_file(self, guest: GuestSpec) -> Path:
         return self.config.dir / "guest" / f"{guest.id}.xml"
 
+    def disk(self, guest_id: str) -> Path | None:
+        """A guest's qcow2 disk, if the lab gives guests disks."""
+        if not self.config.disk_mib:
+            return None
+        return self.config.dir / "disks" / f"{self.guest(guest_id).id}.qcow2"
+
     def _guest_files(self) -> None:
         folder = self.config.dir / "guest"
         folder.mkdir(parents=True, exist_ok=True)
@@ -487,7 +628,14 @@ class LibvirtLab:
             build_initramfs(release, self.initrd)
         c = self.config
         for guest in self.guests:
-            xml = guest_xml(guest, self.kernel, self.initrd, c.bridge, c.guest_memory_mib, c.kvm)
+            disk = self.disk(guest.id)
+            if disk is not None:
+                # A fresh disk on every ``up``: what a previous run installed is gone.
+                disk.parent.mkdir(parents=True, exist_ok=True)
+                build_guest_disk(disk, c.disk_mib, disk.parent / f"{guest.id}-root")
+            xml = guest_xml(
+                guest, self.kernel, self.initrd, c.bridge, c.guest_memory_mib, c.kvm, disk
+            )
             self._guest_file(guest).write_text(xml)
 
     def _network(self) -> None:

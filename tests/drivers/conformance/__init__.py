@@ -40,6 +40,7 @@ from conformance.platform import (
     HypervisorConformance,
 )
 from conformance.run import Run
+from conformance.snapshots import SnapshotCase, SnapshotConformance
 from conformance.transport import TransportConformance
 
 __all__ = [
@@ -65,6 +66,8 @@ __all__ = [
     "PackageDriverConformance",
     "PowerDriverConformance",
     "Run",
+    "SnapshotCase",
+    "SnapshotConformance",
     "StorageCase",
     "StorageConformance",
     "TrafficMetricsConformance",

@@ -66,6 +66,8 @@ class SimEstate:
             if isinstance(a, Vm | VirtualAppliance) and a.hypervisor
         }
         self.migrations: list[tuple[str, str, str]] = []
+        self.vm_snapshots: dict[str, dict[str, dict[str, Any]]] = {}
+        """VM -> snapshot name -> its packages and boot count when taken."""
         self.pools = PoolState.from_inventory(inventory)
         self.platform = SimPlatform(
             PlatformState.from_inventory(inventory), self.hosts, self.timing
@@ -195,6 +197,47 @@ class SimEstate:
         """Fence a hypervisor off, or bring it back."""
         self.host(host).maintenance = on
 
+    # -- SnapshotDriver: a VM's packages and boot, kept and put back ---------------------
+
+    async def snapshot_support(self, vm: str) -> str | None:
+        """A VM on a hypervisor can be snapshotted; anything else cannot."""
+        if vm not in self.vm_host:
+            return f"{vm} runs on no hypervisor of the estate"
+        return None
+
+    async def snapshots(self, vm: str) -> list[str]:
+        """The VM's snapshots, sorted."""
+        return sorted(self.vm_snapshots.get(vm, {}))
+
+    async def create_snapshot(self, vm: str, name: str) -> None:
+        """Keep the VM's packages and boot count as ``name`` (an existing one stays)."""
+        reason = await self.snapshot_support(vm)
+        if reason is not None:
+            raise DriverError(f"sim: cannot snapshot {vm}: {reason}")
+        taken = self.vm_snapshots.setdefault(vm, {})
+        if name in taken:
+            return
+        await self.take(5, vm, "snapshot", name)
+        state = self.host(vm)
+        taken[name] = {"packages": dict(state.packages), "boot": state.boot}
+        state.log.append(f"snapshot {name}")
+
+    async def revert_snapshot(self, vm: str, name: str) -> None:
+        """Put the VM's packages and boot count back as snapshot ``name`` had them."""
+        taken = self.vm_snapshots.get(vm, {})
+        if name not in taken:
+            raise DriverError(f"sim: {vm} has no snapshot {name!r}")
+        await self.take(10, vm, "revert", name)
+        state = self.host(vm)
+        state.packages, state.boot = dict(taken[name]["packages"]), taken[name]["boot"]
+        state.up = True
+        state.log.append(f"revert {name}")
+
+    async def delete_snapshot(self, vm: str, name: str) -> None:
+        """Forget snapshot ``name`` (a missing one is no error)."""
+        if self.vm_snapshots.get(vm, {}).pop(name, None) is not None:
+            self.host(vm).log.append(f"delete-snapshot {name}")
+
     # -- what-if runs that pause and resume across processes ----------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -210,6 +253,7 @@ class SimEstate:
                 for h, s in self.hosts.items()
             },
             "vm_host": self.vm_host,
+            "vm_snapshots": self.vm_snapshots,
             **self.pools.snapshot(),
             "platform": self.platform.state.snapshot(),
         }
@@ -221,5 +265,9 @@ class SimEstate:
             h.packages, h.boot = dict(state["packages"]), state["boot"]
             h.maintenance, h.log = state["maintenance"], list(state["log"])
         self.vm_host = dict(data["vm_host"])
+        self.vm_snapshots = {
+            vm: {name: dict(taken) for name, taken in names.items()}
+            for vm, names in data.get("vm_snapshots", {}).items()
+        }
         self.pools.restore(data)
         self.platform.state.restore(data["platform"])
