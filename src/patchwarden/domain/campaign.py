@@ -92,6 +92,13 @@ class GroupSpec(Value):
     fail_back: bool = False
     """HA pair: once both members are patched, give the virtual IP back to the member that
     served while the standby was patched (``ha_pair`` only)."""
+    rollback: Literal["packages", "snapshot"] = "packages"
+    """How a unit of this group rolls back: ``packages`` puts the versions it had back;
+    ``snapshot`` (VMs on a libvirt hypervisor, qcow2 disks) snapshots each VM before its
+    patch and reverts to the snapshot, which is deleted after ``snapshot_soak_s``."""
+    snapshot_soak_s: Annotated[float, Field(ge=0, le=7 * 86400)] = 600.0
+    """With ``rollback: snapshot``: how long a patched VM runs (and is checked again)
+    before its snapshot is deleted."""
 
 
 class FirmwareTarget(Value):

@@ -53,6 +53,9 @@ __all__ = [
     "RestartMode",
     "RestoreParams",
     "SetWeightParams",
+    "SnapshotDeleteParams",
+    "SnapshotParams",
+    "SnapshotRevertParams",
     "StepAction",
     "StepParams",
     "StepParamsAdapter",
@@ -103,6 +106,10 @@ class StepAction(StrEnum):
     BUILD_IMAGE = "build_image"
     TEST_IMAGE = "test_image"
     REPLACE = "replace"
+    # VM snapshots as a way back: taken before the patch, reverted to, deleted after soak
+    SNAPSHOT = "snapshot"
+    SNAPSHOT_REVERT = "snapshot_revert"
+    SNAPSHOT_DELETE = "snapshot_delete"
 
 
 PackagePins = tuple[tuple[str, str], ...]
@@ -430,6 +437,35 @@ class ReplaceParams(_Undoable):
         return self._forward_or_undo(self.image, "image")
 
 
+class SnapshotParams(_Params):
+    """Snapshot the target VM as ``name`` on its hypervisor before it is patched.
+
+    A snapshot of that name found when the step first runs is a leftover of an earlier
+    run: it is deleted and taken afresh. A resumed step keeps the one it took.
+    """
+
+    action: Literal[StepAction.SNAPSHOT] = StepAction.SNAPSHOT
+    name: str
+
+
+class SnapshotRevertParams(_Params):
+    """Put the target VM back as its snapshot ``name`` holds it (the rollback of a patch)."""
+
+    action: Literal[StepAction.SNAPSHOT_REVERT] = StepAction.SNAPSHOT_REVERT
+    name: str
+
+    def undoes(self) -> StepAction | None:
+        """A revert undoes what happened since the ``snapshot`` step."""
+        return StepAction.SNAPSHOT
+
+
+class SnapshotDeleteParams(_Params):
+    """Delete the target VM's snapshot ``name`` (after the soak, or after a revert)."""
+
+    action: Literal[StepAction.SNAPSHOT_DELETE] = StepAction.SNAPSHOT_DELETE
+    name: str
+
+
 StepParams = Annotated[
     DrainParams
     | WaitDrainedParams
@@ -460,7 +496,10 @@ StepParams = Annotated[
     | VerifyRedundancyParams
     | BuildImageParams
     | ImageTestParams
-    | ReplaceParams,
+    | ReplaceParams
+    | SnapshotParams
+    | SnapshotRevertParams
+    | SnapshotDeleteParams,
     Field(discriminator="action"),
 ]
 """A step's parameters: exactly one model per :class:`StepAction`, chosen by ``action``."""

@@ -73,6 +73,7 @@ __all__ = [
     "MigrationProgress",
     "SnapshotTiming",
     "build_libvirt",
+    "disk_refusal",
 ]
 
 DEFAULT_STATE_DIR = "/var/lib/patchwarden/hypervisors"
@@ -341,6 +342,28 @@ class LibvirtHost:
         temporary.replace(path)
 
 
+def disk_refusal(vm: str, host: str, disks: list[tuple[str, str]]) -> str | None:
+    """Why disks ``(target, format)`` allow no internal snapshot; ``None`` if they do.
+
+    >>> disk_refusal("vm-1", "hv-1", [("vda", "qcow2")]) is None
+    True
+    >>> disk_refusal("vm-1", "hv-1", [])
+    'vm-1 on hv-1 has no disk (a snapshot needs a qcow2 disk)'
+    >>> print(disk_refusal("vm-1", "hv-1", [("vda", "qcow2"), ("vdb", "raw")]))
+    vm-1 on hv-1: disk vdb is raw, not qcow2 (libvirt's internal snapshots need every disk
+    in qcow2)
+    """
+    if not disks:
+        return f"{vm} on {host} has no disk (a snapshot needs a qcow2 disk)"
+    other = [f"{target} is {fmt}" for target, fmt in disks if fmt != "qcow2"]
+    if other:
+        return (
+            f"{vm} on {host}: disk {', '.join(other)}, not qcow2 "
+            "(libvirt's internal snapshots need every disk in qcow2)"
+        )
+    return None
+
+
 def _paused_for_migration(dom: Any, libvirt: Any) -> bool:
     """Whether a domain is paused by a migration (either half, around the switch-over)."""
     try:
@@ -478,15 +501,7 @@ class LibvirtHypervisors:
         except DriverError as error:
             return str(error)
         disks = await asyncio.to_thread(self.host(host_id).disks, vm)
-        if not disks:
-            return f"{vm} on {host_id} has no disk (a snapshot needs a qcow2 disk)"
-        other = [f"{target} is {fmt}" for target, fmt in disks if fmt != "qcow2"]
-        if other:
-            return (
-                f"{vm} on {host_id}: disk {', '.join(other)}, not qcow2 "
-                "(libvirt's internal snapshots need every disk in qcow2)"
-            )
-        return None
+        return disk_refusal(vm, host_id, disks)
 
     async def snapshots(self, vm: str) -> list[str]:
         """The names of ``vm``'s snapshots on the hypervisor it runs on, sorted."""

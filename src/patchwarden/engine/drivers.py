@@ -19,6 +19,7 @@ from patchwarden.drivers.protocols import (
     LoadBalancerDriver,
     PackageDriver,
     PowerDriver,
+    SnapshotDriver,
     StorageDriver,
     TrafficMetrics,
 )
@@ -48,6 +49,8 @@ class Drivers:
     appliances: ApplianceDriver | None = None
     storage: StorageDriver | None = None
     images: ImageDriver | None = None
+    snapshots: SnapshotDriver | None = None
+    """Takes, reverts to and deletes VM snapshots (a libvirt hypervisor's)."""
     commands: CommandRunner | None = None
     """Runs hooks on a host, over its own connection."""
     controller: CommandRunner | None = None

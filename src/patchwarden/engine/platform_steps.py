@@ -18,6 +18,9 @@ from patchwarden.domain.steps import (
     PathOnlineParams,
     RejoinParams,
     ReplaceParams,
+    SnapshotDeleteParams,
+    SnapshotParams,
+    SnapshotRevertParams,
     UploadParams,
     VerifyRedundancyParams,
 )
@@ -102,7 +105,39 @@ async def run_platform_step(d: Drivers, work: Work, observe: Observe) -> dict[st
             if current != wanted:  # a resumed step whose replacement was recorded: done
                 await images.replace(target, wanted)
             return {"previous": first.get("previous", current), "image_version": wanted}
+        case SnapshotParams(name=name):
+            return await _snapshot(d, target, name, observe, first)
+        case SnapshotRevertParams(name=name):
+            snapshots = required(d.snapshots, "snapshots")
+            if not undo:
+                # The snapshot step started but never recorded taking one: nothing to undo.
+                return {"reverted": False, "note": "no snapshot was taken"}
+            await snapshots.revert_snapshot(target, name)
+            return {"reverted": True, "snapshot": name}
+        case SnapshotDeleteParams(name=name):
+            snapshots = required(d.snapshots, "snapshots")
+            await snapshots.delete_snapshot(target, name)
+            return {"deleted": name, "left": await snapshots.snapshots(target)}
     raise DriverError(f"no handler for step action {step.action}")
+
+
+async def _snapshot(
+    d: Drivers, vm: str, name: str, observe: Observe, first: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Take the snapshot once: a leftover of that name is replaced; a resumed step keeps its own.
+
+    The observation is journaled before the snapshot is taken, so a resumed step knows
+    that a snapshot of that name is (or is about to be) its own.
+    """
+    snapshots = required(d.snapshots, "snapshots")
+    replaced = False
+    if not first:
+        if name in await snapshots.snapshots(vm):
+            await snapshots.delete_snapshot(vm, name)  # an earlier run's, not this one's
+            replaced = True
+        await observe({"snapshot": name, "replaced_leftover": replaced})
+    await snapshots.create_snapshot(vm, name)
+    return {"snapshot": name, "snapshots": await snapshots.snapshots(vm)}
 
 
 async def _distribute(

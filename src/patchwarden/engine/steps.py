@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from patchwarden.domain.campaign import APP_PIN_PREFIX
 from patchwarden.domain.steps import (
     AnalyzeParams,
     BakeParams,
@@ -79,6 +80,10 @@ class StepExecutor:
                 return {"vm": vm, "on": await hypervisors.placement(vm)}
             case PatchParams(packages=packages, restart=restart):
                 done = await self._converge(target, dict(packages), work, observe)
+                if packages and all(name.startswith(APP_PIN_PREFIX) for name, _ in packages):
+                    # Only applications: each installer restarts its own service, and the
+                    # host's package manager (if it has one) has nothing to say.
+                    return done
                 return {**done, **await self._restarts(target, restart)}
             case RestoreParams():
                 return await self._converge(

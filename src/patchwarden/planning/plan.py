@@ -22,6 +22,7 @@ from patchwarden.domain.responsibility import owner_of
 from patchwarden.planning.context import GroupContext, Strategy, memberships
 from patchwarden.planning.hooks import with_hooks
 from patchwarden.planning.order import check_prerequisites, install_order, respect_patch_after
+from patchwarden.planning.snapshots import with_snapshots
 from patchwarden.planning.steps import PatchSet, with_restarts
 from patchwarden.planning.strategies import (
     all_at_once,
@@ -232,6 +233,9 @@ def plan_campaign(
             batches = strategy.plan(ctx)
             if (spec.restart_services or campaign.restart_services) == "restart":
                 batches = with_restarts(batches)
+            if spec.rollback == "snapshot":
+                vms = {a.id for a in members}
+                batches = with_snapshots(batches, vms, campaign.name, spec.snapshot_soak_s)
             if batches and spec.hooks:
                 hosts = {a.id for a in members}
                 batches = with_hooks(wave_id, group, env, batches, spec.hooks, hosts)

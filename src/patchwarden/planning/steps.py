@@ -67,6 +67,9 @@ EXPECTED_SECONDS: dict[StepAction, float] = {
     StepAction.BUILD_IMAGE: 600,
     StepAction.TEST_IMAGE: 120,
     StepAction.REPLACE: 240,
+    StepAction.SNAPSHOT: 30,
+    StepAction.SNAPSHOT_REVERT: 60,
+    StepAction.SNAPSHOT_DELETE: 10,
 }
 
 PatchSet = tuple[tuple[str, str], ...]

@@ -25,7 +25,8 @@ from patchwarden.domain.plan import Plan, Wave
 from patchwarden.errors import Problem, ValidationFailed, read_input
 from patchwarden.inventory.problems import did_you_mean, explain
 from patchwarden.inventory.yamlmap import LocatedDocument, Path, dotted_path, load_located
-from patchwarden.planning.plan import plan_campaign
+from patchwarden.planning.plan import plan_campaign, selects
+from patchwarden.planning.snapshots import snapshot_refusal
 from patchwarden.planning.windows import batch_timing, fit_windows, rule_problem
 from patchwarden.service.collector import collector_paused
 
@@ -35,6 +36,7 @@ __all__ = [
     "build_plan",
     "check_against_inventory",
     "check_applications",
+    "check_snapshots",
     "expected_wave_seconds",
     "load_campaign",
     "read_campaign",
@@ -182,6 +184,39 @@ def check_against_inventory(loaded: LoadedCampaign, environments: Sequence[str])
         raise ValidationFailed(problems)
 
 
+def check_snapshots(loaded: LoadedCampaign, inventory: Inventory) -> None:
+    """Refuse ``rollback: snapshot`` on a group that selects anything but VMs that can have one.
+
+    A VM can when it runs on a hypervisor of the inventory whose driver takes snapshots
+    (:func:`~patchwarden.planning.snapshots.snapshot_refusal`); whether its disks are
+    qcow2 is asked of the hypervisor before a real run starts.
+
+    Raises:
+        ValidationFailed: one problem per such group, naming each asset and why.
+    """
+    problems = []
+    for name, spec in loaded.campaign.groups.items():
+        if spec.rollback != "snapshot":
+            continue
+        why = [
+            reason
+            for asset in inventory.assets
+            if selects(spec.select, asset)
+            and (reason := snapshot_refusal(asset, inventory)) is not None
+        ]
+        if why:
+            shown = "; ".join(why[:5]) + (f"; and {len(why) - 5} more" if len(why) > 5 else "")
+            problems.append(
+                loaded.problem(
+                    ("groups", name, "rollback"),
+                    f"rollback: snapshot needs VMs on a libvirt hypervisor: {shown}",
+                    "select only such VMs in this group, or use `rollback: packages`",
+                )
+            )
+    if problems:
+        raise ValidationFailed(problems)
+
+
 def check_applications(loaded: LoadedCampaign, inventory: Inventory) -> None:
     """Refuse ``applications`` targets naming no application, or one that runs nowhere.
 
@@ -230,6 +265,7 @@ def build_plan(
     """
     check_against_inventory(loaded, inventory.environments)
     check_applications(loaded, inventory)
+    check_snapshots(loaded, inventory)
     campaign = loaded.campaign
     assessment = assess(inventory, advisories, now)
     by_id = {a.id: a for a in advisories}

@@ -21,7 +21,7 @@ from typing import Any
 
 from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan
-from patchwarden.drivers.protocols import Clock, LoadBalancerDriver
+from patchwarden.drivers.protocols import Clock, LoadBalancerDriver, SnapshotDriver
 from patchwarden.drivers.real import RealDrivers, real_drivers
 from patchwarden.drivers.registry import REGISTRY
 from patchwarden.drivers.ssh import SshConfig
@@ -31,6 +31,7 @@ from patchwarden.errors import InputError, ValidationFailed
 from patchwarden.inventory import LoadedInventory, read_inventory
 from patchwarden.service.cluster_checks import unsafe_clusters
 from patchwarden.service.real_checks import missing_drivers
+from patchwarden.service.snapshot_checks import unsupported_snapshots
 from patchwarden.service.storage_checks import thin_hosts
 
 __all__ = [
@@ -71,6 +72,7 @@ def engine_drivers(
         appliances=real.appliances,
         firmware=real.firmware,
         images=real.images,
+        snapshots=real.hypervisors if isinstance(real.hypervisors, SnapshotDriver) else None,
         clusters=real.clusters,
         storage=real.storage,
         paths=real.paths,
@@ -164,7 +166,7 @@ def real_drivers_for(
     A run ``starting`` (not resumed) is also refused when a cluster it rolls cannot lose
     a member now without losing its quorum, or when a host attached to a storage system it
     patches already reaches a LUN through a single path (a resumed run may have one out on
-    purpose).
+    purpose), or when a VM it would snapshot cannot have one (a disk not in qcow2).
 
     Raises:
         ValidationFailed: The inventory is invalid, a step of ``plan`` needs a driver it
@@ -175,6 +177,7 @@ def real_drivers_for(
     if starting:
         problems = unsafe_clusters(plan, run.drivers.clusters, loaded.sources)
         problems += thin_hosts(plan, run.drivers.paths, loaded.sources)
+        problems += unsupported_snapshots(plan, run.drivers.snapshots, loaded.sources)
         if problems:
             raise ValidationFailed(problems)
     return run

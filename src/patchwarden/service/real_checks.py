@@ -56,6 +56,9 @@ PLATFORM_DRIVERS: Mapping[StepAction, tuple[str, str]] = {
     StepAction.BUILD_IMAGE: ("images", "image"),
     StepAction.TEST_IMAGE: ("images", "image"),
     StepAction.REPLACE: ("images", "image"),
+    StepAction.SNAPSHOT: ("snapshots", "hypervisor"),
+    StepAction.SNAPSHOT_REVERT: ("snapshots", "hypervisor"),
+    StepAction.SNAPSHOT_DELETE: ("snapshots", "hypervisor"),
 }
 """Step action → (the engine's driver slot, the registry kind that would fill it)."""
 

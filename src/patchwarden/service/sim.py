@@ -27,6 +27,7 @@ def estate_drivers(estate: SimEstate, inventory: Inventory) -> Drivers:
         storage=estate.platform,
         paths=estate.platform,
         images=estate.platform,
+        snapshots=estate,
         commands=estate,
         controller=estate,
     )
