@@ -21,9 +21,11 @@ from patchwarden.assess.assessment import assess
 from patchwarden.cli.main import main
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.inventory import read_inventory
-from patchwarden.service.feeds import stored_advisories
+from patchwarden.service.feeds import import_paths, stored_advisories
 from patchwarden.service.scan import host_transport, latest_scans, scan_assets, scanned_inventory
+from patchwarden.service.scheduler import SCHEDULER, Scheduler, load_schedule
 from patchwarden.store import open_store, resolve_url
+from patchwarden.store.audit import AuditFilter
 from patchwarden.testing.lab import Lab
 from patchwarden.testing.lab_session import LoopThread
 
@@ -128,3 +130,33 @@ def test_an_untrusted_host_key_is_a_failed_scan_not_a_connection(
 
     (result,) = loop.run(scan())
     assert not result.ok and "not trusted" in result.error
+
+
+def test_the_scheduler_scans_the_lab_group_over_ssh_then_assesses(
+    lab: Lab, patched: None, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'scheduled.db'}"
+    config = load_schedule(
+        "jobs.yaml",
+        f"jobs:\n  lab-web: {{kind: scan, every: 1h, group: web, environment: {lab.env}}}\n",
+    )
+    now = datetime.now(UTC)
+    with open_store(db) as store:
+        record = tmp_path / "DSA-9901-1.json"
+        record.write_text(json.dumps(PW_WEB_DSA))
+        import_paths(store, [record])
+        scheduler = Scheduler(
+            store, config, "lab-test", lambda *_: None, lambda: now,
+            inventory=(str(lab.inventory_path),), ssh=lab.ssh_config(),
+        )  # fmt: skip
+        scheduler.register()
+        assert scheduler.tick() == ["lab-web"]
+        (job,) = store.jobs()
+        assert job.last_status == "ok", job.last_error
+        scans = {s.asset_id: s for s in store.latest_scans(ok_only=False)}
+        trail = store.audit.entries(AuditFilter(actor=SCHEDULER.name))
+        latest = store.latest_assessment()
+    assert set(scans) == {"lab-01", "lab-02", "lab-03", "lab-04"}
+    assert all(s.ok and s.source == "ssh" for s in scans.values())
+    assert [e.action for e in trail] == ["scan.record", "assessment.record"]
+    assert latest is not None and latest.summary["findings"] == 3, "lab-03 runs the fix"

@@ -9,10 +9,9 @@ their age instead of scanning.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from patchwarden.service.scan import (
     scan_assets,
     stale,
 )
+from patchwarden.service.selection import select_assets
 from patchwarden.service.sources import read_inventory
 from patchwarden.store import open_store, resolve_url
 
@@ -44,55 +44,6 @@ __all__ = ["app", "parse_sbom_options", "select_assets"]
 
 # No help= here: the callback's docstring, with its example, is the command's help.
 app = typer.Typer(invoke_without_command=True)
-
-_SELECT_KEYS = ("id", "env", "role", "kind")
-
-
-def _term_matches(key: str, pattern: str, asset: AssetBase) -> bool:
-    if key == "id":
-        values: Iterable[str] = (asset.id,)
-    elif key == "env":
-        values = (asset.env,)
-    elif key == "role":
-        values = asset.roles
-    elif key == "kind":
-        values = (str(getattr(asset, "kind", "")),)
-    else:  # tag.NAME
-        values = (asset.tags[key[4:]],) if key[4:] in asset.tags else ()
-    return any(fnmatch.fnmatchcase(v, pattern) for v in values)
-
-
-def select_assets(inventory: Inventory, expressions: Sequence[str]) -> list[AssetBase]:
-    """Assets matching any expression; all of them when none is given.
-
-    An expression is comma-separated ``key=glob`` terms that must all hold; keys are
-    ``id``, ``env``, ``role``, ``kind`` and ``tag.NAME``; a bare glob means ``id=glob``.
-
-    Raises:
-        UsageError: an unknown key or an empty term.
-
-    Example:
-        >>> select_assets(Inventory(), ["env=prod,role=web", "db-*"])
-        []
-    """
-    parsed: list[list[tuple[str, str]]] = []
-    for expression in expressions:
-        terms = []
-        for term in expression.split(","):
-            key, eq, pattern = term.strip().partition("=")
-            key, pattern = (key.strip(), pattern.strip()) if eq else ("id", key.strip())
-            if not pattern or (key not in _SELECT_KEYS and not key.startswith("tag.")):
-                raise UsageError(
-                    f"--select {expression!r}: cannot read {term!r}; write key=glob with a key "
-                    "of id, env, role, kind, tag.NAME, e.g. env=prod,role=web"
-                )
-            terms.append((key, pattern))
-        parsed.append(terms)
-    return [
-        asset
-        for asset in inventory.assets
-        if not parsed or any(all(_term_matches(k, p, asset) for k, p in t) for t in parsed)
-    ]
 
 
 def parse_sbom_options(options: Sequence[str], inventory: Inventory) -> dict[str, Path]:

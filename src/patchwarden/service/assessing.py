@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from patchwarden.assess.assessment import Assessment, assess
 from patchwarden.assess.diff import AssessmentDiff, diff_findings
@@ -28,7 +29,8 @@ from patchwarden.service.assessments import (
     record_assessment,
     run_outcome,
 )
-from patchwarden.service.audit import local_actor
+from patchwarden.service.audit import Actor, local_actor
+from patchwarden.service.audit import note as audit_note
 from patchwarden.service.audit import record as append_audit
 from patchwarden.service.inputs import EstateInputs, Origin, estate_inputs
 from patchwarden.store import Store
@@ -73,8 +75,13 @@ def assess_estate(
     now: datetime,
     record: bool = True,
     assessor: Assessor = assess,
+    actor: Actor | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Assessed:
     """Match, weigh and decide every finding of the chosen estate; record it if asked.
+
+    The recording is audited as ``actor`` (the local user when not given), with
+    ``details`` added to the entry's (a scheduled assessment names its job's occurrence).
 
     ``assessor`` is :func:`~patchwarden.assess.assessment.assess`; the benchmark passes
     :func:`~patchwarden.assess.reference.assess_reference`, the plain path it is held to,
@@ -96,12 +103,13 @@ def assess_estate(
     matched = time.perf_counter()
     ident = None
     if record:
-        _remember(store, inputs)
-        ident = record_assessment(store, result, inputs.inventory)
-        append_audit(
-            store, local_actor(), "assessment.record", "assessment", str(ident),
-            details={"findings": len(result.findings), "origin": inputs.origin.value},
+        _remember(store, inputs, actor or local_actor())
+        entry = audit_note(
+            actor or local_actor(), "assessment.record", "assessment", "",
+            details={"findings": len(result.findings), "origin": inputs.origin.value,
+                     **(details or {})},
         )  # fmt: skip
+        ident = record_assessment(store, result, inputs.inventory, audit=entry)
     stored = time.perf_counter()
     since = None
     if previous is not None:
@@ -117,7 +125,7 @@ def assess_estate(
     )
 
 
-def _remember(store: Store, inputs: EstateInputs) -> None:
+def _remember(store: Store, inputs: EstateInputs, actor: Actor) -> None:
     """Store what was assessed, so ``report`` and later runs work from the same estate."""
     loaded = inputs.loaded
     if inputs.origin is Origin.STORED or loaded is None:
@@ -130,7 +138,7 @@ def _remember(store: Store, inputs: EstateInputs) -> None:
     )
     if counts.inserted or counts.updated or counts.deleted:
         append_audit(
-            store, local_actor(), "inventory.replace", "inventory", "current",
+            store, actor, "inventory.replace", "inventory", "current",
             details={"origin": inputs.origin.value, **counts._asdict()},
         )  # fmt: skip
     if inputs.origin is Origin.DEMO:

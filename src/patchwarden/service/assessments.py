@@ -28,6 +28,7 @@ from patchwarden.inventory import parse_inventory
 from patchwarden.report.model import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
 from patchwarden.service.replay import RunTrace, trace_run
 from patchwarden.store import FindingRecord, JsonText, Store
+from patchwarden.store.audit import AuditNote
 
 __all__ = [
     "OUTCOME_WORDS",
@@ -51,8 +52,13 @@ FORMAT = 1
 """Version of the finding layout written by :func:`record_assessment`."""
 
 
-def record_assessment(store: Store, assessment: Assessment, inventory: Inventory) -> int:
-    """Store an assessment with every finding and decision in full; returns its id."""
+def record_assessment(
+    store: Store, assessment: Assessment, inventory: Inventory, *, audit: AuditNote | None = None
+) -> int:
+    """Store an assessment with every finding and decision in full; returns its id.
+
+    ``audit`` is appended in the same transaction (its ``object_id`` becomes the id).
+    """
     summary = {
         "format": FORMAT,
         "at": assessment.at.isoformat(),
@@ -64,7 +70,7 @@ def record_assessment(store: Store, assessment: Assessment, inventory: Inventory
         # Names to versions, strings only (nothing orjson could write otherwise than json).
         "packages": JsonText(orjson.dumps({a.id: a.packages for a in inventory.assets}).decode()),
     }
-    return store.record_assessment(summary, _rows(assessment))
+    return store.record_assessment(summary, _rows(assessment), audit=audit)
 
 
 def _rows(assessment: Assessment) -> Iterator[dict[str, Any]]:

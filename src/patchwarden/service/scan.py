@@ -43,7 +43,7 @@ from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import LocalTransport, Transport
 from patchwarden.errors import DriverError, InputError
 from patchwarden.service.audit import Actor, local_actor
-from patchwarden.service.audit import record as append_audit
+from patchwarden.service.audit import note as audit_note
 from patchwarden.store import Store
 from patchwarden.store.scans import ScanInput, ScanRecord
 from patchwarden.versions import compare
@@ -378,21 +378,26 @@ def host_transport(inventory: Inventory, ssh: SshConfig | None = None) -> HostRo
 
 
 def record_scans(
-    store: Store, scans: Iterable[HostScan], *, actor: Actor | None = None
+    store: Store,
+    scans: Iterable[HostScan],
+    *,
+    actor: Actor | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> list[int]:
     """Store every scan, failed ones too (they say when a host stopped answering).
 
-    Audited as one entry per call, as ``actor`` (the local user when not given).
+    Audited as one entry per call, as ``actor`` (the local user when not given), with
+    ``details`` added to the entry's (a scheduled scan names its job's occurrence).
     """
     inputs = [scan.to_input() for scan in scans]
-    ids = store.record_scans(inputs)
-    if ids:
-        failed = sorted({s.asset_id for s in inputs if not s.ok})
-        append_audit(
-            store, actor or local_actor(), "scan.record", "scans", f"{ids[0]}-{ids[-1]}",
-            details={"scans": len(ids), "assets": len({s.asset_id for s in inputs}),
-                     "failed": failed[:50]},
-        )  # fmt: skip
+    failed = sorted({s.asset_id for s in inputs if not s.ok})
+    entry = audit_note(
+        actor or local_actor(), "scan.record", "scans", "",
+        details={"scans": len(inputs), "assets": len({s.asset_id for s in inputs}),
+                 "failed": failed[:50], **(details or {})},
+    )  # fmt: skip
+    # The scans and their entry commit together: a crash leaves both or neither.
+    ids = store.record_scans(inputs, audit=entry)
     return ids
 
 

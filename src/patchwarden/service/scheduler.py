@@ -16,6 +16,12 @@ Jobs are defined in a YAML file (``patchwarden serve --schedule FILE``)::
         kind: change_start                    # start CHG-12's run when its window opens
         change: 12
         mode: real
+      scan-prod-web:
+        kind: scan                            # scan a group, then assess
+        cron: "30 1 * * *"
+        environment: prod                     # and/or group: web (an inventory group)
+        select: ["tag.tier=front"]            # and/or `scan --select` expressions
+        timeout: 2m                           # per host
 
 Each job's next due time, its lease and its last outcome are rows of the store. A server
 takes a due job with a lease (one ``UPDATE``), so two servers never run the same occurrence
@@ -24,8 +30,11 @@ A job missed while the server was down runs once when it is back, not once per m
 occurrence. A job that fails is retried with backoff (30 s, doubling, at most an hour)
 and recorded in the audit trail (``job.fail``), which the notifier reports once it failed
 three times in a row. Jobs are written to be safe to run again: a feed sync is
-conditional, a head export overwrites, and a change's start does nothing once a run of
-it exists.
+conditional, a head export overwrites, a change's start does nothing once a run of
+it exists, and a scan job reads the audit trail for what its occurrence already recorded
+(:mod:`patchwarden.service.scheduled_scan`). A scan job reaches hosts by the server's
+``--inventory`` files (or its own ``inventory:``, else the stored inventory), with the SSH
+settings of ``PATCHWARDEN_SSH_KEY`` / ``PATCHWARDEN_SSH_KNOWN_HOSTS``.
 """
 
 from __future__ import annotations
@@ -39,16 +48,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from patchwarden.domain.window import parse_duration
-from patchwarden.errors import PatchwardenError, Problem, ValidationFailed, read_input
+from patchwarden.drivers.ssh import SshConfig
+from patchwarden.errors import PatchwardenError, Problem, UsageError, ValidationFailed, read_input
 from patchwarden.inventory.yamlmap import dotted_path, load_located
 from patchwarden.planning.windows import may_start
 from patchwarden.service.audit import Actor, export_head, record
 from patchwarden.service.execution import RunSetup, begin_change_run
 from patchwarden.service.feeds import sync_feeds
 from patchwarden.service.replay import stored_plan
+from patchwarden.service.scheduled_scan import ScanGroup, run_scan_job
+from patchwarden.service.selection import parse_selection
 from patchwarden.store import Store
 
 __all__ = [
@@ -77,7 +96,7 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["feed_sync", "audit_head", "change_start"]
+    kind: Literal["feed_sync", "audit_head", "change_start", "scan"]
     every: timedelta | None = None
     cron: str | None = None
     sources: dict[str, str] = Field(default_factory=dict)
@@ -89,12 +108,35 @@ class JobSpec(BaseModel):
     """change_start: how often to look whether the window has opened."""
     lease: timedelta = timedelta(minutes=30)
     """How long a server holds the job before another may take it up."""
+    group: Annotated[str, Field(min_length=1)] | None = None
+    """scan: an inventory group (an asset's role)."""
+    environment: Annotated[str, Field(min_length=1)] | None = None
+    """scan: only assets of this environment."""
+    select: tuple[str, ...] = ()
+    """scan: ``key=glob`` expressions as ``patchwarden scan --select`` takes them."""
+    inventory: tuple[str, ...] = ()
+    """scan: inventory files (default: the server's ``--inventory``, else the stored one)."""
+    assess: bool = True
+    """scan: assess the estate after the scan."""
+    timeout: timedelta = timedelta(minutes=2)
+    """scan: seconds per host."""
+    parallel: Annotated[int, Field(ge=1, le=200)] = 10
+    """scan: hosts scanned at once."""
+
+    @field_validator("select")
+    @classmethod
+    def _expressions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            parse_selection(value, "select")
+        except UsageError as error:
+            raise ValueError(str(error)) from error
+        return value
 
     @model_validator(mode="before")
     @classmethod
     def _durations(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            keys = ("every", "check_every", "lease")
+            keys = ("every", "check_every", "lease", "timeout")
             return {k: parse_duration(v) if k in keys else v for k, v in data.items()}
         return data
 
@@ -114,7 +156,17 @@ class JobSpec(BaseModel):
             raise ValueError("a feed_sync job needs `sources: {name: URL}` and `state_file`")
         if self.kind == "audit_head" and not self.path:
             raise ValueError("an audit_head job needs `path:` (the file the head goes to)")
+        scan_only = ("group", "environment", "select", "inventory")
+        if self.kind != "scan" and any(getattr(self, k) for k in scan_only):
+            raise ValueError("group, environment, select and inventory are for scan jobs")
         return self
+
+    def scan_group(self) -> ScanGroup:
+        """A scan job's group."""
+        return ScanGroup(
+            self.group, self.environment, self.select, self.assess,
+            self.timeout.total_seconds(), self.parallel,
+        )  # fmt: skip
 
 
 class ScheduleConfig(BaseModel):
@@ -160,7 +212,7 @@ def load_schedule(file: str, text: str) -> ScheduleConfig:
                     doc.line_of(tuple(e["loc"])),
                     dotted_path(tuple(e["loc"])),
                     e["msg"],
-                    "kinds: feed_sync, audit_head, change_start; when: every or cron",
+                    "kinds: feed_sync, audit_head, change_start, scan; when: every or cron",
                 )  # fmt: skip
                 for e in error.errors()
             ]
@@ -221,8 +273,9 @@ class Scheduler:
         holder: This server's name for its leases (process and host).
         start_run: Drives an opened run (the server's run workers).
         clock: Now, aware.
-        inventory: The inventory real runs reach their hosts by (the server's).
+        inventory: The inventory real runs and scans reach their hosts by (the server's).
         also: Called after every tick (the notifier's reading of the audit trail).
+        ssh: SSH settings for scans (default: from the environment).
     """
 
     def __init__(
@@ -235,7 +288,9 @@ class Scheduler:
         *,
         inventory: tuple[str, ...] = (),
         also: Callable[[], None] | None = None,
+        ssh: SshConfig | None = None,
     ) -> None:
+        self._ssh = ssh
         self._inventory = inventory
         self._store = store
         self.config = config
@@ -258,9 +313,10 @@ class Scheduler:
         ran = []
         for name, spec in self.config.jobs.items():
             now = self._clock()
-            if self._store.claim_job(name, self._holder, now, now + spec.lease) is None:
+            claimed = self._store.claim_job(name, self._holder, now, now + spec.lease)
+            if claimed is None:
                 continue
-            outcome = self._run(name, spec, now)
+            outcome = self._run(name, spec, now, claimed.next_at)
             self._store.finish_job(
                 name, self._holder, self._clock(), ok=outcome.ok, error=outcome.error,
                 next_at=outcome.next_at,
@@ -268,9 +324,9 @@ class Scheduler:
             ran.append(name)
         return ran
 
-    def _run(self, name: str, spec: JobSpec, now: datetime) -> _Outcome:
+    def _run(self, name: str, spec: JobSpec, now: datetime, due: datetime) -> _Outcome:
         try:
-            return self._do(spec, now)
+            return self._do(name, spec, now, due)
         except PatchwardenError as error:
             reason = str(error)
         except Exception as error:  # a job must never take the scheduler down with it
@@ -287,8 +343,16 @@ class Scheduler:
     def _failures(self, name: str) -> int:
         return next((j.failures for j in self._store.jobs() if j.name == name), 0)
 
-    def _do(self, spec: JobSpec, now: datetime) -> _Outcome:
-        if spec.kind == "feed_sync":
+    def _do(self, name: str, spec: JobSpec, now: datetime, due: datetime) -> _Outcome:
+        if spec.kind == "scan":
+            result = run_scan_job(
+                self._store, name, spec.scan_group(), due,
+                inventory_files=spec.inventory or self._inventory, actor=SCHEDULER, now=now,
+                ssh=self._ssh,
+            )  # fmt: skip
+            if result.failed:
+                _log.warning("job %s: %d host(s) not scanned", name, len(result.failed))
+        elif spec.kind == "feed_sync":
             assert spec.state_file is not None
             sync_feeds(self._store, spec.sources, Path(spec.state_file))
         elif spec.kind == "audit_head":

@@ -207,7 +207,11 @@ class Store:
     # -- assessments ------------------------------------------------------------------
 
     def record_assessment(
-        self, summary: Mapping[str, Any], findings: Iterable[Mapping[str, Any]]
+        self,
+        summary: Mapping[str, Any],
+        findings: Iterable[Mapping[str, Any]],
+        *,
+        audit: AuditNote | None = None,
     ) -> int:
         """Store an assessment with its findings (read as written); returns the assessment's id.
 
@@ -215,11 +219,17 @@ class Store:
         ``fixed``, ``severity``, ``decision`` and ``reason`` are optional. The whole
         mapping is kept as the finding's ``data``.
 
+        ``audit``, when given, is appended in the same transaction, its ``object_id`` the
+        new assessment's id.
+
         Raises:
             ValueError: a finding is malformed or not JSON; nothing is stored.
         """
         with self._session("record the assessment", write=True) as session:
-            return assessment_ops.record_assessment(session, summary, findings, self._now())
+            ident = assessment_ops.record_assessment(session, summary, findings, self._now())
+            if audit is not None:
+                append_entry(session, replace(audit, object_id=str(ident)), self._now())
+            return ident
 
     def latest_assessment(self) -> AssessmentRecord | None:
         """The most recently recorded assessment, or ``None`` if there is none."""
@@ -548,10 +558,19 @@ class Store:
 
     # -- scans (append-only) ----------------------------------------------------------
 
-    def record_scans(self, scans: Sequence[scan_ops.ScanInput]) -> list[int]:
-        """Append scans, never overwriting one; returns their ids (see ``store.scans``)."""
+    def record_scans(
+        self, scans: Sequence[scan_ops.ScanInput], *, audit: AuditNote | None = None
+    ) -> list[int]:
+        """Append scans, never overwriting one; returns their ids (see ``store.scans``).
+
+        ``audit``, when given, is appended in the same transaction, its ``object_id`` the
+        range of the new ids (``"first-last"``).
+        """
         with self._session("record scans", write=True) as session:
-            return scan_ops.record_scans(session, scans)
+            ids = scan_ops.record_scans(session, scans)
+            if audit is not None and ids:
+                append_entry(session, replace(audit, object_id=f"{ids[0]}-{ids[-1]}"), self._now())
+            return ids
 
     def latest_scans(self, *, ok_only: bool = True) -> list[scan_ops.ScanRecord]:
         """The newest (successful, unless ``ok_only`` is off) scan per asset and source."""
