@@ -33,6 +33,7 @@ from patchwarden.service.audit import Actor, local_actor
 from patchwarden.service.audit import note as audit_note
 from patchwarden.service.audit import record as append_audit
 from patchwarden.service.inputs import EstateInputs, Origin, estate_inputs
+from patchwarden.service.notices import emergency_items
 from patchwarden.store import Store
 
 Assessor = Callable[..., Assessment]
@@ -64,6 +65,10 @@ class Assessed:
     seconds: Mapping[str, float] = field(default_factory=dict)
     """Wall seconds of each phase: ``load`` (inventory, scans, advisories, history),
     ``match`` (findings and decisions) and ``store`` (recording it)."""
+
+
+_EMERGENCIES_TOLD = 200
+"""At most this many new emergency findings are listed in an assessment's audit entry."""
 
 
 def assess_estate(
@@ -104,10 +109,16 @@ def assess_estate(
     ident = None
     if record:
         _remember(store, inputs, actor or local_actor())
+        told: dict[str, Any] = {"findings": len(result.findings), "origin": inputs.origin.value}
+        before = None if previous is None else previous.assessment.decision_of().keys()
+        env_of = {a.id: a.env for a in inputs.inventory.assets}
+        urgent = emergency_items(result, before, env_of)
+        if urgent:  # the notifier tells them (finding.emergency)
+            told["new_emergency_count"] = len(urgent)
+            told["new_emergency"] = urgent[:_EMERGENCIES_TOLD]
         entry = audit_note(
             actor or local_actor(), "assessment.record", "assessment", "",
-            details={"findings": len(result.findings), "origin": inputs.origin.value,
-                     **(details or {})},
+            details={**told, **(details or {})},
         )  # fmt: skip
         ident = record_assessment(store, result, inputs.inventory, audit=entry)
     stored = time.perf_counter()

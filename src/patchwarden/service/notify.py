@@ -2,9 +2,13 @@
 
 What people are told comes from the audit trail, which every change of state writes in
 the transaction of the change: a change submitted (it needs an approver), a run that
-finished, a run that failed. :func:`notices_of` turns audit entries into
-:class:`Notice` values (pure); :func:`wanted` says whether a channel takes one (its
-events and environments); :class:`Notifier` sends them, retrying with backoff.
+finished, failed or is held for a person, a job failing again and again, new emergency
+findings of an assessment, findings past their SLA due date.
+:func:`~patchwarden.service.notices.notices_of` turns audit entries into notices (pure);
+:func:`wanted` says whether a channel takes one (its events, environments and
+severities); :class:`Notifier` sends them, retrying with backoff. The SLA check
+(:func:`record_overdue`) writes an ``sla.overdue`` entry naming the findings overdue that
+were not told yet that day (UTC), so each is told at most once a day.
 
 Channels are configured in a YAML file (``patchwarden serve --notify FILE``)::
 
@@ -13,8 +17,9 @@ Channels are configured in a YAML file (``patchwarden serve --notify FILE``)::
         type: webhook
         url: https://hooks.example.org/patchwarden
         secret_env: PATCHWARDEN_WEBHOOK_SECRET   # the HMAC key, from the environment
-        events: [change.submitted, run.failed]
+        events: [change.submitted, run.failed, finding.emergency, sla.overdue]
         environments: [prod]
+        severities: [critical, high]           # findings' notices only
       ops-mail:
         type: email
         host: smtp.example.org
@@ -24,6 +29,7 @@ Channels are configured in a YAML file (``patchwarden serve --notify FILE``)::
         to: [ops@example.org]
         username_env: PATCHWARDEN_SMTP_USER
         password_env: PATCHWARDEN_SMTP_PASSWORD
+    job_failures: 3                            # a job is reported at its 3rd failure in a row
 
 Secrets never sit in the file, only the names of the variables that hold them. A
 webhook's body is JSON; ``X-Patchwarden-Signature: sha256=HEX`` is the HMAC-SHA256 of the
@@ -35,25 +41,37 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import time as clock
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from patchwarden.domain.audit import AuditEntry
 from patchwarden.drivers.notify import Mailer, SmtpConfig, post_webhook
 from patchwarden.errors import DriverError, Problem, ValidationFailed, read_input
 from patchwarden.inventory.yamlmap import dotted_path, load_located
+from patchwarden.service.assessments import load_assessment
+from patchwarden.service.audit import Actor
+from patchwarden.service.audit import record as append_audit
+from patchwarden.service.notices import (
+    EVENTS,
+    EventKind,
+    Notice,
+    item_key,
+    narrowed,
+    notices_of,
+    overdue_items,
+)
 from patchwarden.store import Store
 from patchwarden.store.audit import AuditFilter
 
 __all__ = [
     "CURSOR",
     "EVENTS",
+    "NOTIFIER",
     "EmailChannel",
     "Notice",
     "Notifier",
@@ -64,15 +82,16 @@ __all__ = [
     "notify_pending",
     "object_environments",
     "read_notify_config",
+    "record_overdue",
     "wanted",
 ]
 
-EventKind = Literal["change.submitted", "run.finished", "run.failed", "job.failing"]
-EVENTS: tuple[EventKind, ...] = ("change.submitted", "run.finished", "run.failed", "job.failing")
-"""What a channel can be told of."""
+NOTIFIER = Actor("notifier", "serve")
+"""Who the SLA check's audit entries name."""
 
-_FAILED_STATES = frozenset({"failed", "aborted", "rolled_back"})
-_FAILING_AFTER = 3
+_OVERDUE_SHOWN = 1000
+Severity = Literal["none", "low", "medium", "high", "critical"]
+Environment = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 _log = logging.getLogger("patchwarden.notify")
 
@@ -81,8 +100,10 @@ class _Channel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     events: tuple[EventKind, ...] = EVENTS
-    environments: tuple[str, ...] = ()
-    """Only notices touching one of these (all when empty)."""
+    environments: tuple[Environment, ...] = ()
+    """Only notices touching one of these (all when empty); findings in one of these."""
+    severities: tuple[Severity, ...] = ()
+    """Only findings of these severities (all when empty); other notices are not filtered."""
     retries: Annotated[int, Field(ge=0, le=10)] = 3
 
 
@@ -118,6 +139,8 @@ class NotifyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     channels: dict[str, Channel] = Field(default_factory=dict)
+    job_failures: Annotated[int, Field(ge=1, le=100)] = 3
+    """A scheduled job is reported when it failed this many times in a row (once)."""
 
 
 def load_notify_config(file: str, text: str) -> NotifyConfig:
@@ -126,8 +149,8 @@ def load_notify_config(file: str, text: str) -> NotifyConfig:
     Example:
         >>> c = load_notify_config("n.yaml", "channels:\n  a: {type: webhook, "
         ...     "url: 'http://127.0.0.1:9/', secret_env: S}\n")
-        >>> c.channels["a"].events
-        ('change.submitted', 'run.finished', 'run.failed', 'job.failing')
+        >>> c.channels["a"].events[:3]
+        ('change.submitted', 'run.finished', 'run.failed')
 
     Raises:
         ValidationFailed: not YAML, or not a valid config (nothing is started).
@@ -147,119 +170,24 @@ def load_notify_config(file: str, text: str) -> NotifyConfig:
                     doc.line_of(loc),
                     dotted_path(loc),
                     e["msg"],
-                    f"channel types: webhook, email; events: {', '.join(EVENTS)}",
+                    f"channel types: webhook, email; events: {', '.join(EVENTS)}; "
+                    "severities: none, low, medium, high, critical",
                 )  # fmt: skip
             )
         raise ValidationFailed(problems) from error
 
 
-@dataclass(frozen=True)
-class Notice:
-    """Something to tell people: what happened, to which object, where, and the details."""
-
-    event: str
-    subject: str
-    object_type: str
-    object_id: str
-    environments: tuple[str, ...]
-    details: Mapping[str, Any] = field(default_factory=dict)
-    seq: int = 0
-    """The audit entry it comes from (a receiver can de-duplicate on it)."""
-
-    def as_json(self) -> dict[str, Any]:
-        """The webhook body."""
-        return {
-            "event": self.event,
-            "subject": self.subject,
-            "object": {"type": self.object_type, "id": self.object_id},
-            "environments": list(self.environments),
-            "details": dict(self.details),
-            "audit_seq": self.seq,
-        }
-
-
-def notices_of(
-    entries: Iterable[AuditEntry], envs_of: Callable[[str, str], Sequence[str]]
-) -> list[Notice]:
-    """The notices audit entries call for (pure but for ``envs_of``, which reads the store).
-
-    Rules: ``change.submit`` -> ``change.submitted`` (it waits for an approver);
-    ``run.finish`` in state completed -> ``run.finished``; in failed, aborted or
-    rolled_back -> ``run.failed``; ``job.fail`` of a job failing for the third time in a
-    row -> ``job.failing`` (once: not again on the fourth). Nothing else is told.
-    ``envs_of(type, id)`` gives the environments an object touches.
-
-    Example:
-        >>> from datetime import UTC, datetime
-        >>> e = AuditEntry(seq=4, at=datetime(2026, 1, 1, tzinfo=UTC), actor="engine",
-        ...     action="run.finish", object_type="run", object_id="r1",
-        ...     details={"state": "failed"}, prev_hash="0" * 64, hash="1" * 64)
-        >>> [(n.event, n.subject) for n in notices_of([e], lambda t, i: ["prod"])]
-        [('run.failed', 'run r1 failed (prod)')]
-    """
-    out = []
-    for e in entries:
-        envs = None
-        if e.action == "change.submit":
-            envs = tuple(envs_of(e.object_type, e.object_id))
-            who = f"{e.actor} submitted CHG-{e.object_id}"
-            campaign = e.details.get("campaign", "")
-            out.append(
-                Notice(
-                    "change.submitted",
-                    f"{who} ({campaign}): it needs an approver",
-                    e.object_type,
-                    e.object_id,
-                    envs,
-                    dict(e.details),
-                    e.seq,
-                )  # fmt: skip
-            )
-        elif e.action == "run.finish":
-            envs = tuple(envs_of(e.object_type, e.object_id))
-            state = str(e.details.get("state", ""))
-            kind = "run.failed" if state in _FAILED_STATES else "run.finished"
-            where = f" ({', '.join(envs)})" if envs else ""
-            out.append(
-                Notice(
-                    kind,
-                    f"run {e.object_id} {state}{where}",
-                    e.object_type,
-                    e.object_id,
-                    envs,
-                    dict(e.details),
-                    e.seq,
-                )  # fmt: skip
-            )
-        elif e.action == "job.fail" and e.details.get("failures") == _FAILING_AFTER:
-            out.append(
-                Notice(
-                    "job.failing",
-                    f"scheduled job {e.object_id} failed {_FAILING_AFTER} times: "
-                    f"{e.details.get('error', '')}",
-                    e.object_type,
-                    e.object_id,
-                    (),
-                    dict(e.details),
-                    e.seq,
-                )  # fmt: skip
-            )
-    return out
-
-
-def wanted(channel: WebhookChannel | EmailChannel, notice: Notice) -> bool:
-    """Whether the channel takes the notice: one of its events, in one of its environments.
+def wanted(channel: WebhookChannel | EmailChannel, notice: Notice) -> Notice | None:
+    """The notice as the channel takes it (its events, environments, severities), or ``None``.
 
     Example:
         >>> ch = WebhookChannel(type="webhook", url="http://x/", secret_env="S",
         ...                     events=("run.failed",), environments=("prod",))
         >>> n = Notice("run.failed", "s", "run", "r", ("dev", "prod"))
-        >>> wanted(ch, n), wanted(ch, Notice("run.failed", "s", "run", "r", ("dev",)))
-        (True, False)
+        >>> wanted(ch, n) is n, wanted(ch, Notice("run.failed", "s", "run", "r", ("dev",)))
+        (True, None)
     """
-    if notice.event not in channel.events:
-        return False
-    return not channel.environments or any(e in channel.environments for e in notice.environments)
+    return narrowed(notice, channel.events, channel.environments, channel.severities)
 
 
 class Notifier:
@@ -288,8 +216,9 @@ class Notifier:
         """Send to every channel that takes the notice; returns channel -> delivered."""
         results = {}
         for name, channel in self.config.channels.items():
-            if wanted(channel, notice):
-                results[name] = self._with_retries(name, channel, notice)
+            fitted = wanted(channel, notice)
+            if fitted is not None:
+                results[name] = self._with_retries(name, channel, fitted)
         return results
 
     def _with_retries(
@@ -310,7 +239,7 @@ class Notifier:
                     channel.retries + 1, error,
                 )  # fmt: skip
                 if attempt < channel.retries:
-                    time.sleep(wait)
+                    clock.sleep(wait)
                     wait *= 2
         _log.error("notify %s: gave up on %s %s", name, notice.event, notice.object_id)
         return False
@@ -389,11 +318,50 @@ def notify_pending(store: Store, notifier: Notifier) -> int:
         last = store.audit.last()
         store.set_cursor(CURSOR, last.seq if last else 0)
         return 0
+    record_overdue(store, datetime.now(UTC))
     entries = store.audit.entries(AuditFilter(after=after))
     if not entries:
         return 0
-    notices = notices_of(entries, lambda t, i: object_environments(store, t, i))
+    notices = notices_of(
+        entries, lambda t, i: object_environments(store, t, i),
+        job_failures=notifier.config.job_failures,
+    )  # fmt: skip
     for notice in notices:
         notifier.send(notice)
     store.set_cursor(CURSOR, entries[-1].seq)
     return len(notices)
+
+
+def record_overdue(store: Store, now: datetime) -> int:
+    """Write an ``sla.overdue`` entry for overdue findings not told yet today; returns how many.
+
+    Looks again only when the day (UTC) or the latest assessment changed since the last
+    look (kept in the store), so a tick costs one read. A finding is in at most one entry a
+    day; at most 1,000 go in one entry (the rest are told at the next look).
+    """
+    latest = store.latest_assessment_id()
+    today = now.astimezone(UTC).date()
+    if latest is None:
+        return 0
+    if store.cursor("sla.day") == today.toordinal() and store.cursor("sla.assessment") == latest:
+        return 0
+    stored = load_assessment(store, latest)
+    items = overdue_items(stored.assessment, stored.env_of, today) if stored else []
+    fresh: list[dict[str, object]] = []
+    if items:
+        start = datetime.combine(today, time(), UTC)
+        told = {
+            item_key(i)
+            for e in store.audit.entries(AuditFilter(action="sla.overdue", since=start))
+            for i in e.details.get("findings", [])
+        }
+        fresh = [i for i in items if item_key(i) not in told][:_OVERDUE_SHOWN]
+    if fresh:
+        append_audit(
+            store, NOTIFIER, "sla.overdue", "assessment", str(latest),
+            details={"day": today.isoformat(), "count": len(fresh), "findings": fresh},
+        )  # fmt: skip
+    full = len(fresh) == _OVERDUE_SHOWN  # more may wait: look again next tick
+    store.set_cursor("sla.day", 0 if full else today.toordinal())
+    store.set_cursor("sla.assessment", latest)
+    return len(fresh)

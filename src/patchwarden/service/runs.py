@@ -134,9 +134,12 @@ def drive(
     }
     if extra_summary is not None:
         summary.update(extra_summary())
+    details: dict[str, Any] = {"state": state.value, **summary["units"]}
+    if progress.waiting and not state.ended:
+        details["waiting"] = list(progress.waiting)  # held for a person: told as run.held
     ended = note(
         Actor("engine"), "run.finish" if state.ended else "run.stop", "run", run.id,
-        object_hash=run.plan_hash, details={"state": state.value, **summary["units"]},
+        object_hash=run.plan_hash, details=details,
     )  # fmt: skip
     store.set_run_state(
         run.id,
