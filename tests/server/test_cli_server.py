@@ -91,3 +91,34 @@ def test_a_token_never_crosses_the_network_in_clear(estate: Server) -> None:
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "in clear" in done.stderr
+
+
+def test_resume_a_paused_run_on_the_server_and_follow_it(estate: Server, tmp_path: Path) -> None:
+    import time
+
+    with estate.client("carol") as carol:
+        cid = carol.post("/api/v1/changes", json={"campaign": quick_campaign("cli-resume")}).json()[
+            "id"
+        ]
+    with estate.client("bob") as bob:
+        plan_hash = bob.get(f"/api/v1/changes/{cid}").json()["plan_hash"]
+        r = bob.post(f"/api/v1/changes/{cid}/approve", json={"plan_hash": plan_hash})
+        assert r.status_code == 200, r.text
+    with estate.client("otto") as otto:
+        # Slowly (20x), so it is still running when paused.
+        run_id = otto.post("/api/v1/runs", json={"change": cid, "speed": 20}).json()["id"]
+        assert otto.post(f"/api/v1/runs/{run_id}/pause").status_code == 200
+        deadline = time.monotonic() + 180
+        while otto.get(f"/api/v1/runs/{run_id}").json()["state"] != "paused":
+            assert time.monotonic() < deadline, "the run did not pause"
+            time.sleep(0.3)
+    assert cli(estate, "vera", "resume", run_id).returncode == 2, "a viewer may not resume"
+    done = cli(estate, "otto", "resume", run_id)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == f"run {run_id}: resumed on the server" and lines[-1].endswith("completed")
+    again = cli(estate, "otto", "resume", run_id)
+    assert again.returncode == 0 and "has already ended (completed)" in again.stdout
+    with open_store(estate.db) as store:
+        trail = store.audit.entries(AuditFilter(object_type="run", object_id=run_id))
+    assert ("otto", "run.resume") in [(e.actor, e.action) for e in trail]

@@ -118,9 +118,13 @@ def _apply_remote(
     run = remote.call("POST", "/runs", body=body)
     where = "simulated estate" if sim else "real hosts"
     typer.echo(f"run {run['id']} of CHG-{change} on the server's {where}")
+    return _follow_remote(remote, run["id"], run["state"])
+
+
+def _follow_remote(remote: RemoteServer, run_id: str, state: str) -> RunState:
+    """Print a server's run's progress from its event stream until it ends."""
     shown = ""
-    state = run["state"]
-    for event in remote.follow(run["id"]):
+    for event in remote.follow(run_id):
         if event.event == "status":
             state = event.data["state"]
             units = ", ".join(f"{n} {k}" for k, n in sorted(event.data["units"].items()))
@@ -133,7 +137,7 @@ def _apply_remote(
             typer.echo(f"failed {event.data['step']}: {error}")
         elif event.event == "end":
             state = event.data["state"] or state
-    typer.echo(f"run {run['id']}: {state}")
+    typer.echo(f"run {run_id}: {state}")
     return RunState(state)
 
 
@@ -164,15 +168,24 @@ def resume(
     run_id: str = typer.Argument(None, help="The run (default: the latest)."),
     speed: float = typer.Option(3000.0, help=SPEED_HELP),
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Carry on a paused or interrupted run from its journal.
 
     A run that has already ended (the crash came after its last step) is left as it is:
     the command says so and exits as `apply` would have (0 when it completed). A run that
-    another process drives is refused with exit code 3.
+    another process drives is refused with exit code 3. With --server, the server carries
+    it on (as the token's user) and the command follows it to its end.
 
     Example: patchwarden resume 3f2a...
+    Example: patchwarden resume 3f2a... --server https://patch.example.org
     """
+    remote = connect(server, os.environ)
+    if remote is not None:
+        with remote:
+            state = _resume_remote(remote, run_id)
+        _exit_for(state)
+        return
     console = Console()
     with open_store(resolve_url(db, os.environ)) as store:
         run = run_status(store, run_id).run
@@ -184,6 +197,23 @@ def resume(
         else:
             state = _carry_out(console, store, found.setup)
     _exit_for(state)
+
+
+def _resume_remote(remote: RemoteServer, run_id: str | None) -> RunState:
+    run_id = run_id or _latest_remote(remote)
+    run = remote.call("POST", f"/runs/{run_id}/resume")
+    if not run.get("driving") and RunState(run["state"]).ended:
+        typer.echo(f"run {run_id} has already ended ({run['state']}); nothing to resume")
+        return RunState(run["state"])
+    typer.echo(f"run {run_id}: resumed on the server")
+    return _follow_remote(remote, run_id, run["state"])
+
+
+def _latest_remote(remote: RemoteServer) -> str:
+    runs = remote.call("GET", "/runs")
+    if not runs:
+        raise UsageError("the server has no run yet")
+    return str(runs[-1]["id"])
 
 
 def status(
@@ -210,11 +240,7 @@ def status(
 
 
 def _status_remote(remote: RemoteServer, run_id: str | None, fmt: str) -> None:
-    if run_id is None:
-        runs = remote.call("GET", "/runs")
-        if not runs:
-            raise UsageError("the server has no run yet")
-        run_id = runs[-1]["id"]
+    run_id = run_id or _latest_remote(remote)
     st = remote.call("GET", f"/runs/{run_id}")
     if fmt == "json":
         typer.echo(json.dumps(st, indent=2))
