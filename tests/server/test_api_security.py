@@ -127,3 +127,30 @@ def test_security_headers_on_every_kind_of_answer(
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
     assert "server" not in r.headers
+
+
+def test_a_login_form_post_without_its_pre_session_token_is_refused(server: Server) -> None:
+    """Login CSRF: a cross-site form cannot log a browser in as the attacker's user."""
+    form = {"user": "vera", "password": PASSWORD}
+    with httpx.Client(base_url=server.url, follow_redirects=False) as site:
+        page = site.get("/login")
+        cookie = page.cookies["pw_login"]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None and "HttpOnly" in page.headers["set-cookie"]
+        assert "samesite=strict" in page.headers["set-cookie"].lower()
+        token_value = token[1]
+    # Another site's form: the browser sends no SameSite=Strict cookie, and no token fits.
+    with httpx.Client(base_url=server.url, follow_redirects=False) as other:
+        for data in (form, {**form, "csrf_token": token_value}):
+            r = other.post("/login", data=data, headers={"Origin": "https://evil.example"})
+            assert r.status_code == 403 and "pw_session" not in r.cookies, data
+    # A cookie planted with a token of the attacker's own making is refused too.
+    with httpx.Client(base_url=server.url, follow_redirects=False) as planted:
+        planted.cookies.set("pw_login", "A" * 43, path="/login")
+        r = planted.post("/login", data={**form, "csrf_token": "0" * 64})
+        assert r.status_code == 403 and "pw_session" not in r.cookies
+    # The form's own cookie and token log in.
+    with httpx.Client(base_url=server.url, follow_redirects=False) as browser:
+        browser.cookies.set("pw_login", cookie, path="/login")
+        r = browser.post("/login", data={**form, "csrf_token": token_value})
+        assert r.status_code == 303 and "pw_session" in r.cookies

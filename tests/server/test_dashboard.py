@@ -16,10 +16,18 @@ from serve_harness import CAMPAIGN, PASSWORD, Server
 pytestmark = pytest.mark.slow  # the session's server assesses the demo estate first
 
 
+def login_token(c: httpx.Client) -> str:
+    """The login form's CSRF token (the form sets its pre-session cookie in ``c``)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
+    assert match is not None
+    return match[1]
+
+
 def logged_in(server: Server, user: str) -> tuple[httpx.Client, str]:
     """A browser-like client logged in as ``user``, and its CSRF token from a page."""
     c = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
-    r = c.post("/login", data={"user": user, "password": PASSWORD})
+    token = login_token(c)
+    r = c.post("/login", data={"user": user, "password": PASSWORD, "csrf_token": token})
     assert r.status_code == 303 and r.headers["location"] == "/"
     page = c.get("/").text
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -41,7 +49,8 @@ def test_pages_need_a_login_and_carry_a_strict_policy(estate: Server) -> None:
         for path in ("/", "/findings", "/changes", "/runs", "/audit"):
             r = anon.get(path)
             assert r.status_code == 303 and r.headers["location"] == "/login", path
-        r = anon.post("/login", data={"user": "vera", "password": "wrong"})
+        token = login_token(anon)
+        r = anon.post("/login", data={"user": "vera", "password": "wrong", "csrf_token": token})
         assert r.status_code == 401 and "wrong user name or password" in r.text
         assert "pw_session" not in r.cookies
     c, _ = logged_in(estate, "vera")

@@ -11,6 +11,7 @@ role that may use them, and the server refuses the action anyway to anyone else.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -39,17 +40,23 @@ from patchwarden.service.identity import (
     AccessDenied,
     LoginThrottled,
     check_csrf,
+    check_login_form,
     log_in,
     log_out,
+    login_form_token,
 )
 from patchwarden.service.runs import request as request_run
 from patchwarden.service.runs import run_status
 from patchwarden.store import RunRecord
 
-__all__ = ["CSRF_COOKIE", "PAGE_CSP", "router"]
+__all__ = ["CSRF_COOKIE", "PAGE_CSP", "PRE_SESSION_COOKIE", "router"]
 
 CSRF_COOKIE = "pw_csrf"
 """Holds the session's CSRF token for the pages' forms (HttpOnly: only the server reads it)."""
+
+PRE_SESSION_COOKIE = "pw_login"
+"""The login form's pre-session cookie, to which the form's CSRF token is bound."""
+_PRE_SESSION_AGE = 3600
 
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -138,10 +145,28 @@ def _workers(request: Request) -> RunWorkers:
 # -- logging in and out ------------------------------------------------------------------
 
 
+def _login_form(request: Request, status_code: int = 200, error: str | None = None) -> Response:
+    """The login form, its CSRF token bound to a pre-session cookie (kept if it has one)."""
+    pre_session = request.cookies.get(PRE_SESSION_COOKIE, "")
+    if not 32 <= len(pre_session) <= 128:
+        pre_session = secrets.token_urlsafe(32)
+    token = login_form_token(request.app.state.login_key, pre_session)
+    response = _page(request, "login.html", None, status_code, error=error, login_token=token)
+    response.set_cookie(
+        PRE_SESSION_COOKIE, pre_session, max_age=_PRE_SESSION_AGE, httponly=True,
+        samesite="strict", secure=_secure(request), path="/login",
+    )  # fmt: skip
+    return response
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.secure_cookies) or request.url.scheme == "https"
+
+
 @router.get("/login")
 def login_page(request: Request) -> Response:
     """The login form."""
-    return _page(request, "login.html", None, error=None)
+    return _login_form(request)
 
 
 @router.post("/login")
@@ -149,19 +174,30 @@ def login(
     request: Request,
     user: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    """Check the password, start a session, go to the overview."""
+    """Check the form's token, then the password; start a session, go to the overview.
+
+    A post without the token of its pre-session cookie (another site's form, or a page
+    from before a restart) is refused (403) before the password is looked at.
+    """
+    try:
+        key = request.app.state.login_key
+        check_login_form(key, request.cookies.get(PRE_SESSION_COOKIE), csrf_token)
+    except AccessDenied as error:
+        return _login_form(request, 403, str(error))
     try:
         issued = log_in(
             store_of(request), user, password, client_address(request), datetime.now(UTC),
             request.app.state.throttle,
         )  # fmt: skip
     except LoginThrottled as error:
-        return _page(request, "login.html", None, 429, error=str(error))
+        return _login_form(request, 429, str(error))
     except AccessDenied as error:
-        return _page(request, "login.html", None, 401, error=str(error))
+        return _login_form(request, 401, str(error))
     response = RedirectResponse("/", status_code=303)
-    secure = request.app.state.secure_cookies or request.url.scheme == "https"
+    secure = _secure(request)
+    response.delete_cookie(PRE_SESSION_COOKIE, path="/login")
     age = int(SESSION_LIFETIME.total_seconds())
     for name, value in ((SESSION_COOKIE, issued.cookie), (CSRF_COOKIE, issued.csrf)):
         response.set_cookie(

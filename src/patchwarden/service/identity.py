@@ -44,12 +44,14 @@ __all__ = [
     "authenticate_session",
     "authenticate_token",
     "check_csrf",
+    "check_login_form",
     "create_token",
     "disable_user",
     "expiry_from",
     "local_approver",
     "log_in",
     "log_out",
+    "login_form_token",
     "revoke_token",
     "set_password",
 ]
@@ -445,6 +447,44 @@ def check_csrf(session: SessionRecord, presented: str | None) -> None:
     """
     if not presented or not hmac.compare_digest(session.csrf_hash, _sha256(presented)):
         raise AccessDenied("missing or wrong CSRF token; reload the page and try again")
+
+
+def login_form_token(key: bytes, pre_session: str) -> str:
+    """The login form's CSRF token: the pre-session cookie's HMAC-SHA256 under the server's key.
+
+    The login form carries it and the browser sends the cookie (HttpOnly, SameSite=Strict)
+    with the form; another site can neither read the token nor make the browser send the
+    cookie with its own POST, and a cookie planted from elsewhere has no token that fits
+    without the key.
+
+    Example:
+        >>> login_form_token(b"k" * 32, "abc") == login_form_token(b"k" * 32, "abc")
+        True
+        >>> login_form_token(b"k" * 32, "abc") == login_form_token(b"j" * 32, "abc")
+        False
+    """
+    return hmac.new(key, pre_session.encode(), hashlib.sha256).hexdigest()
+
+
+def check_login_form(key: bytes, pre_session: str | None, presented: str | None) -> None:
+    """Refuse a login form post whose token does not fit its pre-session cookie.
+
+    Example:
+        >>> check_login_form(b"k" * 32, "abc", login_form_token(b"k" * 32, "abc"))
+        >>> check_login_form(b"k" * 32, None, "x")
+        Traceback (most recent call last):
+        ...
+        patchwarden.service.identity.AccessDenied: the login form was not ours ...
+
+    Raises:
+        AccessDenied: no pre-session cookie, no token, or a token that does not fit.
+    """
+    expected = login_form_token(key, pre_session) if pre_session else ""
+    if not expected or not presented or not hmac.compare_digest(expected, presented):
+        raise AccessDenied(
+            "the login form was not ours (another site's, or from before a restart); "
+            "reload the login page and log in again"
+        )
 
 
 def log_out(store: Store, cookie: str, actor: Actor) -> None:
