@@ -97,7 +97,7 @@ def start_server(
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine starts Python slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()}")
@@ -107,7 +107,7 @@ def start_server(
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not answer within 60 s: {log.read_text()}")
+    raise RuntimeError(f"server did not answer within 180 s: {log.read_text()}")
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
