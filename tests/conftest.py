@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from patchwarden.testing.postgres import PostgresServer
+from patchwarden.testing.temporal import TemporalDevServer
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -34,3 +35,10 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     url = postgres_server.create_database(name)
     yield url
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def temporal_server() -> Iterator[TemporalDevServer]:
+    """One Temporal dev server (``temporal server start-dev``) for the session, on first use."""
+    with TemporalDevServer.started() as server:
+        yield server

@@ -141,6 +141,10 @@ COMMANDS: dict[str, Command] = {
         "patchwarden.cli.evidence",
         "Evidence for auditors: kept in a directory or a storage account, verified.",
     ),
+    "worker": Command(
+        "patchwarden.cli.worker",
+        "Carry out campaign steps from Temporal until stopped (SIGTERM or Ctrl-C).",
+    ),
     "db": Command(
         "patchwarden.cli.db",
         "The database: migrate its schema (PostgreSQL or SQLite), or show where it stands.",

@@ -23,7 +23,14 @@ from patchwarden.service.execution import (
     roll_back,
 )
 from patchwarden.service.remote import RemoteServer, connect
-from patchwarden.service.runs import RunState, RunStatus, UnitState, request, run_status
+from patchwarden.service.runs import (
+    RunState,
+    RunStatus,
+    UnitState,
+    driven_by_temporal,
+    request,
+    run_status,
+)
 from patchwarden.store import Store, open_store, resolve_url
 
 SPEED_HELP = (
@@ -59,6 +66,24 @@ def apply(
     ),
     seed: int = typer.Option(0, help="Seed of the simulated estate."),
     speed: float = typer.Option(3000.0, help=SPEED_HELP),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process) or temporal (workflow + workers)."
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--temporal-address",
+        help="With --engine temporal: host:port "
+        "(default: PATCHWARDEN_TEMPORAL_ADDRESS, then 127.0.0.1:7233).",
+    ),
+    namespace: str | None = typer.Option(
+        None,
+        "--namespace",
+        help="With --engine temporal: the namespace (default: "
+        "PATCHWARDEN_TEMPORAL_NAMESPACE, then default).",
+    ),
+    wait: bool = typer.Option(
+        True, "--wait/--no-wait", help="With --engine temporal: wait for the run to end."
+    ),
     db: str | None = _DB,
     change: int | None = typer.Option(
         None, "--change", min=1, help="With --server: the approved change (its id) to run."
@@ -76,7 +101,10 @@ def apply(
     Example: patchwarden apply campaign.yaml --inventory inventory.yaml --sim
     Example: patchwarden apply plan.json --inventory lab-inventory.yaml --real
     Example: patchwarden apply --server https://patch.example.org --change 12 --real
+    Example: patchwarden apply campaign.yaml --engine temporal   # `patchwarden worker`s run it
     """
+    if engine not in ("local", "temporal"):
+        raise UsageError(f"--engine {engine!r}: use local or temporal")
     remote = connect(server, os.environ)
     if remote is not None:
         if source is not None or inventory or change is None:
@@ -106,7 +134,25 @@ def apply(
         console.print(
             f"run [bold]{setup.run.id}[/] of plan {plan.digest()[:12]} ({len(plan.units())} units)"
         )
-        state = _carry_out(console, store, setup)
+        if engine == "temporal":
+            # Imported here: only a Temporal run needs the SDK (it is slow to import).
+            from patchwarden.service.temporal import (  # noqa: PLC0415
+                TemporalSettings,
+                carry_out_on_temporal,
+                workflow_id,
+            )
+
+            settings = TemporalSettings.from_env(os.environ, address, namespace)
+            run = carry_out_on_temporal(store, setup, settings, speed, wait=wait)
+            console.print(
+                f"run {run.id} is the workflow {workflow_id(run.id)} on {settings.address}"
+            )
+            if not wait:
+                return
+            _print_status(console, run_status(store, run.id))
+            state = RunState(run.state)
+        else:
+            state = _carry_out(console, store, setup)
     _exit_for(state)
 
 
@@ -144,6 +190,16 @@ def _follow_remote(remote: RemoteServer, run_id: str, state: str) -> RunState:
 def _user() -> str:
     """Who is acting, for change records and leases: $USER, as `patchwarden change` uses."""
     return os.environ.get("USER") or "unknown"
+
+
+def _tell_workflow(store: Store, run_id: str) -> None:
+    """Signal a Temporal run's workflow what the store now says of the run."""
+    from patchwarden.service.temporal import tell_workflow, workflow_id  # noqa: PLC0415
+
+    if tell_workflow(store, run_id):
+        typer.echo(f"signalled its workflow {workflow_id(run_id)}")
+    else:
+        typer.echo(f"its workflow {workflow_id(run_id)} has ended; nothing to signal")
 
 
 def _exit_for(state: RunState) -> None:
@@ -189,6 +245,12 @@ def resume(
     console = Console()
     with open_store(resolve_url(db, os.environ)) as store:
         run = run_status(store, run_id).run
+        if driven_by_temporal(store, run.id) and not RunState(run.state).ended:
+            # A workflow drives it: move it in the store and tell the workflow.
+            moved = request(store, run.id, "resume", actor=cli_actor(_user()))
+            typer.echo(f"run {run.id}: {moved.run.state}")
+            _tell_workflow(store, run.id)
+            return
         now = datetime.now(UTC)
         found = begin_resume(store, run, speed=speed, now=now, user=_user())
         if found.setup is None:
@@ -281,9 +343,11 @@ def _requester(what: str):  # type: ignore[no-untyped-def]  # typer reads the si
             typer.echo(f"run {run_id}: {moved['state']}")
             return
         with open_store(resolve_url(db, os.environ)) as store:
-            if what != "rollback":
+            if what != "rollback" or driven_by_temporal(store, run_id):
                 moved = request(store, run_id, what, actor=cli_actor(_user()))
                 typer.echo(f"run {run_id}: {moved.run.state}")
+                if driven_by_temporal(store, run_id):
+                    _tell_workflow(store, run_id)
                 return
             now = datetime.now(UTC)
             run, setup = roll_back(store, run_id, speed=3000.0, now=now, user=_user())

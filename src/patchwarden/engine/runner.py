@@ -28,7 +28,7 @@ from patchwarden.engine.steps import StepExecutor
 from patchwarden.engine.timing import WAITING, PromotionCheck, Timing, WindowCalendar
 from patchwarden.errors import DriverError, NeedsPerson, TransientDriverError
 
-__all__ = ["Runner"]
+__all__ = ["RecordFn", "Runner", "run_one_step"]
 
 ProgressCallback = Callable[[Progress], None]
 
@@ -108,62 +108,91 @@ class Runner:
         self._record(check.id, "succeeded", result)
 
     async def _run_step(self, work: Work) -> None:
-        step = work.step
+        await run_one_step(
+            work, self.executor, self.clock, self._record, self.retry_delay_s, self.poll_s
+        )
 
-        async def observe(payload: Mapping[str, Any]) -> None:
-            self._record(step.id, "observed", payload)
 
-        attempt = 0
-        while True:
-            try:
-                result = await self._within_timeout(work, observe)
-            except TransientDriverError as error:
-                if attempt < step.retries:
-                    attempt += 1
-                    self._record(step.id, "retry", {"attempt": attempt, "error": str(error)})
-                    await self.clock.sleep(self.retry_delay_s * attempt)
-                    continue
-                self._record(step.id, "failed", {"error": str(error), "attempts": attempt + 1})
-                return
-            except NeedsPerson as error:
-                # Not a failure and not a success: the step waits, and so does the run.
-                self._record(step.id, "held", {"reason": str(error)})
-                return
-            except DriverError as error:
-                self._record(step.id, "failed", {"error": str(error), "attempts": attempt + 1})
-                return
-            self._record(step.id, "succeeded", result)
-            return
+RecordFn = Callable[[str, str, Mapping[str, Any]], None]
+"""Journals one record of a step: ``(step_id, event, payload)``."""
 
-    async def _within_timeout(self, work: Work, observe: Any) -> dict[str, Any]:
-        """Run a step, giving up after its timeout on the engine's own clock.
 
-        The clock decides, not the wall: a simulated estate's reboot of five virtual
-        minutes must not time out after five real ones, nor a real one after a simulated
-        five. The timer only reads the clock (it must not wait on it: a simulated clock
-        moves when something waits, and the timer's waiting would move it). Drivers that
-        wait (reboots, drains) keep their own, tighter deadlines; this is the backstop for
-        a step that hangs. A timed-out step may be retried.
-        """
-        step = work.step
-        deadline = self.clock.now() + timedelta(seconds=step.timeout_s * 1.1 + 5.0)
-        action = asyncio.create_task(self.executor.run(work, observe))
-        timer = asyncio.create_task(self._until(deadline))
+async def run_one_step(
+    work: Work,
+    executor: StepExecutor,
+    clock: Clock,
+    record: RecordFn,
+    retry_delay_s: float = 10.0,
+    poll_s: float = 0.05,
+) -> None:
+    """Carry out one started step to its end, journaling what it saw and how it ended.
+
+    The one way a step runs, in the in-process runner and in a Temporal activity alike:
+    ``observed`` records as it goes, ``retry`` before each retry of a transient failure
+    (waiting longer each time), then ``succeeded`` with its result, ``failed`` with the
+    error, or ``held`` when it needs a person. Driver errors end up in the journal, never
+    raised; only bugs (and cancellation) escape.
+    """
+    step = work.step
+
+    async def observe(payload: Mapping[str, Any]) -> None:
+        record(step.id, "observed", payload)
+
+    attempt = 0
+    while True:
         try:
-            done, _ = await asyncio.wait({action, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (action, timer):
-                if not task.done():
-                    task.cancel()
-        if action not in done:
-            with contextlib.suppress(asyncio.CancelledError):
-                await action
-            raise TransientDriverError(
-                f"{step.action} on {step.target} timed out after {step.timeout_s:.0f} s"
-            )
-        return action.result()
+            result = await _within_timeout(work, executor, clock, observe, poll_s)
+        except TransientDriverError as error:
+            if attempt < step.retries:
+                attempt += 1
+                record(step.id, "retry", {"attempt": attempt, "error": str(error)})
+                await clock.sleep(retry_delay_s * attempt)
+                continue
+            record(step.id, "failed", {"error": str(error), "attempts": attempt + 1})
+            return
+        except NeedsPerson as error:
+            # Not a failure and not a success: the step waits, and so does the run.
+            record(step.id, "held", {"reason": str(error)})
+            return
+        except DriverError as error:
+            record(step.id, "failed", {"error": str(error), "attempts": attempt + 1})
+            return
+        record(step.id, "succeeded", result)
+        return
 
-    async def _until(self, deadline: datetime) -> None:
-        """Return once the engine's clock reaches ``deadline``; polls, never advances it."""
-        while self.clock.now() < deadline:
-            await asyncio.sleep(self.poll_s)
+
+async def _within_timeout(
+    work: Work, executor: StepExecutor, clock: Clock, observe: Any, poll_s: float
+) -> dict[str, Any]:
+    """Run a step, giving up after its timeout on the engine's own clock.
+
+    The clock decides, not the wall: a simulated estate's reboot of five virtual
+    minutes must not time out after five real ones, nor a real one after a simulated
+    five. The timer only reads the clock (it must not wait on it: a simulated clock
+    moves when something waits, and the timer's waiting would move it). Drivers that
+    wait (reboots, drains) keep their own, tighter deadlines; this is the backstop for
+    a step that hangs. A timed-out step may be retried.
+    """
+    step = work.step
+    deadline = clock.now() + timedelta(seconds=step.timeout_s * 1.1 + 5.0)
+    action = asyncio.create_task(executor.run(work, observe))
+    timer = asyncio.create_task(_until(clock, deadline, poll_s))
+    try:
+        done, _ = await asyncio.wait({action, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (action, timer):
+            if not task.done():
+                task.cancel()
+    if action not in done:
+        with contextlib.suppress(asyncio.CancelledError):
+            await action
+        raise TransientDriverError(
+            f"{step.action} on {step.target} timed out after {step.timeout_s:.0f} s"
+        )
+    return action.result()
+
+
+async def _until(clock: Clock, deadline: datetime, poll_s: float) -> None:
+    """Return once the engine's clock reaches ``deadline``; polls, never advances it."""
+    while clock.now() < deadline:
+        await asyncio.sleep(poll_s)

@@ -10,13 +10,14 @@ and the change it carries out. ``resume`` rebuilds the same drivers from that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from patchwarden.domain.change import ACTIVE_STATES, ChangeRecord
+from patchwarden.domain.inventory import Inventory
 from patchwarden.domain.plan import Plan
 from patchwarden.engine.lifecycle import RunState
 from patchwarden.engine.machine import Progress
@@ -46,7 +47,9 @@ from patchwarden.store import RunRecord, Store
 
 __all__ = [
     "Resumption",
+    "RunDrivers",
     "RunSetup",
+    "asset_sites",
     "begin_apply",
     "begin_change_run",
     "begin_resume",
@@ -54,6 +57,7 @@ __all__ = [
     "change_outcome",
     "is_emergency",
     "roll_back",
+    "run_drivers",
 ]
 
 
@@ -74,6 +78,8 @@ class RunSetup:
     sim: bool = True
     emergency: bool = False
     """The run carries out an approved emergency change: it may start outside windows."""
+    sites: Mapping[str, str] = field(default_factory=dict)
+    """Each asset's site (its ``site`` tag), for assets that name one."""
 
 
 # run state -> change outcome; a pause leaves the change in progress.
@@ -220,7 +226,8 @@ def _open_run(
 
         # Recorded before the first step: a runner killed mid-run leaves what resume needs.
         run = store.set_run_state(run.id, run.state, summary=sim_summary())
-        return RunSetup(run, plan, drivers, lease, sim_summary)
+        sites = asset_sites(prepared.inventory)
+        return RunSetup(run, plan, drivers, lease, sim_summary, sites=sites)
     change = approved.id if approved is not None else None
     real = {**real_summary(prepared.inventory_files), "change": change}
     run = store.set_run_state(run.id, run.state, summary=real)
@@ -234,6 +241,7 @@ def _open_run(
         approved,
         sim=False,
         emergency=is_emergency(approved),
+        sites=asset_sites(prepared.inventory),
     )
 
 
@@ -306,25 +314,54 @@ def roll_back(
         raise
 
 
+@dataclass(frozen=True)
+class RunDrivers:
+    """An existing run's plan and drivers, rebuilt from what its summary recorded."""
+
+    plan: Plan
+    drivers: Drivers
+    summary: Callable[[], dict[str, Any]]
+    change: int | None = None
+    sim: bool = True
+    sites: Mapping[str, str] = field(default_factory=dict)
+    """Each asset's site (its ``site`` tag), for assets that name one."""
+    emergency: bool = False
+    """The run carries out an approved emergency change: it may start outside windows."""
+
+
+def asset_sites(inventory: Inventory) -> dict[str, str]:
+    """Each asset's site, from its ``site`` tag; assets without one are left out."""
+    return {a.id: a.tags["site"] for a in inventory.assets if a.tags.get("site")}
+
+
 def _setup(store: Store, run: RunRecord, lease: Lease, speed: float, now: datetime) -> RunSetup:
-    """The drivers of an existing run, rebuilt from what its summary recorded."""
+    """The drivers of an existing run, held by this process's lease."""
+    found = run_drivers(store, run, speed=speed, now=now)
+    return RunSetup(
+        run, found.plan, found.drivers, lease, found.summary, found.change, sim=found.sim,
+        sites=found.sites, emergency=found.emergency,
+    )  # fmt: skip
+
+
+def run_drivers(store: Store, run: RunRecord, *, speed: float, now: datetime) -> RunDrivers:
+    """The plan and drivers of an existing run, rebuilt from what its summary recorded.
+
+    What ``resume`` drives with, and what a Temporal worker builds for a run it is handed
+    a step of (a worker takes no lease: the workflow is the run's one driver).
+
+    Raises:
+        UsageError: the run recorded no estate to run on.
+    """
     plan = load_plan(store, run)
     summary = run.summary or {}
     real_files = real_inventory_files(summary)
     if real_files is not None:
         change = summary.get("change")
         real = {**real_summary(real_files), "change": change}
-        drivers = real_drivers_for(real_files, plan).drivers
+        built = real_drivers_for(real_files, plan)
         record = store.get_change(change) if isinstance(change, int) else None
-        return RunSetup(
-            run,
-            plan,
-            drivers,
-            lease,
-            lambda: real,
-            change,
-            sim=False,
-            emergency=is_emergency(record),
+        return RunDrivers(
+            plan, built.drivers, lambda: real, change, sim=False, emergency=is_emergency(record)
         )
     sim_state = summary.get("sim")
     if sim_state is None:
@@ -340,8 +377,11 @@ def _setup(store: Store, run: RunRecord, lease: Lease, speed: float, now: dateti
         now,
         sim_state["state"],
     )
-    return RunSetup(
-        run, plan, drivers, lease, lambda: {"sim": {**sim_state, "state": estate.snapshot()}}
+    return RunDrivers(
+        plan,
+        drivers,
+        lambda: {"sim": {**sim_state, "state": estate.snapshot()}},
+        sites=asset_sites(chosen.inventory),
     )
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "WaitingFor",
     "WaveStatus",
     "drive",
+    "driven_by_temporal",
     "load_plan",
     "request",
     "run_status",
@@ -49,6 +50,12 @@ __all__ = [
 # At most this many times a runner starts again on its own when a person's request came
 # after its last look at the run (each request moves the run on, so this never loops long).
 _RESTARTS = 5
+
+
+def driven_by_temporal(store: Store, run_id: str) -> bool:
+    """Whether a Temporal workflow drives the run (``apply --engine temporal`` opened it)."""
+    run = store.get_run(run_id)
+    return run is not None and isinstance((run.summary or {}).get("temporal"), dict)
 
 
 def start_run(store: Store, plan: Plan, at: datetime, *, actor: Actor | None = None) -> RunRecord:
