@@ -16,7 +16,9 @@ import yaml
 from patchwarden.store import open_store
 from patchwarden.testing.temporal import WorkerPool
 
-pytestmark = pytest.mark.slow
+# A run here waits on a Temporal server and worker processes: on a loaded 2-core machine a
+# whole test (workers' start, a missed heartbeat, the run, workers' stop) takes minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DATA = Path(__file__).parents[1] / "data/temporal"
 DEMO = Path(__file__).parents[2] / "src/patchwarden/drivers/sim/data/demo-inventory.yaml"

@@ -20,7 +20,9 @@ import pytest
 from patchwarden.store import open_store
 from patchwarden.testing.temporal import WorkerPool
 
-pytestmark = pytest.mark.slow
+# A run here waits on a Temporal server and worker processes: on a loaded 2-core machine a
+# whole test (workers' start, a missed heartbeat, the run, workers' stop) takes minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 CAMPAIGN = Path(__file__).parents[2] / "src/patchwarden/drivers/sim/data/demo-campaign.yaml"
 SPEED = "20000"

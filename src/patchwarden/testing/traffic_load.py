@@ -200,7 +200,7 @@ class LoadProcess:
         self._out = Path(tempfile.mkdtemp(prefix="pw-load-")) / "report.json"
         self._process: subprocess.Popen[str] | None = None
 
-    def start(self, timeout_s: float = 15.0) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:
         """Start the clients; returns once one request got a good answer."""
         argv = [sys.executable, "-m", "patchwarden.testing.traffic_load", self.host,
                 str(self.port), str(self.concurrency), str(self._out),
@@ -211,8 +211,14 @@ class LoadProcess:
         readable, _, _ = select.select([self._process.stdout], [], [], timeout_s)
         line = self._process.stdout.readline().strip() if readable else ""
         if line != "ready":
-            self.stop()
-            raise RuntimeError(f"load generator got no good answer from {self.host}:{self.port}")
+            # It may not even have installed its SIGTERM handler yet: kill it, there is no report.
+            self._process.kill()
+            self._process.communicate(timeout=30)
+            self._process = None
+            raise RuntimeError(
+                f"load generator got no good answer from {self.host}:{self.port} "
+                f"within {timeout_s:.0f} s"
+            )
 
     def stop(self) -> LoadReport:
         """Stop the clients and return what they saw."""
