@@ -106,7 +106,11 @@ def test_a_worker_killed_mid_step_is_replaced_and_the_run_completes(
             return found is not None and found.state == "completed"
 
         # The killed worker's step is retried once its heartbeat is missed (20 s).
-        assert _wait_for(completed, 300), "the run did not complete on the new worker"
+        assert _wait_for(completed, 600), (
+            "the run did not complete on the new worker: "
+            f"{store.get_run(run.id)}, last events {store.events(run.id)[-5:]}, "
+            f"worker logs: {workers.tails()}"
+        )
         events = store.events(run.id)
         assert events[: len(cut)] == cut  # the journal only grew
         ended = [e for e in events if e.event in ("succeeded", "failed")]

@@ -158,6 +158,13 @@ class WorkerPool:
             raise RuntimeError(f"worker did not start: {line}{log.read_text()}")
         return proc
 
+    def tails(self, lines: int = 20) -> dict[str, list[str]]:
+        """The last ``lines`` of each worker's standard error, to say why a run stalled."""
+        return {
+            log.name: log.read_text(errors="replace").splitlines()[-lines:]
+            for log in sorted(self.logs.glob("worker-*.log"))
+        }
+
     def stop(self) -> None:
         """SIGTERM every worker still running and wait for it."""
         for proc in self.procs:
