@@ -102,6 +102,14 @@ def test_submit_approve_start_finish(store: Store, built: PlanBuild) -> None:
     assert done.state is ChangeState.COMPLETED
     stored = store.get_change(cid)
     assert stored == done and stored is not None and stored.revision == done.revision
+    # Closing it again with the same outcome (a resumed run) changes nothing.
+    assert finish_change(store, cid, "completed", "runner", T + timedelta(hours=4)) == done
+    # A person's rollback of the finished run backs the change out.
+    backed_out = finish_change(store, cid, "rolled_back", "carol", T + timedelta(hours=5))
+    assert backed_out.state is ChangeState.ROLLED_BACK
+    assert backed_out.history[-1].by == "carol"
+    with pytest.raises(ChangeRefused, match="is rolled_back; it cannot become completed"):
+        finish_change(store, cid, "completed", "runner", T + timedelta(hours=6))
 
 
 def test_a_changed_plan_needs_a_new_approval(store: Store, built: PlanBuild) -> None:

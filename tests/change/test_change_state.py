@@ -59,7 +59,10 @@ def test_the_transition_table_is_the_documented_one() -> None:
     assert TRANSITIONS[S.APPROVED] == {S.SCHEDULED, S.IN_PROGRESS, S.SUPERSEDED}
     assert TRANSITIONS[S.SCHEDULED] == {S.IN_PROGRESS, S.SUPERSEDED}
     assert TRANSITIONS[S.IN_PROGRESS] == {S.COMPLETED, S.ROLLED_BACK, S.FAILED}
-    finals = {S.REJECTED, S.COMPLETED, S.ROLLED_BACK, S.FAILED, S.SUPERSEDED}
+    # A closed change may only be backed out.
+    assert TRANSITIONS[S.COMPLETED] == {S.ROLLED_BACK}
+    assert TRANSITIONS[S.FAILED] == {S.ROLLED_BACK}
+    finals = {S.REJECTED, S.ROLLED_BACK, S.SUPERSEDED}
     assert {s for s, t in TRANSITIONS.items() if not t} == finals
 
 

@@ -3,11 +3,15 @@
 A change pins the plan it approves by hash, carries what a change board reads (risk, schedule,
 affected assets and services, rollback plan) and records who did what. Its life::
 
-    draft ─► submitted ─► approved ─► scheduled ─► in_progress ─► completed
-                 │            │                          ├──────► rolled_back
-                 ▼            └────────► in_progress     └──────► failed
+    draft ─► submitted ─► approved ─► scheduled ─► in_progress ─► completed ─┐
+                 │            │                          ├──────► rolled_back ◄┤
+                 ▼            └────────► in_progress     └──────► failed ──────┘
               rejected
     (draft, submitted, approved and scheduled may also become superseded by a newer plan)
+
+A completed or failed change may still be backed out: a person's ``rollback`` of its run (the
+old side of a blue-green pair, the previous image, the recorded versions) closes it as
+rolled_back. Nothing leaves rolled_back, rejected or superseded.
 
 Four eyes: whoever requested a change cannot approve it. Every transition is checked by
 :meth:`ChangeRecord.transition`, which returns a new record and never changes this one.
@@ -65,9 +69,10 @@ TRANSITIONS: dict[ChangeState, frozenset[ChangeState]] = {
     _S.SCHEDULED: frozenset({_S.IN_PROGRESS, _S.SUPERSEDED}),
     _S.IN_PROGRESS: frozenset({_S.COMPLETED, _S.ROLLED_BACK, _S.FAILED}),
     _S.REJECTED: frozenset(),
-    _S.COMPLETED: frozenset(),
+    # Backed out after it closed: the run's rollback, asked for by a person.
+    _S.COMPLETED: frozenset({_S.ROLLED_BACK}),
     _S.ROLLED_BACK: frozenset(),
-    _S.FAILED: frozenset(),
+    _S.FAILED: frozenset({_S.ROLLED_BACK}),
     _S.SUPERSEDED: frozenset(),
 }
 """Every legal move; anything else raises :class:`IllegalTransition`."""

@@ -372,8 +372,14 @@ def finish_change(
     *,
     source: str = "",
 ) -> ChangeRecord:
-    """Close an in-progress change with the run's outcome."""
+    """Close an in-progress change with the run's outcome, or back out a closed one.
+
+    A change already in ``outcome`` is returned as it is: a run resumed after a crash between its
+    end and this call closes its change once.
+    """
     current = _get(store, change_id)
+    if current.state == ChangeState(outcome):
+        return current
     return _write(
         store,
         lambda: current.transition(ChangeState(outcome), by, now, note),
