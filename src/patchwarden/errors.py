@@ -13,6 +13,7 @@ this one. A test keeps this tree and the classes in step.
     │   ├── InvalidVersion        a version string its ecosystem's tool would reject
     │   ├── UnknownEcosystem      an ecosystem name patchwarden cannot order versions of
     │   ├── InvalidRecord         feeds.osv: an OSV record that cannot be used
+    │   ├── InvalidCsaf           feeds.csaf: a CSAF document that cannot be used (file, JSON path)
     │   ├── PatchOrderError       planning.order: prerequisites or patch_after cannot hold
     │   ├── NoSpareCapacity       planning.context: a pool or cluster cannot lose a member
     │   ├── NoWindowFits          planning.windows: a batch fits no maintenance window

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from patchwarden.assess.decide import DecisionContext, decide_all
+from patchwarden.assess.firmware import match_firmware, suppress
 from patchwarden.assess.match import AdvisoryIndex, match_findings
 from patchwarden.assess.policy import Policy
 from patchwarden.assess.risk import PatchFailures
@@ -55,6 +56,10 @@ def assess(
 ) -> Assessment:
     """Match the inventory against advisories and decide every finding.
 
+    Packages are matched against OSV-style ranges, appliance and storage-part firmware
+    against vendor (CSAF) statements; a vendor's ``known_not_affected`` turns the decision
+    on a finding it covers to ignore, saying why.
+
     Args:
         inventory: The estate with its installed packages.
         advisories: Advisories to match (withdrawn ones are skipped).
@@ -63,8 +68,11 @@ def assess(
         failures: Environments where a patch failed before, by (advisory, package).
         first_seen: When each finding was first seen (from earlier assessments).
     """
+    advisories = list(advisories)
     index = AdvisoryIndex(advisories)
-    findings = match_findings(inventory, index)
+    vendor = match_firmware(inventory, advisories)
+    findings = match_findings(inventory, index) + list(vendor.findings)
     context = DecisionContext.of(inventory, failures, first_seen)
     decisions = decide_all(findings, inventory, index.advisories, now, policy, context)
+    decisions = suppress(findings, decisions, vendor.not_affected)
     return Assessment(now, tuple(findings), tuple(decisions))

@@ -19,7 +19,7 @@ from patchwarden.store import open_store, resolve_url
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Import and sync advisory feeds (OSV, CISA KEV, EPSS).", no_args_is_help=True
+    help="Import and sync advisory feeds (OSV, CISA KEV, EPSS, CSAF).", no_args_is_help=True
 )
 
 _DB_HELP = "Database URL (default: PATCHWARDEN_DB, then a file in the user data dir)."
@@ -75,17 +75,22 @@ def _print(report: ImportReport, fmt: str, console: Console) -> None:
 
 @app.command("import")
 def import_command(
-    paths: list[Path] = typer.Argument(
-        ..., help="OSV JSON files or directories, all.zip archives, KEV JSON/CSV, EPSS csv(.gz)."
+    paths: list[str] = typer.Argument(
+        ...,
+        help="OSV JSON files or directories, all.zip archives, KEV JSON/CSV, EPSS csv(.gz), "
+        "CSAF 2.0 documents, or a CSAF provider-metadata.json (file or https:// URL).",
     ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Import feed files in one transaction; bad records are skipped with a warning.
 
-    Re-importing the same files changes nothing (all records reported unchanged).
+    Re-importing the same files changes nothing (all records reported unchanged). A CSAF
+    provider's documents are fetched through its ROLIE feeds with their hashes checked; a
+    malformed CSAF document stops the import (exit 2, nothing imported).
 
     Example: patchwarden feeds import Debian-all.zip known_exploited_vulnerabilities.json
+    cisco-sa-20180328-smi2.json https://psirt.example/.well-known/csaf/provider-metadata.json
     """
     check_format(fmt)
     console = Console(stderr=fmt == "json")

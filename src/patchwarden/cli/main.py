@@ -91,7 +91,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "feeds": Command(
         "patchwarden.cli.feeds",
-        "Import and sync advisory feeds (OSV, CISA KEV, EPSS).",
+        "Import and sync advisory feeds (OSV, CISA KEV, EPSS, CSAF).",
     ),
     "advisories": Command(
         "patchwarden.cli.advisories",

@@ -11,6 +11,7 @@ from pydantic import Field
 from patchwarden.domain.base import Value
 
 __all__ = [
+    "FIRMWARE",
     "Action",
     "Advisory",
     "Affected",
@@ -19,7 +20,38 @@ __all__ = [
     "Range",
     "RangeEvent",
     "Severity",
+    "firmware_package",
+    "firmware_target",
 ]
+
+FIRMWARE = "firmware"
+"""The ``package`` (and ``ecosystem``) of a finding on an appliance's firmware; a storage
+part's is ``firmware:<part id>``."""
+
+
+def firmware_package(part_id: str = "") -> str:
+    """The finding package naming an appliance's firmware, or a storage part's.
+
+    Example:
+        >>> firmware_package(), firmware_package("ctrl-a")
+        ('firmware', 'firmware:ctrl-a')
+    """
+    return f"{FIRMWARE}:{part_id}" if part_id else FIRMWARE
+
+
+def firmware_target(asset_id: str, package: str) -> str | None:
+    """What a firmware finding's fix is flashed on: the appliance or the part; else ``None``.
+
+    Example:
+        >>> firmware_target("fw-1", "firmware"), firmware_target("san", "firmware:ctrl-a")
+        ('fw-1', 'ctrl-a')
+        >>> firmware_target("web-1", "openssl") is None
+        True
+    """
+    if package == FIRMWARE:
+        return asset_id
+    head, sep, part = package.partition(":")
+    return part if head == FIRMWARE and sep and part else None
 
 
 class Severity(StrEnum):

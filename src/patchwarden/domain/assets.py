@@ -312,6 +312,10 @@ class StoragePart(Value):
     type: Literal["san_switch", "controller", "hba", "raid_controller"]
     firmware: str
     redundancy_group: str
+    vendor: str = ""
+    """Who makes the part (the storage system's vendor when empty): vendor advisories
+    (CSAF) are matched by vendor, product and firmware."""
+    product: str = ""
 
 
 class StorageSystem(Driven):

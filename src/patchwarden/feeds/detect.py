@@ -1,4 +1,4 @@
-"""Which feed a file is, from its first bytes: OSV (JSON or all.zip), KEV, or EPSS.
+"""Which feed a file is, from its first bytes: OSV (JSON or all.zip), KEV, EPSS, or CSAF.
 
 ``patchwarden feeds import`` takes any mix of files, so the kind is read from the content
 (names lie: ``download.bin``, ``all.zip.1``), with the name only as a tie-breaker.
@@ -25,10 +25,15 @@ class FeedKind(StrEnum):
     KEV_JSON = "kev-json"
     KEV_CSV = "kev-csv"
     EPSS_CSV = "epss-csv"
+    CSAF_JSON = "csaf-json"
+    CSAF_PROVIDER = "csaf-provider"
+    """A CSAF provider's ``provider-metadata.json``: its ROLIE feeds list the documents."""
+    CSAF_ROLIE = "csaf-rolie"
+    """A ROLIE feed of CSAF documents."""
 
     @property
     def feed(self) -> str:
-        """``osv``, ``kev`` or ``epss``."""
+        """``osv``, ``kev``, ``epss`` or ``csaf``."""
         return self.value.partition("-")[0]
 
 
@@ -43,6 +48,8 @@ def detect_kind(name: str, data: bytes) -> FeedKind:
         <FeedKind.OSV_JSON: 'osv-json'>
         >>> detect_kind("x", b"#model_version:v1,score_date:2025-01-01T00:00:00Z\ncve,epss")
         <FeedKind.EPSS_CSV: 'epss-csv'>
+        >>> detect_kind("x", b'{"document": {"csaf_version": "2.0"}}')
+        <FeedKind.CSAF_JSON: 'csaf-json'>
     """
     if data.startswith(ZIP_MAGIC):
         return FeedKind.OSV_ZIP
@@ -52,6 +59,12 @@ def detect_kind(name: str, data: bytes) -> FeedKind:
     if head.startswith("{"):
         if '"catalogVersion"' in head and '"vulnerabilities"' in head:
             return FeedKind.KEV_JSON
+        if '"csaf_version"' in head:
+            return FeedKind.CSAF_JSON
+        if '"metadata_version"' in head and '"canonical_url"' in head:
+            return FeedKind.CSAF_PROVIDER
+        if '"feed"' in head and '"entry"' in head:
+            return FeedKind.CSAF_ROLIE
         return FeedKind.OSV_JSON
     if head.startswith("["):
         return FeedKind.OSV_JSON
@@ -62,5 +75,5 @@ def detect_kind(name: str, data: bytes) -> FeedKind:
         return FeedKind.KEV_CSV
     raise InvalidRecord(
         f"{name}: not a feed patchwarden knows (OSV JSON or all.zip, CISA KEV JSON or CSV, "
-        "FIRST EPSS CSV or csv.gz)"
+        "FIRST EPSS CSV or csv.gz, CSAF 2.0 JSON or a CSAF provider-metadata.json)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
 
-from patchwarden.domain.advisories import Advisory, Decision
+from patchwarden.domain.advisories import Advisory, Decision, firmware_target
 from patchwarden.domain.assets import (
     Application,
     AssetBase,
@@ -37,10 +37,12 @@ from patchwarden.planning.strategies import (
     rolling,
 )
 from patchwarden.versions import compare, ecosystem_for
+from patchwarden.versions.firmware import firmware_key
 
 __all__ = [
     "STRATEGIES",
     "application_pins",
+    "firmware_fixes",
     "firmware_targets",
     "is_reboot_package",
     "patch_sets",
@@ -97,6 +99,8 @@ def patch_sets(
     for decision in decisions:
         if decision.action.value not in actions:
             continue
+        if firmware_target(decision.asset_id, decision.package) is not None:
+            continue  # flashed by the firmware steps, see firmware_fixes
         fixed = fixes.get((decision.asset_id, decision.advisory_id, decision.package), "")
         if not fixed:
             continue
@@ -141,6 +145,36 @@ def firmware_targets(inventory: Inventory, campaign: Campaign) -> dict[str, str]
                     wanted = target.parts.get(part.type)
                     if wanted and wanted != part.firmware:
                         out[part.id] = wanted
+    return out
+
+
+def firmware_fixes(
+    decisions: Sequence[Decision],
+    fixes: Mapping[tuple[str, str, str], str],
+    actions: Sequence[str],
+) -> dict[str, str]:
+    """Appliance and storage-part ids -> the vendor's fixed firmware their findings name.
+
+    A firmware finding (from a vendor advisory) whose decision the campaign acts on brings
+    its fix as the target; where several do, the highest wins (a vendor's later fix
+    includes its earlier ones), by the order of runs of digits and letters.
+
+    Example:
+        >>> from patchwarden.domain.advisories import Action
+        >>> d = Decision(asset_id="fw-1", advisory_id="A", package="firmware",
+        ...              action=Action.NEXT_WINDOW, reason="r")
+        >>> firmware_fixes([d], {("fw-1", "A", "firmware"): "5.2"}, ["next_window"])
+        {'fw-1': '5.2'}
+    """
+    out: dict[str, str] = {}
+    for decision in decisions:
+        target = firmware_target(decision.asset_id, decision.package)
+        fixed = fixes.get((decision.asset_id, decision.advisory_id, decision.package), "")
+        if target is None or not fixed or decision.action.value not in actions:
+            continue
+        old = out.get(target)
+        if old is None or firmware_key(fixed) > firmware_key(old):
+            out[target] = fixed
     return out
 
 
@@ -208,7 +242,11 @@ def plan_campaign(
     if campaign.applications:
         patches = _with_applications(patches, application_pins(inventory, campaign))
         reboot = {host: reboot.get(host, False) for host in patches}
-    firmware = firmware_targets(inventory, campaign)
+    # Targets the campaign types in win over those its findings bring.
+    firmware = {
+        **firmware_fixes(decisions, fixes, campaign.actions),
+        **firmware_targets(inventory, campaign),
+    }
     envs = tuple(
         e for e in inventory.environments if not campaign.scope_env or e in campaign.scope_env
     )

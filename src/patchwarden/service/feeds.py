@@ -1,7 +1,8 @@
 """Importing advisory feeds into the store: from files, or synced from source URLs.
 
 An import reads every input first (OSV JSON files, directories, ``all.zip`` archives, the
-CISA KEV catalog, FIRST EPSS scores; the kind is read from the content), then writes all
+CISA KEV catalog, FIRST EPSS scores, CSAF 2.0 documents and CSAF providers'
+``provider-metadata.json`` or ROLIE feeds; the kind is read from the content), then writes all
 advisories in **one** store transaction: a crash part-way leaves the previous catalog whole.
 A malformed record is skipped with a warning naming its file, id and reason; the rest is
 imported. Re-importing the same feed rewrites nothing: the store compares each record and
@@ -11,6 +12,11 @@ KEV and EPSS are stored on the advisories they concern (``kev``, ``kev_due``, ``
 ``epss_percentile``): importing them marks every stored advisory whose id, alias or upstream
 id they list, and a later OSV import keeps the marks a record already had. Sync fetches
 OSV before KEV and EPSS, so one sync leaves everything marked.
+
+CSAF documents are stricter than OSV records: a malformed one stops the whole import
+(:class:`~patchwarden.feeds.csaf.InvalidCsaf` names the file and JSON path), since a vendor
+advisory half-read would hide an appliance's exposure. A document's newer revision
+replaces the stored one; an older revision is ignored with a warning.
 """
 
 from __future__ import annotations
@@ -35,6 +41,13 @@ from patchwarden.feeds.kev import mark_kev, parse_kev_catalog, parse_kev_csv
 from patchwarden.feeds.osv import InvalidRecord, parse_osv
 from patchwarden.service.audit import Actor, local_actor
 from patchwarden.service.audit import record as append_audit
+from patchwarden.service.csaf import (
+    Fetcher,
+    is_older_revision,
+    read_document,
+    read_provider,
+    read_rolie,
+)
 from patchwarden.store import AdvisoryInput, Store
 
 __all__ = [
@@ -107,6 +120,8 @@ class FeedImport:
     kev: dict[str, date | None] | None = None
     epss: dict[str, tuple[float, float]] | None = None
     report: ImportReport = field(default_factory=ImportReport)
+    fetcher: Fetcher = fetch
+    """How a CSAF provider's feeds and documents are fetched."""
 
     def add(self, name: str, data: bytes, label: str = "") -> None:
         """Parse one input's bytes, whatever feed it is; problems become warnings.
@@ -127,6 +142,8 @@ class FeedImport:
                 self._add_osv(f"{name}:{member}", raw, source)
         elif kind is FeedKind.OSV_JSON:
             self._add_osv(name, data, source)
+        elif kind.feed == "csaf":
+            self._add_csaf(kind, name, data, source, warnings)
         elif kind is FeedKind.EPSS_CSV:
             scores = parse_epss(data, warnings).scores
             self.epss = {**(self.epss or {}), **scores}
@@ -153,6 +170,22 @@ class FeedImport:
         source = SourceReport(name, kind)
         self.report.sources.append(source)
         return source
+
+    def _add_csaf(
+        self, kind: FeedKind, name: str, data: bytes, source: SourceReport, warnings: list[str]
+    ) -> None:
+        if kind is FeedKind.CSAF_JSON:
+            found = [read_document(name, data, warnings)]
+        elif kind is FeedKind.CSAF_PROVIDER:
+            found = read_provider(name, data, warnings, self.fetcher)
+        else:
+            found = read_rolie(name, data, warnings, self.fetcher)
+        for advisory in found:
+            old = self.advisories.get(advisory.id)
+            if old is not None and is_older_revision(advisory, old):
+                continue  # two revisions in one import: the newer stays
+            self.advisories[advisory.id] = advisory
+        source.records += len(found)
 
     def _add_osv(self, name: str, data: bytes, source: SourceReport) -> None:
         try:
@@ -222,6 +255,12 @@ def _merged(feed: FeedImport, existing: Mapping[str, Advisory]) -> Iterator[Advi
     """The imported advisories plus stored ones whose KEV or EPSS marks change."""
     for advisory in feed.advisories.values():
         old = existing.get(advisory.id)
+        if old is not None and is_older_revision(advisory, old):
+            feed.report.warnings.append(
+                f"{advisory.id}: revision {_revision(advisory)} is older than the stored "
+                f"{_revision(old)}; kept the stored one"
+            )
+            continue
         if old is not None:  # keep the marks until a KEV or EPSS import says otherwise
             advisory = advisory.model_copy(
                 update={
@@ -237,6 +276,10 @@ def _merged(feed: FeedImport, existing: Mapping[str, Advisory]) -> Iterator[Advi
             marked = _marked(feed, advisory)
             if marked is not advisory:
                 yield marked
+
+
+def _revision(advisory: Advisory) -> str:
+    return str(advisory.database_specific.get("csaf", {}).get("revision", ""))
 
 
 def _marked(feed: FeedImport, advisory: Advisory) -> Advisory:
@@ -265,19 +308,35 @@ def _expand(paths: Sequence[Path]) -> Iterator[tuple[Path, Path | None]]:
 
 
 def import_paths(
-    store: Store, paths: Sequence[Path], progress: Progress | None = None
+    store: Store,
+    paths: Sequence[Path | str],
+    progress: Progress | None = None,
+    *,
+    fetcher: Fetcher = fetch,
 ) -> ImportReport:
-    """Import files and directories (recursively) of any feed kind, in one transaction.
+    """Import files, directories (recursively) and URLs of any feed kind, in one transaction.
+
+    A ``str`` starting with ``http://`` or ``https://`` is fetched (e.g. a CSAF provider's
+    ``provider-metadata.json``, whose feeds and documents are fetched in turn); any other
+    entry is a path.
 
     Raises:
         UsageError: a path does not exist (nothing is imported).
-        InputError: a file is no known feed, or its whole content is unreadable.
+        InputError: a file is no known feed, or its whole content is unreadable; a CSAF
+            document is malformed or its hash differs (nothing is imported).
+        DriverError: a URL could not be fetched (nothing is imported).
     """
-    files = list(_expand(paths))
-    feed = FeedImport()
-    for done, (path, folder) in enumerate(files):
+    urls = [p for p in paths if isinstance(p, str) and p.startswith(("http://", "https://"))]
+    files = list(_expand([Path(p) for p in paths if p not in urls]))
+    feed = FeedImport(fetcher=fetcher)
+    total = len(files) + len(urls)
+    for done, url in enumerate(urls):
         if progress is not None:
-            progress(f"reading {path.name}", done, len(files))
+            progress(f"fetching {url}", done, total)
+        feed.add(url, fetcher(url).body)
+    for done, (path, folder) in enumerate(files, start=len(urls)):
+        if progress is not None:
+            progress(f"reading {path.name}", done, total)
         try:
             feed.add(str(path), path.read_bytes(), label=str(folder or ""))
         except OSError as error:
@@ -287,7 +346,7 @@ def import_paths(
                 raise  # a file named on the command line must be a feed
             feed.report.warnings.append(f"skipped {error}")
     if progress is not None:
-        progress("read", len(files), len(files))
+        progress("read", total, total)
     return import_feeds(store, feed, progress)
 
 
