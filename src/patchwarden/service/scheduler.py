@@ -22,6 +22,12 @@ Jobs are defined in a YAML file (``patchwarden serve --schedule FILE``)::
         environment: prod                     # and/or group: web (an inventory group)
         select: ["tag.tier=front"]            # and/or `scan --select` expressions
         timeout: 2m                           # per host
+      app-updates:
+        kind: channels_check                  # new versions on applications' channels
+        every: 6h
+        campaigns_dir: /var/lib/patchwarden/channel-campaigns
+        smtp: mail.example.org:587            # for `notify` applications' e-mail
+        starttls: true
 
 Each job's next due time, its lease and its last outcome are rows of the store. A server
 takes a due job with a lease (one ``UPDATE``), so two servers never run the same occurrence
@@ -32,14 +38,19 @@ and recorded in the audit trail (``job.fail``), which the notifier reports once 
 three times in a row. Jobs are written to be safe to run again: a feed sync is
 conditional, a head export overwrites, a change's start does nothing once a run of
 it exists, and a scan job reads the audit trail for what its occurrence already recorded
-(:mod:`patchwarden.service.scheduled_scan`). A scan job reaches hosts by the server's
-``--inventory`` files (or its own ``inventory:``, else the stored inventory), with the SSH
-settings of ``PATCHWARDEN_SSH_KEY`` / ``PATCHWARDEN_SSH_KNOWN_HOSTS``.
+(:mod:`patchwarden.service.scheduled_scan`). A channel check acts once on each new
+version (the audit trail keeps what it did; a version whose notice could not be
+delivered, or a channel that could not be read, fails the job, which is retried with
+backoff and then acts only on what is left) over the server's ``--inventory`` files.
+A scan job reaches hosts by the server's ``--inventory`` files (or its own
+``inventory:``, else the stored inventory), with the SSH settings of
+``PATCHWARDEN_SSH_KEY`` / ``PATCHWARDEN_SSH_KNOWN_HOSTS``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +74,7 @@ from patchwarden.errors import PatchwardenError, Problem, UsageError, Validation
 from patchwarden.inventory.yamlmap import dotted_path, load_located
 from patchwarden.planning.windows import may_start
 from patchwarden.service.audit import Actor, export_head, record
+from patchwarden.service.channels import AUTO_APPROVE, SmtpConfig, run_channel_check
 from patchwarden.service.execution import RunSetup, begin_change_run
 from patchwarden.service.feeds import sync_feeds
 from patchwarden.service.replay import stored_plan
@@ -88,6 +100,7 @@ NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 SCHEDULER = Actor("scheduler", "serve")
 _FAILING = 3
+_SMTP = re.compile(r"^[^\s:]+:\d{1,5}$")
 _log = logging.getLogger("patchwarden.scheduler")
 
 
@@ -96,7 +109,7 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["feed_sync", "audit_head", "change_start", "scan"]
+    kind: Literal["feed_sync", "audit_head", "change_start", "scan", "channels_check"]
     every: timedelta | None = None
     cron: str | None = None
     sources: dict[str, str] = Field(default_factory=dict)
@@ -104,6 +117,14 @@ class JobSpec(BaseModel):
     path: str | None = None
     change: Annotated[int, Field(ge=1)] | None = None
     mode: Literal["sim", "real"] = "real"
+    campaigns_dir: str | None = None
+    """channels_check: where campaigns for ``auto`` applications are written."""
+    auto_approve: tuple[str, ...] = AUTO_APPROVE
+    """channels_check: environments whose ``auto`` campaigns need no change record."""
+    smtp: str | None = None
+    """channels_check: ``HOST:PORT`` of the SMTP server for ``notify`` e-mail."""
+    mail_from: str = "patchwarden@localhost"
+    starttls: bool = False
     check_every: timedelta = timedelta(minutes=1)
     """change_start: how often to look whether the window has opened."""
     lease: timedelta = timedelta(minutes=30)
@@ -154,6 +175,12 @@ class JobSpec(BaseModel):
             raise ValueError("every must be at least 1s")
         if self.kind == "feed_sync" and (not self.sources or not self.state_file):
             raise ValueError("a feed_sync job needs `sources: {name: URL}` and `state_file`")
+        if self.kind == "channels_check" and not self.campaigns_dir:
+            raise ValueError(
+                "a channels_check job needs `campaigns_dir:` (auto campaigns go there)"
+            )
+        if self.smtp is not None and not _SMTP.match(self.smtp):
+            raise ValueError(f"smtp {self.smtp!r}: write HOST:PORT, e.g. mail.example.org:587")
         if self.kind == "audit_head" and not self.path:
             raise ValueError("an audit_head job needs `path:` (the file the head goes to)")
         scan_only = ("group", "environment", "select", "inventory")
@@ -212,7 +239,8 @@ def load_schedule(file: str, text: str) -> ScheduleConfig:
                     doc.line_of(tuple(e["loc"])),
                     dotted_path(tuple(e["loc"])),
                     e["msg"],
-                    "kinds: feed_sync, audit_head, change_start, scan; when: every or cron",
+                    "kinds: feed_sync, audit_head, change_start, scan, channels_check; "
+                    "when: every or cron",
                 )  # fmt: skip
                 for e in error.errors()
             ]
@@ -355,6 +383,8 @@ class Scheduler:
         elif spec.kind == "feed_sync":
             assert spec.state_file is not None
             sync_feeds(self._store, spec.sources, Path(spec.state_file))
+        elif spec.kind == "channels_check":
+            self._check_channels(spec, now)
         elif spec.kind == "audit_head":
             assert spec.path is not None
             if self._store.audit.last() is not None:
@@ -362,6 +392,26 @@ class Scheduler:
         else:
             return self._start_change(spec, now)
         return _Outcome(True, "", next_due(spec, now))
+
+    def _check_channels(self, spec: JobSpec, now: datetime) -> None:
+        if not self._inventory:
+            raise PatchwardenError(
+                "a channels_check job reads the server's inventory: start it with --inventory"
+            )
+        assert spec.campaigns_dir is not None  # checked when loaded
+        smtp = None
+        if spec.smtp is not None:
+            host, _, port = spec.smtp.rpartition(":")
+            smtp = SmtpConfig(host, int(port), spec.mail_from, spec.starttls)
+        outcomes = run_channel_check(
+            self._store, [Path(p) for p in self._inventory], SCHEDULER, now,
+            campaigns_dir=Path(spec.campaigns_dir), smtp=smtp, auto_approve=spec.auto_approve,
+        )  # fmt: skip
+        failed = [o for o in outcomes if o.action in ("error", "notify_failed")]
+        if failed:
+            raise PatchwardenError(
+                "; ".join(f"{o.check.app}: {o.action} ({o.detail})" for o in failed)
+            )
 
     def _start_change(self, spec: JobSpec, now: datetime) -> _Outcome:
         assert spec.change is not None
