@@ -219,3 +219,45 @@ assets:
     refused = _cli(env, "plan", str(campaign), "-i", str(inventory))
     assert refused.returncode == 2
     assert "c.yaml:3: applications[0].app: no application 'shopp'" in refused.stderr
+
+
+@pytest.mark.timeout(120)
+def test_release_dir_prunes_old_releases_but_never_current_or_the_rollback_target(
+    tmp_path: Path,
+) -> None:
+    www = tmp_path / "www"
+    versions = ("1.0", "1.1", "1.2", "1.3")
+    with ChannelServer(www) as channel_server:
+        tarballs = {
+            v: build_release(www / "releases", "gateway", v, {"status": f"ok gateway {v}\n"})
+            for v in versions
+        }
+        write_release_feed(www / "feed.json", tarballs, channel_server.url + "/releases/")
+        root = tmp_path / "opt" / "gateway"
+
+        def installer(keep: int | None) -> ReleaseDirInstaller:
+            settings = ReleaseDirSettings(
+                root=str(root), feed=channel_server.url + "/feed.json", keep=keep
+            )
+            return ReleaseDirInstaller(LocalTransport(), settings, settings.feed or "")
+
+        def on_disk() -> list[str]:
+            return sorted(p.name for p in (root / "releases").iterdir())
+
+        for version in versions:  # keep: null keeps every release
+            asyncio.run(installer(None).install("here", version))
+        assert on_disk() == ["1.0", "1.1", "1.2", "1.3"]
+        # Back to 1.0 with keep 1: current (1.0) and the rollback target (1.3) both stay.
+        pruning = installer(1)
+        asyncio.run(pruning.install("here", "1.0"))
+        assert on_disk() == ["1.0", "1.3"] and pruning.prune_errors == {}
+        assert os.readlink(root / "current") == "releases/1.0"
+        # keep 3: counted by when each release was unpacked (1.0 was first, so it goes once
+        # it is neither current nor the rollback target); a half-unpacked directory (no
+        # marker) is no release and is left alone.
+        (root / "releases" / ".9.9.unpacking").mkdir()
+        asyncio.run(installer(3).install("here", "1.1"))
+        assert on_disk() == [".9.9.unpacking", "1.0", "1.1", "1.3"]  # after 1.1: 1.0 protected
+        asyncio.run(installer(3).install("here", "1.2"))
+        assert on_disk() == [".9.9.unpacking", "1.1", "1.2", "1.3"]
+        assert (root / "current" / "status").read_text() == "ok gateway 1.2\n"

@@ -7,6 +7,7 @@ Configuration (an application's ``driver: release_dir``)::
       root: /opt/gateway                 # holds releases/<version>/ and the `current` link
       feed: https://vendor.example/gateway/releases.json   # its release_feed channel if omitted
       restart: [systemctl, restart, gateway]
+      keep: 3                            # releases kept on each host (null: keep them all)
 
 Installing version X on a host:
 
@@ -19,6 +20,11 @@ Installing version X on a host:
    ``mv -T .current-new current``: :manpage:`rename(2)` replaces the link in one step,
    so every reader sees the old release or the new one, never none;
 4. ``restart`` runs; the plan's health step then checks the service.
+
+After a switch, old releases are pruned (:func:`releases_to_prune`): the ``keep`` most
+recently unpacked stay, and never the one ``current`` points at nor the one it pointed at
+before the switch (the rollback target). Pruning is cleanup: if removing a release fails,
+the install stands and :attr:`ReleaseDirInstaller.prune_errors` says what was left.
 
 Rollback is the same switch back to the version read before (its release directory is
 kept), so it needs no download. Every command is an argument vector; the version is
@@ -57,6 +63,8 @@ __all__ = [
     "ReleaseDirInstaller",
     "ReleaseDirSettings",
     "release_of_link",
+    "releases_on_host",
+    "releases_to_prune",
 ]
 
 MARKER = ".patchwarden-release"
@@ -75,6 +83,9 @@ class ReleaseDirSettings(BaseModel):
     feed: ChannelUrl | None = None
     restart: tuple[str, ...] = ()
     timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    keep: Annotated[int, Field(ge=1)] | None = 3
+    """Releases kept on each host after a switch (``current`` and the rollback target always
+    are, even beyond it); ``None`` keeps every release."""
 
     @model_validator(mode="after")
     def _feed_known(self, info: ValidationInfo) -> Self:
@@ -107,6 +118,57 @@ def release_of_link(result: CommandResult) -> str | None:
     return version
 
 
+def releases_on_host(result: CommandResult) -> list[tuple[str, float]]:
+    r"""``(version, unpacked at)`` of every complete release a ``find`` listing shows.
+
+    The listing is ``find <root>/releases -mindepth 2 -maxdepth 2 -name <MARKER>
+    -printf '%h %T@\n'``: a release's marker is written last, so its time is when the
+    release was unpacked, and a directory without one (an unpacking cut short) is no
+    release. Entries that are not plain version names are left out (never pruned).
+
+    Example:
+        >>> out = "/o/releases/3.9.0 1700000000.5\n/o/releases/3.10.0 1700000100.0\n"
+        >>> releases_on_host(CommandResult("h", ("find",), 0, out, ""))
+        [('3.9.0', 1700000000.5), ('3.10.0', 1700000100.0)]
+    """
+    result.check()
+    found = []
+    for line in result.stdout.splitlines():
+        path, _, stamp = line.rpartition(" ")
+        version = path.rstrip("/").rpartition("/")[2]
+        try:
+            when = float(stamp)
+        except ValueError:
+            continue
+        if _SAFE_VERSION.match(version):
+            found.append((version, when))
+    return found
+
+
+def releases_to_prune(
+    releases: list[tuple[str, float]], keep: int, protected: set[str]
+) -> list[str]:
+    """The releases to remove: all but the ``keep`` most recently unpacked, never ``protected``.
+
+    Protected releases (``current`` and the rollback target) count toward ``keep``; ties in
+    time go by name. Returned oldest first.
+
+    Example:
+        >>> rel = [("1.0", 1.0), ("1.1", 2.0), ("1.2", 3.0), ("1.3", 4.0), ("2.0", 5.0)]
+        >>> releases_to_prune(rel, 3, {"2.0", "1.0"})
+        ['1.1', '1.2']
+        >>> releases_to_prune(rel, 1, {"1.3", "2.0"})
+        ['1.0', '1.1', '1.2']
+    """
+    newest = sorted(releases, key=lambda r: (r[1], r[0]), reverse=True)
+    kept = {v for v, _ in newest if v in protected}
+    for version, _ in newest:
+        if len(kept) >= keep:
+            break
+        kept.add(version)
+    return [v for v, _ in reversed(newest) if v not in kept]
+
+
 def _safe(version: str) -> str:
     if not _SAFE_VERSION.match(version):
         raise DriverError(f"version {version!r} is not a plain file name; refusing it as a path")
@@ -129,6 +191,8 @@ class ReleaseDirInstaller:
         self._http = http
         self._downloads: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
+        self.prune_errors: dict[str, str] = {}
+        """Host -> why its last pruning left releases behind (the install itself stood)."""
 
     @property
     def _root(self) -> str:
@@ -145,6 +209,7 @@ class ReleaseDirInstaller:
         """Put release ``version`` in place if needed, switch ``current`` to it, restart."""
         version = _safe(version)
         root, final = self._root, f"{self._root}/releases/{version}"
+        before = await self.installed(host)
         present = await self._run(host, ["test", "-f", f"{final}/{MARKER}"])
         if not present.ok:
             await self._unpack(host, version, await self._download(version))
@@ -156,6 +221,25 @@ class ReleaseDirInstaller:
         now = await self.installed(host)
         if now != version:
             raise DriverError(f"{host}: `current` is {now}, not {version}, after the switch")
+        if self.settings.keep is not None:
+            await self._prune(host, self.settings.keep, {version, *([before] if before else [])})
+
+    async def _prune(self, host: str, keep: int, protected: set[str]) -> list[str]:
+        """Remove old releases; failures are kept in :attr:`prune_errors`, not raised."""
+        releases = f"{self._root}/releases"
+        self.prune_errors.pop(host, None)
+        try:
+            listing = await self._run(host, [
+                "find", releases, "-mindepth", "2", "-maxdepth", "2", "-name", MARKER,
+                "-printf", "%h %T@\\n",
+            ])  # fmt: skip
+            gone = releases_to_prune(releases_on_host(listing), keep, protected)
+            for old in gone:
+                (await self._run(host, ["rm", "-rf", "--", f"{releases}/{_safe(old)}"])).check()
+        except DriverError as error:
+            self.prune_errors[host] = f"pruning {releases} stopped: {error}"
+            return []
+        return gone
 
     async def _unpack(self, host: str, version: str, data: bytes) -> None:
         writer = self.transport
