@@ -386,6 +386,7 @@ def _status_json(st: RunStatus) -> dict[str, object]:
         ),
         "gates": [g.__dict__ for g in st.gates],
         "canary_analyses": list(st.analyses),
+        "service_restarts": [r.as_json() for r in st.restarts],
     }
 
 
@@ -423,6 +424,23 @@ def _print_status(console: Console, st: RunStatus) -> None:
         console.print(line, highlight=False)
     for step_id, reason in st.waiting:
         console.print(f"[yellow]waiting for a person[/] {step_id}: {reason}", highlight=False)
+    for r in st.restarts:
+        if r.restarted:
+            console.print(
+                f"[green]restarted[/] on {r.target}: {escape(', '.join(r.restarted))}",
+                highlight=False,
+            )
+        if r.pending is None:
+            console.print(
+                f"[yellow]services to restart[/] on {r.target}: unknown (no needrestart or "
+                "needs-restarting there)",
+                highlight=False,
+            )
+        elif r.pending:
+            console.print(
+                f"[yellow]still needs a restart[/] on {r.target}: {escape(', '.join(r.pending))}",
+                highlight=False,
+            )
     for step_id, error in st.failures:
         console.print(f"[red]failed[/] {step_id}: {error}", markup=True, highlight=False)
     for a in st.analyses:

@@ -13,7 +13,8 @@ Facts (golden-tested in ``tests/golden/apt``):
 
 Installing sets exact versions (upgrade or downgrade) with
 ``apt-get install -y --allow-downgrades pkg=version ...``, keeping changed config files
-(``--force-confold``), with ``DEBIAN_FRONTEND=noninteractive`` in the environment. Held
+(``--force-confold``), with ``DEBIAN_FRONTEND=noninteractive`` and ``NEEDRESTART_SUSPEND=1``
+(the patch step, not needrestart's apt hook, decides on restarts) in the environment. Held
 packages are never changed: :class:`~patchwarden.errors.HeldPackageError` says which and how
 to release them.
 """
@@ -78,7 +79,9 @@ OS_RELEASE: tuple[str, ...] = ("cat", "/etc/os-release")
 DPKG_ARCH: tuple[str, ...] = ("dpkg", "--print-architecture")
 """dpkg's architecture (``amd64``, ``arm64``), read as it is with surrounding space stripped."""
 
-APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+# needrestart's apt hook would otherwise act on the services itself after each install;
+# the patch step asks ``needrestart -b`` and restarts (or reports) as the campaign says.
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "NEEDRESTART_SUSPEND": "1"}
 DPKG_CONFIGURE_PENDING: tuple[str, ...] = ("dpkg", "--configure", "-a")
 
 

@@ -102,6 +102,7 @@ def status(
         ],
         "failures": [{"step": step, "error": why} for step, why in s.failures],
         "waiting": [{"step": step, "why": why} for step, why in s.waiting],
+        "service_restarts": [r.as_json() for r in s.restarts],
     }
 
 

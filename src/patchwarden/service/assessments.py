@@ -42,6 +42,7 @@ __all__ = [
     "latest_pair",
     "load_assessment",
     "load_run",
+    "patch_detail",
     "record_assessment",
     "run_outcome",
     "step_rows",
@@ -261,6 +262,33 @@ OUTCOME_WORDS: dict[UnitState, str] = {
 }
 
 
+def patch_detail(payload: Mapping[str, object]) -> str:
+    """A patch step's journal in words: packages changed, services restarted or still due.
+
+    Example:
+        >>> patch_detail({"changed": ["libpwlib1"], "restarted": ["pw-daemon.service"],
+        ...               "services_to_restart": []})
+        'changed: libpwlib1; restarted: pw-daemon.service'
+        >>> patch_detail({"changed": [], "services_to_restart": "unknown"})
+        'services to restart: unknown'
+    """
+
+    def names(key: str) -> str:
+        value = payload.get(key)
+        return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value or "")
+
+    parts = []
+    if names("changed"):
+        parts.append(f"changed: {names('changed')}")
+    if names("restarted"):
+        parts.append(f"restarted: {names('restarted')}")
+    pending = names("services_to_restart")
+    if pending:
+        label = "services to restart" if pending == "unknown" else "still needs a restart"
+        parts.append(f"{label}: {pending}")
+    return "; ".join(parts)
+
+
 def step_rows(trace: RunTrace) -> dict[str, list[StepRow]]:
     """Step rows per target asset, from the journal."""
     first: dict[str, datetime] = {}
@@ -281,8 +309,8 @@ def step_rows(trace: RunTrace) -> dict[str, list[StepRow]]:
             detail = str(payload.get("error") or payload.get("detail") or "")
             if isinstance(step.params, MigrateParams):
                 detail = f"{step.params.vm} → {step.params.destination}"
-            elif step.action.value in ("patch", "restore") and payload.get("changed"):
-                detail = "changed: " + ", ".join(map(str, payload["changed"]))  # type: ignore[call-overload]  # journal payload is JSON
+            elif step.action.value in ("patch", "restore") and patch_detail(payload):
+                detail = patch_detail(payload)
             rows[unit.target].append(
                 StepRow(
                     step_id=step.id,

@@ -36,6 +36,7 @@ __all__ = [
     "Requested",
     "RunState",
     "RunStatus",
+    "ServiceRestarts",
     "UnitState",
     "WaitingFor",
     "WaveStatus",
@@ -44,6 +45,7 @@ __all__ = [
     "load_plan",
     "request",
     "run_status",
+    "service_restarts",
     "start_run",
 ]
 
@@ -233,6 +235,64 @@ class RunStatus:
     """What the run waits for before it starts more (a window, a soak, a QA gate)."""
     gates: tuple[GateResult, ...] = field(default=())
     """The promotion gates checked so far, in order."""
+    restarts: tuple[ServiceRestarts, ...] = field(default=())
+    """Per patch step that asked: the services restarted and those still needing it."""
+
+
+@dataclass(frozen=True)
+class ServiceRestarts:
+    """What one patch step found of services running files its update replaced.
+
+    ``pending`` is ``None`` when the host could not tell (no ``needrestart`` or
+    ``needs-restarting``): unknown, never "nothing to restart".
+    """
+
+    step: str
+    target: str
+    restarted: tuple[str, ...]
+    pending: tuple[str, ...] | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON shape status answers with (``still_needed`` is ``"unknown"`` or a list)."""
+        return {
+            "step": self.step,
+            "target": self.target,
+            "restarted": list(self.restarted),
+            "still_needed": "unknown" if self.pending is None else list(self.pending),
+        }
+
+
+def service_restarts(
+    records: Sequence[Record], targets: Mapping[str, str]
+) -> tuple[ServiceRestarts, ...]:
+    """The services each finished patch step restarted or left needing a restart.
+
+    Read from the step's last ``succeeded`` record (``restarted``, ``services_to_restart``);
+    steps whose record says nothing of services are left out.
+
+    Example:
+        >>> service_restarts([Record("u/patch", "succeeded", {"restarted": ["a.service"],
+        ...     "services_to_restart": []})], {"u/patch": "h1"})
+        (ServiceRestarts(step='u/patch', target='h1', restarted=('a.service',), pending=()),)
+    """
+    last: dict[str, Mapping[str, Any]] = {}
+    for r in records:
+        if r.event == "succeeded" and (
+            "services_to_restart" in r.payload or "restarted" in r.payload
+        ):
+            last[r.step_id] = r.payload
+    found = []
+    for step_id, payload in last.items():
+        pending = payload.get("services_to_restart", [])
+        found.append(
+            ServiceRestarts(
+                step_id,
+                targets.get(step_id, ""),
+                tuple(map(str, payload.get("restarted", ()))),
+                None if pending == "unknown" else tuple(map(str, pending)),
+            )
+        )
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -322,4 +382,5 @@ def run_status(store: Store, run_id: str | None = None) -> RunStatus:
         waiting,
         None if run_state(run).ended else _waiting_for(progress, in_flight),
         _gate_results(records, in_flight),
+        service_restarts(records, {s.id: s.target for u in plan.units() for s in u.steps}),
     )
