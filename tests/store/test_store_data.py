@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import StoreError
@@ -209,6 +210,32 @@ class DataConformance:
         good = {"asset_id": "web1", "package": "bash", "advisory_id": "ADV-1"}
         with pytest.raises(ValueError, match="finding 1 lacks \\['advisory_id'\\]"):
             store.record_assessment({}, [good, {"asset_id": "web1", "package": "bash"}])
+        assert store.latest_assessment() is None
+
+    def test_assessed_packages_are_stored_once_per_distinct_set(self, store: Store) -> None:
+        web = {"openssl": "3.0.1", "bash": "5.2"}
+        same_in_another_order = {"bash": "5.2", "openssl": "3.0.1"}
+        db = {"postgresql": "15.4"}
+        packages = {"web1": web, "web2": same_in_another_order, "db1": db, "empty": {}}
+        first = store.record_assessment({"n": 1}, [], packages)
+        second = store.record_assessment({"n": 2}, [], {"web1": web, "db1": {"postgresql": "16"}})
+        assert store.assessed_packages(first) == packages
+        assert store.assessed_packages(second) == {"web1": web, "db1": {"postgresql": "16"}}
+        assert store.get_assessment(first) is not None
+        assert store.get_assessment(first).summary == {"n": 1}  # type: ignore[union-attr]  # checked just above
+        with store.engine.connect() as connection:
+            sets = connection.execute(text("SELECT count(*) FROM package_sets")).scalar_one()
+        # web1 and web2 share one set in both assessments; db1's two, and the empty one.
+        assert sets == 4
+
+    def test_an_assessment_without_packages_has_none_stored(self, store: Store) -> None:
+        ident = store.record_assessment({"packages": {"web1": {"bash": "5.2"}}}, [])
+        assert store.assessed_packages(ident) is None
+        assert store.assessed_packages(999) is None
+
+    def test_a_bad_package_set_stores_nothing(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="packages of 'web1'"):
+            store.record_assessment({}, [], {"web1": {"bash": 5}})  # type: ignore[dict-item]  # the bad input under test
         assert store.latest_assessment() is None
 
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from patchwarden.assess.assessment import Assessment
 from patchwarden.assess.sla import FindingKey, Snapshot, first_seen
 from patchwarden.domain.advisories import Action, Decision, Finding, Severity
@@ -67,11 +65,11 @@ def record_assessment(
         "actions": {a.value: n for a, n in assessment.actions().items()},
         "environments": list(inventory.environments),
         "env_of": {a.id: a.env for a in inventory.assets},
-        # The installed packages as assessed, so a report can check baselines later.
-        # Names to versions, strings only (nothing orjson could write otherwise than json).
-        "packages": JsonText(orjson.dumps({a.id: a.packages for a in inventory.assets}).decode()),
     }
-    return store.record_assessment(summary, _rows(assessment), audit=audit)
+    # The installed packages as assessed, so a report can check baselines later: each
+    # distinct set once, in the store's package tables (not in the summary).
+    packages = {a.id: a.packages for a in inventory.assets}
+    return store.record_assessment(summary, _rows(assessment), packages, audit=audit)
 
 
 def _rows(assessment: Assessment) -> Iterator[dict[str, Any]]:
@@ -153,7 +151,8 @@ def load_assessment(store: Store, assessment_id: int) -> Stored | None:
     at = datetime.fromisoformat(at_text) if isinstance(at_text, str) else record.created_at
     assessment = Assessment(at, tuple(_finding(r) for r in rows), tuple(_decision(r) for r in rows))
     env_of = record.summary.get("env_of")
-    packages = record.summary.get("packages")
+    # Older assessments kept the packages in their summary.
+    packages = store.assessed_packages(assessment_id) or record.summary.get("packages")
     return Stored(
         assessment_id,
         assessment,

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from patchwarden.store.records import AssessmentRecord, FindingRecord
-from patchwarden.store.tables import Assessment, Finding
-from patchwarden.store.values import checked_json, chunked
+from patchwarden.store.tables import AssessedPackages, Assessment, Finding, PackageSet
+from patchwarden.store.values import JsonText, checked_json, chunked
 
 __all__ = [
+    "assessed_packages",
     "assessment_env_of",
     "findings_for",
     "findings_page",
     "get_assessment",
     "latest_assessment",
     "latest_assessment_id",
+    "package_digest",
     "record_assessment",
     "severity_counts",
 ]
 
 _FINDINGS = cast(Table, Finding.__table__)
+_SETS = cast(Table, PackageSet.__table__)
+_ASSESSED = cast(Table, AssessedPackages.__table__)
 
 _REQUIRED = ("asset_id", "package", "advisory_id")
 _OPTIONAL = ("installed", "severity", "decision", "reason")  # default to ""
@@ -49,11 +55,65 @@ def _finding_row(finding: Mapping[str, Any], index: int) -> dict[str, Any]:
     return row
 
 
+def package_digest(packages: Mapping[str, str]) -> tuple[str, str]:
+    """The content hash of one asset's packages and the canonical JSON it hashes.
+
+    Keys sorted, no spaces: the same packages give the same digest whatever their order.
+
+    Example:
+        >>> digest, text = package_digest({"zlib1g": "1:1.2.13", "bash": "5.2.15-2"})
+        >>> text
+        '{"bash":"5.2.15-2","zlib1g":"1:1.2.13"}'
+        >>> digest == package_digest({"bash": "5.2.15-2", "zlib1g": "1:1.2.13"})[0]
+        True
+    """
+    text = orjson.dumps(packages, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(text).hexdigest(), text.decode()
+
+
+def _record_packages(
+    session: Session, assessment_id: int, packages: Mapping[str, Mapping[str, str]]
+) -> None:
+    """Each asset's package set, stored once per content; the assessment points at them."""
+    connection = session.connection()
+    for chunk in chunked(packages.items()):
+        texts: dict[str, str] = {}
+        rows = []
+        for asset_id, installed in chunk:
+            if not all(type(k) is str and type(v) is str for k, v in installed.items()):
+                raise ValueError(f"packages of {asset_id!r}: names and versions must be strings")
+            digest, text = package_digest(installed)
+            texts[digest] = text
+            rows.append({"assessment_id": assessment_id, "asset_id": asset_id, "digest": digest})
+        known = set(
+            connection.scalars(select(_SETS.c.digest).where(_SETS.c.digest.in_(list(texts))))
+        )
+        new = [{"digest": d, "packages": JsonText(t)} for d, t in texts.items() if d not in known]
+        if new:
+            connection.execute(insert(_SETS), new)
+        connection.execute(insert(_ASSESSED), rows)
+
+
+def assessed_packages(session: Session, assessment_id: int) -> dict[str, dict[str, str]] | None:
+    """Each asset's packages as the assessment saw them; ``None`` if it stored none here.
+
+    Assessments recorded before the package tables kept them in their summary instead.
+    """
+    query = (
+        select(_ASSESSED.c.asset_id, _SETS.c.packages)
+        .join(_SETS, _SETS.c.digest == _ASSESSED.c.digest)
+        .where(_ASSESSED.c.assessment_id == assessment_id)
+    )
+    found = {asset_id: dict(packages) for asset_id, packages in session.execute(query)}
+    return found or None
+
+
 def record_assessment(
     session: Session,
     summary: Mapping[str, Any],
     findings: Iterable[Mapping[str, Any]],
     now: datetime,
+    packages: Mapping[str, Mapping[str, str]] | None = None,
 ) -> int:
     """Store an assessment and its findings; returns the new assessment's id.
 
@@ -63,6 +123,8 @@ def record_assessment(
 
     Findings are read and written a chunk at a time, so a fleet's need not all be in
     memory as rows; a bad one raises, and the caller's transaction stores nothing.
+    ``packages`` (asset → name → version, as assessed) go to their own tables, each
+    distinct set once (see :func:`package_digest`).
 
     Raises:
         ValueError: a finding lacks a required key, has a non-string field, or is not JSON.
@@ -80,6 +142,8 @@ def record_assessment(
             row["assessment_id"] = ident
         # The table itself, not the mapped class: Core's executemany, no ORM bookkeeping.
         session.connection().execute(insert(_FINDINGS), chunk)
+    if packages:
+        _record_packages(session, ident, packages)
     return ident
 
 

@@ -210,6 +210,7 @@ class Store:
         self,
         summary: Mapping[str, Any],
         findings: Iterable[Mapping[str, Any]],
+        packages: Mapping[str, Mapping[str, str]] | None = None,
         *,
         audit: AuditNote | None = None,
     ) -> int:
@@ -217,19 +218,33 @@ class Store:
 
         Each finding needs ``asset_id``, ``package`` and ``advisory_id``; ``installed``,
         ``fixed``, ``severity``, ``decision`` and ``reason`` are optional. The whole
-        mapping is kept as the finding's ``data``.
+        mapping is kept as the finding's ``data``. ``packages`` (asset → name → version)
+        are kept once per distinct set (content-hashed) and read back with
+        :meth:`assessed_packages`.
 
         ``audit``, when given, is appended in the same transaction, its ``object_id`` the
         new assessment's id.
 
         Raises:
-            ValueError: a finding is malformed or not JSON; nothing is stored.
+            ValueError: a finding or a package set is malformed or not JSON; nothing is
+                stored.
         """
         with self._session("record the assessment", write=True) as session:
-            ident = assessment_ops.record_assessment(session, summary, findings, self._now())
+            ident = assessment_ops.record_assessment(
+                session, summary, findings, self._now(), packages
+            )
             if audit is not None:
                 append_entry(session, replace(audit, object_id=str(ident)), self._now())
             return ident
+
+    def assessed_packages(self, assessment_id: int) -> dict[str, dict[str, str]] | None:
+        """Each asset's packages as assessment ``assessment_id`` saw them, or ``None``.
+
+        ``None`` for an assessment that stored none in the package tables (recorded by an
+        older version, which kept them in its summary).
+        """
+        with self._session("read an assessment's packages", write=False) as session:
+            return assessment_ops.assessed_packages(session, assessment_id)
 
     def latest_assessment(self) -> AssessmentRecord | None:
         """The most recently recorded assessment, or ``None`` if there is none."""

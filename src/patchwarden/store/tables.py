@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Advisory",
     "ApiToken",
+    "AssessedPackages",
     "Assessment",
     "AuditRow",
     "Base",
@@ -38,6 +39,7 @@ __all__ = [
     "Finding",
     "InventoryAsset",
     "JournalEntry",
+    "PackageSet",
     "Plan",
     "Run",
     "RunLease",
@@ -139,6 +141,29 @@ class Assessment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime]
     summary: Mapped[dict[str, Any]]
+
+
+class PackageSet(Base):
+    """One asset's installed packages (name → version), stored once per content.
+
+    Keyed by the sha256 of its canonical JSON (keys sorted), so an unchanged host, or a
+    host like many others, adds no copy of its packages to a new assessment.
+    """
+
+    __tablename__ = "package_sets"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    packages: Mapped[dict[str, Any]]
+
+
+class AssessedPackages(Base):
+    """Which package set each asset had when an assessment assessed it."""
+
+    __tablename__ = "assessment_packages"
+
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("package_sets.digest"))
 
 
 class Finding(Base):
