@@ -33,6 +33,8 @@ from patchwarden.server import (
     api_inventory,
     api_runs,
     dashboard,
+    dashboard_admin,
+    dashboard_estate,
 )
 from patchwarden.server.workers import RunWorkers
 from patchwarden.service.audit import AuditChainBroken
@@ -159,7 +161,8 @@ def create_app(
 
     _install_errors(app)
     app.mount("/static", StaticFiles(packages=[("patchwarden.server", "static")]), name="static")
-    app.include_router(dashboard.router)
+    for pages in (dashboard, dashboard_estate, dashboard_admin):
+        app.include_router(pages.router)
     api = APIRouter(prefix=API_PREFIX)
     for module in (api_auth, api_inventory, api_findings, api_changes, api_runs, api_admin):
         api.include_router(module.router)

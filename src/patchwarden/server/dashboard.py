@@ -14,17 +14,25 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from patchwarden.domain.change import ACTIVE_STATES, ChangeRecord, ChangeState
 from patchwarden.domain.identity import Role
 from patchwarden.errors import InputError, PatchwardenError, RunBusy
 from patchwarden.server.auth import SESSION_COOKIE, Caller, client_address, session_caller, store_of
+from patchwarden.server.pages import (
+    CSRF_COOKIE,
+    PAGE_CSP,
+    form_caller,
+    login_redirect,
+    may,
+    now,
+    render,
+    visible,
+)
 from patchwarden.server.workers import RunWorkers
 from patchwarden.service.audit import AuditFilter
 from patchwarden.service.change import (
@@ -39,7 +47,6 @@ from patchwarden.service.identity import (
     SESSION_LIFETIME,
     AccessDenied,
     LoginThrottled,
-    check_csrf,
     check_login_form,
     log_in,
     log_out,
@@ -51,81 +58,13 @@ from patchwarden.store import RunRecord
 
 __all__ = ["CSRF_COOKIE", "PAGE_CSP", "PRE_SESSION_COOKIE", "router"]
 
-CSRF_COOKIE = "pw_csrf"
-"""Holds the session's CSRF token for the pages' forms (HttpOnly: only the server reads it)."""
-
 PRE_SESSION_COOKIE = "pw_login"
 """The login form's pre-session cookie, to which the form's CSRF token is bound."""
 _PRE_SESSION_AGE = 3600
 
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-"""The pages' Content-Security-Policy: our own script and style, nothing inline or foreign."""
-
 SIM_SPEED = 3000.0
 
 router = APIRouter(include_in_schema=False)
-
-_templates = Jinja2Templates(
-    env=Environment(
-        loader=PackageLoader("patchwarden.server", "templates"),
-        autoescape=select_autoescape(default=True),
-        undefined=StrictUndefined,
-    )
-)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _page(
-    request: Request,
-    name: str,
-    found: Caller | None,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    response = _templates.TemplateResponse(
-        request,
-        name,
-        {
-            "me": found.grant if found else None,
-            "csrf": request.cookies.get(CSRF_COOKIE, ""),
-            "Role": Role,
-            **context,
-        },
-        status_code=status_code,
-    )
-    response.headers["Content-Security-Policy"] = PAGE_CSP
-    return response
-
-
-def _login_redirect() -> RedirectResponse:
-    return RedirectResponse("/login", status_code=303)
-
-
-def _visible(found: Caller, envs: Any) -> bool:
-    mine = found.grant.environments
-    return not mine or any(e in mine for e in envs)
-
-
-def _may(found: Caller, role: Role, envs: Any = ()) -> bool:
-    return found.grant.allows_all(role, envs)
-
-
-def _form_caller(request: Request, csrf_token: str) -> Caller:
-    """The session caller of a form post, its CSRF token proven; 401/403 otherwise."""
-    found = session_caller(request)
-    if found is None or found.session is None:
-        raise HTTPException(401, "log in first")
-    try:
-        check_csrf(found.session, csrf_token)
-    except AccessDenied as error:
-        raise HTTPException(403, str(error)) from error
-    return found
 
 
 def _refusal_status(error: PatchwardenError) -> int:
@@ -151,7 +90,7 @@ def _login_form(request: Request, status_code: int = 200, error: str | None = No
     if not 32 <= len(pre_session) <= 128:
         pre_session = secrets.token_urlsafe(32)
     token = login_form_token(request.app.state.login_key, pre_session)
-    response = _page(request, "login.html", None, status_code, error=error, login_token=token)
+    response = render(request, "login.html", None, status_code, error=error, login_token=token)
     response.set_cookie(
         PRE_SESSION_COOKIE, pre_session, max_age=_PRE_SESSION_AGE, httponly=True,
         samesite="strict", secure=_secure(request), path="/login",
@@ -209,11 +148,11 @@ def login(
 @router.post("/logout")
 def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
     """End the session."""
-    found = _form_caller(request, csrf_token)
+    found = form_caller(request, csrf_token)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie is not None:
         log_out(store_of(request), cookie, found.actor)
-    response = _login_redirect()
+    response = login_redirect()
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response
@@ -227,12 +166,12 @@ def overview(request: Request) -> Response:
     """Exposure by environment and severity; changes waiting; runs going."""
     found = session_caller(request)
     if found is None:
-        return _login_redirect()
+        return login_redirect()
     store = store_of(request)
-    changes = [c for c in store.changes() if _visible(found, c.environments)]
+    changes = [c for c in store.changes() if visible(found, c.environments)]
     waiting = [c for c in changes if c.state is ChangeState.SUBMITTED]
     running = [r for r in store.runs() if r.state in ("running", "pausing", "aborting")]
-    return _page(
+    return render(
         request, "overview.html", found,
         exposure=exposure(store, environments=found.grant.environments),
         waiting=waiting, running=running,
@@ -251,7 +190,7 @@ def findings(
     """The latest assessment's findings, filtered by a form, 50 a page."""
     found = session_caller(request)
     if found is None:
-        return _login_redirect()
+        return login_redirect()
     where = FindingFilter(
         (severity,) if severity else (), (env,) if env else (), (decision,) if decision else (),
         asset or None,
@@ -260,7 +199,7 @@ def findings(
         store_of(request), where, environments=found.grant.environments, page=page, per_page=50
     )
     filters = {"severity": severity, "env": env, "decision": decision, "asset": asset}
-    return _page(
+    return render(
         request, "findings.html", found, result=result, filters=filters,
         rows=[asdict(r) for r in result.items],
     )  # fmt: skip
@@ -271,9 +210,9 @@ def changes(request: Request) -> Response:
     """Every change the user may see, newest first."""
     found = session_caller(request)
     if found is None:
-        return _login_redirect()
-    shown = [c for c in store_of(request).changes() if _visible(found, c.environments)]
-    return _page(request, "changes.html", found, changes=list(reversed(shown)))
+        return login_redirect()
+    shown = [c for c in store_of(request).changes() if visible(found, c.environments)]
+    return render(request, "changes.html", found, changes=list(reversed(shown)))
 
 
 def _change_page(
@@ -281,18 +220,18 @@ def _change_page(
 ) -> Response:
     envs = change.environments
     mine = change.requester == found.grant.user
-    return _page(
+    return render(
         request, "change.html", found, status, change=change, error=error,
         may_decide=change.state is ChangeState.SUBMITTED and not mine
-        and _may(found, Role.APPROVER, envs),
-        own=mine, may_run=change.state in ACTIVE_STATES and _may(found, Role.OPERATOR, envs),
+        and may(found, Role.APPROVER, envs),
+        own=mine, may_run=change.state in ACTIVE_STATES and may(found, Role.OPERATOR, envs),
         runs=[r for r in store_of(request).runs() if r.plan_hash == change.plan_hash],
     )  # fmt: skip
 
 
 def _change(request: Request, found: Caller, change_id: int) -> ChangeRecord:
     change = store_of(request).get_change(change_id)
-    if change is None or not _visible(found, change.environments):
+    if change is None or not visible(found, change.environments):
         raise HTTPException(404, f"no change CHG-{change_id}")
     return change
 
@@ -302,7 +241,7 @@ def change(change_id: int, request: Request) -> Response:
     """One change: risk, schedule, approvals, history; approve or reject when allowed."""
     found = session_caller(request)
     if found is None:
-        return _login_redirect()
+        return login_redirect()
     return _change_page(request, found, _change(request, found, change_id))
 
 
@@ -315,12 +254,12 @@ def approve(
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Approve, as the logged-in user, the plan hash shown on the page."""
-    found = _form_caller(request, csrf_token)
+    found = form_caller(request, csrf_token)
     current = _change(request, found, change_id)
     found.require(Role.APPROVER, current.environments)
     try:
         approve_change(
-            store_of(request), change_id, found.grant.user, _now(), comment,
+            store_of(request), change_id, found.grant.user, now(), comment,
             source=found.actor.source, plan_hash=plan_hash,
         )  # fmt: skip
     except PatchwardenError as error:
@@ -336,14 +275,14 @@ def reject(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Reject, as the logged-in user, with a reason."""
-    found = _form_caller(request, csrf_token)
+    found = form_caller(request, csrf_token)
     current = _change(request, found, change_id)
     found.require(Role.APPROVER, current.environments)
     if not reason.strip():
         return _change_page(request, found, current, 400, "say why the change is rejected")
     try:
         reject_change(
-            store_of(request), change_id, found.grant.user, _now(), reason,
+            store_of(request), change_id, found.grant.user, now(), reason,
             source=found.actor.source,
         )  # fmt: skip
     except PatchwardenError as error:
@@ -356,12 +295,12 @@ def run_change(
     change_id: int, request: Request, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     """Run the approved change's plan on the simulated estate; go to the run's page."""
-    found = _form_caller(request, csrf_token)
+    found = form_caller(request, csrf_token)
     current = _change(request, found, change_id)
     found.require(Role.OPERATOR, current.environments)
     try:
         setup = begin_change_run(
-            store_of(request), change_id, sim=True, seed=0, speed=SIM_SPEED, now=_now(),
+            store_of(request), change_id, sim=True, seed=0, speed=SIM_SPEED, now=now(),
             actor=found.actor,
         )  # fmt: skip
     except PatchwardenError as error:
@@ -381,7 +320,7 @@ def _run_envs(request: Request, run: RunRecord) -> list[str]:
 
 def _run(request: Request, found: Caller, run_id: str) -> tuple[RunRecord, list[str]]:
     record = store_of(request).get_run(run_id)
-    if record is None or not _visible(found, envs := _run_envs(request, record)):
+    if record is None or not visible(found, envs := _run_envs(request, record)):
         raise HTTPException(404, f"no run {run_id!r}")
     return record, envs
 
@@ -391,9 +330,9 @@ def runs(request: Request) -> Response:
     """Every run the user may see, newest first."""
     found = session_caller(request)
     if found is None:
-        return _login_redirect()
-    shown = [r for r in store_of(request).runs() if _visible(found, _run_envs(request, r))]
-    return _page(request, "runs.html", found, runs=list(reversed(shown)))
+        return login_redirect()
+    shown = [r for r in store_of(request).runs() if visible(found, _run_envs(request, r))]
+    return render(request, "runs.html", found, runs=list(reversed(shown)))
 
 
 @router.get("/runs/{run_id}")
@@ -401,12 +340,12 @@ def run(run_id: str, request: Request, error: str = "") -> Response:
     """A run's waves and failures, kept live by its server-sent events."""
     found = session_caller(request)
     if found is None:
-        return _login_redirect()
+        return login_redirect()
     _, envs = _run(request, found, run_id)
     status = run_status(store_of(request), run_id)
-    return _page(
+    return render(
         request, "run.html", found, status=status, error=error,
-        may_control=_may(found, Role.OPERATOR, envs),
+        may_control=may(found, Role.OPERATOR, envs),
     )  # fmt: skip
 
 
@@ -415,7 +354,7 @@ def control(
     run_id: str, action: str, request: Request, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     """Pause, resume or abort a run from its page."""
-    found = _form_caller(request, csrf_token)
+    found = form_caller(request, csrf_token)
     record, envs = _run(request, found, run_id)
     found.require(Role.OPERATOR, envs)
     if action not in ("pause", "resume", "abort"):
@@ -423,7 +362,7 @@ def control(
     try:
         if action == "resume":
             resumed = begin_resume(
-                store_of(request), record, speed=SIM_SPEED, now=_now(), user=found.grant.user,
+                store_of(request), record, speed=SIM_SPEED, now=now(), user=found.grant.user,
                 actor=found.actor,
             )  # fmt: skip
             if resumed.setup is not None:
@@ -432,7 +371,7 @@ def control(
             request_run(store_of(request), run_id, action, actor=found.actor)
     except PatchwardenError as error:
         status = run_status(store_of(request), run_id)
-        return _page(
+        return render(
             request, "run.html", found, _refusal_status(error), status=status, error=str(error),
             may_control=True,
         )  # fmt: skip
@@ -451,11 +390,11 @@ def audit(
     """The audit trail's last 200 entries, newest first, for admins."""
     found = session_caller(request)
     if found is None:
-        return _login_redirect()
+        return login_redirect()
     found.require(Role.ADMIN)
     where = AuditFilter(actor=actor or None, action=action or None)
     entries = store_of(request).audit.entries(where)[-200:]
-    return _page(
+    return render(
         request, "audit.html", found, entries=list(reversed(entries)),
         filters={"actor": actor, "action": action},
     )  # fmt: skip
