@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from patchwarden.service.replay import load_plan
 from patchwarden.store import open_store
 from patchwarden.testing.temporal import WorkerPool
 
@@ -134,3 +135,31 @@ def test_pause_and_resume_are_signals_and_the_workflow_waits_between(
         actions = [e.action for e in store.audit.entries() if e.object_id == run_id]
         assert actions[:1] == ["run.start"] and "run.pause" in actions
         assert "run.resume" in actions and actions[-1] == "run.finish"
+
+
+def test_a_finished_run_rolls_back_on_temporal_in_a_new_workflow(workers: WorkerPool) -> None:
+    workers.start("--speed", SPEED)
+    small = Path(__file__).parents[1] / "data/temporal/small-campaign.yaml"
+    done = cli(workers.env, "apply", str(small), "--engine", "temporal", "--speed", SPEED)
+    assert done.returncode == 0, done.stderr
+    db = workers.env["PATCHWARDEN_DB"]
+    with open_store(db) as store:
+        run = store.latest_run()
+        assert run is not None and run.state == "completed"
+        run_id, succeeded = run.id, (run.summary or {})["units"]["succeeded"]
+        before = len(store.events(run_id))
+
+    rolled = cli(workers.env, "rollback", run_id)
+    assert rolled.returncode == 0, rolled.stderr + rolled.stdout
+    assert f"its workflow had ended; patchwarden-run-{run_id} rolled it back" in rolled.stdout
+    with open_store(db) as store:
+        run = store.get_run(run_id)
+        assert run is not None and run.state == "rolled_back"
+        assert (run.summary or {})["units"] == {"rolled_back": succeeded}
+        events = store.events(run_id)
+        undone = {e.step_id for e in events[before:] if e.event == "succeeded"}
+        # Rollback steps ran, journaled after the run's own records, and nothing else.
+        rollback = {s.id for u in load_plan(store, run).units() for s in u.rollback}
+        assert undone and undone <= rollback, undone - rollback
+        actions = [e.action for e in store.audit.entries() if e.object_id == run_id]
+        assert actions[-2:] == ["run.rollback", "run.finish"]

@@ -202,6 +202,23 @@ def _tell_workflow(store: Store, run_id: str) -> None:
         typer.echo(f"its workflow {workflow_id(run_id)} has ended; nothing to signal")
 
 
+def _roll_back_on_temporal(store: Store, run_id: str) -> RunState | None:
+    """Roll back a Temporal run on Temporal; its final state when this waited for it."""
+    from patchwarden.service.temporal import roll_back_on_temporal, workflow_id  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    run, how = roll_back_on_temporal(store, run_id, user=_user(), now=now)
+    if how == "signalled":
+        typer.echo(f"run {run.id}: {run.state}; signalled its workflow {workflow_id(run.id)}")
+        return None
+    if how == "busy":
+        typer.echo(f"run {run.id}: {run.state}; the process driving it rolls it back")
+        return None
+    typer.echo(f"run {run.id}: its workflow had ended; {workflow_id(run.id)} rolled it back")
+    _print_status(Console(), run_status(store, run.id))
+    return RunState(run.state)
+
+
 def _exit_for(state: RunState) -> None:
     """Exit 1 when the run did not do what it was meant to."""
     if state.failed:
@@ -343,20 +360,25 @@ def _requester(what: str):  # type: ignore[no-untyped-def]  # typer reads the si
             typer.echo(f"run {run_id}: {moved['state']}")
             return
         with open_store(resolve_url(db, os.environ)) as store:
-            if what != "rollback" or driven_by_temporal(store, run_id):
+            if what == "rollback" and driven_by_temporal(store, run_id):
+                state = _roll_back_on_temporal(store, run_id)
+                if state is None:
+                    return
+            elif what != "rollback":
                 moved = request(store, run_id, what, actor=cli_actor(_user()))
                 typer.echo(f"run {run_id}: {moved.run.state}")
                 if driven_by_temporal(store, run_id):
                     _tell_workflow(store, run_id)
                 return
-            now = datetime.now(UTC)
-            run, setup = roll_back(store, run_id, speed=3000.0, now=now, user=_user())
-            typer.echo(f"run {run.id}: {run.state}")
-            if setup is None:
-                typer.echo("the process driving it rolls it back at its next step")
-                return
-            # Nobody is driving it (paused or ended): roll it back here and now.
-            state = _carry_out(Console(), store, setup)
+            else:
+                now = datetime.now(UTC)
+                run, setup = roll_back(store, run_id, speed=3000.0, now=now, user=_user())
+                typer.echo(f"run {run.id}: {run.state}")
+                if setup is None:
+                    typer.echo("the process driving it rolls it back at its next step")
+                    return
+                # Nobody is driving it (paused or ended): roll it back here and now.
+                state = _carry_out(Console(), store, setup)
         if state is not RunState.ROLLED_BACK:
             raise typer.Exit(1)
 

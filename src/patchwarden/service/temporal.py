@@ -26,11 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from patchwarden.domain.plan import Plan, Step
+from patchwarden.domain.steps import HookParams
 from patchwarden.engine.gates import QAGate
 from patchwarden.engine.journal import journal_record
 from patchwarden.engine.lifecycle import replay, stop
@@ -38,11 +39,18 @@ from patchwarden.engine.machine import Record, UnitState, Work
 from patchwarden.engine.runner import run_one_step
 from patchwarden.engine.steps import StepExecutor
 from patchwarden.engine.timing import PromotionCheck
-from patchwarden.errors import DriverError, StoreError, UsageError
-from patchwarden.service.audit import Actor, record
+from patchwarden.errors import DriverError, InputError, StoreError, UsageError
+from patchwarden.service.audit import Actor, cli_actor, record
 from patchwarden.service.change import finish_change
-from patchwarden.service.execution import RunDrivers, RunSetup, change_outcome, run_drivers
+from patchwarden.service.execution import (
+    RunDrivers,
+    RunSetup,
+    change_outcome,
+    roll_back,
+    run_drivers,
+)
 from patchwarden.service.replay import load_plan, run_state
+from patchwarden.service.runs import request
 from patchwarden.service.temporal_flow import (
     ACTIVITY_APPEND,
     ACTIVITY_CHECK,
@@ -66,15 +74,18 @@ __all__ = [
     "TemporalSettings",
     "carry_out_on_temporal",
     "connect",
+    "roll_back_on_temporal",
     "serve",
     "signal_run",
     "site_queue",
     "start_campaign",
+    "step_queues",
     "tell_workflow",
     "temporal_run",
     "wait_for_campaign",
     "worker",
     "workflow_id",
+    "workflow_running",
 ]
 
 ADDRESS_VAR = "PATCHWARDEN_TEMPORAL_ADDRESS"
@@ -150,6 +161,37 @@ def _unit_queues(plan: Plan, sites: Mapping[str, str]) -> dict[str, str]:
     return {u.id: site_queue(sites[u.target]) for u in plan.units() if sites.get(u.target)}
 
 
+def step_queues(plan: Plan, sites: Mapping[str, str]) -> dict[str, str]:
+    """The steps that do not run on their unit's queue, and the queue each runs on.
+
+    A step runs on the queue of its unit's target's site (``patchwarden`` when it has
+    none), except:
+
+    - a hook ``on: controller`` runs on ``patchwarden``: the controller is where the
+      workers without a site run, beside the store and Temporal, not next to the hosts;
+    - a step whose own target is an asset of another site than the unit's (a load
+      balancer the host sits behind, a cluster's controller) runs on that site's queue,
+      next to the thing it talks to.
+
+    Waits are timers in the workflow (no queue); a promotion gate runs on the queue of the
+    hosts it re-scans when they share one, else on ``patchwarden``.
+    """
+    found: dict[str, str] = {}
+    for unit in plan.units():
+        home = site_queue(sites.get(unit.target, ""))
+        for step in (*unit.steps, *unit.rollback):
+            params = step.params
+            if isinstance(params, HookParams) and params.on == "controller":
+                queue = DEFAULT_QUEUE
+            elif sites.get(step.target):
+                queue = site_queue(sites[step.target])
+            else:
+                queue = home
+            if queue != home:
+                found[step.id] = queue
+    return found
+
+
 async def start_campaign(
     client: Client, store: Store, setup: RunSetup, settings: TemporalSettings, speed: float
 ) -> WorkflowHandle[Any, Any]:
@@ -163,6 +205,7 @@ async def start_campaign(
         plan=setup.plan.model_dump(mode="json"),
         queue=DEFAULT_QUEUE,
         unit_queues=_unit_queues(setup.plan, setup.sites),
+        step_queues=step_queues(setup.plan, setup.sites),
         control=run_state(run).control,
         emergency=setup.emergency,
         time_scale=speed if setup.sim else 1.0,
@@ -210,6 +253,9 @@ class CampaignActivities:
         store: The store the journal lives in (the workflow never touches it).
         speed: The simulated clock's speed-up, for runs on the simulated estate.
         now: The wall clock, for the simulated estate's start.
+        drivers_for: Builds a run's plan and drivers the first time this worker is handed
+            one of its steps; by default from what the run recorded (its simulated estate
+            or its inventory files), as ``resume`` does. Benches pass their own.
     """
 
     def __init__(
@@ -218,19 +264,24 @@ class CampaignActivities:
         *,
         speed: float = 3000.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        drivers_for: Callable[[RunRecord], RunDrivers] | None = None,
     ) -> None:
         self.store = store
         self.speed = speed
         self.now = now
+        self._drivers_for = drivers_for or self._recorded_drivers
         self._runs: dict[str, RunDrivers] = {}
+
+    def _recorded_drivers(self, run: RunRecord) -> RunDrivers:
+        speed = float((temporal_run(run) or {}).get("speed", self.speed))
+        return run_drivers(self.store, run, speed=speed, now=self.now())
 
     def _run(self, run_id: str) -> tuple[RunRecord, RunDrivers]:
         run = self.store.get_run(run_id)
         if run is None:
             raise StoreError(f"no run {run_id!r} in this worker's store")
         if run_id not in self._runs:
-            speed = float((temporal_run(run) or {}).get("speed", self.speed))
-            self._runs[run_id] = run_drivers(self.store, run, speed=speed, now=self.now())
+            self._runs[run_id] = self._drivers_for(run)
         return run, self._runs[run_id]
 
     @activity.defn(name=ACTIVITY_LOAD)
@@ -414,6 +465,64 @@ def carry_out_on_temporal(
     return found
 
 
+def _recorded_settings(run: RunRecord) -> TemporalSettings:
+    """Where the run's workflow was started (its summary says), else the defaults."""
+    where = temporal_run(run) or {}
+    return TemporalSettings(
+        str(where.get("address", TemporalSettings.address)),
+        str(where.get("namespace", TemporalSettings.namespace)),
+    )
+
+
+async def workflow_running(settings: TemporalSettings, run_id: str) -> bool:
+    """Whether the run's workflow is running now (``False`` once it ended, or if unknown)."""
+    client = await connect(settings)
+    try:
+        described = await client.get_workflow_handle(workflow_id(run_id)).describe()
+    except RPCError:
+        return False
+    return described.status == WorkflowExecutionStatus.RUNNING
+
+
+def roll_back_on_temporal(
+    store: Store,
+    run_id: str,
+    *,
+    user: str,
+    now: datetime,
+    settings: TemporalSettings | None = None,
+    actor: Actor | None = None,
+    wait: bool = True,
+) -> tuple[RunRecord, str]:
+    """Roll back a run Temporal drives or drove, on Temporal; returns the run and how.
+
+    While its workflow runs, the request is recorded and signalled (``"signalled"``): the
+    workflow rolls back from its next decision. Once the workflow has ended (the run
+    completed, failed or was stopped), a new workflow with the same id carries out the
+    rollback (``"started"``), its steps on the same queues as the run's, journaled in the
+    same journal; with ``wait`` this returns once it has ended. ``"busy"``: another process
+    holds the run's lease (an ``apply`` or ``resume`` of the local runner drives it).
+
+    Raises:
+        InputError: an unknown run, or one rolled back already.
+        UsageError: Temporal cannot be reached.
+    """
+    run = store.get_run(run_id)
+    if run is None:
+        raise InputError(f"no run {run_id!r} (see `patchwarden status`)")
+    chosen = settings or _recorded_settings(run)
+    who = actor or cli_actor(user)
+    if asyncio.run(workflow_running(chosen, run.id)):
+        moved = request(store, run.id, "rollback", actor=who).run
+        asyncio.run(signal_run(chosen, moved))
+        return moved, "signalled"
+    speed = float((temporal_run(run) or {}).get("speed", 3000.0))
+    found, setup = roll_back(store, run.id, speed=speed, now=now, user=user, actor=who)
+    if setup is None:
+        return found, "busy"
+    return carry_out_on_temporal(store, setup, chosen, speed, wait=wait), "started"
+
+
 def tell_workflow(store: Store, run_id: str, settings: TemporalSettings | None = None) -> bool:
     """After a person's request moved a Temporal run in the store, signal its workflow.
 
@@ -422,12 +531,7 @@ def tell_workflow(store: Store, run_id: str, settings: TemporalSettings | None =
     run = store.get_run(run_id)
     if run is None or temporal_run(run) is None:
         return False
-    where = temporal_run(run) or {}
-    chosen = settings or TemporalSettings(
-        str(where.get("address", TemporalSettings.address)),
-        str(where.get("namespace", TemporalSettings.namespace)),
-    )
-    return asyncio.run(signal_run(chosen, run))
+    return asyncio.run(signal_run(settings or _recorded_settings(run), run))
 
 
 async def serve(

@@ -91,6 +91,9 @@ class CampaignInput:
     """An approved emergency change: windows do not hold new work (soak still does)."""
     time_scale: float = 1.0
     """Plan seconds per real second of a timer: the simulated estate's speed-up, else 1."""
+    step_queues: dict[str, str] = field(default_factory=dict)
+    """A step's task queue, by step id, where it is not its unit's (a hook on the
+    controller, a load balancer in another site): see ``service.temporal.step_queues``."""
 
 
 @dataclass
@@ -278,7 +281,9 @@ class CampaignWorkflow:
         lines = await workflow.execute_activity(
             ACTIVITY_STEP,
             StepInput(params.run_id, step.id, work.unit_id, dict(work.inputs)),
-            task_queue=params.unit_queues.get(work.unit_id, params.queue),
+            task_queue=params.step_queues.get(
+                step.id, params.unit_queues.get(work.unit_id, params.queue)
+            ),
             start_to_close_timeout=timedelta(seconds=step.timeout_s * 1.2 + 120),
             heartbeat_timeout=_HEARTBEAT,
             retry_policy=_RETRY,
