@@ -121,6 +121,16 @@ class TemporalDevServer:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout)
 
+    def pid(self) -> int:
+        """The server's process id.
+
+        Raises:
+            RuntimeError: the server is not running.
+        """
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError("the temporal server is not running")
+        return self._proc.pid
+
     def kill(self) -> None:
         """SIGKILL the server, as a crash would."""
         proc = self._proc
