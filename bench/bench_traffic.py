@@ -13,6 +13,13 @@ their own. The patch updates pw-web and the kernel package and reboots every hos
   and effect size on HAProxy's per-request log), then the rest rolling; the bad build
   (pw-web 1.0-5) passes its health check but fails 30 % of pages.
 * ``all_at_once``: every host at once, for contrast.
+* ``image_rebuild``: the six hosts are instances of one rootfs image; a new version is built
+  with the fixed pw-web (apt in a chroot), tested, and every host re-created from it behind
+  HAProxy, one at a time.
+* ``ha_pair``: the keepalived pair of HAProxy appliances (network namespaces on a bridge)
+  flashed standby first, failed over, the other flashed, the address failed back; the
+  change submitted by one person and approved by another first; 24 clients on the virtual
+  IP resend a failed GET once (``failed_raw`` before that retry, ``failed`` after).
 
 Writes bench-results/traffic.json (the keys of the harness-driven table it replaced:
 requests, failed, p99_ms, seconds, and rolled_back for canaries; ``finished`` per case).
@@ -33,8 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from patchwarden.engine.lifecycle import RunState
+from patchwarden.testing.lab_appliance import AppliancePair
 from patchwarden.testing.traffic import shared_traffic_lab
 from patchwarden.testing.traffic_cli import CliTrafficRun, run_cli_strategy
+from patchwarden.testing.traffic_cli_more import (
+    run_cli_ha_pair,
+    run_cli_image_rebuild,
+    traffic_image,
+)
 
 CASES: dict[str, dict[str, Any]] = {
     "rolling": {"strategy": "rolling", "max_unavailable": 1},
@@ -80,11 +93,31 @@ def main() -> int:
                 problems.append(problem)
             verdicts[name] = ", ".join(a["verdict"] for a in run.analyses())
         traffic.reset()
-    print(f"{'strategy':<12} {'requests':>9} {'failed':>7} {'p99 ms':>7} {'seconds':>8}  notes")
+        with traffic_image(traffic) as store:
+            image = run_cli_image_rebuild(traffic, store, Path(scratch) / "image_rebuild")
+        results["image_rebuild"] = image.summary()
+        problem = unfinished("image_rebuild", image)
+        results["image_rebuild"]["finished"] = problem is None
+        problems += [problem] if problem else []
+        pair = AppliancePair()
+        pair.up()
+        try:
+            ha = run_cli_ha_pair(pair, Path(scratch) / "ha_pair")
+        finally:
+            pair.down()
+        results["ha_pair"] = ha.summary()
+        results["ha_pair"]["finished"] = ha.state == RunState.COMPLETED and ha.exit_code == 0
+        if not results["ha_pair"]["finished"]:
+            problems.append(f"ha_pair: expected the run completed (run {ha.state}, "
+                            f"exit {ha.exit_code})")  # fmt: skip
+    print(f"{'strategy':<13} {'requests':>9} {'failed':>7} {'p99 ms':>7} {'seconds':>8}  notes")
     for name, row in results.items():
         notes = f"rolled back: {row['rolled_back']}, verdict: {verdicts[name]}" if (
             "rolled_back" in row) else ""  # fmt: skip
-        print(f"{name:<12} {row['requests']:>9} {row['failed']:>7} {row['p99_ms']:>7.1f} "
+        if "failed_raw" in row:
+            notes = f"{row['failed_raw']} failed before one retry"
+        p99 = f"{row['p99_ms']:>7.1f}" if "p99_ms" in row else f"{'-':>7}"
+        print(f"{name:<13} {row['requests']:>9} {row['failed']:>7} {p99} "
               f"{row['seconds']:>8.1f}  {notes}")  # fmt: skip
     out = Path("bench-results")
     out.mkdir(exist_ok=True)

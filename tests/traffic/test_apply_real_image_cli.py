@@ -1,87 +1,54 @@
 """Offline image patching from the command line: a new image version, instances replaced.
 
 The six traffic hosts are instances of one golden image, ``web-image``: a Debian root tree
-(the lab's debootstrap root) kept by the ``rootfs`` driver as version 1. ``patchwarden
-apply --real`` copies it to version 2, installs the fixed ``pw-web`` inside it with apt in
-a chroot, records its package list, tests the tree, then replaces the instances one at a
-time behind HAProxy: drain, wait drained, re-create the host from version 2 (the lab
-controller takes it down and brings it back on a fresh root of that tree, same name and
-address), health, re-enable. ``patchwarden rollback`` re-creates them from version 1.
-40 clients request the pool through HAProxy throughout and count every failure.
+(the lab's debootstrap root) kept by the ``rootfs`` driver as version 1. The change is
+submitted and approved by a second person; ``patchwarden apply --real`` copies version 1
+to version 2, installs the fixed ``pw-web`` inside it with apt in a chroot, records its
+package list, tests the tree and boots a test instance of it (a lab host of its own in a
+network namespace, its service health-checked over the network), then replaces the
+instances one at a time behind HAProxy: drain, wait drained, re-create the host from
+version 2 (the lab controller takes it down and brings it back on a fresh root of that
+tree, same name and address), health, re-enable. ``patchwarden rollback`` re-creates them
+from version 1. 40 clients request the pool through HAProxy throughout and count every
+failure.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from cli_run import cli, dsa, journal
 
-from patchwarden.testing.lab_instances import lower_of, make_image_store, replace_instance
+from patchwarden.drivers.haproxy_stats import parse_show_stat
 from patchwarden.testing.traffic import TrafficLab
-from patchwarden.testing.traffic_cli import cli_env, write_inventory
+from patchwarden.testing.traffic_cli import (
+    apply_approved,
+    cli_env,
+    kill_apply_when,
+    run_status,
+    submit_and_approve,
+)
+from patchwarden.testing.traffic_cli_more import (
+    BOOT,
+    IMAGE_CAMPAIGN,
+    traffic_image,
+    write_image_inventory,
+)
 from patchwarden.testing.traffic_load import LoadProcess
 
 pytestmark = pytest.mark.slow
-
-STORE = Path("/srv/patchwarden-lab-images/web-image")
-
-CAMPAIGN = """\
-name: web image rebuild
-groups:
-  web: {select: {kind: image}, strategy: image_rebuild, max_unavailable: 1}
-"""
 
 
 @pytest.fixture
 def image(traffic: TrafficLab) -> Iterator[Path]:
     """The image store; afterwards every host back on the lab's own tree, the store gone."""
-    traffic.reset()
-    template = lower_of(traffic.lab.specs()[0].root)
-    store = make_image_store(traffic.lab, STORE)
-    try:
+    with traffic_image(traffic) as store:
         yield store
-    finally:
-        for host in traffic.hosts:
-            if lower_of(traffic.lab.host(host).root) != template:
-                replace_instance(traffic.lab.dir, host, template)
-        traffic.add_packages()
-        traffic.reset()
-        shutil.rmtree(STORE.parent, ignore_errors=True)
-
-
-def _inventory(traffic: TrafficLab, store: Path, path: Path) -> None:
-    write_inventory(traffic, path, metrics=False)
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    for asset in data["assets"]:
-        if asset["kind"] == "vm":
-            asset["image"] = "web-image"
-    launch = [sys.executable, "-m", "patchwarden.testing.lab_instances",
-              str(traffic.lab.dir), "{instance}", "{root}"]  # fmt: skip
-    data["assets"].append(
-        {
-            "id": "web-image",
-            "kind": "image",
-            "env": traffic.lab.config.env,
-            "format": "raw",
-            "os": {"family": "debian", "release": "12"},
-            "ecosystem": "Debian:12",
-            "packages": json.loads((store / "1" / "packages.json").read_text()),
-            "driver": "rootfs",
-            "driver_config": {
-                "store": str(store),
-                "launch": launch,
-                "test": [["dpkg", "--audit"], ["grep", "-q", "^ok", "/usr/share/pw-web/status"]],
-            },
-        }
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def _image_versions(traffic: TrafficLab) -> dict[str, str]:
@@ -97,8 +64,8 @@ def test_image_rebuild_from_the_cli_replaces_every_instance_without_a_failed_req
     traffic: TrafficLab, image: Path, tmp_path: Path
 ) -> None:
     inventory, campaign, feed = (tmp_path / n for n in ("inv.yaml", "c.yaml", "dsa.json"))
-    _inventory(traffic, image, inventory)
-    campaign.write_text(CAMPAIGN)
+    write_image_inventory(traffic, image, inventory)
+    campaign.write_text(IMAGE_CAMPAIGN)
     feed.write_text(json.dumps([dsa(9902, "pw-web")]))
     env = cli_env(traffic, tmp_path)
     for argv in (["inventory", "validate", str(inventory)], ["feeds", "import", str(feed)]):
@@ -108,13 +75,17 @@ def test_image_rebuild_from_the_cli_replaces_every_instance_without_a_failed_req
     load = LoadProcess(traffic.setup.address, traffic.setup.web_port, 40)
     load.start()
     try:
-        applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=300)
+        applied = apply_approved(env, campaign, inventory, timeout=300)
         assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert run_status(env)["state"] == "completed"
         state, records = journal(env)
         assert state == "completed", state
         built = next(r.payload for r in records
                      if r.step_id.endswith("-build_image") and r.event == "succeeded")  # fmt: skip
         assert built["image_version"] == "web-image@2", built
+        tested = next(r.payload for r in records
+                      if r.step_id.endswith("-test_image") and r.event == "succeeded")  # fmt: skip
+        assert "test instance booted and passed" in tested["detail"], tested
         assert json.loads((image / "2" / "packages.json").read_text())["pw-web"] == "1.0-2"
         assert (image / "1" / "root").exists(), "the previous version is kept for rollback"
         assert _image_versions(traffic) == dict.fromkeys(traffic.hosts, str(image / "2" / "root"))
@@ -130,8 +101,104 @@ def test_image_rebuild_from_the_cli_replaces_every_instance_without_a_failed_req
     assert rolled.returncode in (0, 1), rolled.stdout + rolled.stderr
     state, _ = journal(env, records[0].run_id)
     assert state == "rolled_back", (state, rolled.stdout)
+    assert run_status(env, records[0].run_id)["state"] == "rolled_back"
     assert _image_versions(traffic) == dict.fromkeys(traffic.hosts, str(image / "1" / "root"))
     print(f"image_rebuild via apply --real, then rollback: {report.requests} requests, "
           f"{report.failed} failed")  # fmt: skip
     assert report.requests > 2000
     assert report.failed == 0, (report.causes(), report.failures[:3], report.seconds)
+
+
+def _replacements(traffic: TrafficLab, root: Path) -> dict[str, int]:
+    """How many times the lab controller created each host from ``root``."""
+    counts = {}
+    for host in traffic.hosts:
+        log = traffic.lab.host(host).dir / "replacements"
+        lines = log.read_text().splitlines() if log.exists() else []
+        counts[host] = sum(1 for line in lines if Path(line) == root)
+    return counts
+
+
+@pytest.mark.timeout(420)
+def test_kill_9_during_a_replacement_then_resume_replaces_each_instance_once(
+    traffic: TrafficLab, image: Path, tmp_path: Path
+) -> None:
+    inventory, campaign, feed = (tmp_path / n for n in ("inv.yaml", "c.yaml", "dsa.json"))
+    write_image_inventory(traffic, image, inventory)
+    campaign.write_text(IMAGE_CAMPAIGN)
+    feed.write_text(json.dumps([dsa(9902, "pw-web")]))
+    env = cli_env(traffic, tmp_path)
+    assert cli(env, "feeds", "import", str(feed)).returncode == 0
+    new_root = image / "2" / "root"
+
+    def replacing_the_third(records: list[Any]) -> bool:
+        started = [r for r in records if r.step_id.endswith("-replace") and r.event == "started"]
+        return len(started) >= 3
+
+    submit_and_approve(env, campaign, inventory)
+    load = LoadProcess(traffic.setup.address, traffic.setup.web_port, 40)
+    load.start()
+    try:
+        argv = ["apply", str(campaign), "-i", str(inventory), "--real"]
+        # Killed while the lab controller re-creates the third instance from version 2.
+        run_id = kill_apply_when(env, argv, replacing_the_third, after_s=0.5, timeout_s=300)
+        assert journal(env, run_id)[0] == "running"
+        resumed = cli(env, "resume", run_id, timeout=300)
+    finally:
+        report = load.stop()
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    state, records = journal(env, run_id)
+    assert state == "completed", state
+    builds = [r for r in records if r.step_id.endswith("-build_image") and r.event == "succeeded"]
+    assert len(builds) == 1 and sorted(p.name for p in image.iterdir() if p.name.isdigit()) == [
+        "1", "2"
+    ], "one build, one new version"  # fmt: skip
+    # Each instance created from version 2 exactly once, by the controller's own record.
+    assert _replacements(traffic, new_root) == dict.fromkeys(traffic.hosts, 1)
+    assert _image_versions(traffic) == dict.fromkeys(traffic.hosts, str(new_root))
+    # None left drained or at a lowered weight in HAProxy.
+    real = traffic.real
+    assert real is not None
+    stats = parse_show_stat(traffic.loop.run(traffic.driver().api.command("show stat")))
+    web = {s.server: (s.status, s.weight) for s in stats if s.backend == "web"}
+    assert web == dict.fromkeys(traffic.hosts, ("UP", 100)), web
+    versions = {h: traffic.loop.run(real.packages.installed(h, ["pw-web"])) for h in traffic.hosts}
+    assert versions == {h: {"pw-web": "1.0-2"} for h in traffic.hosts}
+    print(f"image_rebuild kill -9 in a replacement, then resume: {report.requests} requests, "
+          f"{report.failed} failed")  # fmt: skip
+    assert report.failed == 0, (report.causes(), report.failures[:3])
+
+
+@pytest.mark.timeout(300)
+def test_an_image_whose_service_fails_to_start_stops_before_any_instance_is_replaced(
+    traffic: TrafficLab, image: Path, tmp_path: Path
+) -> None:
+    # pw-web 1.0-3 installs cleanly (dpkg --audit passes in the tree) but its service fails
+    # to start: only the booted test instance shows it.
+    inventory, campaign, feed = (tmp_path / n for n in ("inv.yaml", "c.yaml", "dsa.json"))
+    write_image_inventory(traffic, image, inventory)
+    campaign.write_text(IMAGE_CAMPAIGN)
+    feed.write_text(json.dumps([dsa(9906, "pw-web", fixed="1.0-3")]))
+    env = cli_env(traffic, tmp_path)
+    assert cli(env, "feeds", "import", str(feed)).returncode == 0
+    before = _image_versions(traffic)
+
+    applied = apply_approved(env, campaign, inventory, timeout=240)
+    assert applied.returncode == 1, applied.stdout + applied.stderr
+    state, records = journal(env)
+    assert state in ("failed", "rolled_back"), state
+    failed = next(r.payload for r in records
+                  if r.step_id.endswith("-test_image") and r.event == "failed")  # fmt: skip
+    assert "test instance of version 2" in failed["error"], failed
+    assert "500" in failed["error"], failed
+    assert not [r for r in records if r.step_id.endswith("-replace")], "nothing was replaced"
+    assert _replacements(traffic, image / "2" / "root") == dict.fromkeys(traffic.hosts, 0)
+    assert _image_versions(traffic) == before
+    real = traffic.real
+    assert real is not None
+    versions = {h: traffic.loop.run(real.packages.installed(h, ["pw-web"])) for h in traffic.hosts}
+    assert versions == {h: {"pw-web": "1.0-1"} for h in traffic.hosts}
+    # The test instance is gone: its namespace, its processes, its folder.
+    assert BOOT.netns not in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                            text=True).stdout.split()  # fmt: skip
+    assert not BOOT.dir.exists()

@@ -212,7 +212,8 @@ class HostRuntime:
 
         The host goes down as a deleted instance would, comes back with the same name,
         address and SSH host key, its root a fresh overlay of that tree and a new boot id;
-        ``image`` records the tree, and the request is removed once the host serves again.
+        ``image`` records the tree, ``replacements`` gets a line per replacement, and the
+        request is removed once the host serves again.
         """
         lower = Path(request.read_text().strip())
         failed = self.spec.dir / "replace-failed"
@@ -225,6 +226,8 @@ class HostRuntime:
             self._set_state("down")
         else:
             (self.spec.dir / "image").write_text(f"{lower}\n")
+            with (self.spec.dir / "replacements").open("a") as log:  # one line per instance
+                log.write(f"{lower}\n")
             await self.start()
         request.unlink()
 

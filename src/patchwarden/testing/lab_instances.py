@@ -4,7 +4,8 @@
 ``rootfs`` image driver runs (its ``launch`` setting) to replace an instance: it asks the
 lab controller to take ``HOST`` down and bring it back from ``ROOT`` (a fresh overlay of
 that tree, same name, address and SSH host key, a new boot id), and exits 0 once the host's
-sshd and service accept connections again, 1 when the replacement failed.
+sshd and service accept connections again, 1 when the replacement failed. A host already
+created from ``ROOT`` is not created again: the launcher only waits until it serves.
 
 :func:`make_image_store` starts an image store from the tree the lab's hosts run (version
 ``1``, every instance recorded on it), as a golden image the hosts were built from.
@@ -48,6 +49,13 @@ def replace_instance(lab_dir: Path, host: str, root: Path, timeout_s: float = 60
     if not (root / "etc").is_dir():
         raise LabError(f"{root} is not a root tree")
     host_dir = Path(spec["dir"])
+    ports = (spec["ssh_port"], spec["http_port"])
+    current = host_dir / "image"
+    if current.exists() and Path(current.read_text().strip()) == root:
+        # Check, then act: an instance already created from this tree is not created again
+        # (a launch repeated after patchwarden was killed while the first one ran).
+        _wait_serving(host, root, spec["address"], ports, time.monotonic() + timeout_s)
+        return
     request = host_dir / "replace-root"
     request.write_text(f"{root}\n")
     deadline = time.monotonic() + timeout_s
@@ -56,10 +64,15 @@ def replace_instance(lab_dir: Path, host: str, root: Path, timeout_s: float = 60
     failed = host_dir / "replace-failed"
     if failed.exists():
         raise LabError(f"{host}: replacement from {root} failed: {failed.read_text().strip()}")
-    ports = (spec["ssh_port"], spec["http_port"])
-    while not all(_serves(spec["address"], p) for p in ports):
+    _wait_serving(host, root, spec["address"], ports, deadline)
+
+
+def _wait_serving(
+    host: str, root: Path, address: str, ports: tuple[int, ...], deadline: float
+) -> None:
+    while not all(_serves(address, p) for p in ports):
         if time.monotonic() > deadline:
-            raise LabError(f"{host} did not come back from {root} in {timeout_s:.0f} s")
+            raise LabError(f"{host} did not come back from {root} in time")
         time.sleep(0.1)
 
 
