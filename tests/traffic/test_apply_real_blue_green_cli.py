@@ -1,6 +1,7 @@
 """Blue-green from the command line behind real HAProxy, under load.
 
-``patchwarden apply --real`` patches the standby side (blue) while green serves, switches
+The change is submitted and approved by a second person; ``patchwarden apply --real``
+patches the standby side (blue) while green serves, switches
 HAProxy's map in one command, bakes (health checks and the new side's error rate from
 HAProxy's request log), then patches the old side. 40 clients send requests to the
 blue-green frontend throughout and count every failure.
@@ -21,6 +22,7 @@ import pytest
 from cli_run import cli, dsa, journal, prepare
 
 from patchwarden.testing.traffic import TrafficLab
+from patchwarden.testing.traffic_cli import apply_approved, run_status, submit_and_approve
 from patchwarden.testing.traffic_load import LoadProcess, LoadReport
 
 DSAS = [dsa(9902, "pw-web"), dsa(9903, "pw-kernel", reboot_required=True)]
@@ -65,7 +67,7 @@ def test_blue_green_from_the_cli_switches_bakes_and_rolls_back_without_a_failed_
     assert _active(traffic) == "green"
     load = _load(traffic)
     try:
-        applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=360)
+        applied = apply_approved(env, campaign, inventory, timeout=360)
         assert applied.returncode == 0, applied.stdout + applied.stderr
         state, records = journal(env)
         assert state == "completed"
@@ -82,6 +84,7 @@ def test_blue_green_from_the_cli_switches_bakes_and_rolls_back_without_a_failed_
     assert rolled.returncode in (0, 1), rolled.stdout + rolled.stderr
     state, _ = journal(env, records[0].run_id)
     assert state == "rolled_back", (state, rolled.stdout)
+    assert run_status(env, records[0].run_id)["state"] == "rolled_back"
     assert _active(traffic) == "green", "flipped back to the side it left"
     assert _versions(traffic) == dict.fromkeys(traffic.hosts, "1.0-1")
     print(f"blue-green via apply --real, then rollback: {report.requests} requests, "
@@ -100,7 +103,7 @@ def test_a_new_side_failing_during_the_bake_flips_back(traffic: TrafficLab, tmp_
                                        blue_green=True)  # fmt: skip
     load = _load(traffic)
     try:
-        applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=360)
+        applied = apply_approved(env, campaign, inventory, timeout=360)
     finally:
         report = load.stop()
     assert applied.returncode == 1, applied.stdout + applied.stderr
@@ -130,6 +133,7 @@ def test_kill_9_during_the_bake_then_resume_switches_exactly_once(
     traffic: TrafficLab, tmp_path: Path
 ) -> None:
     env, inventory, campaign = prepare(traffic, tmp_path, _campaign(15), DSAS, blue_green=True)
+    submit_and_approve(env, campaign, inventory)
     load = _load(traffic)
     report = LoadReport()
     try:

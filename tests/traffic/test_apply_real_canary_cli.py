@@ -1,7 +1,8 @@
 """Canary analysis in real runs: request samples from HAProxy's own log, through the CLI.
 
 The inventory names where HAProxy's request log arrives (``metrics: {log: ...}`` under the
-pool); ``patchwarden apply --real`` receives it while its canary serves, compares canary
+pool); the change is submitted and approved by a second person, then ``patchwarden apply
+--real`` receives it while its canary serves, compares canary
 with baseline and promotes or rolls back, while 40 clients keep sending requests.
 """
 
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_run import cli, dsa, journal, prepare
+from cli_run import dsa, journal, prepare
 
 from patchwarden.testing.traffic import TrafficLab
+from patchwarden.testing.traffic_cli import apply_approved, run_status
 from patchwarden.testing.traffic_load import LoadProcess
 
 CAMPAIGN = """\
@@ -42,7 +44,7 @@ def _apply_under_load(traffic: TrafficLab, env: dict[str, str], *files: Path) ->
     load.start()
     try:
         inventory, campaign = files
-        applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=360)
+        applied = apply_approved(env, campaign, inventory, timeout=360)
     finally:
         report = load.stop()
     return applied, report
@@ -57,6 +59,7 @@ def test_a_good_canary_is_judged_on_haproxy_log_and_promoted(
     assert applied.returncode == 0, applied.stdout + applied.stderr
     state, records = journal(env)
     assert state == "completed"
+    assert run_status(env)["state"] == "completed"
     (analysis,) = _analyses(records)
     assert analysis["verdict"] == "pass", analysis
     errors = next(m for m in analysis["metrics"] if m["name"] == "error_rate")
@@ -83,6 +86,7 @@ def test_a_canary_serving_5xx_is_caught_and_rolled_back(
     state, records = journal(env)
     # The canary's unit rolled back, the rest of the pool skipped: not a completed run.
     assert state == "completed_with_failures", state
+    assert run_status(env)["state"] == state
     undone = [r.step_id for r in records if "/rollback/" in r.step_id and r.event == "succeeded"]
     assert any(s.endswith("-restore") for s in undone), undone
     assert not [r for r in records if "/rollback/" in r.step_id and r.event == "failed"]

@@ -1,8 +1,9 @@
 """A user's rolling update behind real HAProxy, through the command line only.
 
 The inventory names the load balancer's driver (``driver: haproxy`` with its admin socket);
-``patchwarden feeds import``, ``scan`` and ``apply campaign.yaml --real`` run as processes
-of their own, as a person would run them, while 40 clients keep sending requests.
+``patchwarden feeds import``, ``scan``, ``change submit``, ``change approve`` (a second
+person), ``apply campaign.yaml --real`` and ``status`` run as processes of their own, as
+people would run them, while 40 clients keep sending requests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cli_run import cli, dsa, prepare
 
 from patchwarden.store import open_store
 from patchwarden.testing.traffic import TrafficLab
+from patchwarden.testing.traffic_cli import apply_approved, run_status, submit_and_approve
 from patchwarden.testing.traffic_load import LoadProcess
 
 # pw-web fixed in 1.0-2, and pw-kernel fixed in 1.0-2 needing a reboot, so every server
@@ -53,10 +55,11 @@ def test_apply_real_rolls_behind_haproxy_without_a_failed_request(
     load = LoadProcess(traffic.setup.address, traffic.setup.web_port, 40)
     load.start()
     try:
-        applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=360)
+        applied = apply_approved(env, campaign, inventory, timeout=360)
     finally:
         report = load.stop()
     assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert run_status(env)["state"] == "completed"
 
     with open_store(env["PATCHWARDEN_DB"]) as store:
         run = store.latest_run()
@@ -80,6 +83,7 @@ def test_resume_after_kill_9_drives_the_same_haproxy_and_leaves_nothing_drained(
 ) -> None:
     env, inventory, campaign = _prepared(traffic, tmp_path)
     second = traffic.hosts[1]
+    submit_and_approve(env, campaign, inventory)
     load = LoadProcess(traffic.setup.address, traffic.setup.web_port, 40)
     load.start()
     try:

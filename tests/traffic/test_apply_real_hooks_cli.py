@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_run import cli, dsa, journal, prepare
+from cli_run import dsa, journal, prepare
 
 from patchwarden.testing.traffic import TrafficLab
+from patchwarden.testing.traffic_cli import apply_approved
 
 DSAS = [dsa(9902, "pw-web")]
 
@@ -55,7 +56,7 @@ def test_hooks_run_on_each_host_and_on_the_controller_in_order(
     for host in traffic.lab.specs():
         (host.root / "var/tmp/pw-pre-unit").unlink(missing_ok=True)
     env, inventory, campaign = prepare(traffic, tmp_path, _campaign(hooks), DSAS, metrics=False)
-    applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=240)
+    applied = apply_approved(env, campaign, inventory, timeout=240)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     state, records = journal(env)
     assert state == "completed"
@@ -87,7 +88,7 @@ def test_a_failing_hook_aborts_rolls_back_or_is_ignored_as_its_policy_says(
     slow = [{"when": "pre_unit", "run": ["sleep", "30"], "timeout_s": 1, "on_failure": "abort"}]
     env, inventory, campaign = prepare(traffic, tmp_path / "abort", _campaign(slow), DSAS,
                                        metrics=False)  # fmt: skip
-    applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=240)
+    applied = apply_approved(env, campaign, inventory, timeout=240)
     assert applied.returncode == 1, applied.stdout + applied.stderr
     state, records = journal(env)
     failures = [p for _, e, p in _hook_records(records) if e == "failed"]
@@ -102,7 +103,7 @@ def test_a_failing_hook_aborts_rolls_back_or_is_ignored_as_its_policy_says(
     failing = [{"when": "post_unit", "run": ["ls", "/no/such/file"], "on_failure": "rollback"}]
     env, inventory, campaign = prepare(traffic, tmp_path / "rollback", _campaign(failing), DSAS,
                                        metrics=False)  # fmt: skip
-    applied = cli(env, "apply", str(campaign), "-i", str(inventory), "--real", timeout=240)
+    applied = apply_approved(env, campaign, inventory, timeout=240)
     assert applied.returncode == 1, applied.stdout + applied.stderr
     state, records = journal(env)
     observed = [p for _, e, p in _hook_records(records) if e == "observed"]
