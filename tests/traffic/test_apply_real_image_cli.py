@@ -130,6 +130,8 @@ def test_kill_9_during_a_replacement_then_resume_replaces_each_instance_once(
     env = cli_env(traffic, tmp_path)
     assert cli(env, "feeds", "import", str(feed)).returncode == 0
     new_root = image / "2" / "root"
+    # Version 2 of every store is at the same path: count from here on.
+    before = _replacements(traffic, new_root)
 
     def replacing_the_third(records: list[Any]) -> bool:
         started = [r for r in records if r.step_id.endswith("-replace") and r.event == "started"]
@@ -154,7 +156,8 @@ def test_kill_9_during_a_replacement_then_resume_replaces_each_instance_once(
         "1", "2"
     ], "one build, one new version"  # fmt: skip
     # Each instance created from version 2 exactly once, by the controller's own record.
-    assert _replacements(traffic, new_root) == dict.fromkeys(traffic.hosts, 1)
+    after = _replacements(traffic, new_root)
+    assert {h: after[h] - before[h] for h in traffic.hosts} == dict.fromkeys(traffic.hosts, 1)
     assert _image_versions(traffic) == dict.fromkeys(traffic.hosts, str(new_root))
     # None left drained or at a lowered weight in HAProxy.
     real = traffic.real
@@ -182,6 +185,7 @@ def test_an_image_whose_service_fails_to_start_stops_before_any_instance_is_repl
     env = cli_env(traffic, tmp_path)
     assert cli(env, "feeds", "import", str(feed)).returncode == 0
     before = _image_versions(traffic)
+    replaced = _replacements(traffic, image / "2" / "root")
 
     applied = apply_approved(env, campaign, inventory, timeout=240)
     assert applied.returncode == 1, applied.stdout + applied.stderr
@@ -192,7 +196,7 @@ def test_an_image_whose_service_fails_to_start_stops_before_any_instance_is_repl
     assert "test instance of version 2" in failed["error"], failed
     assert "500" in failed["error"], failed
     assert not [r for r in records if r.step_id.endswith("-replace")], "nothing was replaced"
-    assert _replacements(traffic, image / "2" / "root") == dict.fromkeys(traffic.hosts, 0)
+    assert _replacements(traffic, image / "2" / "root") == replaced
     assert _image_versions(traffic) == before
     real = traffic.real
     assert real is not None
