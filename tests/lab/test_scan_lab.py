@@ -138,7 +138,7 @@ def test_the_scheduler_scans_the_lab_group_over_ssh_then_assesses(
     db = f"sqlite:///{tmp_path / 'scheduled.db'}"
     config = load_schedule(
         "jobs.yaml",
-        f"jobs:\n  lab-web: {{kind: scan, every: 1h, group: web, environment: {lab.env}}}\n",
+        f"jobs:\n  lab-web: {{kind: scan, every: 1h, group: web, environment: {lab.config.env}}}\n",
     )
     now = datetime.now(UTC)
     with open_store(db) as store:
@@ -158,5 +158,5 @@ def test_the_scheduler_scans_the_lab_group_over_ssh_then_assesses(
         latest = store.latest_assessment()
     assert set(scans) == {"lab-01", "lab-02", "lab-03", "lab-04"}
     assert all(s.ok and s.source == "ssh" for s in scans.values())
-    assert [e.action for e in trail] == ["scan.record", "assessment.record"]
+    assert [e.action for e in trail] == ["scan.record", "inventory.replace", "assessment.record"]
     assert latest is not None and latest.summary["findings"] == 3, "lab-03 runs the fix"
