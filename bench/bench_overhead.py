@@ -96,13 +96,13 @@ class TrueBalancer:
         return 0
 
     # Weights and blue-green switches are not part of the job.
-    async def set_weight(self, pool: str, server: str, weight: int) -> None:  # noqa: D102
+    async def set_weight(self, pool: str, server: str, weight: int) -> None:  # noqa: D102 - not part of the job
         return None
 
-    async def active_side(self, pool: str) -> str:  # noqa: D102
+    async def active_side(self, pool: str) -> str:  # noqa: D102 - not part of the job
         return "blue"
 
-    async def switch(self, pool: str, side: str) -> None:  # noqa: D102
+    async def switch(self, pool: str, side: str) -> None:  # noqa: D102 - not part of the job
         pass
 
 
@@ -139,10 +139,10 @@ class TrueHealth:
 class NoPower:
     """The job reboots nothing."""
 
-    async def boot_id(self, host: str) -> str:  # noqa: D102
+    async def boot_id(self, host: str) -> str:  # noqa: D102 - not part of the job
         return "bench"
 
-    async def reboot(self, host: str, timeout_s: float) -> str:  # noqa: D102
+    async def reboot(self, host: str, timeout_s: float) -> str:  # noqa: D102 - not part of the job
         raise NotImplementedError("the bench job has no reboot")
 
 

@@ -44,15 +44,15 @@ def _bundle(log: list[str], **overrides: Any) -> RealDrivers:
 
     transport.close = close_transport  # type: ignore[method-assign]  # records, closes nothing
     pairs = Recorder("keepalived", log, coroutine=False)
-    real.hypervisors = Recorder("libvirt", log)  # type: ignore[assignment]
-    real.clusters = Recorder("etcd", log)  # type: ignore[assignment]
-    real.appliances = pairs  # type: ignore[assignment]
+    real.hypervisors = Recorder("libvirt", log)  # type: ignore[assignment]  # a recorder in a driver's slot
+    real.clusters = Recorder("etcd", log)  # type: ignore[assignment]  # a recorder in a driver's slot
+    real.appliances = pairs  # type: ignore[assignment]  # a recorder in a driver's slot
     real.firmware = pairs  # type: ignore[assignment]  # one object in two slots
-    real.images = Recorder("rootfs", log, coroutine=False)  # type: ignore[assignment]
-    real.storage = Recorder("ontap", log)  # type: ignore[assignment]
-    real.load_balancers = {"lb-01": Recorder("haproxy", log)}  # type: ignore[dict-item]
-    real.metrics = {"lb-01": Recorder("haproxy-log", log, coroutine=False)}  # type: ignore[dict-item]
-    real.packages.apps["shop"] = Recorder("venv", log)  # type: ignore[assignment]
+    real.images = Recorder("rootfs", log, coroutine=False)  # type: ignore[assignment]  # a recorder in a driver's slot
+    real.storage = Recorder("ontap", log)  # type: ignore[assignment]  # a recorder in a driver's slot
+    real.load_balancers = {"lb-01": Recorder("haproxy", log)}  # type: ignore[dict-item]  # a recorder in a driver's slot
+    real.metrics = {"lb-01": Recorder("haproxy-log", log, coroutine=False)}  # type: ignore[dict-item]  # a recorder in a driver's slot
+    real.packages.apps["shop"] = Recorder("venv", log)  # type: ignore[assignment]  # a recorder in a driver's slot
     for name, value in overrides.items():
         setattr(real, name, value)
     return real

@@ -86,7 +86,7 @@ def _name(text: str) -> str:
 def _range(vers: str) -> Any:
     try:
         # univers leaves from_string unannotated; it returns a VersionRange or raises.
-        return VersionRange.from_string(vers)  # type: ignore[no-untyped-call]
+        return VersionRange.from_string(vers)  # type: ignore[no-untyped-call]  # univers is untyped
     except Exception:  # noqa: BLE001 - univers raises many kinds for a range it cannot read
         return None
 

@@ -136,7 +136,7 @@ def apply(
         )
         if engine == "temporal":
             # Imported here: only a Temporal run needs the SDK (it is slow to import).
-            from patchwarden.service.temporal import (  # noqa: PLC0415
+            from patchwarden.service.temporal import (  # noqa: PLC0415 - temporalio loads only for Temporal runs
                 TemporalSettings,
                 carry_out_on_temporal,
                 workflow_id,
@@ -194,7 +194,7 @@ def _user() -> str:
 
 def _tell_workflow(store: Store, run_id: str) -> None:
     """Signal a Temporal run's workflow what the store now says of the run."""
-    from patchwarden.service.temporal import tell_workflow, workflow_id  # noqa: PLC0415
+    from patchwarden.service.temporal import tell_workflow, workflow_id  # noqa: PLC0415 - temporalio loads only for Temporal runs
 
     if tell_workflow(store, run_id):
         typer.echo(f"signalled its workflow {workflow_id(run_id)}")
@@ -204,7 +204,7 @@ def _tell_workflow(store: Store, run_id: str) -> None:
 
 def _roll_back_on_temporal(store: Store, run_id: str) -> RunState | None:
     """Roll back a Temporal run on Temporal; its final state when this waited for it."""
-    from patchwarden.service.temporal import roll_back_on_temporal, workflow_id  # noqa: PLC0415
+    from patchwarden.service.temporal import roll_back_on_temporal, workflow_id  # noqa: PLC0415 - temporalio loads only for Temporal runs
 
     now = datetime.now(UTC)
     run, how = roll_back_on_temporal(store, run_id, user=_user(), now=now)
