@@ -62,7 +62,7 @@ def firmware_steps(inv: Inventory, advisories: list[Advisory]) -> list[tuple[str
     return [
         (s.target, s.params.version)  # type: ignore[union-attr]  # firmware steps only
         for w in plan.waves for b in w.batches for u in b.units for s in u.steps
-        if s.params.action == "firmware" and not s.params.undo  # type: ignore[union-attr]
+        if s.params.action == "firmware" and not s.params.undo  # type: ignore[union-attr]  # firmware steps only
     ]  # fmt: skip
 
 

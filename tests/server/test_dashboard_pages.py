@@ -13,7 +13,7 @@ from contextlib import closing
 
 import httpx
 import pytest
-from serve_harness import Server
+from serve_harness import ROLE_USER, Server
 from test_dashboard import logged_in, submitted
 
 from patchwarden.service.asset_views import plan_targets
@@ -131,7 +131,9 @@ def test_users_and_tokens_for_admins_only_with_csrf(estate: Server) -> None:
             on = root.post("/admin/users/nadia/enable", data={"csrf_token": csrf})
             assert on.status_code == 303
             assert api.get("/api/v1/auth/me", headers=bearer).status_code == 200
-        selfish = root.post("/admin/users/root/disable", data={"csrf_token": csrf})
+        # An admin cannot disable the account it is logged in with.
+        me = ROLE_USER["admin"]
+        selfish = root.post(f"/admin/users/{me}/disable", data={"csrf_token": csrf})
         assert selfish.status_code == 400
     with open_store(estate.db) as store:
         trail = store.audit.entries(AuditFilter(actor="root"))
