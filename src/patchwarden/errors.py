@@ -22,6 +22,7 @@ this one. A test keeps this tree and the classes in step.
     │   ├── ChangeRefused         service.change: a move the change process does not allow
     │   ├── ServerRefused         service.remote: the server refused the request (a 4xx)
     │   └── AccessDenied          service.identity: unknown or wrong credentials, or a role too low
+    │       ├── OutsideGrant      service.identity: acting beyond the caller's environments
     │       └── LoginThrottled    service.identity: too many failed logins; wait, then retry
     ├── StoreError                the database could not be opened or migrated
     ├── DriverError               a driver could not carry out an action

@@ -31,6 +31,7 @@ from patchwarden.server import (
     api_changes,
     api_findings,
     api_inventory,
+    api_plans,
     api_runs,
     dashboard,
     dashboard_admin,
@@ -39,7 +40,12 @@ from patchwarden.server import (
 from patchwarden.server.workers import RunWorkers
 from patchwarden.service.audit import AuditChainBroken
 from patchwarden.service.change import ChangeNotApproved, ChangeRefused
-from patchwarden.service.identity import AccessDenied, LoginThrottle, LoginThrottled
+from patchwarden.service.identity import (
+    AccessDenied,
+    LoginThrottle,
+    LoginThrottled,
+    OutsideGrant,
+)
 from patchwarden.store import Store
 
 __all__ = ["API_PREFIX", "OPENAPI_URL", "SECURITY_HEADERS", "create_app"]
@@ -72,6 +78,8 @@ def _problem(status: int, detail: str, **extra: object) -> JSONResponse:
 def _status_of(error: PatchwardenError) -> int:
     if isinstance(error, LoginThrottled):
         return 429
+    if isinstance(error, OutsideGrant):
+        return 403
     if isinstance(error, AccessDenied):
         return 401
     if isinstance(error, ValidationFailed):
@@ -164,7 +172,9 @@ def create_app(
     for pages in (dashboard, dashboard_estate, dashboard_admin):
         app.include_router(pages.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (api_auth, api_inventory, api_findings, api_changes, api_runs, api_admin):
+    for module in (
+        api_auth, api_inventory, api_findings, api_plans, api_changes, api_runs, api_admin,
+    ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)
     return app

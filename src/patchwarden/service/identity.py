@@ -40,6 +40,7 @@ __all__ = [
     "IssuedToken",
     "LoginThrottle",
     "LoginThrottled",
+    "OutsideGrant",
     "add_user",
     "authenticate_session",
     "authenticate_token",
@@ -73,6 +74,10 @@ _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 class AccessDenied(InputError):
     """Unknown or wrong credentials, an expired or revoked token, or a role too low."""
+
+
+class OutsideGrant(AccessDenied):
+    """A known caller asked to act beyond the environments its role covers (403, not 401)."""
 
 
 class LoginThrottled(AccessDenied):

@@ -7,9 +7,9 @@ estate, the same findings and therefore the same plan.
 The rule:
 
 - **Inventory.** ``--demo`` chooses the built-in demo estate. Otherwise the inventory files
-  given; else the inventory stored by an earlier ``assess``; else the demo estate, except
-  for commands that need an estate of the user's own (``assess``, ``baseline``), which
-  refuse with a hint instead.
+  given (or their texts, uploaded to the server); else the inventory stored by an earlier
+  ``assess``; else the demo estate, except for commands that need an estate of the user's
+  own (``assess``, ``baseline``), which refuse with a hint instead.
 - **Scans.** What hosts reported in stored scans replaces what the inventory declares,
   except on the demo estate (its hosts are simulated and never scanned).
 - **Advisories.** The advisory files given; else the catalog imported into the store; else,
@@ -25,8 +25,9 @@ from pathlib import Path
 
 from patchwarden.domain.advisories import Advisory
 from patchwarden.domain.inventory import Inventory
+from patchwarden.drivers.registry import REGISTRY
 from patchwarden.errors import UsageError
-from patchwarden.inventory import LoadedInventory
+from patchwarden.inventory import LoadedInventory, parse_inventory
 from patchwarden.service.assessments import stored_inventory
 from patchwarden.service.feeds import stored_advisories
 from patchwarden.service.scan import latest_scans, scanned_inventory
@@ -77,6 +78,7 @@ def choose_inventory(
     *,
     demo: bool = False,
     own_estate: bool = False,
+    texts: Sequence[tuple[str, str]] = (),
 ) -> ChosenInventory:
     """The inventory by the module's rule, with stored scans applied.
 
@@ -85,6 +87,7 @@ def choose_inventory(
         files: Inventory files given on the command line.
         demo: ``--demo``: the built-in demo estate.
         own_estate: The command needs an estate of the user's own: no demo fallback.
+        texts: Inventory files as ``(name, text)``, uploaded rather than read; as files.
 
     Raises:
         UsageError: ``own_estate`` and neither files nor a stored inventory.
@@ -93,8 +96,12 @@ def choose_inventory(
     if demo:
         loaded = demo_inventory()
         return ChosenInventory(loaded.inventory, Origin.DEMO, loaded)
-    if files:
-        loaded = read_inventory([Path(f) for f in files])
+    if files or texts:
+        loaded = (
+            read_inventory([Path(f) for f in files])
+            if files
+            else parse_inventory(texts, drivers=REGISTRY)
+        )
         chosen = ChosenInventory(loaded.inventory, Origin.FILES, loaded)
     else:
         stored = stored_inventory(store)
@@ -118,6 +125,7 @@ def estate_inputs(
     *,
     demo: bool = False,
     own_estate: bool = False,
+    inventory_texts: Sequence[tuple[str, str]] = (),
 ) -> EstateInputs:
     """The inventory and advisories to work on, by the module's rule.
 
@@ -125,7 +133,9 @@ def estate_inputs(
         UsageError: ``own_estate`` and no inventory of the user's own.
         ValidationFailed: bad inventory files.
     """
-    chosen = choose_inventory(store, inventory_files, demo=demo, own_estate=own_estate)
+    chosen = choose_inventory(
+        store, inventory_files, demo=demo, own_estate=own_estate, texts=inventory_texts
+    )
     warnings: list[str] = []
     if advisory_files:
         advisories, warnings = read_osv_records(

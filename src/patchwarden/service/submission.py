@@ -13,7 +13,7 @@ from datetime import datetime
 from patchwarden.domain.change import ChangeRecord
 from patchwarden.service.campaigns import build_plan, load_campaign
 from patchwarden.service.change import draft_change, submit_change
-from patchwarden.service.identity import AccessDenied
+from patchwarden.service.identity import OutsideGrant
 from patchwarden.service.inputs import estate_inputs
 from patchwarden.store import Store
 
@@ -39,7 +39,7 @@ def submit_campaign(
 
     Raises:
         ValidationFailed: the campaign has problems (file, line, field).
-        AccessDenied: the plan touches an environment the requester may not act in.
+        OutsideGrant: the plan touches an environment the requester may not act in.
     """
     loaded = load_campaign(file_name, text)
     inputs = estate_inputs(store)
@@ -47,7 +47,7 @@ def submit_campaign(
     touched = sorted({w.env for w in built.plan.waves})
     outside = [env for env in touched if environments and env not in environments]
     if outside:
-        raise AccessDenied(f"the plan touches {', '.join(outside)}, where {requester} may not act")
+        raise OutsideGrant(f"the plan touches {', '.join(outside)}, where {requester} may not act")
     a = built.assessment
     draft = draft_change(
         built.plan, built.campaign, built.inventory, a.findings, a.decisions, requester, now,
