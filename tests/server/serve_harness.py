@@ -23,6 +23,7 @@ from patchwarden.store import open_store
 
 ROOT = Path(__file__).parents[2]
 CAMPAIGN = ROOT / "tests" / "golden" / "plans" / "demo-windows.yaml"
+KEV_SAMPLE = "tests/data/feeds/known_exploited_vulnerabilities.sample.json"
 PASSWORD = "correct horse battery"
 ADMIN = Actor("root", "test setup")
 
@@ -91,6 +92,14 @@ def start_server(
     """Start ``patchwarden serve`` (with ``extra`` options) on a free loopback port; wait."""
     port = free_port()
     env = {**os.environ, "PATCHWARDEN_DB": db, **(env_extra or {})}
+    if "--feeds-config" not in extra:
+        # A test's server never fetches the official feeds: a sync (the security walk
+        # starts one) reads a KEV sample from this checkout instead.
+        config = log.with_name(f"{log.stem}-feeds.toml")
+        config.write_text(f'[sources]\nkev = "{(ROOT / KEV_SAMPLE).as_uri()}"\n')
+        extra = (*extra, "--feeds-config", str(config))
+    if "--feeds-state" not in extra:
+        extra = (*extra, "--feeds-state", str(log.with_name(f"{log.stem}-feeds-state.json")))
     with log.open("ab") as out:  # the server keeps its own copy of the descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "patchwarden", "serve", "--host", "127.0.0.1", "--port", str(port), *extra],

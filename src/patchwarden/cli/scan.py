@@ -21,21 +21,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from patchwarden.cli.options import SERVER_OPTION
 from patchwarden.cli.rows import check_format
 from patchwarden.domain.assets import AssetBase
 from patchwarden.domain.inventory import Inventory
 from patchwarden.errors import UsageError
 from patchwarden.service.assessments import stored_inventory
+from patchwarden.service.remote import RemoteServer, connect
 from patchwarden.service.scan import (
     HostScan,
-    age_text,
     host_transport,
     latest_scans,
     record_scans,
     sbom_paths,
     scan_assets,
-    stale,
 )
+from patchwarden.service.scan_requests import scan_row
 from patchwarden.service.selection import select_assets
 from patchwarden.service.sources import read_inventory
 from patchwarden.store import open_store, resolve_url
@@ -63,32 +64,6 @@ def parse_sbom_options(options: Sequence[str], inventory: Inventory) -> dict[str
             raise UsageError(f"--sbom {option!r}: no such file {file}")
         found[asset_id] = Path(file)
     return found
-
-
-def _row(scan: HostScan, now: datetime) -> dict[str, Any]:
-    reboot = {True: "yes", False: "no", None: "unknown"}[scan.reboot_required]
-    if scan.source == "sbom":
-        reboot = "-"  # an SBOM describes software, not a running machine
-    return {
-        "asset_id": scan.asset_id,
-        "source": scan.source,
-        "ok": scan.ok,
-        "ecosystem": scan.ecosystem,
-        "packages": len(scan.packages),
-        "os": scan.os_name,
-        "arch": scan.arch,
-        "reboot_required": scan.reboot_required,
-        "reboot": reboot
-        + (f" ({', '.join(scan.reboot_packages)})" if scan.reboot_packages else ""),
-        "reboot_packages": list(scan.reboot_packages),
-        "scanned_at": scan.at.isoformat(),
-        "age_s": int(scan.age(now).total_seconds()),
-        "age": age_text(scan.age(now)) + (" (stale)" if stale(scan, now) else ""),
-        "stale": stale(scan, now),
-        "origin": scan.origin,
-        "notes": list(scan.notes),
-        "error": scan.error,
-    }
 
 
 def _print(rows: list[dict[str, Any]], fmt: str) -> None:
@@ -131,16 +106,32 @@ def scan_command(
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="Seconds per host."),
     stored: bool = typer.Option(False, "--stored", help="Show stored scans; scan nothing."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB)."),
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Scan installed packages, OS, architecture and reboot state; store every scan.
 
     Exit code 1 when any asset could not be scanned (the others are still stored).
 
+    With --server, the server scans the hosts of its inventory in the background; the
+    command follows its progress and prints the outcome.
+
     Example: patchwarden scan -i lab.yaml --select role=web --sbom shop=shop.cdx.json
+    Example: patchwarden scan --select env=prod --server https://patch.example.org
     """
     if ctx.invoked_subcommand is not None:
         return
     check_format(fmt)
+    remote = connect(server, os.environ)
+    if remote is not None:
+        if inventory or sbom or db:
+            remote.close()
+            raise UsageError(
+                "--inventory, --sbom and --db with --server: the server scans the hosts of "
+                "its own inventory"
+            )
+        with remote:
+            _scan_remote(remote, select, fmt, parallel, timeout, stored)
+        return
     with open_store(resolve_url(db, os.environ)) as store:
         estate = read_inventory(inventory).inventory if inventory else stored_inventory(store)
         if estate is None:
@@ -155,7 +146,7 @@ def scan_command(
             scans = _scan(estate, chosen, sboms, fmt, parallel, timeout)
             record_scans(store, scans)
     now = datetime.now(UTC)
-    _print([_row(s, now) for s in scans], fmt)
+    _print([scan_row(s, now) for s in scans], fmt)
     failed = [s for s in scans if not s.ok]
     if fmt == "table":
         typer.echo(f"{len(scans) - len(failed)} scan(s) ok, {len(failed)} failed")
@@ -200,3 +191,46 @@ def _scan(
 
     with bars:
         return asyncio.run(run())
+
+
+def _scan_remote(
+    remote: RemoteServer,
+    select: list[str],
+    fmt: str,
+    parallel: int,
+    timeout: float,
+    stored: bool,
+) -> None:
+    if stored:
+        rows = remote.call("GET", "/scans/stored", params={"failed": True})
+        _print(rows, fmt)
+        if fmt == "table":
+            failed = sum(1 for r in rows if not r["ok"])
+            typer.echo(f"{len(rows) - failed} scan(s) ok, {failed} failed")
+        return
+    body = {"select": select, "parallel": parallel, "timeout_s": timeout}
+    started = remote.call("POST", "/scans", body=body)
+    bars = Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        disable=fmt != "table",
+    )
+    end: dict[str, Any] = started
+    with bars:
+        task = bars.add_task("scanning", total=started["progress"]["total"])
+        for status in remote.poll(f"/scans/{started['id']}"):
+            progress = status["progress"]
+            bars.update(task, completed=progress["done"], description=progress["what"][:24])
+            end = status
+    if end["state"] != "completed":
+        typer.echo(f"scan {end['id']} {end['state']}: {end.get('error') or ''}", err=True)
+        raise typer.Exit(1)
+    rows = end["result"]["scans"]
+    _print(rows, fmt)
+    failed = end["result"]["failed"]
+    if fmt == "table":
+        typer.echo(f"{len(rows) - len(failed)} scan(s) ok, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)

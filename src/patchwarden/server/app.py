@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
+from pathlib import Path
 
+import platformdirs
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -29,17 +31,21 @@ from patchwarden.server import (
     api_admin,
     api_auth,
     api_changes,
+    api_feeds,
     api_findings,
     api_inventory,
     api_plans,
     api_runs,
+    api_scans,
     dashboard,
     dashboard_admin,
     dashboard_estate,
 )
+from patchwarden.server.tasks import TaskBoard
 from patchwarden.server.workers import RunWorkers
 from patchwarden.service.audit import AuditChainBroken
 from patchwarden.service.change import ChangeNotApproved, ChangeRefused
+from patchwarden.service.feeds import DEFAULT_SOURCES
 from patchwarden.service.identity import (
     AccessDenied,
     LoginThrottle,
@@ -129,6 +135,8 @@ def create_app(
     secure_cookies: bool = False,
     throttle: LoginThrottle | None = None,
     real_inventory: Sequence[str] = (),
+    feed_sources: Mapping[str, str] | None = None,
+    feeds_state: Path | None = None,
 ) -> FastAPI:
     """The API over ``store``.
 
@@ -141,6 +149,10 @@ def create_app(
         real_inventory: The inventory files real runs reach their hosts by (with the SSH
             settings of the environment, as ``apply --real``); without them only
             simulated runs start.
+        feed_sources: What ``POST /feeds/sync`` fetches (``{name: URL}``); the official
+            feeds if not given.
+        feeds_state: Where a sync keeps each source's ETag and Last-Modified; the user
+            cache directory, as ``feeds sync``, if not given.
     """
     app = FastAPI(
         title="patchwarden",
@@ -157,6 +169,11 @@ def create_app(
     app.state.login_key = secrets.token_bytes(32)
     app.state.real_inventory = tuple(real_inventory)
     app.state.workers = RunWorkers(store)
+    app.state.tasks = TaskBoard(store)
+    app.state.feed_sources = dict(feed_sources or DEFAULT_SOURCES)
+    app.state.feeds_state = feeds_state or Path(
+        platformdirs.user_cache_dir("patchwarden"), "feeds-state.json"
+    )
 
     @app.middleware("http")
     async def security_headers(
@@ -173,7 +190,8 @@ def create_app(
         app.include_router(pages.router)
     api = APIRouter(prefix=API_PREFIX)
     for module in (
-        api_auth, api_inventory, api_findings, api_plans, api_changes, api_runs, api_admin,
+        api_auth, api_inventory, api_scans, api_feeds, api_findings, api_plans, api_changes,
+        api_runs, api_admin,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

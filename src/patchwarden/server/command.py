@@ -39,6 +39,15 @@ def serve(
     notify: Path | None = typer.Option(
         None, "--notify", help="Notification channels (webhooks signed with HMAC, e-mail)."
     ),
+    feeds_config: Path | None = typer.Option(
+        None,
+        "--feeds-config",
+        help='TOML with a [sources] table of name = "url": what POST /feeds/sync fetches '
+        "(default: the official feeds).",
+    ),
+    feeds_state: Path | None = typer.Option(
+        None, "--feeds-state", help="Where syncs keep ETag/Last-Modified (default: user cache)."
+    ),
     tick: float = typer.Option(
         5.0, "--tick", min=0.1, help="Seconds between looks at due jobs and new audit entries."
     ),
@@ -62,6 +71,7 @@ def serve(
     import uvicorn  # imported here: `patchwarden --version` must stay fast
 
     from patchwarden.server.app import create_app
+    from patchwarden.service.feeds import load_sources
     from patchwarden.service.lease import holder_name
     from patchwarden.service.notify import Notifier, notify_pending, read_notify_config
     from patchwarden.service.scheduler import ScheduleConfig, Scheduler, read_schedule
@@ -69,6 +79,7 @@ def serve(
 
     jobs = read_schedule(schedule) if schedule is not None else ScheduleConfig()
     channels = read_notify_config(notify) if notify is not None else None
+    sources = load_sources(feeds_config, []) if feeds_config is not None else None
     store = open_store(resolve_url(db, os.environ))
     background = None
     try:
@@ -77,7 +88,10 @@ def serve(
                 "warning: no users yet; add one with `patchwarden user add NAME --role admin`",
                 err=True,
             )
-        api = create_app(store, secure_cookies=secure_cookies, real_inventory=inventory or ())
+        api = create_app(
+            store, secure_cookies=secure_cookies, real_inventory=inventory or (),
+            feed_sources=sources, feeds_state=feeds_state,
+        )  # fmt: skip
         if jobs.jobs or channels is not None:
             notifier = Notifier(channels, os.environ) if channels is not None else None
 

@@ -394,11 +394,13 @@ def sync_feeds(
     *,
     fetcher: Callable[..., FetchResult] = fetch,
     progress: Progress | None = None,
+    actor: Actor | None = None,
 ) -> ImportReport:
     """Fetch every source (conditionally) and import what changed, in one transaction.
 
     ``state_file`` keeps each source's ``ETag``/``Last-Modified``; it is written only after
-    the import committed, so a failed sync is retried in full next time.
+    the import committed, so a failed sync is retried in full next time. A change to the
+    catalog is audited as ``actor`` (the local user when not given).
 
     Raises:
         DriverError: a source could not be fetched (nothing is imported).
@@ -428,7 +430,7 @@ def sync_feeds(
         except InputError as error:
             raise InputError(f"source {name} ({url}): {error}") from error
         fresh[name] = {"url": url, "etag": result.etag, "last_modified": result.last_modified}
-    report = import_feeds(store, feed, progress)
+    report = import_feeds(store, feed, progress, actor=actor)
     state.update(fresh)
     _write_state(state_file, state)
     return report

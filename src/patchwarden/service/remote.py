@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,8 +168,11 @@ class RemoteServer:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        files: Sequence[tuple[str, bytes]] = (),
     ) -> Any:
         """One call under ``/api/v1``; returns the decoded JSON (or text for CSV).
+
+        ``files`` (``(name, content)``) are sent as the multipart field ``files``.
 
         Raises:
             ValidationFailed: 422 with the problems of an input file.
@@ -176,7 +180,10 @@ class RemoteServer:
             ServerUnreachable: no answer, or a 5xx.
         """
         try:
-            response = self._client.request(method, f"/api/v1{path}", params=params, json=body)
+            response = self._client.request(
+                method, f"/api/v1{path}", params=params, json=body,
+                files=[("files", (n, c, "application/octet-stream")) for n, c in files] or None,
+            )  # fmt: skip
         except httpx.HTTPError as error:
             raise ServerUnreachable(f"cannot reach {self.url}: {error}") from error
         self._raise_for(response)
@@ -204,6 +211,18 @@ class RemoteServer:
         if response.status_code >= 500:
             raise ServerUnreachable(f"{self.url} failed ({response.status_code}): {detail}")
         raise ServerRefused(response.status_code, detail)
+
+    def poll(self, path: str, interval: float = 0.5) -> Iterator[dict[str, Any]]:
+        """A background task's status (a scan, a feed sync) until it is no longer running.
+
+        Yields every status read, the last one being its end.
+        """
+        while True:
+            status = self.call("GET", path)
+            yield status
+            if status.get("state") != "running":
+                return
+            time.sleep(interval)
 
     def follow(self, run_id: str, after: int = 0) -> Iterator[StreamEvent]:
         """A run's server-sent events until the run ends (reconnecting where it left off)."""
