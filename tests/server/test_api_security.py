@@ -38,6 +38,14 @@ def routes(server: Server) -> list[tuple[str, str, dict[str, Any]]]:
         if method in METHODS
     ]
     assert len(found) >= 12, "the walk found too few routes to mean anything"
+    # Every area of the command line is reached, so a refusal test below covers each one.
+    paths = {path for _, path, _ in found}
+    assert {
+        "/api/v1/inventory", "/api/v1/scans", "/api/v1/scans/{scan_id}", "/api/v1/feeds/import",
+        "/api/v1/feeds/sync", "/api/v1/feeds", "/api/v1/findings", "/api/v1/baselines/compliance",
+        "/api/v1/plans", "/api/v1/plans/{plan_hash}", "/api/v1/changes", "/api/v1/runs",
+        "/api/v1/report",
+    } <= paths  # fmt: skip
     return found
 
 

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
-from dataclasses import asdict
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from patchwarden.cli.options import SERVER_OPTION
 from patchwarden.cli.rows import check_format, print_rows
-from patchwarden.service.assessments import load_run, run_outcome
-from patchwarden.service.baselines import (
-    PatchState,
-    check_baselines,
-    estate_drift,
-    snapshot_baselines,
-    version_sheet,
-)
-from patchwarden.service.feeds import stored_advisories
-from patchwarden.service.inputs import estate_inputs
-from patchwarden.service.policy import read_baselines
-from patchwarden.service.sources import demo_advisories
+from patchwarden.errors import UsageError
+from patchwarden.service.baseline_views import baselines_shown, compliance, drift_rows, sheet_csv
+from patchwarden.service.baselines import PatchState
+from patchwarden.service.remote import RemoteServer, connect
 from patchwarden.store import open_store, resolve_url
 
 __all__ = ["app"]
@@ -39,6 +30,18 @@ _DB = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB).")
 _FORMAT = typer.Option("table", "--format", help="table or json.")
 
 
+def _remote(server: str | None, *local: object) -> RemoteServer | None:
+    """The server to ask, if any; options that choose local inputs mean nothing there."""
+    remote = connect(server, os.environ)
+    if remote is not None and any(local):
+        remote.close()
+        raise UsageError(
+            "--inventory, --baselines and --demo with --server: the server checks its own "
+            "inventory against its baselines"
+        )
+    return remote
+
+
 @app.command("show")
 def show(
     baselines: Path | None = _FILE,
@@ -46,37 +49,23 @@ def show(
     demo: bool = _DEMO,
     fmt: str = _FORMAT,
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Show each baseline's rules and its snapshot: the approved and rejected patches now.
 
     Example: patchwarden baseline show --demo --os debian
     """
     check_format(fmt)
-    sets = read_baselines(baselines)
     now = datetime.now(UTC)
-    if demo:
-        advisories = demo_advisories()
+    remote = _remote(server, baselines, demo)
+    if remote is not None:
+        with remote:
+            out = remote.call("GET", "/baselines", params={"os": os_family} if os_family else {})
+    elif demo:
+        out = baselines_shown(None, now, baselines=baselines, os_family=os_family)
     else:
         with open_store(resolve_url(db, os.environ)) as store:
-            advisories = stored_advisories(store)
-    out: list[dict[str, Any]] = []
-    for baseline, snap in snapshot_baselines(sets, advisories, now, os_family):
-        out.append(
-            {
-                "name": baseline.name,
-                "os_family": baseline.os_family,
-                "snapshot_id": snap.id,
-                "rejected_action": baseline.rejected_action,
-                "rules": [
-                    r.model_dump(mode="json", exclude_defaults=True)
-                    for r in baseline.approval_rules
-                ],
-                "approved_list": list(baseline.approved),
-                "rejected_list": list(baseline.rejected),
-                "approved": [asdict(p) | {"released": str(p.released)} for p in snap.approved],
-                "rejected": [asdict(p) | {"released": str(p.released)} for p in snap.rejected],
-            }
-        )
+            out = baselines_shown(store, now, baselines=baselines, os_family=os_family)
     if fmt == "json":
         typer.echo(json.dumps(out, indent=2, default=str))
         return
@@ -101,6 +90,7 @@ def check(
     fmt: str = _FORMAT,
     show_all: bool = typer.Option(False, "--all", help="List not-applicable patches too."),
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Check every asset against its baseline; exit 1 if any asset is non-compliant.
 
@@ -110,50 +100,42 @@ def check(
     Example: patchwarden baseline check --demo --format json
     """
     check_format(fmt)
-    sets = read_baselines(baselines)
-    with open_store(resolve_url(db, os.environ)) as store:
-        inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
-        estate, advisories = inputs.inventory, inputs.advisories
-        failed = {} if demo else run_outcome(load_run(store)).failed
-    result = check_baselines(
-        estate, {a.id: a for a in advisories}, sets, datetime.now(UTC), failed=failed
-    )
-    assets = list(result.results.values())
+    remote = _remote(server, inventory, baselines, demo)
+    if remote is not None:
+        with remote:
+            answer = remote.call("GET", "/baselines/compliance")
+        assets, snapshots = answer["assets"], answer["snapshots"]
+    else:
+        with open_store(resolve_url(db, os.environ)) as store:
+            assets, snapshots = compliance(
+                store, datetime.now(UTC), inventory_files=inventory, baselines=baselines,
+                demo=demo,
+            )  # fmt: skip
     if fmt == "json":
-        body = [
-            {
-                "asset_id": r.asset_id,
-                "env": r.env,
-                "baseline": r.baseline,
-                "snapshot_id": r.snapshot_id,
-                "compliant": r.compliant,
-                "patches": [asdict(p) | {"state": p.state.value} for p in r.patches],
-            }
-            for r in assets
-        ]
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps(assets, indent=2))
     else:
         rows = []
         for r in assets:
-            counts = r.counts()
+            counts = Counter(p["state"] for p in r["patches"])
             rows.append(
                 {
-                    "asset": r.asset_id,
-                    "env": r.env,
-                    "baseline": r.baseline or "-",
-                    "compliant": "yes" if r.compliant else "NO",
+                    "asset": r["asset_id"],
+                    "env": r["env"],
+                    "baseline": r["baseline"] or "-",
+                    "compliant": "yes" if r["compliant"] else "NO",
                     "states": ", ".join(
-                        f"{counts[s]} {s.value}"
+                        f"{counts[s.value]} {s.value}"
                         for s in PatchState
-                        if counts[s] and (show_all or s is not PatchState.NOT_APPLICABLE)
+                        if counts[s.value] and (show_all or s is not PatchState.NOT_APPLICABLE)
                     ),
                 }
             )
         print_rows(rows, ("asset", "env", "baseline", "compliant", "states"))
-        for _, snap in sorted(result.snapshots.items()):
-            if any(r.snapshot_id == snap.id for r in assets):
-                typer.echo(f"{snap.baseline}: snapshot {snap.id} ({len(snap.approved)} approved)")
-    bad = sum(1 for r in assets if not r.compliant)
+        for snap in snapshots:
+            typer.echo(
+                f"{snap['baseline']}: snapshot {snap['snapshot_id']} ({snap['approved']} approved)"
+            )
+    bad = sum(1 for r in assets if not r["compliant"])
     typer.echo(f"{len(assets) - bad} of {len(assets)} assets compliant", err=fmt == "json")
     if bad:
         raise typer.Exit(1)
@@ -169,41 +151,64 @@ def drift_command(
     ),
     fmt: str = _FORMAT,
     db: str | None = _DB,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Same patch level: who deviates from their role, cluster, pool or environment.
 
     Example: patchwarden baseline drift --demo --csv versions.csv
     """
     check_format(fmt)
-    sets = read_baselines(baselines)
+    remote = _remote(server, inventory, baselines, demo)
+    if remote is not None:
+        with remote:
+            answer = remote.call("GET", "/baselines/drift")
+            sheet = None
+            if csv_out is not None:
+                text = remote.call("GET", "/baselines/drift", params={"format": "csv"}, text=True)
+                sheet = (text, text.count("\n") - 1)
+        rows, aligned, groups = answer["deviations"], answer["aligned"], answer["groups"]
+    else:
+        rows, aligned, groups, sheet = _drift_local(db, inventory, baselines, demo, csv_out)
+    _print_drift(rows, aligned, groups, sheet, fmt, csv_out)
+
+
+def _drift_local(
+    db: str | None,
+    inventory: list[Path],
+    baselines: Path | None,
+    demo: bool,
+    csv_out: Path | None,
+) -> tuple[list[dict[str, Any]], int, int, tuple[str, int] | None]:
     with open_store(resolve_url(db, os.environ)) as store:
-        inputs = estate_inputs(store, inventory, demo=demo, own_estate=True)
-        estate, advisories = inputs.inventory, inputs.advisories
-    groups = estate_drift(estate)
-    rows = [{"group": f"{g.kind} {g.name}", **asdict(d)} for g in groups for d in g.deviations]
+        rows, aligned, groups = drift_rows(store, inventory_files=inventory, demo=demo)
+        sheet = (
+            sheet_csv(
+                store,
+                datetime.now(UTC),
+                inventory_files=inventory,
+                baselines=baselines,
+                demo=demo,
+            )  # fmt: skip
+            if csv_out is not None
+            else None
+        )
+    return rows, aligned, groups, sheet
+
+
+def _print_drift(
+    rows: list[dict[str, Any]],
+    aligned: int,
+    groups: int,
+    sheet: tuple[str, int] | None,
+    fmt: str,
+    csv_out: Path | None,
+) -> None:
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         print_rows(rows, ("group", "asset_id", "package", "version", "reference", "how"))
-        aligned = sum(1 for g in groups if g.aligned)
-        typer.echo(f"{aligned} of {len(groups)} groups on the same patch level")
-    if csv_out is not None:
-        sheet = version_sheet(estate, sets, advisories, datetime.now(UTC))
-        out = io.StringIO()
-        writer = csv.writer(out)
-        fields = (
-            "asset_id",
-            "env",
-            "roles",
-            "ecosystem",
-            "package",
-            "version",
-            "target",
-            "status",
-            "snapshot_id",
-        )
-        writer.writerow(fields)
-        for row in sheet:
-            writer.writerow([getattr(row, f) for f in fields])
-        csv_out.write_bytes(out.getvalue().encode("utf-8"))
-        typer.echo(f"wrote {csv_out} ({len(sheet)} rows)", err=fmt == "json")
+        typer.echo(f"{aligned} of {groups} groups on the same patch level")
+    if csv_out is not None and sheet is not None:
+        text, count = sheet
+        csv_out.write_bytes(text.encode("utf-8"))
+        typer.echo(f"wrote {csv_out} ({count} rows)", err=fmt == "json")

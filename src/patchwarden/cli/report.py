@@ -8,18 +8,11 @@ from pathlib import Path
 
 import typer
 
+from patchwarden.cli.options import SERVER_OPTION
 from patchwarden.errors import UsageError
 from patchwarden.report import render_csv, render_html, render_json
-from patchwarden.report.model import ReportData
-from patchwarden.service.assessments import (
-    history,
-    latest_pair,
-    load_run,
-    stored_inventory,
-)
-from patchwarden.service.feeds import stored_advisories
-from patchwarden.service.policy import read_baselines
-from patchwarden.service.reporting import build_report
+from patchwarden.service.remote import connect
+from patchwarden.service.report_views import stored_report
 from patchwarden.store import open_store, resolve_url
 
 __all__ = ["register", "report"]
@@ -45,6 +38,7 @@ def report(
     ),
     title: str = typer.Option("patchwarden report", "--title", help="Heading of the report."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: PATCHWARDEN_DB)."),
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Write a report of the latest assessment, compared with the one before it.
 
@@ -54,41 +48,27 @@ def report(
     baselines with snapshot ids, same-patch-level drift, changes, and a per-asset
     drill-down. The latest campaign run is included when one is stored.
 
+    With --server, the server makes the report from its store.
+
     Example: patchwarden report --html report.html --csv versions.csv --json report.json
     """
     if html is None and csv_out is None and json_out is None:
         raise UsageError("say where to write: --html FILE, --csv FILE and/or --json FILE")
-    sets = read_baselines(baselines)
+    targets = [(p, f) for p, f in ((html, "html"), (csv_out, "csv"), (json_out, "json")) if p]
+    remote = connect(server, os.environ)
+    if remote is not None:
+        if baselines is not None:
+            remote.close()
+            raise UsageError("--baselines with --server: the server reports with its baselines")
+        with remote:
+            for path, fmt in targets:
+                params = {"format": fmt, "title": title}
+                _write(path, remote.call("GET", "/report", params=params, text=True))
+                typer.echo(f"wrote {path}")
+        return
+    renderers = {"html": render_html, "csv": render_csv, "json": render_json}
     with open_store(resolve_url(db, os.environ)) as store:
-        previous, latest = latest_pair(store)
-        if latest is None:
-            raise UsageError("no assessment stored yet; run `patchwarden assess` first")
-        inventory = stored_inventory(store)
-        if inventory is None:
-            raise UsageError("no inventory stored; run `patchwarden assess` first")
-        advisories = {a.id: a for a in stored_advisories(store)}
-        trace = load_run(store)
-        snaps = history(store)
-    before = previous or latest
-    # A run belongs to this report when it happened between the two assessments.
-    if trace is not None and trace.times:
-        started = trace.times[0]
-        if not before.assessment.at <= started <= latest.assessment.at:
-            trace = None
-    data: ReportData = build_report(
-        title,
-        f"assessment #{latest.id}" + (f" compared with #{previous.id}" if previous else ""),
-        datetime.now(UTC),
-        before.applied_to(inventory),
-        advisories,
-        before.assessment,
-        latest.assessment,
-        trace,
-        after_inventory=latest.applied_to(inventory),
-        baselines=sets,
-        history=snaps,
-    )
-    for path, render in ((html, render_html), (csv_out, render_csv), (json_out, render_json)):
-        if path is not None:
-            _write(path, render(data))
-            typer.echo(f"wrote {path}")
+        data = stored_report(store, title, datetime.now(UTC), baselines)
+    for path, fmt in targets:
+        _write(path, renderers[fmt](data))
+        typer.echo(f"wrote {path}")

@@ -30,11 +30,13 @@ from patchwarden.errors import (
 from patchwarden.server import (
     api_admin,
     api_auth,
+    api_baselines,
     api_changes,
     api_feeds,
     api_findings,
     api_inventory,
     api_plans,
+    api_reports,
     api_runs,
     api_scans,
     dashboard,
@@ -190,8 +192,8 @@ def create_app(
         app.include_router(pages.router)
     api = APIRouter(prefix=API_PREFIX)
     for module in (
-        api_auth, api_inventory, api_scans, api_feeds, api_findings, api_plans, api_changes,
-        api_runs, api_admin,
+        api_auth, api_inventory, api_scans, api_feeds, api_findings, api_baselines, api_plans,
+        api_changes, api_runs, api_reports, api_admin,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

@@ -169,10 +169,12 @@ class RemoteServer:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         files: Sequence[tuple[str, bytes]] = (),
+        text: bool = False,
     ) -> Any:
         """One call under ``/api/v1``; returns the decoded JSON (or text for CSV).
 
-        ``files`` (``(name, content)``) are sent as the multipart field ``files``.
+        ``files`` (``(name, content)``) are sent as the multipart field ``files``; ``text``
+        returns the answer's text as it is, JSON or not (a file to write as received).
 
         Raises:
             ValidationFailed: 422 with the problems of an input file.
@@ -187,7 +189,7 @@ class RemoteServer:
         except httpx.HTTPError as error:
             raise ServerUnreachable(f"cannot reach {self.url}: {error}") from error
         self._raise_for(response)
-        if response.headers.get("content-type", "").startswith("application/json"):
+        if not text and response.headers.get("content-type", "").startswith("application/json"):
             return response.json()
         return response.text
 
