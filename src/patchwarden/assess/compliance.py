@@ -14,19 +14,30 @@ States follow AWS Systems Manager's:
 
 An asset is compliant when none of its patches is missing, failed, pending reboot or
 rejected.
+
+Firmware is checked the same way, against the vendors' advisories (CSAF) rather than a
+package baseline: every appliance or storage part that a CSAF document matches (see
+:mod:`patchwarden.assess.firmware`) and for which the vendor publishes a fix gets a row
+(package ``firmware`` or ``firmware:<part>``) whose target is that fix: ``missing``, or
+``failed`` where flashing it failed, or ``provider_responsibility``. A finding without a
+vendor fix is no patch to install (it stays a finding, deferred for want of a fix), and one
+whose every CVE a vendor vouches ``known_not_affected`` is ``not_applicable``. Firmware at
+or above the fix matches no longer, so it has no row. An asset no package baseline covers
+is checked against :data:`VENDOR_ADVISORIES`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from patchwarden.assess.baseline import BaselinePatch, BaselineSnapshot
+from patchwarden.assess.firmware import match_firmware
 from patchwarden.assess.match import AdvisoryIndex, split_ecosystem
 from patchwarden.assess.sources import by_source, source_keyed
-from patchwarden.domain.advisories import Advisory
+from patchwarden.domain.advisories import FIRMWARE, Advisory
 from patchwarden.domain.assets import AssetBase, Owner
 from patchwarden.domain.ecosystems import asset_ecosystem
 from patchwarden.domain.inventory import Inventory
@@ -36,12 +47,14 @@ from patchwarden.versions import compare, ecosystem_for
 
 __all__ = [
     "NON_COMPLIANT",
+    "VENDOR_ADVISORIES",
     "AssetCompliance",
     "PatchCompliance",
     "PatchState",
     "awaiting_reboot",
     "check_asset",
     "check_compliance",
+    "firmware_compliance",
 ]
 
 
@@ -67,6 +80,9 @@ NON_COMPLIANT = frozenset(
     }
 )
 """States that make an asset non-compliant."""
+
+VENDOR_ADVISORIES = "vendor advisories (CSAF)"
+"""The baseline named for firmware checked against vendor advisories alone."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,20 +281,78 @@ def check_compliance(
         One :class:`AssetCompliance` per asset, in inventory order.
     """
     index = AdvisoryIndex(advisories.values())
+    firmware = firmware_compliance(inventory, advisories.values(), failed or {})
     results = []
     for asset in inventory.assets:
         base = asset_ecosystem(asset).split(":", 1)[0].lower()
         snapshot = snapshots.get(base)
         known = snapshot.approved_keys() | snapshot.rejected_keys() if snapshot else frozenset()
         others = [p for p in (candidates or {}).get(base, ()) if p.key() not in known]
-        results.append(
-            check_asset(
-                asset,
-                snapshot,
-                index,
-                pending_reboot=(pending_reboot or {}).get(asset.id) or awaiting_reboot(asset),
-                failed=(failed or {}).get(asset.id, ()),
-                others=others,
+        result = check_asset(
+            asset,
+            snapshot,
+            index,
+            pending_reboot=(pending_reboot or {}).get(asset.id) or awaiting_reboot(asset),
+            failed=(failed or {}).get(asset.id, ()),
+            others=others,
+        )
+        rows = firmware.get(asset.id, ())
+        if rows:
+            result = replace(
+                result,
+                baseline=result.baseline or VENDOR_ADVISORIES,
+                patches=(*result.patches, *rows),
+            )
+        results.append(result)
+    return results
+
+
+def firmware_compliance(
+    inventory: Inventory,
+    advisories: Iterable[Advisory],
+    failed: Mapping[str, Collection[str]],
+) -> dict[str, tuple[PatchCompliance, ...]]:
+    """Firmware rows per asset id, from the vendors' advisories (see the module's rules).
+
+    ``failed``: per asset, packages or advisory ids whose installation failed; a failed
+    firmware step counts as ``firmware`` under its target (the appliance, or the part).
+
+    Example:
+        >>> firmware_compliance(Inventory(assets=()), [], {})
+        {}
+    """
+    found = match_firmware(inventory, advisories)
+    provider = {a.id for a in inventory.assets if owner_of(a) is Owner.PROVIDER}
+    out: dict[str, list[PatchCompliance]] = {}
+    for finding in found.findings:
+        if finding.no_fix:
+            continue
+        cves = finding.aliases or (finding.advisory_id,)
+        gone = (finding.package == FIRMWARE
+                and all((finding.asset_id, cve) in found.not_affected for cve in cves))  # fmt: skip
+        tried = failed.get(finding.asset_id, ())
+        part = finding.package.partition(":")[2]
+        flashed_and_failed = (
+            finding.package in tried
+            or finding.advisory_id in tried
+            or (bool(part) and FIRMWARE in failed.get(part, ()))
+        )
+        if finding.asset_id in provider:
+            state = PatchState.PROVIDER_RESPONSIBILITY
+        elif gone:
+            state = PatchState.NOT_APPLICABLE
+        elif flashed_and_failed:
+            state = PatchState.FAILED
+        else:
+            state = PatchState.MISSING
+        out.setdefault(finding.asset_id, []).append(
+            PatchCompliance(
+                asset_id=finding.asset_id,
+                advisory_id=finding.advisory_id,
+                package=finding.package,
+                installed=finding.installed,
+                target=finding.fixed,
+                state=state,
             )
         )
-    return results
+    return {asset: tuple(rows) for asset, rows in out.items()}

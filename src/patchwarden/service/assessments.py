@@ -18,9 +18,9 @@ from typing import Any
 
 from patchwarden.assess.assessment import Assessment
 from patchwarden.assess.sla import FindingKey, Snapshot, first_seen
-from patchwarden.domain.advisories import Action, Decision, Finding, Severity
+from patchwarden.domain.advisories import FIRMWARE, Action, Decision, Finding, Severity
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
-from patchwarden.domain.steps import MigrateParams, PatchParams
+from patchwarden.domain.steps import FirmwareParams, MigrateParams, PatchParams
 from patchwarden.engine.machine import UnitState
 from patchwarden.inventory import parse_inventory
 from patchwarden.report.model import BurndownPoint, CampaignReport, CanaryRow, StepRow, WaveRow
@@ -227,7 +227,8 @@ class RunOutcome:
     failures: dict[tuple[str, str], set[str]]
     """``("*", package)`` -> environments where patching it failed or was rolled back."""
     failed: dict[str, set[str]]
-    """Asset -> packages whose installation failed there."""
+    """Asset -> packages whose installation failed there (``firmware`` for a failed flash,
+    under the appliance or storage part flashed)."""
 
 
 def run_outcome(trace: RunTrace | None) -> RunOutcome:
@@ -243,6 +244,8 @@ def run_outcome(trace: RunTrace | None) -> RunOutcome:
                 if trace.progress.units.get(unit.id) not in bad:
                     continue
                 for step in unit.steps:
+                    if isinstance(step.params, FirmwareParams) and not step.params.undo:
+                        failed[step.target].add(FIRMWARE)
                     if not isinstance(step.params, PatchParams):
                         continue
                     for name, _ in step.params.packages:
