@@ -28,7 +28,8 @@ this one. A test keeps this tree and the classes in step.
     ├── DriverError               a driver could not carry out an action
     │   ├── TransientDriverError  ... and trying again may help (timeouts, busy)
     │   ├── NeedsPerson           ... the evidence is not clear: a person decides
-    │   └── HeldPackageError      ... a target is held (apt-mark hold, dnf versionlock)
+    │   ├── HeldPackageError      ... a target is held (apt-mark hold, dnf versionlock)
+    │   └── SignatureInvalid      drivers.openpgp: a signature the given keys do not verify
     ├── CampaignFailed            the work ran and failed (exit code 1)
     ├── RunBusy                   another process drives that run (exit code 3)
     ├── AuditChainBroken          service.audit: the audit trail was tampered with (exit code 1)
