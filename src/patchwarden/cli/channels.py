@@ -102,6 +102,10 @@ def check(
                 o.check.app, o.check.env, o.check.policy, o.check.current,
                 latest.version if latest else "-", o.action, o.detail,
             )  # fmt: skip
-        Console(highlight=False, soft_wrap=True).print(table)
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(table)
+        for o in outcomes:
+            for line in o.notes():
+                console.print(f"{o.check.app}: {line}")
     if any(o.action in _FAILED for o in outcomes):
         raise typer.Exit(code=1)

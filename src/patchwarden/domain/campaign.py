@@ -125,11 +125,14 @@ class ApplicationTarget(Value):
 
     The hosts' patch units install it with the application's installer (its ``driver``)
     as they install packages: the version they had is recorded first and put back on
-    rollback.
+    rollback. ``digest`` pins the exact content of that version where its channel gives
+    one (an OCI image's manifest digest, ``sha256:...``): the tag a version was read from
+    can be moved, the digest cannot.
     """
 
     app: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
     version: Annotated[str, Field(min_length=1)]
+    digest: Annotated[str, Field(pattern=r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})?$")] = ""
 
     @property
     def pin(self) -> str:

@@ -8,7 +8,10 @@ of channel, each read by its own parser in :mod:`patchwarden.feeds.channels`:
 - ``apt``: an apt repository's ``Packages`` index (a suite and component, or a flat
   repository);
 - ``release_feed``: a JSON list of releases with download URLs and SHA-256 sums, as many
-  vendors publish.
+  vendors publish;
+- ``oci``: an OCI registry's tag list (``/v2/<repository>/tags/list``, the distribution
+  API), each tag that is a version of the application's ecosystem a release, pinned by the
+  digest its manifest has.
 
 Example:
     >>> from pydantic import TypeAdapter
@@ -32,6 +35,7 @@ __all__ = [
     "ChannelUrl",
     "FeedRelease",
     "NotifySpec",
+    "OciChannel",
     "PypiChannel",
     "Release",
     "ReleaseFeedChannel",
@@ -111,7 +115,62 @@ class ReleaseFeedChannel(Value):
         return app_id
 
 
-Channel = Annotated[PypiChannel | AptChannel | ReleaseFeedChannel, Field(discriminator="type")]
+def _registry_url(value: str) -> str:
+    """A registry is spoken to over HTTP(S) only; ``file:`` has no distribution API."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be the registry's http:// or https:// URL")
+    return value.rstrip("/")
+
+
+_OCI_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+OCI_REPOSITORY = rf"^{_OCI_COMPONENT}(?:/{_OCI_COMPONENT})*$"
+"""A repository name as the OCI distribution spec allows it (``acme/gateway``)."""
+
+
+class OciChannel(Value):
+    """An OCI registry: the tags of ``repository`` that are versions, newest pinned by digest.
+
+    ``registry`` is the registry's base URL (``https://registry.example``: the API is under
+    ``/v2/``). Tags that are not versions in ``versions``' order (``latest``, ``nightly``,
+    ``main-3f2a``) are left out, and the check says which. ``tag_prefix`` is stripped
+    from tags before they are read as versions (``v`` for ``v1.4.2``); a tag without it is
+    not a version. ``page_size`` is the ``n`` asked per page of the tag list (registries
+    that paginate send the next page's ``Link``).
+    """
+
+    type: Literal["oci"]
+    registry: Annotated[str, Field(min_length=1), AfterValidator(_registry_url)]
+    repository: Annotated[str, Field(pattern=OCI_REPOSITORY, max_length=255)] | None = None
+    """The repository's name; the application's id when not given."""
+    versions: Literal["semver", "pep440", "deb", "rpm", "maven", "gem", "go"] = "semver"
+    tag_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{0,16}$")] = ""
+    page_size: Annotated[int, Field(ge=1, le=10000)] = 100
+
+    @property
+    def ecosystem(self) -> str:
+        """The version order named by ``versions``."""
+        return self.versions
+
+    def package_name(self, app_id: str) -> str:
+        """The repository to read: ``repository`` or the application's id."""
+        return self.repository or app_id
+
+    def reference(self, repository: str, tag_or_digest: str) -> str:
+        """How a container runtime names the image: ``host[:port]/repo:tag`` or ``@digest``.
+
+        Example:
+            >>> c = OciChannel(type="oci", registry="https://registry.example:5000/")
+            >>> c.reference("acme/gw", "1.2.0"), c.reference("acme/gw", "sha256:ab")
+            ('registry.example:5000/acme/gw:1.2.0', 'registry.example:5000/acme/gw@sha256:ab')
+        """
+        host = self.registry.split("://", 1)[1].split("/", 1)[0]
+        joiner = "@" if ":" in tag_or_digest else ":"
+        return f"{host}/{repository}{joiner}{tag_or_digest}"
+
+
+Channel = Annotated[
+    PypiChannel | AptChannel | ReleaseFeedChannel | OciChannel, Field(discriminator="type")
+]
 """Any channel; ``type`` picks the model."""
 
 
@@ -130,12 +189,15 @@ class Release(Value):
         url: Where to download it (empty when the channel does not say).
         sha256: Its SHA-256, in hex, when the channel gives one.
         notes: A link to its release notes, when the channel gives one.
+        digest: The content digest that pins it (an OCI manifest's ``sha256:...``), when
+            the channel has one.
     """
 
     version: str
     url: str = ""
     sha256: str = ""
     notes: str = ""
+    digest: str = ""
 
 
 class FeedRelease(Value, extra="ignore"):

@@ -8,6 +8,8 @@ Fetching lives in :mod:`patchwarden.drivers.channels`; these take the text it go
 - :func:`parse_packages_index`: an apt ``Packages`` index (deb822 paragraphs, as
   :mod:`debian.deb822` reads them).
 - :func:`parse_release_feed`: a vendor's JSON release feed.
+- :func:`tag_releases`: an OCI registry's tags that can be versions (the tag list itself
+  is read by :mod:`patchwarden.drivers.oci_api`).
 - :func:`newer_releases`: the rule: what is newer than the running version, newest first,
   in the channel's own version order.
 
@@ -19,7 +21,7 @@ page's address, resolves them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html.parser import HTMLParser
 from typing import Any
 
@@ -44,6 +46,7 @@ __all__ = [
     "parse_release_feed",
     "parse_simple_html",
     "parse_simple_json",
+    "tag_releases",
 ]
 
 
@@ -258,3 +261,26 @@ def newer_releases(
             invalid.append(release.version)
     newer = sorted((pair for pair in keyed if pair[0] > running), key=lambda p: p[0], reverse=True)
     return tuple(r for _, r in newer), tuple(invalid)
+
+
+def tag_releases(
+    tags: Iterable[str], prefix: str, reference: Callable[[str], str]
+) -> tuple[tuple[Release, ...], tuple[str, ...]]:
+    """Releases from tags that start with ``prefix`` (stripped), and the tags left out.
+
+    ``reference(tag)`` is how a runtime names the image by that tag (the release's URL);
+    whether the rest is a version is :func:`newer_releases`' business.
+
+    Example:
+        >>> rs, left = tag_releases(["v1.2.0", "latest", "v"], "v", lambda t: f"r/gw:{t}")
+        >>> [(r.version, r.url) for r in rs], left
+        ([('1.2.0', 'r/gw:v1.2.0')], ('latest', 'v'))
+    """
+    releases: list[Release] = []
+    left: list[str] = []
+    for tag in tags:
+        if tag.startswith(prefix) and len(tag) > len(prefix):
+            releases.append(Release(version=tag[len(prefix) :], url=reference(tag)))
+        else:
+            left.append(tag)
+    return tuple(releases), tuple(left)

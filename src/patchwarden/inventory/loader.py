@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from patchwarden.domain.assets import Asset, AssetBase, Kind
+from patchwarden.domain.channels import Channel
 from patchwarden.domain.inventory import DEFAULT_ENVIRONMENTS, Inventory
 from patchwarden.errors import InputError, Problem, ValidationFailed
 from patchwarden.inventory.drivers import DriverCatalog, check_drivers
@@ -225,6 +226,16 @@ def _without_tags(raw: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _channel_fields(channel: Any) -> list[str]:
+    """The fields of the channel model its ``type`` names (a union's first model's otherwise)."""
+    models = get_args(get_args(Channel)[0])
+    tag = channel.get("type") if isinstance(channel, dict) else None
+    for model in models:
+        if model.model_fields["type"].annotation.__args__[0] == tag:
+            return sorted(model.model_fields)
+    return sorted(models[0].model_fields)
+
+
 def _nested_tag(doc: LocatedDocument, path: Path, error: ErrorDetails) -> Problem:
     """A nested discriminated union (an application's ``channel``) without a known tag."""
     ctx = error.get("ctx") or {}
@@ -252,6 +263,8 @@ def _explain(doc: LocatedDocument, base: Path, raw: Any, error: ErrorDetails) ->
     if loc and error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         return _nested_tag(doc, (*base, *loc), error)
     path: Path = (*base, *loc)
+    if error["type"] == "extra_forbidden" and loc[:1] == ("channel",) and len(loc) == 2:
+        return unknown_field(doc, path, _channel_fields(raw.get("channel")))
     line = doc.line_of(path)
     field_name = dotted_path(path)
     kind_type = error["type"]

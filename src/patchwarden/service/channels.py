@@ -3,7 +3,9 @@
 For every application with a ``channel``, the channel is read (:mod:`patchwarden.drivers.channels`)
 and parsed (:mod:`patchwarden.feeds.channels`); versions newer than the application's
 ``version`` are found in its ecosystem's order (PEP 440 for a Python index, dpkg's for apt,
-the feed's ``versions`` for a release feed). The newest is acted on by the application's
+the ``versions`` of a release feed or an OCI registry). An OCI registry's tags that are not
+versions (``latest``) are left out and listed; the newest version's tag is resolved to
+the digest of its manifest, which the campaign pins. The newest is acted on by the application's
 ``update_channel`` policy:
 
 - ``auto``: a campaign file for that version (``applications: [{app, version}]``, a rolling
@@ -32,7 +34,7 @@ from urllib.parse import urljoin
 import yaml
 
 from patchwarden.domain.assets import Application
-from patchwarden.domain.channels import Channel, PypiChannel, Release
+from patchwarden.domain.channels import Channel, OciChannel, PypiChannel, Release
 from patchwarden.domain.inventory import Inventory
 from patchwarden.drivers.channels import PEP691, ChannelPage, ChannelReader
 from patchwarden.drivers.notify import Mailer, SmtpConfig, post_webhook
@@ -43,6 +45,7 @@ from patchwarden.feeds.channels import (
     parse_release_feed,
     parse_simple_html,
     parse_simple_json,
+    tag_releases,
 )
 from patchwarden.service.apply import plan_from_files
 from patchwarden.service.audit import Actor, record
@@ -81,11 +84,14 @@ class ChannelCheck:
         app: The application's id.
         env: Its environment.
         policy: Its ``update_channel``.
-        channel: The channel's type (``pypi``, ``apt``, ``release_feed``).
+        channel: The channel's type (``pypi``, ``apt``, ``release_feed``, ``oci``).
         current: The version it runs.
-        newer: Releases newer than ``current``, newest first.
-        invalid: Versions on the channel its ecosystem's order rejects (left out).
+        newer: Releases newer than ``current``, newest first; on an OCI registry the
+            newest carries its manifest's digest.
+        invalid: Versions on the channel its ecosystem's order rejects (left out); on an
+            OCI registry, the tags that are not versions (``latest``).
         error: Why the channel could not be read; empty when it was.
+        ecosystem: The version order the channel's versions were read in.
     """
 
     app: str
@@ -96,6 +102,7 @@ class ChannelCheck:
     newer: tuple[Release, ...] = ()
     invalid: tuple[str, ...] = ()
     error: str = ""
+    ecosystem: str = "semver"
 
     @property
     def latest(self) -> Release | None:
@@ -116,6 +123,29 @@ class ChannelOutcome:
     detail: str = ""
     files: tuple[str, ...] = field(default_factory=tuple)
 
+    def notes(self) -> list[str]:
+        """What a table row cannot hold: the digest pinned, the versions left out.
+
+        Example:
+            >>> check = ChannelCheck("gw", "prod", "manual", "oci", "1.0.0",
+            ...                      (Release(version="1.1.0", digest="sha256:ab"),),
+            ...                      ("latest", "nightly"))
+            >>> ChannelOutcome(check, "recorded").notes()  # doctest: +NORMALIZE_WHITESPACE
+            ['1.1.0 is pinned by digest sha256:ab',
+             'left out 2 tags that are not semver versions: latest, nightly']
+        """
+        out: list[str] = []
+        latest = self.check.latest
+        if latest is not None and latest.digest:
+            out.append(f"{latest.version} is pinned by digest {latest.digest}")
+        if self.check.invalid:
+            what = "tags" if self.check.channel == "oci" else "versions"
+            out.append(
+                f"left out {len(self.check.invalid)} {what} that are not "
+                f"{self.check.ecosystem} versions: {', '.join(self.check.invalid)}"
+            )
+        return out
+
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready row."""
         latest = self.check.latest
@@ -126,6 +156,7 @@ class ChannelOutcome:
             "channel": self.check.channel,
             "current": self.check.current,
             "latest": latest.version if latest else None,
+            "digest": latest.digest if latest else None,
             "newer": [r.version for r in self.check.newer],
             "invalid": list(self.check.invalid),
             "action": self.action,
@@ -141,6 +172,12 @@ def read_releases(reader: ChannelReader, channel: Channel, name: str) -> tuple[R
         DriverError: The channel could not be read.
         ValueError: What it answered cannot be parsed.
     """
+    if isinstance(channel, OciChannel):
+        tags = reader.oci_tags(channel, name)
+        releases, _ = tag_releases(
+            tags, channel.tag_prefix, lambda tag: channel.reference(name, tag)
+        )
+        return releases
     page: ChannelPage = reader.read(channel, name)
     if isinstance(channel, PypiChannel):
         if page.content_type == PEP691 or page.content_type.endswith("+json"):
@@ -165,11 +202,17 @@ def check_channels(inventory: Inventory, reader: ChannelReader) -> list[ChannelC
         if not isinstance(app, Application) or app.channel is None:
             continue
         channel = app.channel
-        base = ChannelCheck(app.id, app.env, app.update_channel, channel.type, app.version)
+        base = ChannelCheck(
+            app.id, app.env, app.update_channel, channel.type, app.version,
+            ecosystem=channel.ecosystem,
+        )  # fmt: skip
         name = channel.package_name(app.id)
         try:
-            releases = read_releases(reader, channel, name)
-            newer, invalid = newer_releases(releases, app.version, channel.ecosystem)
+            if isinstance(channel, OciChannel):
+                newer, invalid = _oci_newer(reader, channel, name, app.version)
+            else:
+                releases = read_releases(reader, channel, name)
+                newer, invalid = newer_releases(releases, app.version, channel.ecosystem)
         except (DriverError, ValueError) as error:
             checks.append(_with(base, error=str(error)))
             continue
@@ -177,15 +220,38 @@ def check_channels(inventory: Inventory, reader: ChannelReader) -> list[ChannelC
     return checks
 
 
+def _oci_newer(
+    reader: ChannelReader, channel: OciChannel, repository: str, current: str
+) -> tuple[tuple[Release, ...], tuple[str, ...]]:
+    """Newer versions among a repository's tags, the newest pinned by its digest.
+
+    Also returns the tags that are not versions (with ``tag_prefix`` put back).
+    """
+    tags = reader.oci_tags(channel, repository)
+    prefix = channel.tag_prefix
+    releases, unprefixed = tag_releases(tags, prefix, lambda t: channel.reference(repository, t))
+    newer, invalid = newer_releases(releases, current, channel.ecosystem)
+    ignored = (*unprefixed, *(prefix + version for version in invalid))
+    if not newer:
+        return newer, ignored
+    digest = reader.oci_digest(channel, repository, prefix + newer[0].version)
+    pinned = newer[0].model_copy(
+        update={"digest": digest, "url": channel.reference(repository, digest)}
+    )
+    return (pinned, *newer[1:]), ignored
+
+
 def _with(check: ChannelCheck, **changes: Any) -> ChannelCheck:
     return replace(check, **changes)
 
 
-def campaign_for(app: Application, version: str, auto_approve: Sequence[str]) -> dict[str, Any]:
+def campaign_for(
+    app: Application, version: str, auto_approve: Sequence[str], digest: str = ""
+) -> dict[str, Any]:
     """The campaign that installs ``version`` of ``app``: one rolling group over its hosts.
 
     Its change is required in the application's environment unless that environment is
-    in ``auto_approve``.
+    in ``auto_approve``. A ``digest`` (an OCI image's) is pinned beside the version.
 
     Example:
         >>> app = Application(id="shop", kind="application", env="prod", version="1.0",
@@ -205,7 +271,9 @@ def campaign_for(app: Application, version: str, auto_approve: Sequence[str]) ->
                 "max_unavailable": 1,
             }
         },
-        "applications": [{"app": app.id, "version": version}],
+        "applications": [
+            {"app": app.id, "version": version, **({"digest": digest} if digest else {})}
+        ],
         "change": {"required_for": required},
     }
 
@@ -262,6 +330,7 @@ def act_on(
                 "url": latest.url,
                 "sha256": latest.sha256,
                 "notes": latest.notes,
+                "digest": latest.digest,
             },
             at=now,
         )  # fmt: skip
@@ -288,7 +357,7 @@ def _carry_out(
     webhook: Callable[[str, dict[str, Any]], int],
 ) -> ChannelOutcome:
     if check.policy == "auto":
-        campaign = campaign_for(app, latest.version, auto_approve)
+        campaign = campaign_for(app, latest.version, auto_approve, latest.digest)
         campaigns_dir.mkdir(parents=True, exist_ok=True)
         path = campaigns_dir / f"{app.id}-{latest.version}.yaml"
         path.write_text(yaml.safe_dump(campaign, sort_keys=False), encoding="utf-8")
@@ -322,6 +391,8 @@ def _message(check: ChannelCheck, latest: Release) -> tuple[str, str, dict[str, 
         lines.append(f"  download: {latest.url}")
     if latest.sha256:
         lines.append(f"  sha256: {latest.sha256}")
+    if latest.digest:
+        lines.append(f"  digest: {latest.digest}")
     payload = {
         "event": _ACTION,
         "app": check.app,
@@ -332,6 +403,7 @@ def _message(check: ChannelCheck, latest: Release) -> tuple[str, str, dict[str, 
         "notes": latest.notes,
         "url": latest.url,
         "sha256": latest.sha256,
+        "digest": latest.digest,
     }
     return subject, "\n".join(lines) + "\n", payload
 
