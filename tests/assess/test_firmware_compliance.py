@@ -124,3 +124,29 @@ def test_baseline_check_lists_firmware_gaps_after_a_csaf_import(
     out, _ = capsys.readouterr()
     assert code == 1
     assert "edge-sw-1" in out and "1 missing" in out and VENDOR_ADVISORIES in out
+
+
+def test_the_report_lists_firmware_gaps_with_package_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    revision = tmp_path / "cisco-3.1.0.json"
+    revision.write_text(json.dumps(cisco_with_fix()))
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(json.dumps({"assets": [EDGE, SAN]}))
+    assert main(["feeds", "import", str(revision), str(VEX)]) == 0
+    assert main(["assess", "-i", str(inventory)]) == 0
+    out = tmp_path / "report"
+    assert main(["report", "--json", str(out / "r.json"), "--html", str(out / "r.html")]) == 0
+    capsys.readouterr()
+    body = json.loads((out / "r.json").read_text())
+    states = {
+        a["asset_id"]: [(p["package"], p["target"], p["state"]) for p in a["patch_states"]]
+        for a in body["assets"]
+    }
+    assert states == {
+        "edge-sw-1": [("firmware", "15.2(2)E8", "missing")],
+        "san-1": [("firmware:ctrl-a", "4.2", "missing")],
+    }
+    assert body["patch_states"]["missing"] == 2
+    html = (out / "r.html").read_text()
+    assert "<td>firmware:ctrl-a</td>" in html and "<code>15.2(2)E8</code>" in html
