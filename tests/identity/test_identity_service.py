@@ -13,6 +13,7 @@ from patchwarden.domain.identity import Role
 from patchwarden.errors import UsageError
 from patchwarden.service.audit import Actor
 from patchwarden.service.identity import (
+    LOGIN_FORM_LIFETIME,
     AccessDenied,
     LoginThrottle,
     LoginThrottled,
@@ -20,11 +21,13 @@ from patchwarden.service.identity import (
     authenticate_session,
     authenticate_token,
     check_csrf,
+    check_login_form,
     create_token,
     disable_user,
     expiry_from,
     log_in,
     log_out,
+    open_login_form,
     revoke_token,
     set_password,
 )
@@ -49,7 +52,7 @@ def dump(store: Store) -> str:
     """Every row of the identity tables as text: what an attacker with the file reads."""
     with store.engine.connect() as connection:
         rows = []
-        for table in ("users", "api_tokens", "user_sessions", "audit_log"):
+        for table in ("users", "api_tokens", "user_sessions", "login_forms", "audit_log"):
             rows += [repr(tuple(r)) for r in connection.execute(text(f"SELECT * FROM {table}"))]
     return "\n".join(rows)
 
@@ -199,3 +202,24 @@ def test_logins_are_throttled_per_name_even_with_the_right_password(store: Store
     with pytest.raises(LoginThrottled, match="too many failed logins"):
         log_in(store, "bob", PW, "10.9.9.9", t, throttle)  # another address: the name counts
     assert log_in(store, "bob", PW, "10.9.9.9", t + timedelta(minutes=1), throttle)
+
+
+def test_a_login_form_is_stored_hashed_and_used_once(store: Store) -> None:
+    at = now()
+    form = open_login_form(store, at)
+    assert form.cookie not in dump(store) and form.token not in dump(store)
+    check_login_form(store, form.cookie, form.token, at)
+    with pytest.raises(AccessDenied, match="used already"):  # replayed
+        check_login_form(store, form.cookie, form.token, at)
+    # A wrong token uses the form up too: guessing gets one try per page.
+    other = open_login_form(store, at)
+    with pytest.raises(AccessDenied):
+        check_login_form(store, other.cookie, "0" * 43, at)
+    with pytest.raises(AccessDenied):
+        check_login_form(store, other.cookie, other.token, at)
+    # No cookie, or a form past its lifetime: refused.
+    late = open_login_form(store, at)
+    with pytest.raises(AccessDenied):
+        check_login_form(store, None, late.token, at)
+    with pytest.raises(AccessDenied):
+        check_login_form(store, late.cookie, late.token, at + LOGIN_FORM_LIFETIME)

@@ -9,7 +9,6 @@ No answer repeats a secret, and a failure of the store says only that it failed.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -166,9 +165,6 @@ def create_app(
     app.state.store = store
     app.state.secure_cookies = secure_cookies
     app.state.throttle = throttle or LoginThrottle()
-    # Binds the login form's CSRF token to its pre-session cookie; a restart makes a new one
-    # (a login page served before then is refused, and reloading it is all it takes).
-    app.state.login_key = secrets.token_bytes(32)
     app.state.real_inventory = tuple(real_inventory)
     app.state.workers = RunWorkers(store)
     app.state.tasks = TaskBoard(store)

@@ -11,7 +11,6 @@ role that may use them, and the server refuses the action anyway to anyone else.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
@@ -44,13 +43,14 @@ from patchwarden.service.change import (
 from patchwarden.service.execution import begin_change_run, begin_resume
 from patchwarden.service.findings import FindingFilter, exposure, find
 from patchwarden.service.identity import (
+    LOGIN_FORM_LIFETIME,
     SESSION_LIFETIME,
     AccessDenied,
     LoginThrottled,
     check_login_form,
     log_in,
     log_out,
-    login_form_token,
+    open_login_form,
 )
 from patchwarden.service.runs import request as request_run
 from patchwarden.service.runs import run_status
@@ -60,7 +60,7 @@ __all__ = ["CSRF_COOKIE", "PAGE_CSP", "PRE_SESSION_COOKIE", "router"]
 
 PRE_SESSION_COOKIE = "pw_login"
 """The login form's pre-session cookie, to which the form's CSRF token is bound."""
-_PRE_SESSION_AGE = 3600
+_PRE_SESSION_AGE = int(LOGIN_FORM_LIFETIME.total_seconds())
 
 SIM_SPEED = 3000.0
 
@@ -85,14 +85,11 @@ def _workers(request: Request) -> RunWorkers:
 
 
 def _login_form(request: Request, status_code: int = 200, error: str | None = None) -> Response:
-    """The login form, its CSRF token bound to a pre-session cookie (kept if it has one)."""
-    pre_session = request.cookies.get(PRE_SESSION_COOKIE, "")
-    if not 32 <= len(pre_session) <= 128:
-        pre_session = secrets.token_urlsafe(32)
-    token = login_form_token(request.app.state.login_key, pre_session)
-    response = render(request, "login.html", None, status_code, error=error, login_token=token)
+    """The login form, with a new pre-session cookie and the CSRF token stored for it."""
+    form = open_login_form(store_of(request), datetime.now(UTC))
+    response = render(request, "login.html", None, status_code, error=error, login_token=form.token)
     response.set_cookie(
-        PRE_SESSION_COOKIE, pre_session, max_age=_PRE_SESSION_AGE, httponly=True,
+        PRE_SESSION_COOKIE, form.cookie, max_age=_PRE_SESSION_AGE, httponly=True,
         samesite="strict", secure=_secure(request), path="/login",
     )  # fmt: skip
     return response
@@ -117,12 +114,14 @@ def login(
 ) -> Response:
     """Check the form's token, then the password; start a session, go to the overview.
 
-    A post without the token of its pre-session cookie (another site's form, or a page
-    from before a restart) is refused (403) before the password is looked at.
+    A post without the token of its pre-session cookie (another site's form, or a form
+    used already) is refused (403) before the password is looked at.
     """
     try:
-        key = request.app.state.login_key
-        check_login_form(key, request.cookies.get(PRE_SESSION_COOKIE), csrf_token)
+        check_login_form(
+            store_of(request), request.cookies.get(PRE_SESSION_COOKIE), csrf_token,
+            datetime.now(UTC),
+        )  # fmt: skip
     except AccessDenied as error:
         return _login_form(request, 403, str(error))
     try:

@@ -32,10 +32,12 @@ from patchwarden.store import Store
 from patchwarden.store.accounts import SessionRecord, TokenRecord, UserRecord
 
 __all__ = [
+    "LOGIN_FORM_LIFETIME",
     "MIN_PASSWORD",
     "SESSION_LIFETIME",
     "TOKEN_PREFIX",
     "AccessDenied",
+    "IssuedLoginForm",
     "IssuedSession",
     "IssuedToken",
     "LoginThrottle",
@@ -52,7 +54,7 @@ __all__ = [
     "local_approver",
     "log_in",
     "log_out",
-    "login_form_token",
+    "open_login_form",
     "revoke_token",
     "set_password",
 ]
@@ -62,6 +64,9 @@ MIN_PASSWORD = 12
 
 SESSION_LIFETIME = timedelta(hours=8)
 """How long a browser session lasts after logging in."""
+
+LOGIN_FORM_LIFETIME = timedelta(hours=1)
+"""How long a login page's form may be posted."""
 
 TOKEN_PREFIX = "pwt_"
 """What every API token starts with, so secret scanners can recognise one."""
@@ -454,40 +459,51 @@ def check_csrf(session: SessionRecord, presented: str | None) -> None:
         raise AccessDenied("missing or wrong CSRF token; reload the page and try again")
 
 
-def login_form_token(key: bytes, pre_session: str) -> str:
-    """The login form's CSRF token: the pre-session cookie's HMAC-SHA256 under the server's key.
+@dataclass(frozen=True)
+class IssuedLoginForm:
+    """A login page's pre-session ``cookie`` and CSRF ``token``: shown once, stored hashed."""
 
-    The login form carries it and the browser sends the cookie (HttpOnly, SameSite=Strict)
-    with the form; another site can neither read the token nor make the browser send the
-    cookie with its own POST, and a cookie planted from elsewhere has no token that fits
-    without the key.
+    cookie: str
+    token: str
 
-    Example:
-        >>> login_form_token(b"k" * 32, "abc") == login_form_token(b"k" * 32, "abc")
-        True
-        >>> login_form_token(b"k" * 32, "abc") == login_form_token(b"j" * 32, "abc")
-        False
+
+def open_login_form(store: Store, now: datetime) -> IssuedLoginForm:
+    """A new login form: a random pre-session cookie and token, stored as their SHA-256.
+
+    The form carries the token and the browser keeps the cookie (HttpOnly, SameSite=Strict,
+    path ``/login``); another site can neither read the token nor make the browser send the
+    cookie with its own POST, and a cookie planted from elsewhere has no row. Like a
+    session, a form is in the store (so it outlives a restart of the server, and every
+    server on the database knows it) and only hashes are kept (so reading the database gives
+    no token). Forms last :data:`LOGIN_FORM_LIFETIME`; expired ones are swept here.
     """
-    return hmac.new(key, pre_session.encode(), hashlib.sha256).hexdigest()
+    cookie, token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    store.accounts.add_login_form(_sha256(cookie), _sha256(token), now + LOGIN_FORM_LIFETIME)
+    return IssuedLoginForm(cookie, token)
 
 
-def check_login_form(key: bytes, pre_session: str | None, presented: str | None) -> None:
-    """Refuse a login form post whose token does not fit its pre-session cookie.
+def check_login_form(
+    store: Store, cookie: str | None, presented: str | None, now: datetime
+) -> None:
+    """Refuse a login form post whose token is not the one of its pre-session cookie.
 
-    Example:
-        >>> check_login_form(b"k" * 32, "abc", login_form_token(b"k" * 32, "abc"))
-        >>> check_login_form(b"k" * 32, None, "x")
-        Traceback (most recent call last):
-        ...
-        patchwarden.service.identity.AccessDenied: the login form was not ours ...
+    A form is used once: checking it, rightly or wrongly, removes it (a refused or failed
+    login is answered with a new form).
 
     Raises:
-        AccessDenied: no pre-session cookie, no token, or a token that does not fit.
+        AccessDenied: no pre-session cookie or token, no such form, an expired one, or a
+            token that does not fit.
     """
-    expected = login_form_token(key, pre_session) if pre_session else ""
-    if not expected or not presented or not hmac.compare_digest(expected, presented):
+    form = store.accounts.take_login_form(_sha256(cookie)) if cookie else None
+    fits = (
+        form is not None
+        and presented is not None
+        and form.expires_at > now
+        and hmac.compare_digest(form.token_hash, _sha256(presented))
+    )
+    if not fits:
         raise AccessDenied(
-            "the login form was not ours (another site's, or from before a restart); "
+            "the login form was not ours (another site's, used already, or too old); "
             "reload the login page and log in again"
         )
 

@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from patchwarden.store.tables import ApiToken, User, UserSession, as_utc
+from patchwarden.store.tables import ApiToken, LoginForm, User, UserSession, as_utc
 
-__all__ = ["Accounts", "SessionRecord", "TokenRecord", "UserRecord"]
+__all__ = ["Accounts", "LoginFormRecord", "SessionRecord", "TokenRecord", "UserRecord"]
 
 Transact = Callable[[str, bool], AbstractContextManager[Session]]
 """Opens one transaction: ``(what it does, whether it writes)``."""
@@ -60,6 +60,16 @@ class SessionRecord:
     user: str
     csrf_hash: str
     source: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LoginFormRecord:
+    """A login form as stored: the hashes of its cookie and token, and when it expires."""
+
+    id_hash: str
+    token_hash: str
     created_at: datetime
     expires_at: datetime
 
@@ -241,6 +251,33 @@ class Accounts:
                 row.revoked_at = self._now()
             session.flush()
             return _token(row)
+
+    # -- login forms ------------------------------------------------------------------
+
+    def add_login_form(self, id_hash: str, token_hash: str, expires_at: datetime) -> None:
+        """Store a login form's hashes; expired forms are swept at the same time."""
+        now = self._now()
+        with self._transact("open a login form", True) as session:
+            session.execute(delete(LoginForm).where(LoginForm.expires_at <= now))
+            session.add(
+                LoginForm(
+                    id_hash=id_hash,
+                    token_hash=token_hash,
+                    created_at=now,
+                    expires_at=as_utc(expires_at),
+                )
+            )
+
+    def take_login_form(self, id_hash: str) -> LoginFormRecord | None:
+        """Remove and return the login form with this cookie hash (a form is used once)."""
+        with self._transact("use a login form", True) as session:
+            row = session.get(LoginForm, id_hash)
+            if row is None:
+                return None
+            found = LoginFormRecord(row.id_hash, row.token_hash, row.created_at, row.expires_at)
+            # Two posts of one form at once: only the one whose delete removed the row wins.
+            gone = session.execute(delete(LoginForm).where(LoginForm.id_hash == id_hash))
+            return found if gone.rowcount == 1 else None  # type: ignore[attr-defined]  # CursorResult
 
     # -- sessions ---------------------------------------------------------------------
 

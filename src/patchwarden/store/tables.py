@@ -340,6 +340,18 @@ class UserSession(Base):
     expires_at: Mapped[datetime]
 
 
+class LoginForm(Base):
+    """A login page's pre-session: keyed by the SHA-256 of its cookie, with its token's hash."""
+
+    __tablename__ = "login_forms"
+    __table_args__ = (Index("ix_login_forms_expires_at", "expires_at"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 class AuditRow(Base):
     """One entry of the audit trail, a hash chain (see ``patchwarden.domain.audit``)."""
 
