@@ -153,9 +153,15 @@ def test_an_uploaded_inventory_is_planned_against_instead_of_the_stored_one(
 
 
 def test_an_operator_limited_to_dev_compiles_only_plans_within_dev(estate: Server) -> None:
+    before = plan_entries(estate)
     with estate.client("devon") as devon:  # an approver (above operator), dev only
         r = devon.post("/api/v1/plans", json={"campaign": CAMPAIGN.read_text(), "at": AT})
-    assert r.status_code == 403 and "prod" in r.json()["detail"]
+        assert r.status_code == 403 and "prod" in r.json()["detail"]
+        # The same refusal for submitting it as a change: a known caller acting beyond its
+        # environments is forbidden (403), not unauthenticated (401).
+        r = devon.post("/api/v1/changes", json={"campaign": CAMPAIGN.read_text()})
+        assert r.status_code == 403 and "prod" in r.json()["detail"]
+    assert plan_entries(estate) == before  # nothing kept
 
 
 def test_the_command_line_compiles_on_the_server(estate: Server) -> None:
