@@ -8,6 +8,7 @@ No answer repeats a secret, and a failure of the store says only that it failed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -55,7 +56,7 @@ from patchwarden.service.identity import (
 )
 from patchwarden.store import Store
 
-__all__ = ["API_PREFIX", "OPENAPI_URL", "SECURITY_HEADERS", "create_app"]
+__all__ = ["API_PREFIX", "OPENAPI_URL", "SECURITY_HEADERS", "create_app", "default_feeds_state"]
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = "/api/openapi.json"
@@ -130,6 +131,19 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(PatchwardenError, on_error)
 
 
+def default_feeds_state(store: Store) -> Path:
+    """The sync state file of a store's server: one per database, in the user cache dir.
+
+    A sync that finds a source not modified imports nothing, so its state must belong to
+    the catalog it fills: a server on another database (or ``feeds sync`` on this machine's
+    default one) sharing the file would leave this catalog empty. The name carries a
+    digest of the database URL, never the URL (it may hold a password).
+    """
+    url = store.engine.url.render_as_string(hide_password=False)
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return Path(platformdirs.user_cache_dir("patchwarden"), f"feeds-state-{digest}.json")
+
+
 def create_app(
     store: Store,
     *,
@@ -152,8 +166,9 @@ def create_app(
             simulated runs start.
         feed_sources: What ``POST /feeds/sync`` fetches (``{name: URL}``); the official
             feeds if not given.
-        feeds_state: Where a sync keeps each source's ETag and Last-Modified; the user
-            cache directory, as ``feeds sync``, if not given.
+        feeds_state: Where a sync keeps each source's ETag and Last-Modified; if not
+            given, a file in the user cache directory named after the database (see
+            :func:`default_feeds_state`).
     """
     app = FastAPI(
         title="patchwarden",
@@ -169,9 +184,7 @@ def create_app(
     app.state.workers = RunWorkers(store)
     app.state.tasks = TaskBoard(store)
     app.state.feed_sources = dict(feed_sources or DEFAULT_SOURCES)
-    app.state.feeds_state = feeds_state or Path(
-        platformdirs.user_cache_dir("patchwarden"), "feeds-state.json"
-    )
+    app.state.feeds_state = feeds_state or default_feeds_state(store)
 
     @app.middleware("http")
     async def security_headers(

@@ -46,7 +46,9 @@ def serve(
         "(default: the official feeds).",
     ),
     feeds_state: Path | None = typer.Option(
-        None, "--feeds-state", help="Where syncs keep ETag/Last-Modified (default: user cache)."
+        None,
+        "--feeds-state",
+        help="Where syncs keep ETag/Last-Modified (default: user cache, one file per database).",
     ),
     tick: float = typer.Option(
         5.0, "--tick", min=0.1, help="Seconds between looks at due jobs and new audit entries."
