@@ -42,8 +42,8 @@ def serve(
     feeds_config: Path | None = typer.Option(
         None,
         "--feeds-config",
-        help='TOML with a [sources] table of name = "url": what POST /feeds/sync fetches '
-        "(default: the official feeds).",
+        help='TOML whose sources table holds name = "url" lines: what POST /feeds/sync '
+        "fetches (default: the official feeds).",
     ),
     feeds_state: Path | None = typer.Option(
         None,
