@@ -121,7 +121,7 @@ def sync_command(
         None, "--source", help="NAME=URL to fetch instead of the defaults (repeatable)."
     ),
     config: Path | None = typer.Option(
-        None, "--config", help='TOML file with a [sources] table of name = "url".'
+        None, "--config", help='TOML file whose sources table holds name = "url" lines.'
     ),
     state: Path | None = typer.Option(
         None, "--state", help="Where ETag/Last-Modified are kept (default: user cache dir)."
