@@ -223,8 +223,15 @@ def _create_engine(url: str) -> Engine:
             json_serializer=dumps,
             json_deserializer=loads,
         )
-    else:
+    elif parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, json_serializer=dumps, json_deserializer=loads)
+    else:
+        # A database server restarted (or failed over) leaves the pool's connections dead:
+        # test each before use, so a long-lived worker carries on instead of failing once
+        # per pooled connection.
+        engine = create_engine(
+            parsed, json_serializer=dumps, json_deserializer=loads, pool_pre_ping=True
+        )
     if engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite":
         _tune_sqlite(engine, in_memory=in_memory)
     return engine

@@ -16,6 +16,7 @@ Example (needs the package, so not a doctest)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -182,7 +183,20 @@ class PostgresServer:
                 break
             time.sleep(0.05)
         # The backends notice their postmaster died and exit by themselves; the next start
-        # recovers from the write-ahead log.
+        # recovers from the write-ahead log, but refuses while one still holds the shared
+        # memory: wait for them too (every server process works in the data folder).
+        while time.monotonic() < deadline and self._processes_in_data():
+            time.sleep(0.05)
+
+    def _processes_in_data(self) -> list[int]:
+        wanted = str(self.data.resolve())
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.readlink(entry / "cwd") == wanted:
+                        found.append(int(entry.name))
+        return found
 
     def url(self, database: str = "postgres") -> str:
         """The SQLAlchemy URL of ``database`` on this server, with psycopg 3."""
