@@ -1,16 +1,22 @@
 """Temporal runs on the lab survive the loss of a worker, of Temporal, and of PostgreSQL.
 
-Each test runs one real campaign, ``apply --real --engine temporal``, on three lab hosts
-(real ``apt`` over SSH; one host also takes the reboot-requiring kernel fix), with the store
-on a real PostgreSQL server and a real ``temporal server start-dev`` on a file database,
-carried out by real ``patchwarden worker`` processes. While a host's patch step runs (its
-``dpkg`` is running, or failing that its patch step is journaled as started), one part is
-killed with SIGKILL:
+Each test runs one real campaign, ``apply --real --engine temporal``, on three lab hosts in
+two batches (real ``apt`` over SSH; one host also takes the reboot-requiring kernel fix),
+with the store on a real PostgreSQL server and a real ``temporal server start-dev`` on a
+file database, carried out by real ``patchwarden worker`` processes. The three tests share
+one PostgreSQL server, one Temporal server, one database and the workers (module-scoped):
+each fault leaves them running again for the next test. While a host's patch step runs
+(its ``dpkg`` is running, or failing that a patch step is journaled as started), one part
+is killed with SIGKILL:
 
 - a worker: another is started; the cut-off step is retried there once the dead worker's
-  heartbeat is missed (20 s);
-- the Temporal server: it is started again on the same file and port a moment later;
-- PostgreSQL: it is started again on the same data folder a moment later.
+  heartbeat is missed (``PATCHWARDEN_TEMPORAL_HEARTBEAT``, 6 s here instead of 20 s: the
+  same mechanism, found sooner);
+- the Temporal server: it is started again on the same file and port once the step it cut
+  off has finished on the host and journaled its outcome, so the worker's report of it
+  goes to a server that is gone;
+- PostgreSQL: it is started again on the same data folder once the host's ``dpkg`` has
+  finished, so the step's outcome is written while the database is down.
 
 Each time the campaign must complete with every host patched exactly once (``status
 installed`` lines in the host's own ``/var/log/dpkg.log``), running the target versions,
@@ -38,9 +44,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.errors import StoreError
+from patchwarden.service.temporal import HEARTBEAT_VAR
 from patchwarden.store import RunRecord, Store, open_store
 from patchwarden.testing.lab import Lab
-from patchwarden.testing.lab_checks import dpkg_installs, dpkg_running, journal_problems
+from patchwarden.testing.lab_checks import OUTCOMES, dpkg_installs, dpkg_running, journal_problems
 from patchwarden.testing.lab_plan import KERNEL_FIX, WEB_FIX, lab_rolling_plan
 from patchwarden.testing.lab_repo import INITIAL
 from patchwarden.testing.lab_session import LoopThread
@@ -50,8 +57,9 @@ from patchwarden.testing.temporal import TemporalDevServer, WorkerPool
 pytestmark = pytest.mark.slow
 
 T = TypeVar("T")
-HOSTS = ["lab-01", "lab-02", "lab-03"]
+HOSTS = ["lab-01", "lab-02", "lab-03"]  # two batches: lab-01 and lab-02, then lab-03
 REBOOTING = {"lab-02"}
+HEARTBEAT_S = 6  # each beat is sent within 0.8 of it: 1.2 s to spare on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -61,41 +69,69 @@ def pg() -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def temporal() -> Iterator[TemporalDevServer]:
-    """A Temporal dev server of this test alone (the Temporal fault kills it)."""
+    """The Temporal server of these tests; the Temporal fault kills and restarts it."""
     with TemporalDevServer.started() as server:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def env(lab: Lab, pg: PostgresServer, temporal: TemporalDevServer) -> Iterator[dict[str, str]]:
+    """One store for the three campaigns: each test reads only its own run."""
     name = f"faults_{uuid.uuid4().hex[:12]}"
     url = pg.create_database(name)
     yield {
         **os.environ,
         "PATCHWARDEN_DB": url,
         "PATCHWARDEN_TEMPORAL_ADDRESS": temporal.address,
+        HEARTBEAT_VAR: str(HEARTBEAT_S),
         "PATCHWARDEN_SSH_KEY": str(lab.key_path),
         "PATCHWARDEN_SSH_KNOWN_HOSTS": str(lab.known_hosts),
         "COLUMNS": "160",
     }
-    with contextlib.suppress(Exception):  # the server may be down if the test failed there
+    with contextlib.suppress(Exception):  # the server may be down if a test failed there
         pg.drop_database(name)
 
 
-@pytest.fixture
-def workers(env: dict[str, str], tmp_path: Path) -> Iterator[WorkerPool]:
-    pool = WorkerPool(env, tmp_path)
+@pytest.fixture(scope="module")
+def workers(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
+    """The workers of the three campaigns; a test starts one where none is running."""
+    pool = WorkerPool(env, tmp_path_factory.mktemp("workers"))
     yield pool
     pool.stop()
+
+
+def serving(workers: WorkerPool) -> subprocess.Popen[str]:
+    """The one worker running: left by the test before, else started now."""
+    alive = [p for p in workers.procs if p.poll() is None]
+    assert len(alive) <= 1, "one worker at a time, so the one killed is the one at work"
+    return alive[0] if alive else workers.start()
+
+
+def wait_for(condition: Callable[[], T | None], seconds: float, every: float = 0.05) -> T | None:
+    """``condition()`` once it is truthy, polled every ``every`` s; ``None`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(every)
+    return None
 
 
 class Campaign:
     """One campaign on the lab: started, watched through the store, then checked."""
 
-    def __init__(self, lab: Lab, real: RealDrivers, loop: LoopThread, env: dict[str, str]):
-        self.lab, self.real, self.loop, self.env = lab, real, loop, env
+    def __init__(
+        self,
+        lab: Lab,
+        real: RealDrivers,
+        loop: LoopThread,
+        env: dict[str, str],
+        workers: WorkerPool,
+    ):
+        self.lab, self.real, self.loop, self.env, self.workers = lab, real, loop, env, workers
         self.started = time.monotonic()
         self.transcript: list[str] = []
 
@@ -107,6 +143,11 @@ class Campaign:
         self.boots = loop.run(put_back())
         self.offsets = {h: self._dpkg_log(h).stat().st_size for h in HOSTS}
         self.run_id = ""
+        self.store = open_store(env["PATCHWARDEN_DB"])
+        self.say("hosts back at their starting versions")
+
+    def close(self) -> None:
+        self.store.close()
 
     def _dpkg_log(self, host: str) -> Path:
         return self.lab.host(host).root / "var/log/dpkg.log"
@@ -116,7 +157,8 @@ class Campaign:
 
     def start(self, tmp_path: Path) -> None:
         plan = tmp_path / "plan.json"
-        plan.write_text(lab_rolling_plan(HOSTS, reboot=REBOOTING, batch_size=1).model_dump_json())
+        plan.write_text(lab_rolling_plan(HOSTS, reboot=REBOOTING, batch_size=2).model_dump_json())
+        before = self._read(lambda store: store.latest_run())
         done = subprocess.run(
             [sys.executable, "-m", "patchwarden", "apply", str(plan), "--inventory",
              str(self.lab.inventory_path), "--real", "--engine", "temporal", "--no-wait"],
@@ -124,48 +166,83 @@ class Campaign:
         )  # fmt: skip
         assert done.returncode == 0, done.stderr + done.stdout
         run = self._read(lambda store: store.latest_run())
-        assert run is not None
+        assert run is not None and (before is None or run.id != before.id)
         self.run_id = run.id
         self.say(f"run {run.id} started as a workflow")
 
     def _read(self, read: Callable[[Store], T]) -> T | None:
         """Read the store; ``None`` while it cannot be reached (PostgreSQL killed)."""
         try:
-            with open_store(self.env["PATCHWARDEN_DB"]) as store:
-                return read(store)
+            return read(self.store)
         except (StoreError, SQLAlchemyError):
             return None
+
+    def _patch_started(self) -> str | None:
+        """The host of the first patch step journaled as started, if one is."""
+        for event in self._read(lambda store: store.events(self.run_id)) or []:
+            if event.event == "started" and event.payload.get("action") == "patch":
+                return str(event.payload["target"])
+        return None
 
     def wait_mid_patch(self) -> str:
         """Wait until a host's ``dpkg`` runs: the fault then cuts a patch step in two.
 
-        Failing that (dpkg ran between two looks), once the last host's patch step has
-        started: the fault then still lands in the middle of the run.
+        Failing that (dpkg ran between two looks), once a patch step has started: the fault
+        then still lands in the middle of the run.
         """
         deadline = time.monotonic() + 120
-        last = f"/{HOSTS[-1]}/"
         while time.monotonic() < deadline:
             for host in HOSTS:
                 if dpkg_running(self.lab.host(host).root):
                     self.say(f"dpkg running on {host}")
                     return host
-            events = self._read(lambda store: store.events(self.run_id)) or []
-            opened = [e for e in events if e.event == "started" and last in e.step_id]
-            if opened:
-                self.say(f"{opened[0].step_id} started (dpkg not caught running)")
-                return HOSTS[-1]
+            found = self._patch_started()
+            if found is not None and wait_for(self._dpkg_anywhere, 2.0, every=0.01) is None:
+                self.say(f"patch step of {found} started (dpkg not caught running)")
+                return found
             time.sleep(0.01)
         raise AssertionError("no patch step was seen running")
 
-    def wait_ended(self, seconds: float = 240) -> RunRecord:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+    def _dpkg_anywhere(self) -> str | None:
+        return next((h for h in HOSTS if dpkg_running(self.lab.host(h).root)), None)
+
+    def wait_dpkg_done(self, host: str) -> None:
+        """Wait until ``host``'s dpkg has finished: the cut step's work is done there."""
+        quiet = wait_for(lambda: not dpkg_running(self.lab.host(host).root), 60)
+        assert quiet, f"dpkg on {host} still running after 60 s"
+        self.say(f"dpkg finished on {host}")
+
+    def wait_outcome(self, host: str) -> None:
+        """Wait until the patch step of ``host`` has journaled its outcome."""
+
+        def outcome() -> str | None:
+            steps = set()
+            for event in self._read(lambda store: store.events(self.run_id)) or []:
+                if event.event == "started" and event.payload.get("action") == "patch":
+                    if event.payload.get("target") == host:
+                        steps.add(event.step_id)
+                elif event.event in OUTCOMES and event.step_id in steps:
+                    return event.event
+            return None
+
+        found = wait_for(outcome, 60, every=0.1)
+        assert found, f"the patch step of {host} journaled no outcome in 60 s"
+        self.say(f"patch step of {host} {found}, journaled while Temporal is down")
+
+    def wait_ended(self, seconds: float = 180) -> RunRecord:
+        def ended() -> RunRecord | None:
             run = self._read(lambda store: store.get_run(self.run_id))
             if run is not None and run.state in ("completed", "completed_with_failures", "failed"):
-                self.say(f"run {run.state}")
                 return run
-            time.sleep(0.3)
-        raise AssertionError(f"the run did not end in {seconds} s: {self.transcript}")
+            return None
+
+        run = wait_for(ended, seconds, every=0.2)
+        if run is None:
+            raise AssertionError(
+                f"the run did not end in {seconds} s: {self.transcript} {self.workers.tails()}"
+            )
+        self.say(f"run {run.state}")
+        return run
 
     def check(self, run: RunRecord) -> None:
         """Every host patched exactly once, none left in maintenance, the journal sound."""
@@ -207,17 +284,20 @@ class Campaign:
         print("\n" + "\n".join(self.transcript))
 
 
-@pytest.mark.timeout(240)
+@pytest.fixture
+def campaign(
+    lab: Lab, real: RealDrivers, loop: LoopThread, env: dict[str, str], workers: WorkerPool
+) -> Iterator[Campaign]:
+    found = Campaign(lab, real, loop, env, workers)
+    yield found
+    found.close()
+
+
+@pytest.mark.timeout(180)
 def test_a_worker_killed_mid_patch_is_replaced(
-    lab: Lab,
-    real: RealDrivers,
-    loop: LoopThread,
-    env: dict[str, str],
-    workers: WorkerPool,
-    tmp_path: Path,
+    campaign: Campaign, workers: WorkerPool, tmp_path: Path
 ) -> None:
-    campaign = Campaign(lab, real, loop, env)
-    first = workers.start()
+    first = serving(workers)
     campaign.start(tmp_path)
     campaign.wait_mid_patch()
     os.kill(first.pid, signal.SIGKILL)
@@ -228,45 +308,31 @@ def test_a_worker_killed_mid_patch_is_replaced(
     campaign.check(campaign.wait_ended())
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(180)
 def test_the_temporal_server_killed_and_restarted(
-    lab: Lab,
-    real: RealDrivers,
-    loop: LoopThread,
-    env: dict[str, str],
-    temporal: TemporalDevServer,
-    workers: WorkerPool,
-    tmp_path: Path,
+    campaign: Campaign, temporal: TemporalDevServer, workers: WorkerPool, tmp_path: Path
 ) -> None:
-    campaign = Campaign(lab, real, loop, env)
-    workers.start()
+    serving(workers)
     campaign.start(tmp_path)
-    campaign.wait_mid_patch()
+    host = campaign.wait_mid_patch()
     temporal.kill()
     campaign.say("Temporal server SIGKILLed")
-    time.sleep(2)
+    campaign.wait_outcome(host)
     temporal.start()
     campaign.say("Temporal server started again on its file")
     campaign.check(campaign.wait_ended())
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(180)
 def test_postgresql_killed_and_restarted(
-    lab: Lab,
-    real: RealDrivers,
-    loop: LoopThread,
-    env: dict[str, str],
-    pg: PostgresServer,
-    workers: WorkerPool,
-    tmp_path: Path,
+    campaign: Campaign, pg: PostgresServer, workers: WorkerPool, tmp_path: Path
 ) -> None:
-    campaign = Campaign(lab, real, loop, env)
-    workers.start()
+    serving(workers)
     campaign.start(tmp_path)
-    campaign.wait_mid_patch()
+    host = campaign.wait_mid_patch()
     pg.kill()
     campaign.say("PostgreSQL SIGKILLed")
-    time.sleep(2)
+    campaign.wait_dpkg_done(host)
     pg.start()
     campaign.say("PostgreSQL started again on its data folder")
     campaign.check(campaign.wait_ended())

@@ -119,6 +119,13 @@ def apply(
         return
     if source is None:
         raise UsageError("name a campaign YAML or a plan JSON to apply")
+    temporal = None
+    if engine == "temporal":
+        # Imported here: only a Temporal run needs the SDK (it is slow to import). Read
+        # before the run is opened, so a bad setting changes nothing.
+        from patchwarden.service.temporal import TemporalSettings  # noqa: PLC0415 - temporalio loads only for Temporal runs
+
+        temporal = TemporalSettings.from_env(os.environ, address, namespace)
     console = Console()
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(resolve_url(db, os.environ)) as store:
@@ -134,18 +141,15 @@ def apply(
         console.print(
             f"run [bold]{setup.run.id}[/] of plan {plan.digest()[:12]} ({len(plan.units())} units)"
         )
-        if engine == "temporal":
-            # Imported here: only a Temporal run needs the SDK (it is slow to import).
+        if temporal is not None:
             from patchwarden.service.temporal import (  # noqa: PLC0415 - temporalio loads only for Temporal runs
-                TemporalSettings,
                 carry_out_on_temporal,
                 workflow_id,
             )
 
-            settings = TemporalSettings.from_env(os.environ, address, namespace)
-            run = carry_out_on_temporal(store, setup, settings, speed, wait=wait)
+            run = carry_out_on_temporal(store, setup, temporal, speed, wait=wait)
             console.print(
-                f"run {run.id} is the workflow {workflow_id(run.id)} on {settings.address}"
+                f"run {run.id} is the workflow {workflow_id(run.id)} on {temporal.address}"
             )
             if not wait:
                 return

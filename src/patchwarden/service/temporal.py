@@ -57,6 +57,7 @@ from patchwarden.service.temporal_flow import (
     ACTIVITY_LOAD,
     ACTIVITY_SETTLE,
     ACTIVITY_STEP,
+    HEARTBEAT_S,
     CampaignInput,
     CampaignWorkflow,
     CheckInput,
@@ -69,6 +70,7 @@ from patchwarden.store import RunRecord, Store
 __all__ = [
     "ADDRESS_VAR",
     "DEFAULT_QUEUE",
+    "HEARTBEAT_VAR",
     "NAMESPACE_VAR",
     "CampaignActivities",
     "TemporalSettings",
@@ -93,29 +95,63 @@ NAMESPACE_VAR = "PATCHWARDEN_TEMPORAL_NAMESPACE"
 DEFAULT_QUEUE = "patchwarden"
 """The task queue of workflows, of the journal's activities, and of assets with no site."""
 
-_HEARTBEAT_S = 5.0
+HEARTBEAT_VAR = "PATCHWARDEN_TEMPORAL_HEARTBEAT"
+_HEARTBEAT_S = 5.0  # how often a step's worker says it is alive, at most
+_HEARTBEAT_MIN_S = 1.0
 
 
 @dataclass(frozen=True)
 class TemporalSettings:
-    """Where Temporal is: ``host:port`` of its frontend, and the namespace."""
+    """Where Temporal is, and how long a worker may stay silent in a step.
+
+    ``address`` is ``host:port`` of its frontend; after ``heartbeat_s`` without a word from
+    the worker carrying out a step, Temporal hands the step to another worker.
+    """
 
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
+    heartbeat_s: float = HEARTBEAT_S
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str], address: str | None = None, namespace: str | None = None
     ) -> TemporalSettings:
-        """Options first, then ``PATCHWARDEN_TEMPORAL_ADDRESS`` / ``..._NAMESPACE``.
+        """Options first, then ``PATCHWARDEN_TEMPORAL_ADDRESS`` / ``_NAMESPACE`` / ``_HEARTBEAT``.
 
         >>> TemporalSettings.from_env({"PATCHWARDEN_TEMPORAL_ADDRESS": "t:7233"}).address
         't:7233'
+        >>> TemporalSettings.from_env({"PATCHWARDEN_TEMPORAL_HEARTBEAT": "5"}).heartbeat_s
+        5.0
+
+        Raises:
+            UsageError: the heartbeat is not a number of seconds of at least 1.
         """
         return cls(
             address or environ.get(ADDRESS_VAR) or cls.address,
             namespace or environ.get(NAMESPACE_VAR) or cls.namespace,
+            _heartbeat_seconds(environ.get(HEARTBEAT_VAR)),
         )
+
+
+def _heartbeat_seconds(raw: str | None) -> float:
+    """``PATCHWARDEN_TEMPORAL_HEARTBEAT`` as seconds; the default when unset or empty.
+
+    >>> _heartbeat_seconds(None), _heartbeat_seconds("2.5")
+    (20.0, 2.5)
+    """
+    if raw is None or not raw.strip():
+        return HEARTBEAT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= _HEARTBEAT_MIN_S or seconds == float("inf"):
+        raise UsageError(
+            f"{HEARTBEAT_VAR}={raw!r}: give the seconds a worker may stay silent before its "
+            f"step goes to another worker, a number of at least {_HEARTBEAT_MIN_S:g} "
+            f"(default {HEARTBEAT_S:g})"
+        )
+    return seconds
 
 
 def site_queue(site: str) -> str:
@@ -209,12 +245,14 @@ async def start_campaign(
         control=run_state(run).control,
         emergency=setup.emergency,
         time_scale=speed if setup.sim else 1.0,
+        heartbeat_s=settings.heartbeat_s,
     )
     where = {
         "workflow_id": workflow_id(run.id),
         "address": settings.address,
         "namespace": settings.namespace,
         "speed": speed,
+        "heartbeat_s": settings.heartbeat_s,
     }
     summary = {**setup.summary(), **({"change": setup.change} if setup.change else {})}
     store.set_run_state(run.id, run.state, summary={**summary, "temporal": where})
@@ -390,10 +428,16 @@ def _find_step(plan: Plan, step_id: str) -> Step:
 
 
 async def _heartbeat() -> None:
-    """Tell Temporal this worker is alive while a step runs (a killed worker goes quiet)."""
+    """Tell Temporal this worker is alive while a step runs (a killed worker goes quiet).
+
+    Four times within the step's heartbeat timeout, so one late beat on a busy machine
+    does not pass for a dead worker (every 5 s at most; the SDK sends fewer).
+    """
+    timeout = activity.info().heartbeat_timeout
+    every = min(_HEARTBEAT_S, timeout.total_seconds() / 4) if timeout else _HEARTBEAT_S
     while True:
         activity.heartbeat()
-        await asyncio.sleep(_HEARTBEAT_S)
+        await asyncio.sleep(every)
 
 
 def worker(
@@ -471,6 +515,7 @@ def _recorded_settings(run: RunRecord) -> TemporalSettings:
     return TemporalSettings(
         str(where.get("address", TemporalSettings.address)),
         str(where.get("namespace", TemporalSettings.namespace)),
+        float(where.get("heartbeat_s", HEARTBEAT_S)),
     )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "ACTIVITY_LOAD",
     "ACTIVITY_SETTLE",
     "ACTIVITY_STEP",
+    "HEARTBEAT_S",
     "WORKFLOW",
     "CampaignInput",
     "CampaignWorkflow",
@@ -73,7 +74,8 @@ _RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 _BOOK = timedelta(minutes=5)  # reading or writing the journal
-_HEARTBEAT = timedelta(seconds=20)  # a worker silent this long is presumed dead
+HEARTBEAT_S = 20.0
+"""A worker silent this long while a step runs is presumed dead (the default)."""
 
 
 @dataclass
@@ -94,6 +96,10 @@ class CampaignInput:
     step_queues: dict[str, str] = field(default_factory=dict)
     """A step's task queue, by step id, where it is not its unit's (a hook on the
     controller, a load balancer in another site): see ``service.temporal.step_queues``."""
+    heartbeat_s: float = HEARTBEAT_S
+    """A worker silent this long while a step runs is presumed dead: its step goes to
+    another worker of the queue. Shorter finds a lost worker sooner; too short takes a
+    worker stalled for a moment (a loaded machine) for a dead one."""
 
 
 @dataclass
@@ -247,7 +253,8 @@ class CampaignWorkflow:
             CheckInput(params.run_id, check.id, check.env, check.previous, list(check.units)),
             task_queue=queues.pop() if len(queues) == 1 else params.queue,
             start_to_close_timeout=timedelta(hours=2),
-            heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY, result_type=list[JournalLine],
+            heartbeat_timeout=timedelta(seconds=params.heartbeat_s),
+            retry_policy=_RETRY, result_type=list[JournalLine],
         )  # fmt: skip
         self._records.extend(Record(line.step_id, line.event, line.payload) for line in lines)
 
@@ -285,7 +292,7 @@ class CampaignWorkflow:
                 step.id, params.unit_queues.get(work.unit_id, params.queue)
             ),
             start_to_close_timeout=timedelta(seconds=step.timeout_s * 1.2 + 120),
-            heartbeat_timeout=_HEARTBEAT,
+            heartbeat_timeout=timedelta(seconds=params.heartbeat_s),
             retry_policy=_RETRY,
             result_type=list[JournalLine],
         )
