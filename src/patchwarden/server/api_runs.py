@@ -20,8 +20,9 @@ from patchwarden.server.auth import Caller, caller, guarded, store_of
 from patchwarden.server.events import follow_run, resume_point
 from patchwarden.server.workers import RunWorkers
 from patchwarden.service.execution import begin_change_run, begin_resume, roll_back
+from patchwarden.service.runs import RunStatus, run_status
 from patchwarden.service.runs import request as request_run
-from patchwarden.service.runs import run_status
+from patchwarden.service.temporal_status import WorkflowView, workflow_view
 from patchwarden.store import RunRecord
 
 __all__ = ["StartRun", "router"]
@@ -81,7 +82,12 @@ def runs(request: Request, found: Annotated[Caller, Depends(caller)]) -> list[di
 def status(
     run_id: str, request: Request, found: Annotated[Caller, Depends(caller)]
 ) -> dict[str, Any]:
-    """Where a run stands: per wave, failures, steps waiting for a person."""
+    """Where a run stands: per wave, failures, steps waiting for a person.
+
+    A run Temporal drives also has ``temporal``: its workflow as Temporal sees it (see
+    :class:`~patchwarden.service.temporal_status.WorkflowView`), e.g. steps handed to a
+    site's queue that no worker has started; ``null`` for a run of the local runner.
+    """
     record = store_of(request).get_run(run_id)
     if record is None or not _visible(found, _envs(request, record)):
         raise HTTPException(404, f"no run {run_id!r}")
@@ -103,7 +109,12 @@ def status(
         "failures": [{"step": step, "error": why} for step, why in s.failures],
         "waiting": [{"step": step, "why": why} for step, why in s.waiting],
         "service_restarts": [r.as_json() for r in s.restarts],
+        "temporal": view.as_json() if (view := _workflow(s)) else None,
     }
+
+
+def _workflow(s: RunStatus) -> WorkflowView | None:
+    return workflow_view(s.run, [step for w in s.waves for step in w.in_flight])
 
 
 @router.post("", **guarded(Role.OPERATOR), status_code=202)

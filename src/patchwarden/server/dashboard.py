@@ -54,6 +54,7 @@ from patchwarden.service.identity import (
 )
 from patchwarden.service.runs import request as request_run
 from patchwarden.service.runs import run_status
+from patchwarden.service.temporal_status import workflow_view
 from patchwarden.store import RunRecord
 
 __all__ = ["CSRF_COOKIE", "PAGE_CSP", "PRE_SESSION_COOKIE", "router"]
@@ -336,14 +337,18 @@ def runs(request: Request) -> Response:
 
 @router.get("/runs/{run_id}")
 def run(run_id: str, request: Request, error: str = "") -> Response:
-    """A run's waves and failures, kept live by its server-sent events."""
+    """A run's waves and failures, kept live by its server-sent events.
+
+    A run Temporal drives also shows its workflow as Temporal sees it.
+    """
     found = session_caller(request)
     if found is None:
         return login_redirect()
     _, envs = _run(request, found, run_id)
     status = run_status(store_of(request), run_id)
+    workflow = workflow_view(status.run, [s for w in status.waves for s in w.in_flight])
     return render(
-        request, "run.html", found, status=status, error=error,
+        request, "run.html", found, status=status, error=error, workflow=workflow,
         may_control=may(found, Role.OPERATOR, envs),
     )  # fmt: skip
 
