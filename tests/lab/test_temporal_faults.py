@@ -6,8 +6,9 @@ with the store on a real PostgreSQL server and a real ``temporal server start-de
 file database, carried out by real ``patchwarden worker`` processes. The three tests share
 one PostgreSQL server, one Temporal server, one database and the workers (module-scoped):
 each fault leaves them running again for the next test. While a host's patch step runs
-(its ``dpkg`` is running, or failing that a patch step is journaled as started), one part
-is killed with SIGKILL:
+(its ``dpkg`` is running, or failing that a patch step is journaled as started and not
+ended), once ``apply --no-wait`` has handed the run over and exited, one part is killed
+with SIGKILL:
 
 - a worker: another is started; the cut-off step is retried there once the dead worker's
   heartbeat is missed (``PATCHWARDEN_TEMPORAL_HEARTBEAT``, 6 s here instead of 20 s: the
@@ -15,8 +16,8 @@ is killed with SIGKILL:
 - the Temporal server: it is started again on the same file and port once the step it cut
   off has finished on the host and journaled its outcome, so the worker's report of it
   goes to a server that is gone;
-- PostgreSQL: it is started again on the same data folder once the host's ``dpkg`` has
-  finished, so the step's outcome is written while the database is down.
+- PostgreSQL: it is started again on the same data folder once the host has installed
+  the step's packages, so the step's outcome is written while the database is down.
 
 Each time the campaign must complete with every host patched exactly once (``status
 installed`` lines in the host's own ``/var/log/dpkg.log``), running the target versions,
@@ -45,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.errors import StoreError
 from patchwarden.service.temporal import HEARTBEAT_VAR
+from patchwarden.service.temporal_status import workflow_view
 from patchwarden.store import RunRecord, Store, open_store
 from patchwarden.testing.lab import Lab
 from patchwarden.testing.lab_checks import OUTCOMES, dpkg_installs, dpkg_running, journal_problems
@@ -143,10 +145,14 @@ class Campaign:
         self.boots = loop.run(put_back())
         self.offsets = {h: self._dpkg_log(h).stat().st_size for h in HOSTS}
         self.run_id = ""
+        self.apply: subprocess.Popen[str] | None = None
         self.store = open_store(env["PATCHWARDEN_DB"])
         self.say("hosts back at their starting versions")
 
     def close(self) -> None:
+        if self.apply is not None and self.apply.poll() is None:  # the test failed early
+            self.apply.kill()
+            self.apply.communicate(timeout=30)
         self.store.close()
 
     def _dpkg_log(self, host: str) -> Path:
@@ -156,19 +162,34 @@ class Campaign:
         self.transcript.append(f"{time.monotonic() - self.started:6.1f}s {line}")
 
     def start(self, tmp_path: Path) -> None:
+        """Start ``apply --no-wait``; the run is watched from the moment the store has it."""
         plan = tmp_path / "plan.json"
         plan.write_text(lab_rolling_plan(HOSTS, reboot=REBOOTING, batch_size=2).model_dump_json())
         before = self._read(lambda store: store.latest_run())
-        done = subprocess.run(
+        self.apply = subprocess.Popen(
             [sys.executable, "-m", "patchwarden", "apply", str(plan), "--inventory",
              str(self.lab.inventory_path), "--real", "--engine", "temporal", "--no-wait"],
-            env=self.env, capture_output=True, text=True, timeout=120, check=False,
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        assert done.returncode == 0, done.stderr + done.stdout
-        run = self._read(lambda store: store.latest_run())
-        assert run is not None and (before is None or run.id != before.id)
+
+        def opened() -> RunRecord | None:
+            run = self._read(lambda store: store.latest_run())
+            return run if run is not None and (before is None or run.id != before.id) else None
+
+        run = wait_for(opened, 120, every=0.02)
+        assert run is not None, self.apply.communicate(timeout=60)[0]
         self.run_id = run.id
-        self.say(f"run {run.id} started as a workflow")
+        self.say(f"run {run.id} opened")
+
+    def _applied(self) -> bool:
+        """Whether ``apply`` has handed the run to Temporal and exited (it must exit 0)."""
+        assert self.apply is not None, "start the campaign first"
+        if self.apply.returncode is None:
+            if self.apply.poll() is None:
+                return False
+            output = self.apply.communicate()[0]
+            assert self.apply.returncode == 0, output
+        return True
 
     def _read(self, read: Callable[[Store], T]) -> T | None:
         """Read the store; ``None`` while it cannot be reached (PostgreSQL killed)."""
@@ -177,40 +198,55 @@ class Campaign:
         except (StoreError, SQLAlchemyError):
             return None
 
-    def _patch_started(self) -> str | None:
-        """The host of the first patch step journaled as started, if one is."""
+    def _open_patches(self) -> list[str]:
+        """Hosts whose patch step is journaled as started and has no outcome yet."""
+        hosts: dict[str, str] = {}
         for event in self._read(lambda store: store.events(self.run_id)) or []:
             if event.event == "started" and event.payload.get("action") == "patch":
-                return str(event.payload["target"])
-        return None
-
-    def wait_mid_patch(self) -> str:
-        """Wait until a host's ``dpkg`` runs: the fault then cuts a patch step in two.
-
-        Failing that (dpkg ran between two looks), once a patch step has started: the fault
-        then still lands in the middle of the run.
-        """
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            for host in HOSTS:
-                if dpkg_running(self.lab.host(host).root):
-                    self.say(f"dpkg running on {host}")
-                    return host
-            found = self._patch_started()
-            if found is not None and wait_for(self._dpkg_anywhere, 2.0, every=0.01) is None:
-                self.say(f"patch step of {found} started (dpkg not caught running)")
-                return found
-            time.sleep(0.01)
-        raise AssertionError("no patch step was seen running")
+                hosts[event.step_id] = str(event.payload["target"])
+            elif event.event in OUTCOMES:
+                hosts.pop(event.step_id, None)
+        return sorted(hosts.values())
 
     def _dpkg_anywhere(self) -> str | None:
         return next((h for h in HOSTS if dpkg_running(self.lab.host(h).root)), None)
 
-    def wait_dpkg_done(self, host: str) -> None:
-        """Wait until ``host``'s dpkg has finished: the cut step's work is done there."""
-        quiet = wait_for(lambda: not dpkg_running(self.lab.host(host).root), 60)
-        assert quiet, f"dpkg on {host} still running after 60 s"
-        self.say(f"dpkg finished on {host}")
+    def wait_mid_patch(self) -> str:
+        """Wait until a host's ``dpkg`` runs: the fault then cuts a patch step in two.
+
+        Failing that (dpkg ran between two looks), while a patch step is journaled as
+        started and not ended: the fault then still cuts that step. Only once ``apply``
+        has exited, so the fault is the run's, not the starting command's.
+        """
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not self._applied():
+                time.sleep(0.01)
+                continue
+            if host := self._dpkg_anywhere():
+                self.say(f"apply exited; dpkg running on {host}")
+                return host
+            if self._open_patches():
+                if host := wait_for(self._dpkg_anywhere, 3.0, every=0.005):
+                    self.say(f"apply exited; dpkg running on {host}")
+                    return host
+                if still := self._open_patches():
+                    self.say(f"apply exited; patch step of {still[0]} running (dpkg not caught)")
+                    return still[0]
+            time.sleep(0.01)
+        raise AssertionError(f"no patch step was seen running: {self.transcript}")
+
+    def wait_installed(self, host: str) -> None:
+        """Wait until ``host``'s dpkg has installed the step's packages and exited."""
+        kernel = KERNEL_FIX if host in REBOOTING else ()
+        wanted = len(WEB_FIX + kernel)
+
+        def installed() -> bool:
+            done = dpkg_installs(self._dpkg_log(host), self.offsets[host])
+            return len(done) >= wanted and not dpkg_running(self.lab.host(host).root)
+
+        assert wait_for(installed, 60), f"{host} did not install its packages in 60 s"
+        self.say(f"{host} installed its packages, while PostgreSQL is down")
 
     def wait_outcome(self, host: str) -> None:
         """Wait until the patch step of ``host`` has journaled its outcome."""
@@ -229,7 +265,7 @@ class Campaign:
         assert found, f"the patch step of {host} journaled no outcome in 60 s"
         self.say(f"patch step of {host} {found}, journaled while Temporal is down")
 
-    def wait_ended(self, seconds: float = 180) -> RunRecord:
+    def wait_ended(self, seconds: float = 150) -> RunRecord:
         def ended() -> RunRecord | None:
             run = self._read(lambda store: store.get_run(self.run_id))
             if run is not None and run.state in ("completed", "completed_with_failures", "failed"):
@@ -238,11 +274,19 @@ class Campaign:
 
         run = wait_for(ended, seconds, every=0.2)
         if run is None:
-            raise AssertionError(
-                f"the run did not end in {seconds} s: {self.transcript} {self.workers.tails()}"
-            )
+            raise AssertionError(f"the run did not end in {seconds} s: {self._why()}")
         self.say(f"run {run.state}")
         return run
+
+    def _why(self) -> str:
+        """What the journal, Temporal and the workers say of a run that did not end."""
+        events = self._read(lambda store: store.events(self.run_id)) or []
+        run = self._read(lambda store: store.get_run(self.run_id))
+        seen = workflow_view(run, []) if run is not None else None
+        return "\n".join(
+            [*self.transcript, f"journal tail: {events[-6:]}", f"Temporal: {seen}",
+             f"workers: {self.workers.tails()}"]
+        )  # fmt: skip
 
     def check(self, run: RunRecord) -> None:
         """Every host patched exactly once, none left in maintenance, the journal sound."""
@@ -293,7 +337,7 @@ def campaign(
     found.close()
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_a_worker_killed_mid_patch_is_replaced(
     campaign: Campaign, workers: WorkerPool, tmp_path: Path
 ) -> None:
@@ -308,7 +352,7 @@ def test_a_worker_killed_mid_patch_is_replaced(
     campaign.check(campaign.wait_ended())
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_the_temporal_server_killed_and_restarted(
     campaign: Campaign, temporal: TemporalDevServer, workers: WorkerPool, tmp_path: Path
 ) -> None:
@@ -323,7 +367,7 @@ def test_the_temporal_server_killed_and_restarted(
     campaign.check(campaign.wait_ended())
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_postgresql_killed_and_restarted(
     campaign: Campaign, pg: PostgresServer, workers: WorkerPool, tmp_path: Path
 ) -> None:
@@ -332,7 +376,7 @@ def test_postgresql_killed_and_restarted(
     host = campaign.wait_mid_patch()
     pg.kill()
     campaign.say("PostgreSQL SIGKILLed")
-    campaign.wait_dpkg_done(host)
+    campaign.wait_installed(host)
     pg.start()
     campaign.say("PostgreSQL started again on its data folder")
     campaign.check(campaign.wait_ended())
