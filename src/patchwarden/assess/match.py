@@ -29,15 +29,15 @@ from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, cast
 
 from patchwarden.assess.sources import binary_name, binary_target, listed_binaries, source_keyed
 from patchwarden.domain.advisories import Advisory, Affected, Finding
 from patchwarden.domain.ecosystems import asset_ecosystem, osv_release
 from patchwarden.domain.inventory import Inventory
-from patchwarden.errors import InvalidVersion
 from patchwarden.feeds.ranges import CompiledAffected, compile_affected, scheme_of, versions_to_rank
-from patchwarden.versions import VersionRanker, parse
+from patchwarden.versions import VersionRanker
 
 __all__ = [
     "AdvisoryIndex",
@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=1024)
 def split_ecosystem(osv_ecosystem: str) -> tuple[str, str]:
     """``"Ubuntu:Pro:22.04:LTS"`` -> ``("ubuntu", "22.04")``; no release -> ``""``.
 
@@ -271,17 +272,9 @@ def _rank(group: _Group, installed: set[str]) -> dict[str, VersionRanker]:
         wanted.setdefault(group.scheme, set())  # installed versions get ranks even so
     rankers = {}
     for scheme, versions in wanted.items():
-        valid = [v for v in versions | installed if _valid(scheme, v)]
-        rankers[scheme] = VersionRanker(scheme, valid)
+        ranker = rankers[scheme] = VersionRanker(scheme)
+        ranker.add_valid(versions | installed)  # invalid versions get no rank
     return rankers
-
-
-def _valid(scheme: str, version: str) -> bool:
-    try:
-        parse(scheme, version)
-    except InvalidVersion:
-        return False
-    return True
 
 
 def _compile(affected: Affected, ranks: Mapping[str, Mapping[str, int]]) -> CompiledAffected:
@@ -389,7 +382,7 @@ class InstalledTable:
         else:
             # The common case, one dict look-up a package: (name, version) pairs are the keys.
             get = self._plain.setdefault(ecosystem, {}).get
-            found = [get(item) for item in packages.items()]
+            found = list(map(get, packages.items()))
             if None in found:
                 found = [intern(ecosystem, *item) if i is None else i
                          for i, item in zip(found, packages.items(), strict=True)]  # fmt: skip

@@ -71,6 +71,9 @@ def package_digest(packages: Mapping[str, str]) -> tuple[str, str]:
     return hashlib.sha256(text).hexdigest(), text.decode()
 
 
+_STR = {str}
+
+
 def _record_packages(
     session: Session, assessment_id: int, packages: Mapping[str, Mapping[str, str]]
 ) -> None:
@@ -80,7 +83,11 @@ def _record_packages(
         texts: dict[str, str] = {}
         rows = []
         for asset_id, installed in chunk:
-            if not all(type(k) is str and type(v) is str for k, v in installed.items()):
+            # The types met, gathered in C: a fleet's sets are millions of pairs.
+            if (
+                not set(map(type, installed)) <= _STR
+                or not set(map(type, installed.values())) <= _STR
+            ):
                 raise ValueError(f"packages of {asset_id!r}: names and versions must be strings")
             digest, text = package_digest(installed)
             texts[digest] = text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -84,7 +85,7 @@ def checked_json(value: Any, what: str) -> JsonText:
         # One join, one copy of each member: a member may be very large.
         parts = [text[:-1]]
         for key, member in raw.items():
-            parts += [",", json.dumps(key, ensure_ascii=False), ":", member.text]
+            parts += [",", _key_text(key), ":", member.text]
         parts.append("}")
         if len(text) == 2:  # "{}": no other members, no comma after the brace
             parts[1] = ""
@@ -92,11 +93,25 @@ def checked_json(value: Any, what: str) -> JsonText:
     return JsonText(text)
 
 
+@lru_cache(maxsize=256)
+def _key_text(key: str) -> str:
+    """A member name as JSON text; the few names a fleet's rows use, written once each."""
+    return json.dumps(key, ensure_ascii=False)
+
+
+_STR = frozenset({str})
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
 def _strings_only(value: dict[Any, Any]) -> bool:
-    """Whether a dict is flat, of string keys and string (or null) values."""
-    return all(type(k) is str for k in value) and all(
-        v is None or type(v) is str for v in value.values()
-    )
+    """Whether a dict is flat, of string keys and string (or null) values.
+
+    The types met are gathered in C (a fleet's rows are hundreds of thousands).
+
+    >>> _strings_only({"a": "x", "b": None}), _strings_only({"a": 1}), _strings_only({1: "a"})
+    (True, False, False)
+    """
+    return set(map(type, value)) <= _STR and set(map(type, value.values())) <= _STR_OR_NONE
 
 
 def dumps(value: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from operator import itemgetter
 
+from patchwarden.errors import InvalidVersion
 from patchwarden.versions.base import SortKey
 from patchwarden.versions.registry import ecosystem_for, parser_for
 
@@ -60,6 +61,28 @@ class VersionRanker:
         finally:
             if len(self._keys) != before:
                 self._rerank()
+
+    def add_valid(self, versions: Iterable[str]) -> None:
+        """Parse the versions not seen yet, leaving out the invalid ones, and re-rank.
+
+        One parse a version, where checking each first and then adding it parses twice.
+
+        Example:
+            >>> ranker = VersionRanker("Debian:12")
+            >>> ranker.add_valid(["1.0", "not a version!", "0.9"])
+            >>> ranker.ranks()
+            {'0.9': 0, '1.0': 1}
+        """
+        before = len(self._keys)
+        keys, parse = self._keys, self._parse
+        for text in versions:
+            if text not in keys:
+                try:
+                    keys[text] = parse(text).key
+                except InvalidVersion:
+                    continue
+        if len(keys) != before:
+            self._rerank()
 
     def _rerank(self) -> None:
         ranks: dict[str, int] = {}
