@@ -4,8 +4,9 @@ A real ``temporal server start-dev`` (the session's), real ``patchwarden worker`
 and a real ``patchwarden serve`` share one store. The run's hosts are all of site eu-1:
 until a worker of eu-1 runs, nothing is journaled, and only Temporal can say that the
 workflow runs and its steps wait on the eu-1 queue. ``GET /api/v1/runs/{id}`` (its
-``temporal``) and the run's page say so; once an eu-1 worker has carried the run out, both
-say the workflow completed.
+``temporal``) and the run's page say so. A pause and a resume asked of the server reach
+the workflow as signals (its query says so) and the server drives nothing itself; once an
+eu-1 worker has carried the run out, both say the workflow completed, each step done once.
 """
 
 from __future__ import annotations
@@ -134,6 +135,18 @@ def test_the_server_shows_steps_waiting_on_a_sites_queue_then_the_workflow_compl
             assert f"not started by any worker yet: {seen['not_started'][0]}" in page
             assert f"<td>{EU}</td><td>scheduled</td>" in page
 
+            # A person pauses and resumes it through the server: both reach the workflow
+            # as signals, and the server never drives the run beside it.
+            with server.client("otto") as otto:
+                paused = otto.post(f"/api/v1/runs/{run.id}/pause").json()
+                assert (paused["workflow"], paused["driving"]) == ("signalled", False), paused
+                asked = vera.get(f"/api/v1/runs/{run.id}").json()["temporal"]
+                assert asked["control"] == "pause", asked
+                resumed = otto.post(f"/api/v1/runs/{run.id}/resume").json()
+                assert (resumed["workflow"], resumed["driving"]) == ("signalled", False), resumed
+                asked = vera.get(f"/api/v1/runs/{run.id}").json()["temporal"]
+                assert asked["control"] == "" and asked["execution"] == "running", asked
+
             workers.start("--site", "eu-1")
 
             def ended() -> dict[str, Any] | None:
@@ -142,5 +155,7 @@ def test_the_server_shows_steps_waiting_on_a_sites_queue_then_the_workflow_compl
 
             body = _wait_for(ended)
             assert body["state"] == "completed"
+            ended_steps = [e.step_id for e in store.events(run.id) if e.event == "succeeded"]
+            assert len(ended_steps) == len(set(ended_steps)), "a step was carried out twice"
             assert body["temporal"]["pending"] == [] and body["temporal"]["not_started"] == []
             assert '<strong id="workflow-execution">completed</strong>' in _run_page(server, run.id)

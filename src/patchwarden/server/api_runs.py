@@ -20,8 +20,9 @@ from patchwarden.server.auth import Caller, caller, guarded, store_of
 from patchwarden.server.events import follow_run, resume_point
 from patchwarden.server.workers import RunWorkers
 from patchwarden.service.execution import begin_change_run, begin_resume, roll_back
-from patchwarden.service.runs import RunStatus, run_status
+from patchwarden.service.runs import RunStatus, driven_by_temporal, run_status
 from patchwarden.service.runs import request as request_run
+from patchwarden.service.temporal import control_on_temporal
 from patchwarden.service.temporal_status import WorkflowView, workflow_view
 from patchwarden.store import RunRecord
 
@@ -180,7 +181,9 @@ def control(
 
     Resume and a rollback of a run nobody drives (paused, ended, or its server gone) are
     driven here, in the background; a run driven elsewhere takes the request at its next
-    step. A run another live process holds is refused with 409.
+    step. A run another live process holds is refused with 409. A run Temporal drives is
+    never driven here: the request is signalled to its workflow (``workflow`` says how,
+    see :class:`~patchwarden.service.temporal.TemporalControl`).
     """
     store = store_of(request)
     record = store.get_run(run_id)
@@ -189,6 +192,10 @@ def control(
     found.require(Role.OPERATOR, envs)
     now = datetime.now(UTC)
     actor = found.actor
+    if driven_by_temporal(store, run_id):
+        done = control_on_temporal(store, run_id, action, actor=actor, now=now)
+        verdict = {"verdict": done.verdict} if done.verdict else {}
+        return {**_run(done.run), **verdict, "driving": False, "workflow": done.how}
     if action == "resume":
         resumed = begin_resume(
             store, record, speed=SIM_SPEED, now=now, user=actor.name, actor=actor

@@ -52,8 +52,9 @@ from patchwarden.service.identity import (
     log_out,
     open_login_form,
 )
+from patchwarden.service.runs import driven_by_temporal, run_status
 from patchwarden.service.runs import request as request_run
-from patchwarden.service.runs import run_status
+from patchwarden.service.temporal import control_on_temporal
 from patchwarden.service.temporal_status import workflow_view
 from patchwarden.store import RunRecord
 
@@ -364,7 +365,10 @@ def control(
     if action not in ("pause", "resume", "abort"):
         raise HTTPException(404, f"no action {action!r}")
     try:
-        if action == "resume":
+        if driven_by_temporal(store_of(request), run_id):
+            # Its workflow drives it: told, never driven beside it from here.
+            control_on_temporal(store_of(request), run_id, action, actor=found.actor, now=now())
+        elif action == "resume":
             resumed = begin_resume(
                 store_of(request), record, speed=SIM_SPEED, now=now(), user=found.grant.user,
                 actor=found.actor,

@@ -73,9 +73,11 @@ __all__ = [
     "HEARTBEAT_VAR",
     "NAMESPACE_VAR",
     "CampaignActivities",
+    "TemporalControl",
     "TemporalSettings",
     "carry_out_on_temporal",
     "connect",
+    "control_on_temporal",
     "roll_back_on_temporal",
     "serve",
     "signal_run",
@@ -566,6 +568,47 @@ def roll_back_on_temporal(
     if setup is None:
         return found, "busy"
     return carry_out_on_temporal(store, setup, chosen, speed, wait=wait), "started"
+
+
+@dataclass(frozen=True)
+class TemporalControl:
+    """What a person's request did to a run a workflow drives (or drove).
+
+    ``how``: ``signalled`` (the workflow takes it at its next decision), ``ended`` (the
+    workflow is gone: the store moved, nothing to tell), ``started`` (a new workflow rolls
+    the run back) or ``busy`` (another process holds the run). ``verdict`` is the store's
+    transition (``moved``, ``unchanged``) for pause, abort and resume.
+    """
+
+    run: RunRecord
+    how: str
+    verdict: str | None = None
+
+
+def control_on_temporal(
+    store: Store, run_id: str, what: str, *, actor: Actor, now: datetime
+) -> TemporalControl:
+    """Pause, abort, resume or roll back a run Temporal drives, from any process.
+
+    Rule: nothing is driven here. Pause, abort and resume move the run in the store, as for
+    any run, and are signalled to its workflow; a rollback is signalled to a running
+    workflow, or carried out by a new one once it has ended (not waited for). So a server
+    asked to resume a Temporal run never starts a second driver beside the workflow.
+
+    Raises:
+        InputError: an unknown request or run, or one its state refuses.
+        UsageError: Temporal cannot be reached.
+    """
+    if what == "rollback":
+        found, how = roll_back_on_temporal(
+            store, run_id, user=actor.name, now=now, actor=actor, wait=False
+        )
+        return TemporalControl(found, how)
+    moved = request(store, run_id, what, actor=actor)
+    told = tell_workflow(store, run_id)
+    return TemporalControl(
+        moved.run, "signalled" if told else "ended", moved.transition.verdict.value
+    )
 
 
 def tell_workflow(store: Store, run_id: str, settings: TemporalSettings | None = None) -> bool:
