@@ -10,7 +10,7 @@ and the change it carries out. ``resume`` rebuilds the same drivers from that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +80,8 @@ class RunSetup:
     """The run carries out an approved emergency change: it may start outside windows."""
     sites: Mapping[str, str] = field(default_factory=dict)
     """Each asset's site (its ``site`` tag), for assets that name one."""
+    close: Callable[[], Awaitable[None]] | None = None
+    """Releases what the drivers opened (a real run's SSH connections), in the loop they ran in."""
 
 
 # run state -> change outcome; a pause leaves the change in progress.
@@ -242,6 +244,7 @@ def _open_run(
         sim=False,
         emergency=is_emergency(approved),
         sites=asset_sites(prepared.inventory),
+        close=real_run.real.close,
     )
 
 
@@ -327,6 +330,8 @@ class RunDrivers:
     """Each asset's site (its ``site`` tag), for assets that name one."""
     emergency: bool = False
     """The run carries out an approved emergency change: it may start outside windows."""
+    close: Callable[[], Awaitable[None]] | None = None
+    """Releases what the drivers opened (a real run's SSH connections)."""
 
 
 def asset_sites(inventory: Inventory) -> dict[str, str]:
@@ -339,7 +344,7 @@ def _setup(store: Store, run: RunRecord, lease: Lease, speed: float, now: dateti
     found = run_drivers(store, run, speed=speed, now=now)
     return RunSetup(
         run, found.plan, found.drivers, lease, found.summary, found.change, sim=found.sim,
-        sites=found.sites, emergency=found.emergency,
+        sites=found.sites, emergency=found.emergency, close=found.close,
     )  # fmt: skip
 
 
@@ -361,8 +366,9 @@ def run_drivers(store: Store, run: RunRecord, *, speed: float, now: datetime) ->
         built = real_drivers_for(real_files, plan)
         record = store.get_change(change) if isinstance(change, int) else None
         return RunDrivers(
-            plan, built.drivers, lambda: real, change, sim=False, emergency=is_emergency(record)
-        )
+            plan, built.drivers, lambda: real, change, sim=False, emergency=is_emergency(record),
+            close=built.real.close,
+        )  # fmt: skip
     sim_state = summary.get("sim")
     if sim_state is None:
         raise UsageError(f"run {run.id} has no recorded estate (sim or real) to resume on")
@@ -412,6 +418,7 @@ def carry_out(
             extra_summary=setup.summary,
             lost=setup.lease.lost,
             emergency=setup.emergency,
+            close=setup.close,
         )
     finally:
         setup.lease.release()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,6 +72,15 @@ def start_run(store: Store, plan: Plan, at: datetime, *, actor: Actor | None = N
     )
 
 
+async def _pass(runner: Runner, close: Callable[[], Awaitable[None]] | None) -> Progress:
+    """One pass of the runner, then ``close`` in the same loop (its connections live there)."""
+    try:
+        return await runner.run()
+    finally:
+        if close is not None:
+            await close()
+
+
 def drive(
     store: Store,
     run: RunRecord,
@@ -82,6 +91,7 @@ def drive(
     *,
     lost: Callable[[], bool] | None = None,
     emergency: bool = False,
+    close: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[Progress, RunState]:
     """Run (or resume) a run to its end or to a pause; returns the progress and final state.
 
@@ -93,6 +103,10 @@ def drive(
     New units start only inside the plan's maintenance windows (unless ``emergency``: the
     run carries out an approved emergency change), after each environment's soak and QA
     gate; the runner waits for them, journaling each wait (see ``engine.machine``).
+
+    ``close`` releases what the drivers opened (a real run's SSH connections); it is
+    awaited at the end of each pass of the runner, in that pass's event loop, so a
+    long-lived process (the server) keeps no connection of a run that stopped.
     """
     journal = StoreJournal(store, run.id)
     seen = {"state": run_state(run)}
@@ -130,7 +144,7 @@ def drive(
             calendar=PlanCalendar(plan.windows) if plan.windows else None,
             emergency=emergency,
         )
-        progress = asyncio.run(runner.run())
+        progress = asyncio.run(_pass(runner, close))
         if lost is not None and lost():
             return progress, seen["state"]
         latest = current()

@@ -417,7 +417,9 @@ class CampaignActivities:
         if isinstance(change, int) and outcome is not None and ended is not state:
             finish_change(self.store, change, outcome, "engine", self.now(), note=f"run {run.id}")
         if ended.ended:
-            self._runs.pop(run.id, None)
+            done = self._runs.pop(run.id, None)
+            if done is not None and done.close is not None:
+                await done.close()  # the run's SSH connections: a worker lives for weeks
         return {"state": ended.value, "units": units}
 
 
