@@ -12,6 +12,9 @@ their own. The patch updates pw-web and the kernel package and reboots every hos
 * ``canary_good`` / ``canary_bad``: one canary at weight 10, a 5 s analysis (Mann-Whitney U
   and effect size on HAProxy's per-request log), then the rest rolling; the bad build
   (pw-web 1.0-5) passes its health check but fails 30 % of pages.
+* ``canary_good_repeat``: the good build's canary (no reboot, to keep it short) rolled out
+  20 times in a row (``PATCHWARDEN_BENCH_CANARY_RUNS`` to change): a good build must never
+  be rolled back. ``runs``, ``rolled_back`` (how many were), each analysis' verdict and score.
 * ``all_at_once``: every host at once, for contrast.
 * ``image_rebuild``: the six hosts are instances of one rootfs image; a new version is built
   with the fixed pw-web (apt in a chroot), tested, and every host re-created from it behind
@@ -41,7 +44,7 @@ from typing import Any
 
 from patchwarden.engine.lifecycle import RunState
 from patchwarden.testing.lab_appliance import AppliancePair
-from patchwarden.testing.traffic import shared_traffic_lab
+from patchwarden.testing.traffic import TrafficLab, shared_traffic_lab
 from patchwarden.testing.traffic_cli import CliTrafficRun, run_cli_strategy
 from patchwarden.testing.traffic_cli_more import (
     run_cli_ha_pair,
@@ -58,6 +61,7 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 ROLLS_BACK = frozenset({"canary_bad"})
+CANARY_RUNS = int(os.environ.get("PATCHWARDEN_BENCH_CANARY_RUNS", "20"))
 
 
 def unfinished(name: str, run: CliTrafficRun) -> str | None:
@@ -72,6 +76,35 @@ def unfinished(name: str, run: CliTrafficRun) -> str | None:
     if run.state != RunState.COMPLETED or run.exit_code != 0:
         return f"{name}: expected the run completed (run {run.state}, exit {run.exit_code})"
     return None
+
+
+def repeat_good_canary(traffic: TrafficLab, scratch: Path, problems: list[str]) -> dict[str, Any]:
+    """The good build's canary rolled out :data:`CANARY_RUNS` times; none may roll back."""
+    rows: list[dict[str, Any]] = []
+    verdicts: list[str] = []
+    scores: list[float] = []
+    rolled_back = unfinished_runs = 0
+    for i in range(CANARY_RUNS):
+        run = run_cli_strategy(traffic, scratch / f"canary_good_{i}", "canary", reboot=False,
+                               canary=1, analysis_s=5.0)  # fmt: skip
+        rows.append(run.summary())
+        verdicts += [a["verdict"] for a in run.analyses()]
+        scores += [round(float(a["score"]), 3) for a in run.analyses()]
+        problem = unfinished("canary_good", run)
+        if problem:
+            unfinished_runs += 1
+            rolled_back += int(run.rolled_back)
+            problems.append(f"canary_good_repeat run {i + 1}: {problem.split(': ', 1)[1]}")
+    return {
+        "runs": CANARY_RUNS,
+        "rolled_back": rolled_back,
+        "requests": sum(r["requests"] for r in rows),
+        "failed": sum(r["failed"] for r in rows),
+        "seconds": round(sum(r["seconds"] for r in rows), 1),
+        "verdicts": verdicts,
+        "scores": scores,
+        "finished": unfinished_runs == 0,
+    }
 
 
 def main() -> int:
@@ -92,6 +125,8 @@ def main() -> int:
             if problem:
                 problems.append(problem)
             verdicts[name] = ", ".join(a["verdict"] for a in run.analyses())
+        results["canary_good_repeat"] = repeat_good_canary(traffic, Path(scratch), problems)
+        verdicts["canary_good_repeat"] = ""
         traffic.reset()
         with traffic_image(traffic) as store:
             image = run_cli_image_rebuild(traffic, store, Path(scratch) / "image_rebuild")
@@ -114,6 +149,8 @@ def main() -> int:
     for name, row in results.items():
         notes = f"rolled back: {row['rolled_back']}, verdict: {verdicts[name]}" if (
             "rolled_back" in row) else ""  # fmt: skip
+        if "runs" in row:
+            notes = f"{row['rolled_back']} of {row['runs']} good canaries rolled back"
         if "failed_raw" in row:
             notes = f"{row['failed_raw']} failed before one retry"
         p99 = f"{row['p99_ms']:>7.1f}" if "p99_ms" in row else f"{'-':>7}"

@@ -8,6 +8,7 @@ The lab here has its own folder, addresses and pair names, apart from the other 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -39,6 +41,16 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
 
 
+def _steps(node: Any) -> list[dict[str, Any]]:
+    """Every step of a plan's JSON, wherever it sits (a dict with an ``action``)."""
+    if isinstance(node, list):
+        return [s for item in node for s in _steps(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node] if isinstance(node.get("action"), str) else []
+    return found + [s for value in node.values() for s in _steps(value)]
+
+
 def _printed(out: str, label: str) -> list[Path]:
     return [Path(m) for m in re.findall(rf"^{label}:\s+(\S+)", out, re.MULTILINE)]
 
@@ -57,16 +69,31 @@ def test_lab_up_brings_up_the_estate_and_lab_down_leaves_nothing(tmp_path: Path)
         (inventory,) = _printed(up.stdout, "inventory")
         (advisories,) = _printed(up.stdout, "advisories")
         campaigns = {p.stem: p for p in _printed(up.stdout, "campaign")}
-        assert set(campaigns) == {"rolling", "canary", "image", "ha-pair"}, up.stdout
+        assert set(campaigns) == {"rolling", "canary", "blue-green", "image", "ha-pair"}, up.stdout
+        (blue_green,) = _printed(up.stdout, "bg-inventory")
 
-        validated = _cli(env, "inventory", "validate", str(inventory))
-        assert validated.returncode == 0, validated.stdout + validated.stderr
+        for written in (inventory, blue_green):
+            validated = _cli(env, "inventory", "validate", str(written))
+            assert validated.returncode == 0, validated.stdout + validated.stderr
         kinds = {a["kind"] for a in yaml.safe_load(inventory.read_text())["assets"]}
         assert {"vm", "load_balancer", "image", "virtual_appliance"} <= kinds, kinds
         assert _cli(env, "feeds", "import", str(advisories)).returncode == 0
         for name in ("ha-pair", "image"):
             plan = _cli(env, "plan", str(campaigns[name]), "-i", str(inventory))
             assert plan.returncode == 0, plan.stdout + plan.stderr
+        # The hosts' packages come from a scan (over SSH, with the key lab up made).
+        ssh = {**env, "PATCHWARDEN_SSH_KEY": str(estate.lab.key_path),
+               "PATCHWARDEN_SSH_KNOWN_HOSTS": str(estate.lab.known_hosts)}  # fmt: skip
+        scanned = _cli(ssh, "scan", "-i", str(blue_green))
+        assert scanned.returncode == 0, scanned.stdout + scanned.stderr
+        plan = _cli(
+            ssh, "plan", str(campaigns["blue-green"]), "-i", str(blue_green), "--format", "json"
+        )
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        switches = [s for s in _steps(json.loads(plan.stdout))
+                    if s["action"] == "switch" and not s.get("undo")]  # fmt: skip
+        # One atomic switch, to the standby side (green serves when the lab comes up).
+        assert [(s["lb"], s["side"]) for s in switches] == [("lb-web", "blue")], switches
 
         # What it brought up serves: the hosts through HAProxy, the pair on its virtual IP.
         proxy, pair = estate.haproxy, estate.pair

@@ -86,9 +86,11 @@ def up(
                f"virtual IP {estate.pair.config.vip}:{estate.pair.config.port}")  # fmt: skip
     _out.print(f"image:       {estate.image_store} (version 1 = the hosts' tree)")
     _out.print(f"inventory:   {files.inventory}")
+    _out.print(f"bg-inventory: {files.blue_green_inventory}   (the pool as two sides)")
     _out.print(f"advisories:  {files.advisories}")
     for name, path in files.campaigns.items():
-        _out.print(f"campaign:    {path}   ({name})")
+        on = "" if files.inventory_for(name) == files.inventory else ", on bg-inventory"
+        _out.print(f"campaign:    {path}   ({name}{on})")
     _out.print(f"ssh:         ssh -i {lab.key_path} -o UserKnownHostsFile={lab.known_hosts} "
                f"-p {specs[0].ssh_port} root@{specs[0].address}")  # fmt: skip
     _out.print(f"environment: . {lab.dir / 'lab.env'}   (key and known_hosts for patchwarden)")

@@ -13,7 +13,11 @@ One lab to try every real strategy on, from files a person reads:
   version boots a test instance (:mod:`patchwarden.testing.lab_boot`) before any host is
   replaced;
 - ``inventory.yaml`` of all of it, ``advisories.json`` (a fixed ``pw-web`` and a kernel
-  that needs a reboot) and one campaign file per strategy under ``campaigns/``.
+  that needs a reboot) and one campaign file per strategy under ``campaigns/``;
+- ``inventory-blue-green.yaml``: the same estate with HAProxy's pool as two sides (the
+  first half of the hosts blue, the rest green, green serving) switched through HAProxy's
+  map on the blue-green frontend (the next port), for ``campaigns/blue-green.yaml``. A
+  host sits in one pool of an inventory, so blue-green has an inventory of its own.
 
 :meth:`LabEstate.down` stops every process it started (by pid file, checked against the
 process' command line) and removes the pair's network, the namespaces and every file.
@@ -56,6 +60,7 @@ __all__ = ["EstateConfig", "EstateFiles", "LabEstate", "estate_campaigns"]
 IMAGE_ID = "web-image"
 LB_ID = "lb-web"
 POOL = "web"
+BLUE_GREEN = "blue-green"
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,12 @@ class EstateFiles:
     inventory: Path
     advisories: Path
     campaigns: dict[str, Path]
+    blue_green_inventory: Path
+    """The inventory ``campaigns/blue-green.yaml`` runs on: HAProxy's pool as two sides."""
+
+    def inventory_for(self, campaign: str) -> Path:
+        """The inventory file to plan and apply ``campaign`` (a key of :attr:`campaigns`) on."""
+        return self.blue_green_inventory if campaign == BLUE_GREEN else self.inventory
 
 
 def estate_campaigns() -> dict[str, dict[str, Any]]:
@@ -116,7 +127,7 @@ def estate_campaigns() -> dict[str, dict[str, Any]]:
 
     Example:
         >>> sorted(estate_campaigns())
-        ['canary', 'ha-pair', 'image', 'rolling']
+        ['blue-green', 'canary', 'ha-pair', 'image', 'rolling']
         >>> estate_campaigns()["ha-pair"]["groups"]["appliances"]["strategy"]
         'ha_pair'
     """
@@ -129,6 +140,10 @@ def estate_campaigns() -> dict[str, dict[str, Any]]:
         "canary": {
             "name": "lab canary",
             "groups": {"web": {**web, "strategy": "canary", "canary": 1, "analysis_s": 5.0}},
+        },
+        BLUE_GREEN: {
+            "name": "lab blue-green",
+            "groups": {"web": {**web, "strategy": "blue_green", "bake_s": 9.0}},
         },
         "image": {
             "name": "lab image rebuild",
@@ -308,8 +323,12 @@ class LabEstate:
 
     # -- files ---------------------------------------------------------------------------
 
-    def inventory(self) -> dict[str, Any]:
-        """The inventory of the whole estate (the hosts as :class:`Lab` writes them)."""
+    def inventory(self, *, blue_green: bool = False) -> dict[str, Any]:
+        """The inventory of the whole estate (the hosts as :class:`Lab` writes them).
+
+        With ``blue_green`` HAProxy's pool is two sides switched through its map (see
+        :meth:`HaproxySetup.sides`) rather than one pool of every host.
+        """
         hosts: dict[str, Any] = yaml.safe_load(self.lab.inventory_path.read_text())
         env = self.config.lab.env
         assets = []
@@ -317,16 +336,22 @@ class LabEstate:
             assets.append({**asset, "image": IMAGE_ID})
         setup = self.haproxy
         members = [spec.id for spec in self.lab.specs()]
+        metrics = {"log": setup.run_log}
+        pool: dict[str, Any] = {"name": POOL, "members": members}
+        pool_config: dict[str, Any] = {"backend": "web", "metrics": metrics}
+        if blue_green:
+            # HAProxy names its servers after the hosts, so the sides are host ids.
+            blue, green = setup.sides()
+            pool = {"name": POOL, "blue_green": {"blue": list(blue), "green": list(green),
+                                                 "active": "green"}}  # fmt: skip
+            pool_config = {"map": str(setup.map_file), "metrics": metrics}
         assets.append({
             "id": LB_ID,
             "kind": "load_balancer",
             "env": env,
             "driver": "haproxy",
-            "driver_config": {
-                "socket": str(setup.socket),
-                "pools": {POOL: {"backend": "web", "metrics": {"log": setup.run_log}}},
-            },
-            "pools": [{"name": POOL, "members": members}],
+            "driver_config": {"socket": str(setup.socket), "pools": {POOL: pool_config}},
+            "pools": [pool],
         })  # fmt: skip
         launch = [sys.executable, "-m", "patchwarden.testing.lab_instances",
                   str(self.dir), "{instance}", "{root}"]  # fmt: skip
@@ -357,8 +382,12 @@ class LabEstate:
             line + "\n" for line in inventory.read_text().splitlines() if line.startswith("#")
         )
         header += "# Hosts behind HAProxy, an image of them, and a keepalived appliance pair.\n"
-        body = yaml.safe_dump(self.inventory(), sort_keys=False)
-        inventory.write_text(header + body)
+        # Both from the hosts' file as the lab wrote it, before it is overwritten.
+        whole, sides = self.inventory(), self.inventory(blue_green=True)
+        inventory.write_text(header + yaml.safe_dump(whole, sort_keys=False))
+        blue_green = self.dir / "inventory-blue-green.yaml"
+        note = f"# For campaigns/{BLUE_GREEN}.yaml: HAProxy's pool as a blue and a green side.\n"
+        blue_green.write_text(header + note + yaml.safe_dump(sides, sort_keys=False))
         advisories = self.dir / "advisories.json"
         feed = [advisory(9902, "pw-web"), advisory(9903, "pw-kernel", reboot_required=True)]
         advisories.write_text(json.dumps(feed, indent=2) + "\n")
@@ -369,4 +398,4 @@ class LabEstate:
             path = folder / f"{name}.yaml"
             path.write_text(yaml.safe_dump(campaign, sort_keys=False))
             campaigns[name] = path
-        return EstateFiles(inventory, advisories, campaigns)
+        return EstateFiles(inventory, advisories, campaigns, blue_green)
