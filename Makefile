@@ -27,12 +27,12 @@ test: $(STAMP) lab-deps
 lab-deps:
 	@scripts/lab-deps
 
-# The chaos test (kill -9 of the runner at random points, then resume) on several seeds;
-# `make test` runs it on one. Needs root, like the lab tier.
+# The chaos test (kill -9 of the runner at random points, then resume) on several seeds,
+# 30 kills each; `make test` runs it on one seed with 15. Needs root, like the lab tier.
 SOAK_SEEDS ?= 20260601 90210 777 31 32
 soak: $(STAMP) lab-deps
 	@set -e; for seed in $(SOAK_SEEDS); do echo "== chaos seed $$seed"; \
-	  PATCHWARDEN_CHAOS_SEED=$$seed $(BIN)/python -m pytest -m lab -q tests/lab/test_chaos.py; done
+	  PATCHWARDEN_CHAOS_SEED=$$seed PATCHWARDEN_CHAOS_KILLS=30 $(BIN)/python -m pytest -m lab -q tests/lab/test_chaos.py; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -12,9 +12,10 @@ their own. The patch updates pw-web and the kernel package and reboots every hos
 * ``canary_good`` / ``canary_bad``: one canary at weight 10, a 5 s analysis (Mann-Whitney U
   and effect size on HAProxy's per-request log), then the rest rolling; the bad build
   (pw-web 1.0-5) passes its health check but fails 30 % of pages.
-* ``canary_good_repeat``: the good build's canary (no reboot, to keep it short) rolled out
-  20 times in a row (``PATCHWARDEN_BENCH_CANARY_RUNS`` to change): a good build must never
-  be rolled back. ``runs``, ``rolled_back`` (how many were), each analysis' verdict and score.
+* ``canary_good_repeat``: the good build's canary (weight 50, a 3 s analysis; no reboot
+  and two hosts of the pool, to keep each short) rolled out 20 times in a row
+  (``PATCHWARDEN_BENCH_CANARY_RUNS`` to change): a good build must never be rolled back.
+  ``runs``, ``rolled_back`` (how many were), each analysis' verdict and score.
 * ``all_at_once``: every host at once, for contrast.
 * ``image_rebuild``: the six hosts are instances of one rootfs image; a new version is built
   with the fixed pw-web (apt in a chroot), tested, and every host re-created from it behind
@@ -85,8 +86,11 @@ def repeat_good_canary(traffic: TrafficLab, scratch: Path, problems: list[str]) 
     scores: list[float] = []
     rolled_back = unfinished_runs = 0
     for i in range(CANARY_RUNS):
+        # Two hosts of the pool (the canary, then one more) keep each rollout short; the
+        # analysis compares the canary with every other server of the pool all the same.
         run = run_cli_strategy(traffic, scratch / f"canary_good_{i}", "canary", reboot=False,
-                               canary=1, analysis_s=5.0)  # fmt: skip
+                               select={"role": "web", "ids": traffic.hosts[:2]}, canary=1,
+                               canary_weight=50, analysis_s=3.0)  # fmt: skip
         rows.append(run.summary())
         verdicts += [a["verdict"] for a in run.analyses()]
         scores += [round(float(a["score"]), 3) for a in run.analyses()]
