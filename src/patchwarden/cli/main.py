@@ -10,7 +10,10 @@ commands from :data:`COMMANDS` without importing any of them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -262,7 +265,28 @@ def main(argv: list[str] | None = None) -> int:
     return _exit(result if isinstance(result, int) else 0, argv)
 
 
+# Temporal's client runs threads of its Rust core that may still hold Python's thread
+# state when the interpreter finalizes; the process then aborts (SIGABRT, "PyGILState_Release:
+# thread state ... must be current") after the command succeeded (temporalio/sdk-python#300).
+_TEMPORAL_CORE = "temporalio.bridge.temporal_sdk_bridge"
+
+
 def _exit(code: int, argv: list[str] | None) -> int:
     if argv is None:
+        if _TEMPORAL_CORE in sys.modules:
+            _exit_now(code)
         sys.exit(code)
     return code
+
+
+def _exit_now(code: int) -> None:
+    """Flush what the command wrote, then end the process without finalizing the interpreter.
+
+    Only for a command that loaded Temporal's core: everything it opened (the store, files)
+    was closed by the command itself; what is skipped is the finalization that can abort.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
