@@ -22,11 +22,12 @@ demo: $(STAMP)
 # The whole suite: unit, golden, conformance and lab tiers. The lab tier needs root and
 # Debian packages; scripts/lab-deps installs what is missing (idempotent, quick when present).
 # Two passes: what is not marked lab on TEST_WORKERS processes (pytest-xdist; a file's tests
-# stay on one), then the lab and traffic tiers one test at a time (they share the lab's
-# hosts, network namespaces and ports). Each pass lists its slowest tests.
+# stay on one; the slow ones go out first, see tests/conftest.py), then the lab and traffic
+# tiers one test at a time (they share the lab's hosts, network namespaces and ports). Each
+# pass lists its slowest tests.
 TEST_WORKERS ?= 2
 test: $(STAMP) lab-deps
-	$(BIN)/python -m pytest -m "not lab" -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -m "not lab" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 	$(BIN)/python -m pytest -m lab --durations=15
 
 lab-deps:

@@ -14,6 +14,18 @@ from patchwarden.testing.temporal import TemporalDevServer
 GOLDEN = Path(__file__).parent / "golden"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On several processes (``-n``), the slow tests go out first.
+
+    pytest-xdist hands out files in collection order; a few slow files (Temporal, servers)
+    left to the end would run on one process while the others sit idle. Tests do not
+    depend on their order; the sort is stable, so the order within each kind is kept.
+    """
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: its order is the one used
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Never touch the user's real database or data directory from a test.
