@@ -44,8 +44,8 @@ import pytest
 
 from patchwarden.drivers.real import RealDrivers
 from patchwarden.store import open_store
-from patchwarden.store.records import JournalEvent
 from patchwarden.testing.lab import Lab
+from patchwarden.testing.lab_checks import dpkg_installs, journal_problems
 from patchwarden.testing.lab_plan import KERNEL_FIX, WEB_FIX, lab_rolling_plan
 from patchwarden.testing.lab_repo import INITIAL
 from patchwarden.testing.lab_session import LoopThread
@@ -59,7 +59,6 @@ KILLS_WANTED = int(os.environ.get("PATCHWARDEN_CHAOS_KILLS", "15"))
 KILLS_PER_CAMPAIGN = 3
 # A campaign without kills writes 26 journal records: the spread for write kill points.
 FULL_RUN_RECORDS = 26
-_OUTCOMES = ("succeeded", "failed")
 
 
 # -- the runner under chaos (a child process) ---------------------------------------------
@@ -139,31 +138,6 @@ def _spec(rng: random.Random, records_so_far: int, first: bool) -> str:
     return f"{kind}:{rng.uniform(low, limit):.3f}"
 
 
-def _journal_problems(events: list[JournalEvent], finished: bool) -> list[str]:
-    problems = []
-    seqs = [e.seq for e in events]
-    if seqs != list(range(1, len(events) + 1)):
-        problems.append(f"seq not contiguous from 1: {seqs}")
-    open_steps: set[str] = set()
-    for e in events:
-        if e.event == "started":
-            open_steps.add(e.step_id)
-        elif e.step_id not in open_steps:
-            problems.append(f"seq {e.seq}: {e.event} of {e.step_id} without an open start")
-        elif e.event in _OUTCOMES:
-            open_steps.discard(e.step_id)
-    if finished and open_steps:
-        problems.append(f"started without an outcome: {sorted(open_steps)}")
-    return problems
-
-
-def _installs(log: Path, offset: int) -> list[str]:
-    with log.open("rb") as f:
-        f.seek(offset)
-        lines = f.read().decode(errors="replace").splitlines()
-    return [line.split(" status installed ")[1] for line in lines if " status installed " in line]
-
-
 @pytest.fixture
 def chaos_env(lab: Lab, tmp_path: Path) -> Iterator[dict[str, str]]:
     yield {
@@ -240,7 +214,7 @@ def test_kill_9_at_random_points_then_resume_finishes_every_campaign(
                 run = store.latest_run()
                 assert run is not None, f"{spec}: killed before the run was recorded"
                 run_id = run.id
-                problems = _journal_problems(store.events(run.id), finished=False)
+                problems = journal_problems(store.events(run.id), finished=False)
             assert not problems, f"campaign {tally.campaigns}, kill {spec}: {problems}"
             if status == 0:
                 tally.missed += 1
@@ -284,9 +258,7 @@ def _check_campaign(
         events = store.events(run.id)
     assert run.state == "completed", f"{name}: run ended {run.state}"
     assert run.summary is not None and run.summary["units"] == {"succeeded": len(HOSTS)}
-    assert not _journal_problems(events, finished=True), (
-        f"{name}: {_journal_problems(events, True)}"
-    )
+    assert not journal_problems(events, finished=True), f"{name}: {journal_problems(events, True)}"
 
     async def facts() -> list[tuple[dict[str, str], str, bool, bool]]:
         async def one(host: str) -> tuple[dict[str, str], str, bool, bool]:
@@ -303,7 +275,7 @@ def _check_campaign(
     ):
         kernel = host in REBOOTING
         targets = dict(WEB_FIX + (KERNEL_FIX if kernel else ()))
-        installs = _installs(lab.host(host).root / "var/log/dpkg.log", offsets[host])
+        installs = dpkg_installs(lab.host(host).root / "var/log/dpkg.log", offsets[host])
         wanted = sorted(f"{name}:all {version}" for name, version in targets.items())
         assert sorted(installs) == wanted, f"{name}: {host} installed {installs}, not once each"
         expected = {"pw-web": "1.0-2", "pw-kernel": "1.0-2" if kernel else "1.0-1"}
