@@ -1,18 +1,23 @@
-"""``patchwarden inventory validate|show|import|discover``."""
+"""``patchwarden inventory validate|upload|show|import|discover``."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import typer
 import yaml
 
+from patchwarden.cli.options import SERVER_OPTION
 from patchwarden.cli.rows import check_format, print_rows
 from patchwarden.domain.responsibility import responsibility_of
 from patchwarden.errors import InputError, UsageError
 from patchwarden.service.ansible_import import import_ansible, parse_env_mapping
 from patchwarden.service.discover import discover_libvirt
+from patchwarden.service.remote import RemoteServer, connect
 from patchwarden.service.sources import LoadedInventory, demo_inventory, read_inventory
 
 __all__ = ["app"]
@@ -46,6 +51,42 @@ def validate(
     )
 
 
+@app.command("upload")
+def upload(
+    files: list[Path] = typer.Argument(..., help="Inventory YAML files, merged."),
+    server: str | None = SERVER_OPTION,
+) -> None:
+    """Make these files the server's stored inventory (an operator's token).
+
+    The server validates them as `inventory validate` does: any problem is printed as
+    file:line: field, exit 2, and the stored inventory stays as it was.
+
+    Example: PATCHWARDEN_TOKEN=pwt_... patchwarden inventory upload inventory/*.yaml --server https://patch.example.org
+    """
+    remote = connect(server, os.environ)
+    if remote is None:
+        raise UsageError(
+            "inventory upload sends files to a server: give --server URL (or set "
+            "PATCHWARDEN_SERVER); to check files here, run `patchwarden inventory validate`"
+        )
+    texts = []
+    for path in files:
+        try:
+            texts.append((str(path), path.read_bytes()))
+        except OSError as error:
+            raise UsageError(f"{path}: cannot read: {error}") from error
+    with remote:
+        counts = remote.call("POST", "/inventory", files=texts)
+        assets = remote.call("GET", "/inventory/assets")
+    kinds = Counter(str(a["kind"]) for a in assets)
+    parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    typer.echo(
+        f"ok: {len(assets)} assets in {len(files)} file(s) stored on {remote.url} ({parts}): "
+        f"{counts['inserted']} inserted, {counts['updated']} updated, "
+        f"{counts['deleted']} deleted, {counts['unchanged']} unchanged"
+    )
+
+
 @app.command("discover")
 def discover(
     source: str = typer.Argument(..., help="What to ask; so far: libvirt."),
@@ -73,14 +114,29 @@ def show(
     env: str | None = typer.Option(None, "--env", help="Only this environment."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     demo: bool = typer.Option(False, "--demo", help="Show the built-in demo estate."),
+    asset_id: str | None = typer.Option(None, "--asset", metavar="ID", help="Only this asset."),
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """List assets with who patches each and why (shared-responsibility model).
 
+    With --server, the server's stored inventory (the assets of the token's environments).
+
     Example: patchwarden inventory show inventory.yaml --owner provider
+    Example: PATCHWARDEN_TOKEN=pwt_... patchwarden inventory show --env prod --server https://patch.example.org
     """
     if owner not in (None, "provider", "customer"):
         raise typer.BadParameter("use provider or customer", param_hint="--owner")
     check_format(fmt)
+    remote = connect(server, os.environ)
+    if remote is not None:
+        if files or demo:
+            raise UsageError(
+                "inventory files and --demo with --server: show lists the server's stored "
+                "inventory (send files with `patchwarden inventory upload`)"
+            )
+        with remote:
+            _show_remote(remote, owner, env, asset_id, fmt)
+        return
     loaded = _load(files or [], demo)
     rows = []
     for asset in loaded.inventory.assets:
@@ -88,6 +144,8 @@ def show(
         if owner and resp.owner.value != owner:
             continue
         if env and asset.env != env:
+            continue
+        if asset_id and asset.id != asset_id:
             continue
         rows.append(
             {
@@ -102,6 +160,38 @@ def show(
                 "source": loaded.source_of(asset.id),
             }
         )
+    if asset_id and not rows:
+        raise InputError(f"no asset {asset_id!r} (with these filters)")
+    _render(rows, fmt)
+
+
+_FIELDS = (
+    "id",
+    "kind",
+    "env",
+    "service_model",
+    "owner",
+    "why",
+    "criticality",
+    "internet_facing",
+    "source",
+)
+
+
+def _show_remote(
+    remote: RemoteServer, owner: str | None, env: str | None, asset_id: str | None, fmt: str
+) -> None:
+    if asset_id is not None:
+        found = [remote.call("GET", f"/inventory/assets/{quote(asset_id, safe='')}")]
+    else:
+        found = remote.call("GET", "/inventory/assets", params={"env": env} if env else None)
+    rows: list[dict[str, Any]] = [
+        {k: a[k] for k in _FIELDS}
+        for a in found
+        if (not owner or a["owner"] == owner) and (not env or a["env"] == env)
+    ]
+    if asset_id and not rows:
+        raise InputError(f"no asset {asset_id!r} (with these filters)")
     _render(rows, fmt)
 
 

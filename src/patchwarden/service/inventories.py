@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from patchwarden.domain.responsibility import owner_of
+from pydantic import TypeAdapter
+
+from patchwarden.domain.assets import Asset
+from patchwarden.domain.responsibility import owner_of, responsibility_of
 from patchwarden.drivers.registry import REGISTRY
 from patchwarden.inventory import parse_inventory
 from patchwarden.service.audit import Actor, record
@@ -44,19 +47,35 @@ def upload_inventory(
 
 @dataclass(frozen=True)
 class AssetView:
-    """One asset as the API shows it: who patches it, where it was defined, its data."""
+    """One asset as the API shows it: who patches it and why, where it was defined, its data.
+
+    ``service_model``, ``why``, ``criticality`` and ``internet_facing`` are the columns of
+    ``patchwarden inventory show``, so the command prints the same rows against a server.
+    """
 
     id: str
     kind: str
     env: str
     owner: str
     source: str
+    service_model: str
+    why: str
+    criticality: str
+    internet_facing: bool
     data: dict[str, Any]
 
 
+_ASSET: TypeAdapter[Asset] = TypeAdapter(Asset)
+
+
 def asset_view(row: InventoryRecord) -> AssetView:
-    """The API's view of a stored asset."""
-    return AssetView(row.id, row.kind, row.env, row.owner, row.source, row.data)
+    """The API's view of a stored asset (its data was validated when it was stored)."""
+    asset = _ASSET.validate_python(row.data)
+    resp = responsibility_of(asset)
+    return AssetView(
+        row.id, row.kind, row.env, row.owner, row.source, resp.service_model.value,
+        resp.reason, asset.criticality.value, asset.internet_facing, row.data,
+    )  # fmt: skip
 
 
 def list_assets(
