@@ -3,8 +3,9 @@
 Started detached by ``patchwarden lab up`` (or the test fixture) as
 ``python -m patchwarden.testing.lab_controller LAB_DIR``; stopped with SIGTERM.
 
-Per host it runs ``sshd -D -f hosts/<id>/sshd_config`` (chrooted into the host's root) and
-the ``pw-web`` HTTP service on ``<address>:<http_port>``, whose health reads
+Per host it runs ``sshd -D -f hosts/<id>/sshd_config`` (chrooted into the host's root), the
+host's enabled systemd units (:mod:`patchwarden.testing.lab_units`) and the ``pw-web`` HTTP
+service on ``<address>:<http_port>``, whose health reads
 ``/usr/share/pw-web/status`` inside the root, so it follows what apt installed there. A
 status line may also ask for a misbehaving build that its health check does not notice:
 ``delay_ms=N`` adds N ms to every page (not to ``/healthz``), ``fail_pct=P`` answers P % of
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from patchwarden.testing.lab_image import mount_root, write_boot_id
+from patchwarden.testing.lab_units import Units
 
 __all__ = [
     "HostSpec",
@@ -102,6 +104,16 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+async def _first_child(pid: int, timeout_s: float = 10.0) -> int:
+    """The first child of ``pid`` (unshare's: the namespace's init), once it exists."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (children := _children_of(pid)):
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"process {pid} started no child within {timeout_s:.0f} s")
+        await asyncio.sleep(0.02)
+    return children[0]
+
+
 def _kill(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
@@ -151,6 +163,7 @@ class HostRuntime:
         self.clients: set[asyncio.StreamWriter] = set()
         self.state = "down"
         self.pages = 0
+        self.units = Units(spec.id, spec.root, spec.dir)
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -159,20 +172,28 @@ class HostRuntime:
     async def start(self) -> None:
         """Start sshd and the service."""
         log = open(self.spec.dir / "sshd.log", "ab")  # noqa: SIM115 - the child keeps it open
+        # Each host is its own PID namespace, with its own /proc in its root: what runs on
+        # the host (its sessions, its units) sees its own processes only, as on a real
+        # host, and ps or needrestart there never see another host's. The namespace ends
+        # with its sshd (unshare --kill-child), and everything in it with it.
         self.sshd = await asyncio.create_subprocess_exec(
+            "unshare", "--pid", "--fork", "--kill-child", f"--mount-proc={self.spec.root}/proc",
             "/usr/sbin/sshd", "-D", "-e", "-f", str(self.spec.sshd_config),
             stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
         )  # fmt: skip
         log.close()
         (self.spec.dir / "sshd.pid").write_text(f"{self.sshd.pid}\n")
+        self.units.namespace_pid = await _first_child(self.sshd.pid)
         self.server = await asyncio.start_server(
             self._serve, self.spec.address, self.spec.http_port, reuse_address=True
         )
+        await self.units.boot()
         self._set_state("up")
 
     async def stop(self, state: str = "down") -> None:
         """Stop everything of this host, as a power cut would."""
         self._set_state(state)
+        await self.units.shut_down()
         if self.server is not None:
             self.server.close()
             for writer in list(self.clients):
@@ -306,6 +327,8 @@ async def _control(lab_dir: Path) -> None:
                 busy[host.spec.id] = asyncio.create_task(host.replace(replace_root))
             elif host.state == "up" and request.exists():
                 busy[host.spec.id] = asyncio.create_task(host.reboot(pause_s))
+            elif host.state == "up":
+                await host.units.serve()
             elif host.state == "down" and power_on.exists():
                 power_on.unlink()
                 (host.spec.dir / "never-returns").unlink(missing_ok=True)

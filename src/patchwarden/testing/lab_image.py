@@ -2,6 +2,8 @@
 
 The tarball is built once per machine (about 30 s, from the Debian mirror) and slimmed of
 what a test host never reads (documentation, translations, the mirror's package lists).
+Beside minbase it holds :data:`INCLUDED`: ``needrestart``, which real Debian hosts run to find
+daemons still mapping files an update replaced.
 From it a template is prepared once per set of lab packages (apt pointed at the lab
 repository only, the starting packages installed) and cached too; each host's root is an
 overlay of that template (or a copy where overlays are unavailable), so a warm lab comes up
@@ -36,7 +38,10 @@ __all__ = [
 DEFAULT_CACHE = Path("/var/cache/patchwarden/lab")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Bump when the way the tarball is made changes, so stale caches are not reused.
-_RECIPE = "v1"
+_RECIPE = "v2"
+
+INCLUDED: tuple[str, ...] = ("needrestart",)
+"""Debian packages the base root holds beyond minbase (debootstrap resolves their needs)."""
 
 _SLIM = (
     "usr/share/doc",
@@ -55,6 +60,51 @@ class LabError(PatchwardenError):
 REBOOT_SCRIPT = """#!/bin/sh
 # A chroot cannot reboot: ask the lab controller to restart this host's services.
 date +%s > /run/lab-reboot-request
+"""
+
+SYSTEMCTL_SCRIPT = """#!/bin/sh
+# A chroot has no service manager: the lab controller starts, stops and restarts the units
+# (ExecStart= of /etc/systemd/system or /lib/systemd/system) in a cgroup named after each
+# unit, as systemd would, so tools that read /proc/PID/cgroup (needrestart) find them.
+wants=/etc/systemd/system/multi-user.target.wants
+verb=$1
+[ $# -gt 0 ] && shift
+case "$verb" in
+enable)
+    mkdir -p "$wants"
+    for unit in "$@"; do ln -sf "/lib/systemd/system/$unit" "$wants/$unit"; done
+    exit 0 ;;
+disable)
+    for unit in "$@"; do rm -f "$wants/$unit"; done
+    exit 0 ;;
+is-active)
+    for unit in "$@"; do [ -e "/run/lab-systemd/active/$unit" ] || { echo inactive; exit 3; }; done
+    echo active
+    exit 0 ;;
+start|stop|restart|try-restart|reload-or-restart) ;;
+*)
+    echo "lab systemctl: '$verb' is not supported here" >&2
+    exit 1 ;;
+esac
+[ $# -gt 0 ] || { echo "lab systemctl: $verb needs a unit" >&2; exit 1; }
+requests=/run/lab-systemd/requests
+mkdir -p "$requests"
+ask=$requests/$$
+echo "$verb $*" > "$ask.tmp" && mv "$ask.tmp" "$ask.req"
+tries=0
+while [ ! -e "$ask.done" ]; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 300 ]; then
+        rm -f "$ask.req"
+        echo "lab systemctl: no answer from the lab controller" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+status=$(head -n 1 "$ask.done")
+tail -n +2 "$ask.done" >&2
+rm -f "$ask.done"
+exit "$status"
 """
 
 
@@ -77,7 +127,9 @@ def base_tarball(
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=cache) as scratch:
         root = Path(scratch) / "root"
-        _run(["debootstrap", "--variant=minbase", f"--arch={arch}", suite, str(root), mirror])
+        include = f"--include={','.join(INCLUDED)}"
+        _run(["debootstrap", "--variant=minbase", include, f"--arch={arch}", suite, str(root),
+              mirror])  # fmt: skip
         for relative in _SLIM:
             shutil.rmtree(root / relative, ignore_errors=True)
         partial = Path(scratch) / "base.tar"
@@ -105,6 +157,12 @@ def prepare_template(tarball: Path, repo: Path, template: Path, initial: dict[st
     hook.parent.mkdir(parents=True, exist_ok=True)
     hook.write_text(REBOOT_SCRIPT)
     hook.chmod(0o755)
+    # Where Debian's systemctl lives: maintainer scripts run with sshd's PATH, which has no
+    # /usr/local.
+    systemctl = template / "usr" / "bin" / "systemctl"
+    systemctl.parent.mkdir(parents=True, exist_ok=True)
+    systemctl.write_text(SYSTEMCTL_SCRIPT)
+    systemctl.chmod(0o755)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
     _run(["chroot", str(template), "apt-get", "update", "-q"], env=env)
     targets = [f"{name}={version}" for name, version in initial.items()]
@@ -120,7 +178,9 @@ def cached_template(
 
     Hosts are overlays of this directory, so it is never written to once ready.
     """
-    ingredients = f"{_RECIPE}|{tarball.name}|{recipe}|{sorted(initial.items())}|{REBOOT_SCRIPT}"
+    # Where each script goes is part of the recipe too (systemctl moved to /usr/bin).
+    scripts = REBOOT_SCRIPT + "usr/bin/systemctl" + SYSTEMCTL_SCRIPT
+    ingredients = f"{_RECIPE}|{tarball.name}|{recipe}|{sorted(initial.items())}|{scripts}"
     home = cache / "templates" / hashlib.sha256(ingredients.encode()).hexdigest()[:16]
     if (home / "ready").exists():
         return home / "root"
@@ -170,16 +230,19 @@ def mount_root(template: Path, host_dir: Path, hostname: str, overlay: bool = Tr
     os.chown(root, 0, 0)
     root.chmod(0o755)
     (root / "etc" / "hostname").write_text(f"{hostname}\n")
+    # The host's /proc: its sshd mounts one of its own PID namespace there (lab_controller).
+    (root / "proc").mkdir(exist_ok=True)
     return write_boot_id(root)
 
 
 def unmount_root(host_dir: Path) -> None:
-    """Unmount a host's overlay root, if mounted (lazily: its processes are already gone)."""
+    """Unmount a host's /proc and overlay root, if mounted (lazily: its processes are gone)."""
     root = str((host_dir / "root").resolve())
-    with open("/proc/self/mounts") as mounts:
-        mounted = any(line.split()[1] == root for line in mounts if len(line.split()) > 1)
-    if mounted:
-        _run(["umount", "-l", root])
+    for point in (f"{root}/proc", root):
+        with open("/proc/self/mounts") as mounts:
+            mounted = any(line.split()[1] == point for line in mounts if len(line.split()) > 1)
+        if mounted:
+            _run(["umount", "-l", point])
 
 
 def write_boot_id(root: Path) -> str:
