@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from patchwarden.testing.lab_image import mount_root, write_boot_id
-from patchwarden.testing.lab_units import Units
+from patchwarden.testing.lab_units import Units, first_child
 
 __all__ = [
     "HostSpec",
@@ -89,29 +89,6 @@ def processes_rooted_in(root: Path) -> list[int]:
             if os.readlink(entry / "root") == wanted:
                 found.append(int(entry.name))
     return found
-
-
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            # The command name may hold spaces and parentheses: fields start after the last ')'.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-async def _first_child(pid: int, timeout_s: float = 10.0) -> int:
-    """The first child of ``pid`` (unshare's: the namespace's init), once it exists."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not (children := _children_of(pid)):
-        if asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"process {pid} started no child within {timeout_s:.0f} s")
-        await asyncio.sleep(0.02)
-    return children[0]
 
 
 def _kill(pids: list[int]) -> None:
@@ -183,7 +160,10 @@ class HostRuntime:
         )  # fmt: skip
         log.close()
         (self.spec.dir / "sshd.pid").write_text(f"{self.sshd.pid}\n")
-        self.units.namespace_pid = await _first_child(self.sshd.pid)
+        init = await first_child(self.sshd.pid)
+        if init is None:
+            raise RuntimeError(f"unshare ({self.sshd.pid}) started no sshd for {self.spec.id}")
+        self.units.namespace_pid = init
         self.server = await asyncio.start_server(
             self._serve, self.spec.address, self.spec.http_port, reuse_address=True
         )
@@ -200,15 +180,18 @@ class HostRuntime:
                 writer.close()
             self.server = None
         if self.sshd is not None:
-            sessions = _children_of(self.sshd.pid)
+            # unshare waits for its child with SIGTERM blocked, so the namespace is ended
+            # through its init, the host's sshd: when it exits, the kernel kills everything
+            # else in the namespace (the host's sessions) and unshare returns.
+            init = self.units.namespace_pid
             with contextlib.suppress(ProcessLookupError):
-                self.sshd.terminate()
+                os.kill(init or self.sshd.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.sshd.wait(), 5)
             except TimeoutError:
                 self.sshd.kill()
                 await self.sshd.wait()
-            _kill(sessions)
+            self.units.namespace_pid = None
             self.sshd = None
         _kill(processes_rooted_in(self.spec.root))
 

@@ -27,7 +27,7 @@ import shlex
 import signal
 from pathlib import Path
 
-__all__ = ["Units", "cgroup_root"]
+__all__ = ["Units", "cgroup_root", "first_child"]
 
 UNIT_DIRS = ("etc/systemd/system", "lib/systemd/system", "usr/lib/systemd/system")
 WANTS = "etc/systemd/system/multi-user.target.wants"
@@ -72,14 +72,20 @@ class Units:
         return self.root / "run" / "lab-systemd"
 
     async def boot(self) -> None:
-        """Mark the host as a systemd host and start every enabled unit."""
+        """Mark the host as a systemd host and start its enabled long-running units."""
         (self.root / "run" / "systemd" / "system").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "requests").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "active").mkdir(parents=True, exist_ok=True)
         wants = self.root / WANTS
-        if wants.is_dir():
-            for link in sorted(wants.iterdir()):
-                await self._start(link.name)
+        if not wants.is_dir():
+            return
+        for link in sorted(wants.iterdir()):
+            path = self._unit_file(link.name)
+            # Long-running services only: a oneshot unit (minbase enables e2scrub_reap)
+            # has nothing to do in a lab host, and the lab tracks no units that exit.
+            if path is not None and _service_setting(path.read_text(), "Type") == "oneshot":
+                continue
+            await self._start(link.name)
 
     async def serve(self) -> None:
         """Answer the requests ``systemctl`` left in the host's ``/run/lab-systemd``."""
@@ -157,7 +163,9 @@ class Units:
             )  # fmt: skip
         self.processes[unit] = process
         (self.run_dir / "active").mkdir(parents=True, exist_ok=True)
-        main = await _main_pid(process.pid) if self.namespace_pid else process.pid
+        # Seen from outside the namespace, the unit's own process is nsenter's child.
+        child = await first_child(process.pid, 5.0) if self.namespace_pid else None
+        main = child or process.pid
         (self.run_dir / "active" / unit).write_text(f"{main}\n")
         return ""
 
@@ -196,19 +204,31 @@ def _join(group: Path) -> None:
         procs.write("0\n")
 
 
-async def _main_pid(nsenter_pid: int, timeout_s: float = 5.0) -> int:
-    """The unit's own process: nsenter's child (seen from outside the namespace)."""
+async def first_child(pid: int, timeout_s: float = 10.0) -> int | None:
+    """The first child of ``pid`` once it exists; ``None`` on timeout or if ``pid`` ended.
+
+    ``pid`` may end before a child is seen: a unit whose process exits at once.
+
+    ``unshare``'s child is its namespace's init; ``nsenter``'s is the unit's own process.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        found = _children(nsenter_pid)
-        if found:
-            return found[0]
+    while not (found := _children_of(pid)):
+        if loop.time() > deadline or not _running(pid):
+            return None
         await asyncio.sleep(0.02)
-    return nsenter_pid
+    return found[0]
 
 
-def _children(pid: int) -> list[int]:
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _children_of(pid: int) -> list[int]:
     """Pids whose parent is ``pid`` (from each process's ``stat``)."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -227,14 +247,26 @@ def _exec_start(unit_text: str) -> list[str]:
         >>> _exec_start("[Service]\nType=simple\nExecStart=/usr/sbin/pw-daemon -f\n")
         ['/usr/sbin/pw-daemon', '-f']
     """
+    return shlex.split(_service_setting(unit_text, "ExecStart").lstrip("-@+!"))
+
+
+def _service_setting(unit_text: str, key: str) -> str:
+    r"""The first value of ``key`` in a unit file's ``[Service]`` section, or ``""``.
+
+    Example:
+        >>> _service_setting("[Unit]\nType=x\n[Service]\nType=oneshot\n", "Type")
+        'oneshot'
+        >>> _service_setting("[Service]\nExecStart=/bin/true\n", "Type")
+        ''
+    """
     section = ""
     for line in unit_text.splitlines():
         line = line.strip()
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1]
-        elif section == "Service" and line.startswith("ExecStart="):
-            return shlex.split(line.removeprefix("ExecStart=").lstrip("-@+!"))
-    return []
+        elif section == "Service" and line.startswith(f"{key}="):
+            return line.removeprefix(f"{key}=").strip()
+    return ""
 
 
 def _active_pid(path: Path) -> int | None:
