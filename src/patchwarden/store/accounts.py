@@ -277,7 +277,7 @@ class Accounts:
             found = LoginFormRecord(row.id_hash, row.token_hash, row.created_at, row.expires_at)
             # Two posts of one form at once: only the one whose delete removed the row wins.
             gone = session.execute(delete(LoginForm).where(LoginForm.id_hash == id_hash))
-            return found if gone.rowcount == 1 else None  # type: ignore[attr-defined]  # CursorResult
+            return found if gone.rowcount == 1 else None  # type: ignore[attr-defined]  # execute() returns a CursorResult, typed as Result
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -310,7 +310,7 @@ class Accounts:
         """Delete a session (log out); ``False`` if there was none."""
         with self._transact("end the session", True) as session:
             result = session.execute(delete(UserSession).where(UserSession.id_hash == id_hash))
-            return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult
+            return bool(result.rowcount)  # type: ignore[attr-defined]  # execute() returns a CursorResult, typed as Result
 
     def sessions(self, user: str) -> Iterator[SessionRecord]:
         """A user's sessions (expired ones included until swept)."""

@@ -74,7 +74,7 @@ def renew_lease(session: Session, run_id: str, holder: str, expires_at: datetime
         .values(expires_at=as_utc(expires_at))
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # execute() returns a CursorResult, typed as Result
 
 
 def release_lease(session: Session, run_id: str, holder: str) -> bool:
