@@ -35,22 +35,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
 
+from fake_drivers import acting_drivers  # beside this file (the bench runs as a script)
+
 from patchwarden.domain.assets import Connection
 from patchwarden.domain.plan import Batch, Plan, Wave
 from patchwarden.domain.steps import DrainParams, EnableParams
-from patchwarden.drivers.protocols import HealthResult
-from patchwarden.drivers.real import HostRouter, RealClock
+from patchwarden.drivers.real import HostRouter
 from patchwarden.drivers.ssh import SshConfig, SshTransport
 from patchwarden.drivers.transport import LocalTransport, Transport
-from patchwarden.engine.steps import Drivers
 from patchwarden.planning.steps import host_unit
 from patchwarden.service.runs import drive, start_run
 from patchwarden.store import open_store
@@ -66,84 +66,6 @@ LB, POOL = "bench-lb", "fleet"
 
 
 # -- patchwarden's side -----------------------------------------------------------------------
-
-
-@dataclass
-class TrueBalancer:
-    """A load balancer whose drain and enable each run ``true`` on the host."""
-
-    transport: Transport
-    states: dict[str, str] = field(default_factory=dict)
-
-    async def _act(self, host: str, state: str) -> None:
-        (await self.transport.run(host, TRUE)).check()
-        self.states[host] = state
-
-    async def drain(self, pool: str, server: str) -> None:
-        """Run ``true`` on the server; remember it is drained."""
-        await self._act(server, "drain")
-
-    async def enable(self, pool: str, server: str) -> None:
-        """Run ``true`` on the server; remember it is back."""
-        await self._act(server, "ready")
-
-    async def state(self, pool: str, server: str) -> str:
-        """What the last drain/enable set (no command: the step's one command ran)."""
-        return self.states.get(server, "ready")
-
-    async def sessions(self, pool: str, server: str) -> int:
-        """No sessions: nothing is served."""
-        return 0
-
-    # Weights and blue-green switches are not part of the job.
-    async def set_weight(self, pool: str, server: str, weight: int) -> None:  # noqa: D102 - not part of the job
-        return None
-
-    async def active_side(self, pool: str) -> str:  # noqa: D102 - not part of the job
-        return "blue"
-
-    async def switch(self, pool: str, side: str) -> None:  # noqa: D102 - not part of the job
-        pass
-
-
-@dataclass
-class TruePackages:
-    """A package manager whose install runs ``true``; versions are remembered, not read."""
-
-    transport: Transport
-    versions: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    async def installed(self, host: str, names: list[str]) -> dict[str, str]:
-        """What the last install set (reading costs no command here)."""
-        have = self.versions.get(host, {})
-        return {n: have[n] for n in names if n in have}
-
-    async def install(self, host: str, targets: Mapping[str, str]) -> None:
-        """Run ``true`` on the host as the install."""
-        (await self.transport.run(host, TRUE)).check()
-        self.versions.setdefault(host, {}).update(targets)
-
-
-@dataclass
-class TrueHealth:
-    """A health check that runs ``true`` on the host."""
-
-    transport: Transport
-
-    async def check(self, host: str) -> HealthResult:
-        """Healthy when ``true`` exits 0."""
-        result = await self.transport.run(host, TRUE)
-        return HealthResult(result.ok, f"exit {result.exit_status}")
-
-
-class NoPower:
-    """The job reboots nothing."""
-
-    async def boot_id(self, host: str) -> str:  # noqa: D102 - not part of the job
-        return "bench"
-
-    async def reboot(self, host: str, timeout_s: float) -> str:  # noqa: D102 - not part of the job
-        raise NotImplementedError("the bench job has no reboot")
 
 
 def bench_plan(hosts: list[str]) -> Plan:
@@ -198,13 +120,11 @@ def run_patchwarden(case: str, lab_dir: str, db: str) -> float:
             use_agent=False,
         )
         transport = HostRouter(connections, {"ssh": SshTransport(connections, ssh)})
-    drivers = Drivers(
-        clock=RealClock(),
-        packages=TruePackages(transport),
-        power=NoPower(),
-        health=TrueHealth(transport),
-        load_balancers={LB: TrueBalancer(transport)},
-    )
+
+    async def run_true(host: str) -> None:
+        (await transport.run(host, TRUE)).check()
+
+    drivers = acting_drivers(run_true, LB)
     plan = bench_plan(hosts)
     started = time.perf_counter()
     with open_store(db) as store:

@@ -41,19 +41,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fake_drivers import acting_drivers  # beside this file (the bench runs as a script)
 from temporalio.client import Client
 
 from patchwarden.domain.plan import Batch, Plan, Wave
 from patchwarden.domain.steps import DrainParams, EnableParams
-from patchwarden.drivers.protocols import HealthResult
-from patchwarden.drivers.real import RealClock
-from patchwarden.engine.steps import Drivers
 from patchwarden.planning.steps import host_unit
 from patchwarden.service.execution import RunDrivers
 from patchwarden.service.replay import load_plan
@@ -83,93 +79,12 @@ WHY_NOT_ASKED = (
 )
 
 
-# -- the drivers: 50 ms of I/O per step -------------------------------------------------------
+# -- the drivers: 50 ms of I/O per step (bench/fake_drivers.py) ---------------------------------
 
 
-async def _io() -> None:
+async def _io(host: str) -> None:
+    """One step's I/O on ``host``: a wait of :data:`IO_S`."""
     await asyncio.sleep(IO_S)
-
-
-@dataclass
-class WaitingBalancer:
-    """A load balancer whose drain and enable each wait :data:`IO_S`."""
-
-    states: dict[str, str] = field(default_factory=dict)
-
-    async def drain(self, pool: str, server: str) -> None:
-        """Wait, then remember the server is drained."""
-        await _io()
-        self.states[server] = "drain"
-
-    async def enable(self, pool: str, server: str) -> None:
-        """Wait, then remember the server is back."""
-        await _io()
-        self.states[server] = "ready"
-
-    async def state(self, pool: str, server: str) -> str:
-        """What the last drain/enable set (no I/O: the step's one wait was its command)."""
-        return self.states.get(server, "ready")
-
-    async def sessions(self, pool: str, server: str) -> int:
-        """No sessions: nothing is served."""
-        return 0
-
-    # Weights and blue-green switches are not part of the job.
-    async def set_weight(self, pool: str, server: str, weight: int) -> None:  # noqa: D102 - not part of the job
-        return None
-
-    async def active_side(self, pool: str) -> str:  # noqa: D102 - not part of the job
-        return "blue"
-
-    async def switch(self, pool: str, side: str) -> None:  # noqa: D102 - not part of the job
-        pass
-
-
-@dataclass
-class WaitingPackages:
-    """A package manager whose install waits :data:`IO_S`; versions are remembered."""
-
-    versions: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    async def installed(self, host: str, names: list[str]) -> dict[str, str]:
-        """What the last install set."""
-        have = self.versions.get(host, {})
-        return {n: have[n] for n in names if n in have}
-
-    async def install(self, host: str, targets: Mapping[str, str]) -> None:
-        """Wait, then remember the versions."""
-        await _io()
-        self.versions.setdefault(host, {}).update(targets)
-
-
-class WaitingHealth:
-    """A health check that waits :data:`IO_S` and passes."""
-
-    async def check(self, host: str) -> HealthResult:
-        """Healthy after the wait."""
-        await _io()
-        return HealthResult(True, "ok")
-
-
-class NoPower:
-    """The job reboots nothing."""
-
-    async def boot_id(self, host: str) -> str:  # noqa: D102 - not part of the job
-        return "bench"
-
-    async def reboot(self, host: str, timeout_s: float) -> str:  # noqa: D102 - not part of the job
-        raise NotImplementedError("the bench job has no reboot")
-
-
-def waiting_drivers() -> Drivers:
-    """Drivers whose every step waits 50 ms, on the real clock."""
-    return Drivers(
-        clock=RealClock(),
-        packages=WaitingPackages(),
-        power=NoPower(),
-        health=WaitingHealth(),
-        load_balancers={LB: WaitingBalancer()},
-    )
 
 
 def bench_plan(hosts: int) -> Plan:
@@ -227,7 +142,7 @@ def run_local(db: str, hosts: int) -> dict[str, Any]:
     with open_store(db) as store:
         cpu, started = _cpu_self(), time.perf_counter()
         run = start_run(store, plan, datetime.now(UTC))
-        _, state = drive(store, run, plan, waiting_drivers())
+        _, state = drive(store, run, plan, acting_drivers(_io, LB))
         seconds, cpu = time.perf_counter() - started, _cpu_self() - cpu
         events = len(store.events(run.id))
     if state != "completed":
@@ -259,7 +174,7 @@ def serve_worker(address: str, db: str) -> None:
         with open_store(db) as store:
 
             def drivers_for(run: RunRecord) -> RunDrivers:
-                return RunDrivers(load_plan(store, run), waiting_drivers(), dict)
+                return RunDrivers(load_plan(store, run), acting_drivers(_io, LB), dict)
 
             activities = CampaignActivities(store, drivers_for=drivers_for)
             workers = worker(client, activities, max_concurrent=BATCH)
