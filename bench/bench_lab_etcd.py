@@ -27,8 +27,8 @@ from patchwarden.testing.lab_evacuation import cli
 def main() -> int:
     """Run the campaign once, print the row, merge it into bench-results/lab.json."""
     if os.geteuid() != 0:
-        print("bench_lab_etcd: skipped, the lab needs root", file=sys.stderr)
-        return 0
+        print("bench_lab_etcd: cannot run: the lab needs root", file=sys.stderr)
+        return 1
     with shared_etcd_lab() as lab, tempfile.TemporaryDirectory() as folder:
         env, inventory, campaign = lab.prepare(Path(folder))
         restarts = len(lab.restarts)

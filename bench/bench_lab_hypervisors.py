@@ -31,8 +31,8 @@ from patchwarden.testing.lab_evacuation import (
 def main() -> int:
     """Run the campaign once, print the row, merge it into bench-results/lab.json."""
     if os.geteuid() != 0:
-        print("bench_lab_hypervisors: skipped, the lab needs root", file=sys.stderr)
-        return 0
+        print("bench_lab_hypervisors: cannot run: the lab needs root", file=sys.stderr)
+        return 1
     with shared_hypervisor_lab() as lab, tempfile.TemporaryDirectory() as folder:
         env, inventory, campaign = lab.prepare(Path(folder))
         load = GuestLoad(lab.guest_urls())

@@ -50,8 +50,8 @@ def _left(lab: LibvirtLab) -> int:
 def main() -> int:
     """Run the bad campaign once, print the row, merge it into bench-results/lab.json."""
     if os.geteuid() != 0:
-        print("bench_lab_snapshots: skipped, the lab needs root", file=sys.stderr)
-        return 0
+        print("bench_lab_snapshots: cannot run: the lab needs root", file=sys.stderr)
+        return 1
     with shared_snapshot_lab() as lab, tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         for guest in lab.guests:
