@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,13 +21,7 @@ HOSTS = ["lab-01", "lab-02", "lab-03", "lab-04"]
 
 
 def _env(lab: Lab, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATCHWARDEN_DB": f"sqlite:///{tmp_path / 'pw.db'}",
-        "PATCHWARDEN_SSH_KEY": str(lab.key_path),
-        "PATCHWARDEN_SSH_KNOWN_HOSTS": str(lab.known_hosts),
-        "COLUMNS": "160",
-    }
+    return lab.cli_env(f"sqlite:///{tmp_path / 'pw.db'}")
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

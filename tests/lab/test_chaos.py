@@ -140,12 +140,7 @@ def _spec(rng: random.Random, records_so_far: int, first: bool) -> str:
 
 @pytest.fixture
 def chaos_env(lab: Lab, tmp_path: Path) -> Iterator[dict[str, str]]:
-    yield {
-        **os.environ,
-        "PATCHWARDEN_SSH_KEY": str(lab.key_path),
-        "PATCHWARDEN_SSH_KNOWN_HOSTS": str(lab.known_hosts),
-        "COLUMNS": "160",
-    }
+    yield lab.cli_env()
 
 
 def _runner(env: dict[str, str], spec: str, args: list[str]) -> int:

@@ -82,8 +82,7 @@ def test_lab_up_brings_up_the_estate_and_lab_down_leaves_nothing(tmp_path: Path)
             plan = _cli(env, "plan", str(campaigns[name]), "-i", str(inventory))
             assert plan.returncode == 0, plan.stdout + plan.stderr
         # The hosts' packages come from a scan (over SSH, with the key lab up made).
-        ssh = {**env, "PATCHWARDEN_SSH_KEY": str(estate.lab.key_path),
-               "PATCHWARDEN_SSH_KNOWN_HOSTS": str(estate.lab.known_hosts)}  # fmt: skip
+        ssh = estate.lab.cli_env(**env)
         scanned = _cli(ssh, "scan", "-i", str(blue_green))
         assert scanned.returncode == 0, scanned.stdout + scanned.stderr
         plan = _cli(

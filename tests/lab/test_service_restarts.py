@@ -14,7 +14,6 @@ goes through the command line, as processes of their own.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -112,13 +111,7 @@ def daemons(
 def test_a_library_update_restarts_or_reports_the_daemon_that_uses_it(
     lab: Lab, real: RealDrivers, loop: LoopThread, daemons: None, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "PATCHWARDEN_DB": f"sqlite:///{tmp_path / 'pw.db'}",
-        "PATCHWARDEN_SSH_KEY": str(lab.key_path),
-        "PATCHWARDEN_SSH_KNOWN_HOSTS": str(lab.known_hosts),
-        "COLUMNS": "200",
-    }
+    env = lab.cli_env(f"sqlite:///{tmp_path / 'pw.db'}", COLUMNS="200")
     before = {h: _daemon_pid(lab, h) for h in (RESTARTING, REPORTING)}
     for host in before:
         # The daemon runs, in its unit's cgroup, and nothing is outdated yet: the check

@@ -10,7 +10,6 @@ the source only. Everything runs through the command line, as processes of their
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -81,13 +80,7 @@ def vulnerable(real: RealDrivers, loop: LoopThread, reset: Callable[..., None]) 
 def test_an_advisory_for_source_openssl_finds_and_patches_libssl3(
     lab: Lab, real: RealDrivers, loop: LoopThread, vulnerable: None, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "PATCHWARDEN_DB": f"sqlite:///{tmp_path / 'pw.db'}",
-        "PATCHWARDEN_SSH_KEY": str(lab.key_path),
-        "PATCHWARDEN_SSH_KNOWN_HOSTS": str(lab.known_hosts),
-        "COLUMNS": "160",
-    }
+    env = lab.cli_env(f"sqlite:///{tmp_path / 'pw.db'}")
     record, campaign = tmp_path / "dsa.json", tmp_path / "campaign.yaml"
     record.write_text(json.dumps(OPENSSL_DSA))
     campaign.write_text(CAMPAIGN)

@@ -83,15 +83,9 @@ def env(lab: Lab, pg: PostgresServer, temporal: TemporalDevServer) -> Iterator[d
     """One store for the three campaigns: each test reads only its own run."""
     name = f"faults_{uuid.uuid4().hex[:12]}"
     url = pg.create_database(name)
-    yield {
-        **os.environ,
-        "PATCHWARDEN_DB": url,
-        "PATCHWARDEN_TEMPORAL_ADDRESS": temporal.address,
-        HEARTBEAT_VAR: str(HEARTBEAT_S),
-        "PATCHWARDEN_SSH_KEY": str(lab.key_path),
-        "PATCHWARDEN_SSH_KNOWN_HOSTS": str(lab.known_hosts),
-        "COLUMNS": "160",
-    }
+    yield lab.cli_env(
+        url, PATCHWARDEN_TEMPORAL_ADDRESS=temporal.address, **{HEARTBEAT_VAR: str(HEARTBEAT_S)}
+    )
     with contextlib.suppress(Exception):  # the server may be down if a test failed there
         pg.drop_database(name)
 

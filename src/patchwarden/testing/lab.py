@@ -114,6 +114,22 @@ class Lab:
         """known_hosts with every host's key."""
         return self.dir / "known_hosts"
 
+    def cli_env(self, db: str | None = None, **more: str) -> dict[str, str]:
+        """A user's environment after ``. lab.env``: this process's, with the lab's SSH key.
+
+        ``db`` is the store's URL (``PATCHWARDEN_DB``); ``more`` adds or overrides variables.
+        Output is 160 columns wide unless ``more`` says otherwise.
+        """
+        env = {
+            **os.environ,
+            "PATCHWARDEN_SSH_KEY": str(self.key_path),
+            "PATCHWARDEN_SSH_KNOWN_HOSTS": str(self.known_hosts),
+            "COLUMNS": "160",
+        }
+        if db is not None:
+            env["PATCHWARDEN_DB"] = db
+        return {**env, **more}
+
     @property
     def inventory_path(self) -> Path:
         """Inventory YAML of the lab hosts."""

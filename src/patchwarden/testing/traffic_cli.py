@@ -108,13 +108,7 @@ def write_inventory(
 
 def cli_env(traffic: TrafficLab, work: Path) -> dict[str, str]:
     """The environment a user's shell would have: a store of its own, the lab's SSH key."""
-    return {
-        **os.environ,
-        "PATCHWARDEN_DB": f"sqlite:///{work / 'pw.db'}",
-        "PATCHWARDEN_SSH_KEY": str(traffic.lab.key_path),
-        "PATCHWARDEN_SSH_KNOWN_HOSTS": str(traffic.lab.known_hosts),
-        "COLUMNS": "160",
-    }
+    return traffic.lab.cli_env(f"sqlite:///{work / 'pw.db'}")
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
